@@ -1,0 +1,64 @@
+"""Roles and the named capabilities they grant: the one place access rules live. Deny by default.
+
+A grant may later carry a scope (a site or a collection); `RoleGrant.scope_type/scope_id` exist for that,
+and a global grant (no scope) is what every check honours today.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    BIOBANK_MANAGER = "biobank_manager"
+    TECHNICIAN = "technician"
+    CLINICIAN = "clinician"
+    RESEARCHER = "researcher"
+    PARTNER = "partner"
+
+
+# Every capability the platform checks. A route or service that needs one not listed here is a bug.
+PERMISSIONS: frozenset[str] = frozenset({
+    "user.admin",
+    "audit.read",
+    "participant.read", "participant.write",
+    "consent.write",
+    "specimen.read", "specimen.write",
+    "specimen.reserve", "specimen.distribute",
+    "storage.read", "storage.write",
+    "import.run",
+    "label.print",
+    "hla.read", "hla.search", "hla.write",
+    "omics.read", "omics.write",
+    "cohort.read", "cohort.write",
+})
+
+_READ_BANK = {"participant.read", "specimen.read", "storage.read"}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
+    Role.ADMIN: PERMISSIONS,
+    Role.BIOBANK_MANAGER: frozenset(_READ_BANK | {
+        "participant.write", "consent.write", "specimen.write", "specimen.reserve", "specimen.distribute",
+        "storage.write", "import.run", "label.print", "audit.read", "cohort.read", "cohort.write",
+        "omics.read", "hla.read",
+    }),
+    Role.TECHNICIAN: frozenset(_READ_BANK | {"specimen.write", "storage.write", "label.print", "import.run"}),
+    Role.CLINICIAN: frozenset({"participant.read", "specimen.read", "hla.read", "hla.search", "omics.read"}),
+    Role.RESEARCHER: frozenset({"specimen.read", "omics.read", "cohort.read", "cohort.write", "hla.read"}),
+    Role.PARTNER: frozenset({"specimen.read"}),
+}
+
+
+def permissions_of(roles: set[str] | frozenset[str]) -> frozenset[str]:
+    granted: set[str] = set()
+    for role in roles:
+        granted |= ROLE_PERMISSIONS.get(Role(role), frozenset())
+    return frozenset(granted)
+
+
+def parse_role(value: str) -> Role:
+    try:
+        return Role(value)
+    except ValueError:
+        raise ValueError(f"unknown role {value!r}; roles are {', '.join(r.value for r in Role)}") from None

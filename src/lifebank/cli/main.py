@@ -1,0 +1,283 @@
+"""The `lifebank` command. Every domain adds its own sub-commands from `lifebank.<domain>.cli`."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from typing import Annotated
+
+import click
+import typer
+from sqlalchemy.exc import SQLAlchemyError
+
+from lifebank import __version__
+from lifebank.cli import context
+from lifebank.cli.output import OutputFormat, console, emit_rows, err_console, print_json
+from lifebank.domains import domain_modules
+from lifebank.errors import LifeBankError
+
+app = typer.Typer(name="lifebank", help="LifeBank: biobank, stem-cell registry and genome data platform.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
+user_app = typer.Typer(help="User accounts and roles.", no_args_is_help=True)
+token_app = typer.Typer(help="API bearer tokens.", no_args_is_help=True)
+audit_app = typer.Typer(help="The tamper-evident ledger.", no_args_is_help=True)
+config_app = typer.Typer(help="Configuration (LIFEBANK_* environment variables).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
+app.add_typer(audit_app, name="audit")
+app.add_typer(config_app, name="config")
+
+FormatOpt = Annotated[OutputFormat, typer.Option("--format", help="table for people, json for programs")]
+
+
+def cli_actor() -> str:
+    """Ledger actor for terminal commands: the operating-system account that ran them."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:
+        return context.CLI_ACTOR
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"lifebank {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """LifeBank command line."""
+
+
+# --- serve / demo ------------------------------------------------------------------------------------
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind (default LIFEBANK_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default LIFEBANK_PORT)")] = None,
+) -> None:
+    """Serve the web UI and the API (refuses to start on an outdated schema)."""
+    import uvicorn
+
+    from lifebank.web.app import create_app
+
+    cfg = context.settings()
+    db = context.database()
+    app_ = create_app(cfg, db)
+    host, port = host or cfg.host, port or cfg.port
+    console.print(f"LifeBank {__version__} serving on [bold]http://{host}:{port}/[/] (API docs: /api/docs)")
+    uvicorn.run(app_, host=host, port=port, log_level="info")
+
+
+@app.command()
+def demo(
+    serve_after: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve once loaded")] = True,
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+) -> None:
+    """Create the embedded database, load the demo data set (once) and serve it."""
+    from lifebank import demo as demo_data
+    from lifebank.db import migrate
+
+    db = context.database(require_current=False)
+    migrate.upgrade(db)
+    login = demo_data.load(db)
+    cfg = context.settings()
+    url = f"http://{host or cfg.host}:{port or cfg.port}/"
+    console.print(f"\n[bold green]LifeBank demo ready[/] at [bold]{url}[/]")
+    console.print(f"Log in as [bold]{login.username}[/] with password [bold]{login.password}[/]"
+                  f" (other demo users: {', '.join(login.others)}; same password)\n")
+    if serve_after:
+        serve(host=host, port=port)
+
+
+# --- db ----------------------------------------------------------------------------------------------
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the schema to the newest revision of every domain."""
+    from lifebank.db import migrate
+
+    db = context.database(require_current=False)
+    migrate.upgrade(db)
+    console.print(f"schema up to date: {', '.join(sorted(migrate.current_revisions(db)))}")
+
+
+@db_app.command("current")
+def db_current(fmt: FormatOpt = OutputFormat.table) -> None:
+    """Show the schema revisions in the database and the newest ones known; exit 1 when outdated."""
+    from lifebank.db import migrate
+
+    db = context.database(require_current=False)
+    current, heads = sorted(migrate.current_revisions(db)), sorted(migrate.head_revisions(db))
+    if fmt is OutputFormat.json:
+        print_json({"current": current, "heads": heads, "up_to_date": current == heads})
+    else:
+        console.print(f"current: {', '.join(current) or '(empty)'}\nnewest:  {', '.join(heads)}")
+        console.print("up to date" if current == heads else "[yellow]outdated: run `lifebank db upgrade`[/]")
+    if current != heads:
+        raise typer.Exit(1)
+
+
+# --- users and tokens --------------------------------------------------------------------------------
+
+@user_app.command("create")
+def user_create(
+    username: str,
+    role: Annotated[list[str], typer.Option("--role", "-r", help="Role (repeatable)")],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True,
+                                          envvar="LIFEBANK_NEW_PASSWORD")],
+    display_name: Annotated[str, typer.Option("--name")] = "",
+    locale: Annotated[str | None, typer.Option(help="en or zh_Hans")] = None,
+) -> None:
+    """Create a user with one or more roles."""
+    from lifebank.auth import service
+
+    user = service.create_user(context.database(), username, password, role, display_name=display_name,
+                               locale=locale, actor=cli_actor())
+    console.print(f"created user {user.username} ({', '.join(sorted(user.roles))})")
+
+
+@user_app.command("list")
+def user_list(fmt: FormatOpt = OutputFormat.table) -> None:
+    """List users."""
+    from lifebank.auth import service
+
+    rows = [{"username": u.username, "display_name": u.display_name, "roles": ",".join(sorted(u.roles)),
+             "active": u.is_active, "locale": u.locale} for u in service.list_users(context.database())]
+    emit_rows(rows, fmt, columns=["username", "display_name", "roles", "active", "locale"])
+
+
+@user_app.command("disable")
+def user_disable(username: str) -> None:
+    """Disable a user: logins, sessions and tokens stop working."""
+    from lifebank.auth import service
+
+    service.set_active(context.database(), username, False, actor=cli_actor())
+    console.print(f"disabled user {username}")
+
+
+@token_app.command("create")
+def token_create(
+    username: str,
+    name: Annotated[str, typer.Option(help="What the token is for")] = "cli",
+    days: Annotated[int, typer.Option(help="Lifetime in days")] = 90,
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """Issue an API token for a user; it is printed once and stored only as a hash."""
+    from lifebank.auth import service
+
+    issued = service.create_token(context.database(), username, name, days=days, actor=cli_actor())
+    if fmt is OutputFormat.json:
+        print_json({"token": issued.token, "prefix": issued.prefix, "expires_at": issued.expires_at.isoformat()})
+    else:
+        console.print(issued.token, soft_wrap=True)
+        err_console.print(f"prefix {issued.prefix}, expires {issued.expires_at:%Y-%m-%d}")
+
+
+@token_app.command("revoke")
+def token_revoke(prefix: str) -> None:
+    """Revoke a token by its prefix (the part after `lbt_`)."""
+    from lifebank.auth import service
+
+    service.revoke_token(context.database(), prefix, actor=cli_actor())
+    console.print(f"revoked token {prefix}")
+
+
+@token_app.command("list")
+def token_list(username: Annotated[str | None, typer.Argument()] = None, fmt: FormatOpt = OutputFormat.table) -> None:
+    """List tokens (never their secret)."""
+    from lifebank.auth import service
+
+    rows = [{"prefix": t.prefix, "user": t.user.username, "name": t.name, "expires_at": t.expires_at.isoformat(),
+             "revoked": t.revoked_at is not None} for t in service.list_tokens(context.database(), username)]
+    emit_rows(rows, fmt, columns=["prefix", "user", "name", "expires_at", "revoked"])
+
+
+# --- audit -------------------------------------------------------------------------------------------
+
+@audit_app.command("verify")
+def audit_verify(fmt: FormatOpt = OutputFormat.table) -> None:
+    """Check the whole hash chain; exit 1 and name the first broken event when it was tampered with."""
+    from lifebank.audit import service
+
+    result = service.verify(context.database())
+    if fmt is OutputFormat.json:
+        print_json({"ok": result.ok, "checked": result.checked,
+                    "broken_seq": result.broken.seq if result.broken else None,
+                    "reason": result.broken.reason if result.broken else None})
+    elif result.ok:
+        console.print(f"ledger intact: {result.checked} events verified")
+    else:
+        err_console.print(f"[red]ledger broken at {result.broken}[/] ({result.checked} events verified before it)")
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@audit_app.command("log")
+def audit_log(
+    entity: Annotated[str | None, typer.Option(help="TYPE or TYPE:ID, e.g. user:alice")] = None,
+    actor: Annotated[str | None, typer.Option()] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10000)] = 50,
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """List ledger events, newest first."""
+    from lifebank.audit import service
+
+    entity_type, _, entity_id = (entity or "").partition(":")
+    total, events = service.list_events(context.database(), entity_type=entity_type or None,
+                                        entity_id=entity_id or None, actor=actor, limit=limit)
+    rows = [service.event_view(e) for e in events]
+    if fmt is OutputFormat.json:
+        print_json({"total": total, "items": rows})
+        return
+    for row in rows:
+        row["hash"] = row["hash"][:12]
+    emit_rows(rows, fmt, columns=["seq", "occurred_at", "actor", "action", "entity_type", "entity_id", "hash"],
+              title=f"{total} events")
+
+
+# --- config ------------------------------------------------------------------------------------------
+
+@config_app.command("show")
+def config_show(fmt: FormatOpt = OutputFormat.table) -> None:
+    """Show the effective settings (secrets masked)."""
+    view = context.settings().public_view()
+    if fmt is OutputFormat.json:
+        print_json(view)
+    else:
+        emit_rows([{"setting": k, "value": v} for k, v in view.items()], fmt, columns=["setting", "value"])
+
+
+for _module in domain_modules("cli"):
+    if hasattr(_module, "app"):
+        app.add_typer(_module.app, name=_module.app.info.name)
+    if hasattr(_module, "register"):
+        _module.register(app)
+
+
+def main() -> None:
+    """Entry point: domain errors and unreachable databases become one line on stderr and exit 1."""
+    try:
+        code = app(standalone_mode=False)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        err_console.print("aborted")
+        sys.exit(1)
+    except LifeBankError as exc:
+        err_console.print(f"[red]error:[/] {exc.detail}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except SQLAlchemyError as exc:
+        err_console.print(f"[red]database error:[/] {str(exc).splitlines()[0]}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

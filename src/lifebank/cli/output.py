@@ -1,0 +1,38 @@
+"""How every CLI command prints results: a Rich table for people, `--format json` for programs."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from enum import StrEnum
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+class OutputFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def emit_rows(rows: Sequence[Mapping[str, Any]], fmt: OutputFormat, *, columns: Sequence[str] | None = None,
+              title: str | None = None) -> None:
+    if fmt is OutputFormat.json:
+        print_json(list(rows))
+        return
+    columns = list(columns or (rows[0].keys() if rows else []))
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
+    console.print(table)

@@ -1,0 +1,117 @@
+"""Engines and sessions for SQLite (embedded default) and PostgreSQL (production).
+
+Writes go through `Database.transaction()`. On SQLite that transaction starts with
+`BEGIN IMMEDIATE`, so the write lock is taken up front: two writers queue instead of one failing
+half-way with "database is locked" after it has already read stale data (which would fork the ledger).
+Reads use `Database.session()` and a plain deferred transaction, which WAL lets run beside a writer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from lifebank.errors import ConfigError, DatabaseUnavailable
+
+
+def is_postgresql(engine_or_session: Engine | Session) -> bool:
+    bind = engine_or_session.get_bind() if isinstance(engine_or_session, Session) else engine_or_session
+    return bind.dialect.name == "postgresql"
+
+
+def _sqlite_engine(url: str, begin: str) -> Engine:
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 60})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:  # noqa: ANN001 - DB-API objects are untyped
+        # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.execute("PRAGMA cache_size=-65536")
+        cursor.execute("PRAGMA temp_store=MEMORY")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection) -> None:  # noqa: ANN001
+        connection.exec_driver_sql(begin)
+
+    return engine
+
+
+def build_engine(url: str, *, immediate: bool = False) -> Engine:
+    """Create an engine, turning a malformed URL or a missing driver into one clear message."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(
+            f"LIFEBANK_DATABASE_URL {url!r} is not a database URL "
+            "(expected e.g. sqlite:///data/lifebank.db or postgresql+psycopg://user@host/db)"
+        ) from None
+    backend = parsed.get_backend_name()
+    if backend not in {"sqlite", "postgresql"}:
+        raise ConfigError(f"database {backend!r} is not supported: use SQLite or PostgreSQL")
+    if backend == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            folder = Path(parsed.database).expanduser().resolve().parent
+            if not folder.is_dir():
+                raise ConfigError(f"folder {folder} of the SQLite database does not exist")
+        return _sqlite_engine(url, "BEGIN IMMEDIATE" if immediate else "BEGIN")
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    try:
+        return create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    except NoSuchModuleError:
+        raise ConfigError(f"no database driver for {parsed.drivername!r}; use postgresql+psycopg") from None
+
+
+class Database:
+    """The process's handle on one database: a read engine, a write engine and their sessions."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = build_engine(url)
+        self.write_engine = build_engine(url, immediate=True) if self.engine.dialect.name == "sqlite" else self.engine
+        self._read = sessionmaker(self.engine, expire_on_commit=False)
+        self._write = sessionmaker(self.write_engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def check_connection(self) -> None:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except OperationalError as exc:
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            raise DatabaseUnavailable(
+                f"cannot connect to the database at {make_url(self.url).render_as_string(hide_password=True)}: "
+                f"{reason}"
+            ) from None
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A read session; closing it rolls back anything written, and loaded objects stay usable."""
+        with self._read() as session:
+            yield session
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A write unit of work: commits when the block ends, rolls everything back on any error."""
+        with self._write() as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+        if self.write_engine is not self.engine:
+            self.write_engine.dispose()

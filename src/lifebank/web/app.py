@@ -1,0 +1,106 @@
+"""The ASGI application: API under /api/v1, the server-rendered UI at /, static files, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import SQLAlchemyError
+
+from lifebank import __version__
+from lifebank.audit.api import router as audit_router
+from lifebank.auth.api import router as auth_router
+from lifebank.config import Settings, get_settings
+from lifebank.db import migrate
+from lifebank.db.engine import Database
+from lifebank.domains import domain_modules
+from lifebank.errors import LifeBankError
+from lifebank.web import ui
+from lifebank.web.csrf import CSRF_COOKIE, csrf_token_valid, new_csrf_token
+from lifebank.web.i18n import DEFAULT_LANGUAGE, from_accept_language, normalise
+from lifebank.web.problems import install_problem_handlers
+from lifebank.web.templating import render
+
+API_PREFIX = "/api/v1"
+# Routes anyone may call without credentials; a test walks every other route and proves it needs auth.
+PUBLIC_API_PATHS = frozenset({f"{API_PREFIX}/health"})
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def _health_router() -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/health", summary="Version and database status (no authentication)")
+    def health(request: Request) -> JSONResponse:
+        db: Database = request.app.state.db
+        status, database = 200, {"dialect": db.dialect, "status": "ok"}
+        try:
+            migrate.ensure_current(db)
+        except LifeBankError as exc:
+            status, database = 503, {"dialect": db.dialect, "status": "error", "detail": exc.detail}
+        except SQLAlchemyError as exc:  # pragma: no cover - depends on a failing server
+            status, database = 503, {"dialect": db.dialect, "status": "error", "detail": str(exc).splitlines()[0]}
+        return JSONResponse({"status": "ok" if status == 200 else "degraded", "version": __version__,
+                             "database": database}, status_code=status)
+
+    return router
+
+
+def create_app(settings: Settings | None = None, db: Database | None = None, *, check_schema: bool = True) -> FastAPI:
+    settings = settings or get_settings()
+    db = db or Database(settings.effective_database_url)
+    if check_schema:
+        migrate.ensure_current(db)
+
+    app = FastAPI(title="LifeBank", version=__version__, docs_url="/api/docs", redoc_url=None,
+                  openapi_url="/api/openapi.json")
+    app.state.settings = settings
+    app.state.db = db
+    app.state.secret_key = settings.effective_secret_key()
+
+    api = APIRouter(prefix=API_PREFIX)
+    api.include_router(_health_router())
+    api.include_router(auth_router)
+    api.include_router(audit_router)
+    for module in domain_modules("api"):
+        api.include_router(module.router)
+    app.include_router(api)
+
+    app.include_router(ui.router)
+    for module in domain_modules("web"):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    def html_error(request: Request, status: int, detail: str) -> HTMLResponse:
+        return render(request, "error.html", status_code=status, status=status, detail=detail)
+
+    app.state.html_error = html_error
+    install_problem_handlers(app, is_api=_is_api)
+    app.add_exception_handler(ui.LoginRedirect, ui.login_redirect)  # type: ignore[arg-type]
+
+    @app.middleware("http")
+    async def request_context(request: Request, call_next: Any) -> Any:
+        """Language and CSRF token for every request; security headers on every response."""
+        cookie_token = request.cookies.get(CSRF_COOKIE)
+        fresh = not (cookie_token and csrf_token_valid(app.state.secret_key, cookie_token))
+        request.state.csrf_token = new_csrf_token(app.state.secret_key) if fresh else cookie_token
+        request.state.locale = (normalise(request.cookies.get(ui.LANG_COOKIE))
+                                or from_accept_language(request.headers.get("accept-language"))
+                                or normalise(settings.default_locale) or DEFAULT_LANGUAGE)
+        response = await call_next(request)
+        if fresh and not _is_api(request):
+            response.set_cookie(CSRF_COOKIE, request.state.csrf_token, httponly=True, samesite="strict",
+                                secure=settings.cookie_secure, path="/")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+    return app
