@@ -139,3 +139,79 @@ class UserFactory:
 @pytest.fixture
 def users(db: Database) -> UserFactory:
     return UserFactory(db)
+
+
+# --- browser tests -----------------------------------------------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]
+
+
+@dataclass
+class LiveServer:
+    url: str
+    db: Database
+    settings: Settings
+
+    def login(self, page, username: str, password: str = TEST_PASSWORD) -> None:
+        page.goto(f"{self.url}/login")
+        page.fill("#username", username)
+        page.fill("#password", password)
+        page.click("form[action='/login'] button[type=submit]")
+        page.wait_for_url(f"{self.url}/dashboard")
+
+    def create_user(self, role: str, username: str, locale: str | None = None) -> str:
+        auth.create_user(self.db, username, TEST_PASSWORD, [role], locale=locale)
+        return username
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """A real headless Chromium (Debian's), driven by Playwright; Playwright's own download is never used."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `make system-deps` (installs Debian's chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(locale="en-GB")
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def live_server(tmp_path: Path, sqlite_template: Path) -> Iterator[LiveServer]:
+    """The real app served by uvicorn on a free loopback port, over a fresh SQLite database."""
+    import threading
+    import time
+
+    import uvicorn
+
+    target = tmp_path / "live.db"
+    shutil.copyfile(sqlite_template, target)
+    url = f"sqlite:///{target}"
+    settings = Settings(data_dir=tmp_path / "data", database_url=url, secret_key="live-secret-key-0123456789")
+    database = Database(url)
+    server = uvicorn.Server(uvicorn.Config(create_app(settings, database), host="127.0.0.1", port=0,
+                                           log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline:
+            pytest.fail("live server did not start")
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield LiveServer(f"http://127.0.0.1:{port}", database, settings)
+    server.should_exit = True
+    thread.join(timeout=10)
+    database.dispose()
