@@ -11,8 +11,6 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import SQLAlchemyError
 
 from lifebank import __version__
-from lifebank.audit.api import router as audit_router
-from lifebank.auth.api import router as auth_router
 from lifebank.config import Settings, get_settings
 from lifebank.db import migrate
 from lifebank.db.engine import Database
@@ -67,8 +65,6 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
 
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(_health_router())
-    api.include_router(auth_router)
-    api.include_router(audit_router)
     for module in domain_modules("api"):
         api.include_router(module.router)
     app.include_router(api)

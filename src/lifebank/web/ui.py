@@ -39,7 +39,8 @@ def page_requires(permission: str):  # noqa: ANN201 - returns a FastAPI dependen
     def _check(request: Request) -> auth.Principal:
         principal = page_principal(request)
         if not principal.can(permission):
-            raise PermissionDenied(gettext_for(request)("You do not have permission to open this page."))
+            _ = gettext_for(request)
+            raise PermissionDenied(_("You do not have permission to open this page."))
         return principal
 
     return _check
