@@ -70,7 +70,8 @@ def serve(
     db = context.database()
     app_ = create_app(cfg, db)
     host, port = host or cfg.host, port or cfg.port
-    console.print(f"LifeBank {__version__} serving on [bold]http://{host}:{port}/[/] (API docs: /api/docs)")
+    console.print(f"LifeBank {__version__} serving on [bold]http://{host}:{port}/[/] (API docs: /api/docs)",
+                  soft_wrap=True)
     uvicorn.run(app_, host=host, port=port, log_level="info")
 
 
@@ -89,9 +90,9 @@ def demo(
     login = demo_data.load(db)
     cfg = context.settings()
     url = f"http://{host or cfg.host}:{port or cfg.port}/"
-    console.print(f"\n[bold green]LifeBank demo ready[/] at [bold]{url}[/]")
+    console.print(f"\n[bold green]LifeBank demo ready[/] at [bold]{url}[/]", soft_wrap=True)
     console.print(f"Log in as [bold]{login.username}[/] with password [bold]{login.password}[/]"
-                  f" (other demo users: {', '.join(login.others)}; same password)\n")
+                  f" (other demo users: {', '.join(login.others)}; same password)\n", soft_wrap=True)
     if serve_after:
         serve(host=host, port=port)
 
