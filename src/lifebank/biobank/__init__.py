@@ -1,0 +1,64 @@
+"""The biobank domain: participants and consent, specimens and lineage, storage, labels, bulk import.
+
+What other domains may use (cross-domain needs go through these functions, never the `bb_` tables):
+- `existing_participants(db, codes)` -> the subset of participant codes that exist.
+- `specimen_participants(db, barcodes)` -> {barcode: participant code} for the barcodes that exist.
+- `participants_matching(db, consent_code=, sex=, site=)` -> codes of participants whose consent *in force*
+  (not withdrawn) carries that DUO code, with that sex ('F', 'M', 'O', 'U') and collection site.
+- `participants_with_specimens(db, specimen_type=, status="available", min_quantity=)` -> codes of
+  participants holding at least one such specimen (type is a SPREC sample-type code such as PL1, or DNA/RNA).
+- `list_participant_codes(db, limit)` -> the first `limit` participant codes in code order.
+
+Imports are deferred so that importing a pure module of this package (`lifebank.biobank.sprec`) does not
+pull in SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lifebank.db.engine import Database
+
+
+def existing_participants(db: Database, codes: Iterable[str]) -> set[str]:
+    """Which of these participant codes exist."""
+    from lifebank.biobank import service
+
+    return service.existing_participants(db, codes)
+
+
+def specimen_participants(db: Database, barcodes: Iterable[str]) -> dict[str, str]:
+    """Barcode -> participant code, for the barcodes that exist and belong to one participant."""
+    from lifebank.biobank import service
+
+    return service.specimen_participants(db, barcodes)
+
+
+def participants_matching(db: Database, *, consent_code: str | None = None, sex: str | None = None,
+                          site: str | None = None) -> set[str]:
+    """Participant codes with an active (not withdrawn) consent carrying `consent_code` (a DUO id), etc."""
+    from lifebank.biobank import service
+
+    return service.participants_matching(db, consent_code=consent_code, sex=sex, site=site)
+
+
+def participants_with_specimens(db: Database, *, specimen_type: str | None = None,
+                                status: str | None = "available", min_quantity: float | None = None) -> set[str]:
+    """Participant codes holding a specimen of that type/status with at least `min_quantity` (in its unit)."""
+    from lifebank.biobank import service
+
+    return service.participants_with_specimens(db, specimen_type=specimen_type, status=status,
+                                               min_quantity=min_quantity)
+
+
+def list_participant_codes(db: Database, limit: int) -> list[str]:
+    """The first `limit` participant codes in order (P000001, P000002, ...)."""
+    from lifebank.biobank import service
+
+    return service.list_participant_codes(db, limit)
+
+
+__all__ = ["existing_participants", "list_participant_codes", "participants_matching",
+           "participants_with_specimens", "specimen_participants"]

@@ -1,0 +1,42 @@
+"""Biobank test fixtures: a small bank (one site, a -80 °C freezer with a rack of two 9x9 boxes, an LN2 tank)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from lifebank.biobank import service
+from lifebank.db.engine import Database
+
+ACTOR = "tester"
+
+
+def build_storage(db: Database) -> None:
+    service.define_container_type(db, "Site", kind="site", actor=ACTOR)
+    service.define_container_type(db, "Upright -80", kind="freezer", actor=ACTOR)
+    service.define_container_type(db, "LN2 tank", kind="tank", actor=ACTOR)
+    service.define_container_type(db, "Rack", kind="rack", actor=ACTOR)
+    service.define_container_type(db, "Box 9x9", kind="box", rows=9, columns=9, scheme="letter-number", actor=ACTOR)
+    service.define_container_type(db, "Box 10x10", kind="box", rows=10, columns=10, scheme="sequential",
+                                  actor=ACTOR)
+    service.create_container(db, "FRZ-01", type_name="Upright -80", temperature_class="-80C", actor=ACTOR)
+    service.create_container(db, "R01", type_name="Rack", parent_path="FRZ-01", actor=ACTOR)
+    service.create_container(db, "BOX-1", type_name="Box 9x9", parent_path="FRZ-01/R01", actor=ACTOR)
+    service.create_container(db, "BOX-2", type_name="Box 9x9", parent_path="FRZ-01/R01", actor=ACTOR)
+    service.create_container(db, "TANK-01", type_name="LN2 tank", temperature_class="LN2", actor=ACTOR)
+    service.create_container(db, "RL1", type_name="Rack", parent_path="TANK-01", actor=ACTOR)
+    service.create_container(db, "CB-1", type_name="Box 10x10", parent_path="TANK-01/RL1", actor=ACTOR)
+
+
+def add_participant(db: Database, code: str, codes: str = "DUO:0000042", sex: str = "F", site: str = "SH") -> None:
+    service.register_participant(db, code, sex=sex, birth_year=1980, site=site, actor=ACTOR)
+    service.record_consent(db, code, duo_codes=codes, consent_date=date(2024, 1, 2), actor=ACTOR)
+
+
+@pytest.fixture
+def bank(db: Database) -> Database:
+    build_storage(db)
+    add_participant(db, "P000001")
+    add_participant(db, "P000002", codes="DUO:0000006;DUO:0000021", sex="M", site="BJ")
+    return db
