@@ -1,0 +1,303 @@
+"""Reading a VCF/BCF with htslib (cyvcf2) into the store's Parquet tables, in a staging folder.
+
+The writer never touches the live store: it fills `staging/` and returns what it wrote (files,
+checksums, counts). The service then renames the staging folders into place and catalogues them in one
+database transaction, so a file is imported entirely or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from cyvcf2 import VCF
+
+from lifebank.errors import ValidationFailed
+from lifebank.omics import layout
+from lifebank.omics.normalise import VECTOR_END, split_alleles, split_info
+
+ProgressCallback = Callable[[int], None]
+INT32_MISSING = np.iinfo(np.int32).min
+SITE_ROW_GROUP = 65_536
+GENOTYPE_ROW_GROUP = 262_144
+PROGRESS_EVERY = 1_000
+
+
+@dataclass(frozen=True, slots=True)
+class WrittenFile:
+    relpath: str
+    sha256: str
+    size_bytes: int
+    rows: int
+
+
+@dataclass(slots=True)
+class BatchSummary:
+    samples: list[str]
+    records: int = 0
+    sites: int = 0
+    genotype_rows: int = 0
+    chroms: list[str] = field(default_factory=list)
+    files: list[WrittenFile] = field(default_factory=list)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def open_vcf(path: Path) -> VCF:
+    try:
+        return VCF(str(path), gts012=False, strict_gt=False, lazy=True, threads=1)
+    except (OSError, Exception) as exc:  # cyvcf2 raises a bare Exception for unreadable headers
+        raise ValidationFailed(f"{path.name}: not a readable VCF/BCF ({exc})") from None
+
+
+def record_count_hint(path: Path) -> int | None:
+    """Records in the file when an index says so (for the progress bar), else None."""
+    try:
+        return int(open_vcf(path).num_records)
+    except Exception:
+        return None
+
+
+class _ChromWriter:
+    """Buffers one contig's rows and appends them to its two Parquet files in row groups."""
+
+    def __init__(self, root: Path, dataset: str, batch: int, chrom: str) -> None:
+        self.paths = {t: layout.chrom_file(root, t, dataset, batch, chrom) for t in ("sites", "genotypes")}
+        for path in self.paths.values():
+            path.parent.mkdir(parents=True, exist_ok=True)
+        options = {"compression": "zstd", "compression_level": 6, "write_statistics": True}
+        self.sites = pq.ParquetWriter(self.paths["sites"], layout.SITES_SCHEMA, **options)
+        self.genotypes = pq.ParquetWriter(
+            self.paths["genotypes"], layout.GENOTYPES_SCHEMA,
+            use_dictionary=["phased"], column_encoding={"site": "DELTA_BINARY_PACKED", "pos": "DELTA_BINARY_PACKED",
+                                                        "sample": "DELTA_BINARY_PACKED"},
+            **options)
+        self.site_rows: dict[str, list] = {name: [] for name in layout.SITES_SCHEMA.names}
+        self.geno_parts: dict[str, list[np.ndarray]] = {name: [] for name in layout.GENOTYPES_SCHEMA.names}
+        self.buffered_sites = 0
+        self.buffered_genotypes = 0
+        self.rows = {"sites": 0, "genotypes": 0}
+
+    def add_site(self, values: Sequence[object]) -> None:
+        for name, value in zip(layout.SITES_SCHEMA.names, values, strict=True):
+            self.site_rows[name].append(value)
+        self.buffered_sites += 1
+        if self.buffered_sites >= SITE_ROW_GROUP:
+            self.flush_sites()
+
+    def add_genotypes(self, columns: dict[str, np.ndarray]) -> None:
+        for name, array in columns.items():
+            self.geno_parts[name].append(array)
+        self.buffered_genotypes += len(columns["site"])
+        if self.buffered_genotypes >= GENOTYPE_ROW_GROUP:
+            self.flush_genotypes()
+
+    def flush_sites(self) -> None:
+        if not self.buffered_sites:
+            return
+        self.sites.write_table(pa.Table.from_pydict(self.site_rows, schema=layout.SITES_SCHEMA),
+                               row_group_size=SITE_ROW_GROUP)
+        self.rows["sites"] += self.buffered_sites
+        self.site_rows = {name: [] for name in layout.SITES_SCHEMA.names}
+        self.buffered_sites = 0
+
+    def flush_genotypes(self) -> None:
+        if not self.buffered_genotypes:
+            return
+        arrays = []
+        for name, type_ in zip(layout.GENOTYPES_SCHEMA.names, layout.GENOTYPES_SCHEMA.types, strict=True):
+            data = np.concatenate(self.geno_parts[name])
+            if name in {"dp", "gq"}:
+                arrays.append(pa.array(data, type=type_, mask=data == INT32_MISSING))
+            else:
+                arrays.append(pa.array(data, type=type_))
+        self.genotypes.write_table(pa.Table.from_arrays(arrays, schema=layout.GENOTYPES_SCHEMA),
+                                   row_group_size=GENOTYPE_ROW_GROUP)
+        self.rows["genotypes"] += self.buffered_genotypes
+        self.geno_parts = {name: [] for name in layout.GENOTYPES_SCHEMA.names}
+        self.buffered_genotypes = 0
+
+    def close(self) -> None:
+        self.flush_sites()
+        self.flush_genotypes()
+        self.sites.close()
+        self.genotypes.close()
+
+
+def _format_int(variant: object, tag: str, n_samples: int, present: bool) -> np.ndarray:
+    if present:
+        values = variant.format(tag)  # type: ignore[attr-defined]
+        if values is not None:
+            column = values[:, 0]
+            if column.dtype.kind == "f":
+                column = np.where(np.isnan(column), INT32_MISSING, np.rint(column)).astype(np.int32)
+            return column.astype(np.int32, copy=False)
+    return np.full(n_samples, INT32_MISSING, dtype=np.int32)
+
+
+def _json_value(value: object) -> object:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, list):
+        return [_json_value(v) for v in value]
+    return value
+
+
+def write_batch(vcf_path: Path, root: Path, *, dataset: str, batch: int, keep_info: Sequence[str] | None,
+                on_progress: ProgressCallback | None = None) -> BatchSummary:
+    """Read the whole file into Parquet under `root` (a staging folder); raise ValidationFailed on any bad record."""
+    vcf = open_vcf(vcf_path)
+    samples = list(vcf.samples)
+    n_samples = len(samples)
+    if len(set(samples)) != n_samples:
+        raise ValidationFailed(f"{vcf_path.name}: duplicate sample IDs in the header")
+    info_numbers = {h["ID"]: h["Number"] for h in (x.info() for x in vcf.header_iter())
+                    if h.get("HeaderType") == "INFO"}
+    format_ids = {h["ID"] for h in (x.info() for x in vcf.header_iter()) if h.get("HeaderType") == "FORMAT"}
+    has_dp, has_gq = "DP" in format_ids, "GQ" in format_ids
+    keep = list(keep_info) if keep_info is not None else None
+    if keep is not None:
+        unknown = sorted(set(keep) - set(info_numbers))
+        if unknown:
+            raise ValidationFailed(
+                f"{vcf_path.name}: INFO field(s) {', '.join(unknown)} are not declared in the header")
+
+    summary = BatchSummary(samples=samples)
+    writers: dict[str, _ChromWriter] = {}
+    done_chroms: set[str] = set()
+    current: _ChromWriter | None = None
+    current_chrom: str | None = None
+    site = 0
+    last = "the header"
+    pending = 0
+    iterator = iter(vcf)
+    try:
+        while True:
+            try:
+                variant = next(iterator)
+            except StopIteration:
+                break
+            except Exception as exc:
+                raise ValidationFailed(
+                    f"{vcf_path.name}: record {summary.records + 1} (after {last}) is truncated or malformed: "
+                    f"htslib could not parse it ({exc})") from None
+            summary.records += 1
+            chrom = variant.CHROM
+            where = f"record {summary.records} ({chrom}:{variant.POS})"
+            if chrom != current_chrom:
+                if chrom in done_chroms:
+                    raise ValidationFailed(f"{vcf_path.name}: {where}: contig {chrom} appears again after another "
+                                           "contig; sort the file (bcftools sort)")
+                if current_chrom is not None:
+                    done_chroms.add(current_chrom)
+                layout.check_contig(chrom)
+                current = writers[chrom] = _ChromWriter(root, dataset, batch, chrom)
+                summary.chroms.append(chrom)
+                current_chrom = chrom
+            assert current is not None
+            alts = variant.ALT
+            n_alts = len(alts)
+            end = int(variant.end)
+            filters = variant.FILTERS
+            filter_text = ";".join(filters) if filters else None
+            qual = variant.QUAL
+            info_all = dict(variant.INFO) if keep is None or keep else {}
+            if n_samples:
+                gt = variant.genotype.array()
+                alleles = gt[:, :-1]
+                phased = gt[:, -1].astype(bool)
+                ploidy = alleles.shape[1]
+                if ploidy > 2:
+                    raise ValidationFailed(f"{vcf_path.name}: {where}: ploidy {ploidy} is not supported (max 2)")
+                top = int(alleles.max(initial=0))
+                if top > n_alts:
+                    raise ValidationFailed(f"{vcf_path.name}: {where}: GT allele {top} but only {n_alts} ALT allele(s)")
+                dp = _format_int(variant, "DP", n_samples, has_dp)
+                gq = _format_int(variant, "GQ", n_samples, has_gq)
+            else:
+                ploidy = 2
+            if n_alts == 0:
+                # A monomorphic reference record (ALT '.'): kept as a site with no ALT? bcftools norm -m- keeps it
+                # as is; the store holds variant sites only, so it is skipped and counted.
+                last = where
+                continue
+            for alt_index, alt in enumerate(alts, start=1):
+                info = split_info(info_all, info_numbers, alt_index, n_alts, keep) if info_all else {}
+                info_json = json.dumps({k: _json_value(v) for k, v in info.items()}, separators=(",", ":"),
+                                       default=str) if info else None
+                phased_ref = False
+                if n_samples:
+                    codes = split_alleles(alleles, alt_index)
+                    if ploidy == 1:
+                        sparse = codes[:, 0] != 0
+                    else:
+                        # Homozygous-REF diploid calls are implied; their phasing is the site's majority
+                        # (`phased_ref`), and the few REF calls phased the other way are stored explicitly.
+                        sparse = (codes[:, 0] != 0) | (codes[:, 1] != 0)
+                        ref_calls = ~sparse
+                        n_ref = int(ref_calls.sum())
+                        phased_ref = int((phased & ref_calls).sum()) * 2 > n_ref
+                        sparse |= ref_calls & (phased != phased_ref)
+                    idx = np.flatnonzero(sparse).astype(np.int32)
+                current.add_site((site, variant.POS, end, variant.ID, variant.REF, alt, alt_index, n_alts,
+                                  None if qual is None else float(qual), filter_text, info_json, ploidy, phased_ref))
+                if n_samples:
+                    if idx.size:
+                        current.add_genotypes({
+                            "site": np.full(idx.size, site, dtype=np.int32),
+                            "pos": np.full(idx.size, variant.POS, dtype=np.int32),
+                            "sample": idx,
+                            "a1": codes[idx, 0],
+                            "a2": codes[idx, 1] if ploidy == 2 else np.full(idx.size, VECTOR_END, dtype=np.int8),
+                            "phased": phased[idx],
+                            "dp": dp[idx],
+                            "gq": gq[idx],
+                        })
+                        summary.genotype_rows += int(idx.size)
+                site += 1
+            last = where
+            pending += 1
+            if on_progress is not None and pending >= PROGRESS_EVERY:
+                on_progress(pending)
+                pending = 0
+    finally:
+        for writer in writers.values():
+            writer.close()
+    if on_progress is not None and pending:
+        on_progress(pending)
+    summary.sites = site
+
+    samples_path = layout.samples_file(root, dataset, batch)
+    samples_path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pydict({"sample": list(range(n_samples)), "sample_id": samples},
+                                        schema=layout.SAMPLES_SCHEMA), samples_path, compression="zstd")
+    written = [(samples_path, n_samples)]
+    for writer in writers.values():
+        written += [(writer.paths[table], writer.rows[table]) for table in ("sites", "genotypes")]
+    for path, rows in written:
+        _fsync(path)
+        summary.files.append(WrittenFile(path.relative_to(root).as_posix(), file_sha256(path), path.stat().st_size,
+                                         rows))
+    return summary

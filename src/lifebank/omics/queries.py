@@ -1,0 +1,258 @@
+"""Read-side of the store: DuckDB SQL over the Parquet files of the batches the catalogue lists.
+
+Queries take explicit file lists (never a bare glob), so a batch that is still being renamed into place,
+or was left behind by a crash, is invisible until the catalogue commits it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from lifebank.errors import ValidationFailed
+from lifebank.omics import layout
+from lifebank.omics.allele_counts import AlleleCount
+from lifebank.omics.regions import Region, chrom_aliases
+from lifebank.omics.vcf_export import ExportSite, genotype_text
+
+HIVE_TYPES = "{'dataset': VARCHAR, 'batch': INTEGER, 'chrom': VARCHAR}"
+SAMPLE_HIVE_TYPES = "{'dataset': VARCHAR, 'batch': INTEGER}"
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRef:
+    """One committed batch as the catalogue knows it."""
+
+    dataset: str
+    batch: int
+    chroms: tuple[str, ...]
+
+
+class VariantStore:
+    """DuckDB over `<data_dir>/omics`; one in-memory DuckDB connection, a cursor per query (thread-safe)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._con = duckdb.connect(":memory:", config={"threads": 2})
+        self._lock = threading.Lock()
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        with self._lock:
+            return self._con.cursor()
+
+    # --- file lists ------------------------------------------------------------------------------------
+
+    def _files(self, table: str, batches: Iterable[BatchRef], chrom: str | None) -> list[str]:
+        files = []
+        for ref in batches:
+            if table == "samples":
+                files.append(str(layout.samples_file(self.root, ref.dataset, ref.batch)))
+                continue
+            for name in ref.chroms:
+                if chrom is None or name in chrom_aliases(chrom):
+                    files.append(str(layout.chrom_file(self.root, table, ref.dataset, ref.batch, name)))
+        return files
+
+    @staticmethod
+    def _scan(files: list[str]) -> str:
+        quoted = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+        types = SAMPLE_HIVE_TYPES if files and "/samples/" in files[0] else HIVE_TYPES
+        return f"read_parquet([{quoted}], hive_partitioning=true, hive_types={types})"
+
+    # --- sites -----------------------------------------------------------------------------------------
+
+    def sites_in_region(self, batches: Sequence[BatchRef], region: Region, *, limit: int | None = None,
+                        offset: int = 0) -> list[dict[str, object]]:
+        """Biallelic sites overlapping the region (like `bcftools view -r`: POS..END overlaps), in order."""
+        files = self._files("sites", batches, region.chrom)
+        if not files:
+            return []
+        page = f"LIMIT {int(limit)} OFFSET {int(offset)}" if limit is not None else ""
+        sql = f"""
+            SELECT dataset, chrom, pos, any_value(id) AS id, ref, alt, any_value(qual) AS qual,
+                   any_value("filter") AS "filter", any_value(info) AS info, min(site) AS first_site
+            FROM {self._scan(files)}
+            WHERE pos <= ? AND "end" >= ?
+            GROUP BY dataset, chrom, pos, ref, alt
+            ORDER BY dataset, chrom, pos, min(batch), first_site {page}"""
+        return self._dicts(sql, [region.end, region.start], drop=("first_site",))
+
+    def count_sites_in_region(self, batches: Sequence[BatchRef], region: Region) -> int:
+        files = self._files("sites", batches, region.chrom)
+        if not files:
+            return 0
+        sql = f"""SELECT count(*) FROM (SELECT DISTINCT dataset, chrom, pos, ref, alt FROM {self._scan(files)}
+                  WHERE pos <= ? AND "end" >= ?)"""
+        return int(self._cursor().execute(sql, [region.end, region.start]).fetchall()[0][0])
+
+    def sites_by_id(self, batches: Sequence[BatchRef], variant_id: str) -> list[dict[str, object]]:
+        files = self._files("sites", batches, None)
+        if not files:
+            return []
+        sql = f"""
+            SELECT dataset, chrom, pos, any_value(id) AS id, ref, alt, any_value(qual) AS qual,
+                   any_value("filter") AS "filter", any_value(info) AS info
+            FROM {self._scan(files)}
+            WHERE list_contains(string_split(id, ';'), ?)
+            GROUP BY dataset, chrom, pos, ref, alt ORDER BY dataset, chrom, pos, ref, alt"""
+        return self._dicts(sql, [variant_id])
+
+    # --- allele counts ---------------------------------------------------------------------------------
+
+    def allele_counts(self, batches: Sequence[BatchRef], region: Region,
+                      samples: Sequence[str] | None = None) -> list[AlleleCount]:
+        """AC/AN per biallelic site over all samples, or over the VCF sample IDs given (across batches)."""
+        site_files = self._files("sites", batches, region.chrom)
+        if not site_files:
+            return []
+        cur = self._cursor()
+        span = cur.execute(f"""SELECT min(pos), max(pos) FROM {self._scan(site_files)}
+                               WHERE pos <= ? AND "end" >= ?""", [region.end, region.start]).fetchall()[0]
+        if span[0] is None:
+            return []
+        geno_files = self._files("genotypes", batches, region.chrom)
+        sample_files = self._files("samples", [b for b in batches if b.chroms], None)
+        subset_filter = ""
+        if samples is not None:
+            cur.register("subset_ids", pa.table({"sample_id": pa.array(list(dict.fromkeys(samples)), pa.string())}))
+            subset_filter = "WHERE sample_id IN (SELECT sample_id FROM subset_ids)"
+        sql = f"""
+            WITH sub AS (SELECT dataset, batch, sample FROM {self._scan(sample_files)} {subset_filter}),
+            nsub AS (SELECT dataset, batch, count(*) AS n FROM sub GROUP BY dataset, batch),
+            s AS (SELECT dataset, batch, chrom, site, pos, ref, alt, ploidy FROM {self._scan(site_files)}
+                  WHERE pos <= ? AND "end" >= ?),
+            g AS (SELECT g.dataset, g.batch, g.site,
+                         sum((g.a1 = 1)::INTEGER + (g.a2 = 1)::INTEGER) AS ac,
+                         sum((g.a1 >= 0)::INTEGER + (g.a2 >= 0)::INTEGER) AS called,
+                         count(*) AS rows_
+                  FROM {self._scan(geno_files)} g
+                  SEMI JOIN sub ON g.dataset = sub.dataset AND g.batch = sub.batch AND g.sample = sub.sample
+                  WHERE g.pos BETWEEN ? AND ?
+                  GROUP BY g.dataset, g.batch, g.site)
+            SELECT s.chrom, s.pos, s.ref, s.alt,
+                   sum(coalesce(g.ac, 0))::BIGINT AS ac,
+                   sum((coalesce(nsub.n, 0) - coalesce(g.rows_, 0)) * s.ploidy + coalesce(g.called, 0))::BIGINT AS an
+            FROM s
+            LEFT JOIN nsub ON nsub.dataset = s.dataset AND nsub.batch = s.batch
+            LEFT JOIN g ON g.dataset = s.dataset AND g.batch = s.batch AND g.site = s.site
+            GROUP BY s.dataset, s.chrom, s.pos, s.ref, s.alt
+            ORDER BY s.dataset, s.chrom, s.pos, min(s.batch), min(s.site)"""
+        rows = cur.execute(sql, [region.end, region.start, int(span[0]), int(span[1])]).fetchall()
+        return [AlleleCount(chrom, int(pos), ref, alt, int(ac), int(an)) for chrom, pos, ref, alt, ac, an in rows]
+
+    # --- genotypes -------------------------------------------------------------------------------------
+
+    def genotypes(self, batches: Sequence[BatchRef], region: Region,
+                  samples: Sequence[str] | None = None) -> list[dict[str, object]]:
+        """Sparse calls (non-reference and no-calls) of the given samples in the region, with sample IDs."""
+        site_files = self._files("sites", batches, region.chrom)
+        if not site_files:
+            return []
+        cur = self._cursor()
+        geno_files = self._files("genotypes", batches, region.chrom)
+        sample_files = self._files("samples", batches, None)
+        subset_filter = ""
+        if samples is not None:
+            cur.register("subset_ids", pa.table({"sample_id": pa.array(list(dict.fromkeys(samples)), pa.string())}))
+            subset_filter = "WHERE sample_id IN (SELECT sample_id FROM subset_ids)"
+        sql = f"""
+            WITH sub AS (SELECT dataset, batch, sample, sample_id FROM {self._scan(sample_files)} {subset_filter}),
+            s AS (SELECT dataset, batch, chrom, site, pos, ref, alt FROM {self._scan(site_files)}
+                  WHERE pos <= ? AND "end" >= ?)
+            SELECT s.dataset, s.chrom, s.pos, s.ref, s.alt, sub.sample_id, g.a1, g.a2, g.phased, g.dp, g.gq
+            FROM s JOIN {self._scan(geno_files)} g ON g.dataset = s.dataset AND g.batch = s.batch AND g.site = s.site
+            JOIN sub ON sub.dataset = g.dataset AND sub.batch = g.batch AND sub.sample = g.sample
+            WHERE g.pos <= ?
+            ORDER BY s.dataset, s.pos, s.batch, s.site, g.sample"""
+        return self._dicts(sql, [region.end, region.start, region.end])
+
+    def carriers(self, batches: Sequence[BatchRef], region: Region, *, max_af: float | None = None,
+                 position: int | None = None, ref: str | None = None, alt: str | None = None) -> set[str]:
+        """VCF sample IDs carrying at least one ALT allele at a qualifying site of the region.
+
+        `max_af`: only sites whose whole-dataset AF is strictly below it (rare variants) qualify.
+        """
+        if max_af is not None:
+            counts = self.allele_counts(batches, region)
+            keep = {(c.pos, c.ref, c.alt) for c in counts if c.an > 0 and c.ac / c.an < max_af}
+        else:
+            keep = None
+        found: set[str] = set()
+        for row in self.genotypes(batches, region):
+            if row["a1"] != 1 and row["a2"] != 1:
+                continue
+            key = (row["pos"], row["ref"], row["alt"])
+            if position is not None and row["pos"] != position:
+                continue
+            if (ref is not None and row["ref"] != ref) or (alt is not None and row["alt"] != alt):
+                continue
+            if keep is not None and key not in keep:
+                continue
+            found.add(str(row["sample_id"]))
+        return found
+
+    def _dicts(self, sql: str, params: list[object], drop: tuple[str, ...] = ()) -> list[dict[str, object]]:
+        cur = self._cursor()
+        result = cur.execute(sql, params)
+        names = [d[0] for d in result.description]
+        return [{k: v for k, v in zip(names, row, strict=True) if k not in drop} for row in result.fetchall()]
+
+
+def export_sites(store: VariantStore, batches: Sequence[BatchRef], region: Region,
+                 samples: Sequence[str]) -> tuple[list[str], list[ExportSite]]:
+    """Sites of the region with GT of `samples` (VCF IDs across batches), ready for `write_vcf`.
+
+    A sample of a batch lacking a site gets a no-call there, as `bcftools merge` would write it.
+    """
+    site_files = store._files("sites", batches, region.chrom)
+    if not site_files:
+        return list(samples), []
+    cur = store._cursor()
+    sample_files = store._files("samples", batches, None)
+    cur.register("subset_ids", pa.table({"sample_id": pa.array(list(dict.fromkeys(samples)), pa.string())}))
+    members = cur.execute(f"""SELECT dataset, batch, sample, sample_id FROM {store._scan(sample_files)}
+                              WHERE sample_id IN (SELECT sample_id FROM subset_ids)""").fetchall()
+    column_of = {sample_id: i for i, sample_id in enumerate(dict.fromkeys(samples))}
+    unknown = set(column_of) - {m[3] for m in members}
+    if unknown:
+        raise ValidationFailed(f"unknown sample(s): {', '.join(sorted(unknown)[:10])}")
+    by_batch: dict[tuple[str, int], dict[int, int]] = {}
+    for dataset, batch, sample, sample_id in members:
+        by_batch.setdefault((dataset, batch), {})[sample] = column_of[sample_id]
+    sites = cur.execute(f"""SELECT dataset, batch, chrom, site, pos, id, ref, alt, qual, "filter", ploidy, phased_ref
+                            FROM {store._scan(site_files)} WHERE pos <= ? AND "end" >= ?
+                            ORDER BY dataset, chrom, pos, batch, site""", [region.end, region.start]).fetchall()
+    calls: dict[tuple[str, int, int], list[tuple[int, int, int, bool]]] = {}
+    if sites:
+        geno_files = store._files("genotypes", batches, region.chrom)
+        low, high = min(s[4] for s in sites), max(s[4] for s in sites)
+        rows = cur.execute(f"""SELECT dataset, batch, site, sample, a1, a2, phased FROM {store._scan(geno_files)}
+                               WHERE pos BETWEEN ? AND ?""", [low, high]).fetchall()
+        for dataset, batch, site, sample, a1, a2, phased in rows:
+            calls.setdefault((dataset, batch, site), []).append((sample, a1, a2, phased))
+    merged: dict[tuple[str, str, int, str, str], dict[str, object]] = {}
+    for dataset, batch, chrom, site, pos, vid, ref, alt, qual, filt, ploidy, phased_ref in sites:
+        key = (dataset, chrom, pos, ref, alt)
+        entry = merged.get(key)
+        if entry is None:
+            entry = merged[key] = {"id": vid, "qual": qual, "filter": filt, "ploidy": ploidy,
+                                   "gts": [None] * len(column_of)}
+        default = genotype_text(0, 0 if ploidy == 2 else -2, phased_ref)
+        columns = by_batch.get((dataset, batch), {})
+        gts: list[str | None] = entry["gts"]  # type: ignore[assignment]
+        for column in columns.values():
+            gts[column] = default
+        for sample, a1, a2, phased in calls.get((dataset, batch, site), []):
+            if sample in columns:
+                gts[columns[sample]] = genotype_text(a1, a2, phased)
+    out = []
+    for (_dataset, chrom, pos, ref, alt), entry in merged.items():
+        missing = "./." if entry["ploidy"] == 2 else "."
+        gts = [g if g is not None else missing for g in entry["gts"]]  # type: ignore[union-attr]
+        out.append(ExportSite(chrom, pos, entry["id"], ref, alt, entry["qual"], entry["filter"], gts))  # type: ignore[arg-type]
+    return list(column_of), out

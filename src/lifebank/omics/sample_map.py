@@ -1,0 +1,73 @@
+"""The `--sample-map` file: `vcf_sample,participant,specimen_barcode`, one VCF sample per row.
+
+Rows are checked all together so the user gets every problem at once (line, column, reason).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+
+from lifebank.errors import ValidationFailed
+
+COLUMNS = ("vcf_sample", "participant", "specimen_barcode")
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    line: int
+    column: str
+    reason: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {"line": self.line, "column": self.column, "reason": self.reason}
+
+
+class SampleMapInvalid(ValidationFailed):
+    """A sample map with row-level errors; `.errors` lists every one of them."""
+
+    def __init__(self, errors: list[RowError]) -> None:
+        shown = "; ".join(f"line {e.line} {e.column}: {e.reason}" for e in errors[:5])
+        more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+        super().__init__(f"sample map has {len(errors)} error(s): {shown}{more}")
+        self.errors = errors
+
+
+@dataclass(frozen=True, slots=True)
+class SampleLink:
+    vcf_sample: str
+    participant: str | None
+    specimen_barcode: str | None
+    line: int
+
+
+def parse_sample_map(text: str) -> list[SampleLink]:
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    rows = list(reader)
+    if not rows or [c.strip() for c in rows[0]] != list(COLUMNS):
+        raise SampleMapInvalid([RowError(1, "header", f"expected the header {','.join(COLUMNS)}")])
+    errors: list[RowError] = []
+    links: list[SampleLink] = []
+    seen: dict[str, int] = {}
+    for line, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != 3:
+            errors.append(RowError(line, "row", f"expected 3 columns, found {len(row)}"))
+            continue
+        sample, participant, barcode = (cell.strip() for cell in row)
+        if not sample:
+            errors.append(RowError(line, "vcf_sample", "empty"))
+            continue
+        if sample in seen:
+            errors.append(RowError(line, "vcf_sample", f"{sample!r} already mapped on line {seen[sample]}"))
+            continue
+        if not participant and not barcode:
+            errors.append(RowError(line, "participant", "give a participant code, a specimen barcode or both"))
+            continue
+        seen[sample] = line
+        links.append(SampleLink(sample, participant or None, barcode or None, line))
+    if errors:
+        raise SampleMapInvalid(errors)
+    return links

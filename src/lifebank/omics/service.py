@@ -1,0 +1,538 @@
+"""Use cases of the variant store: import a VCF as a batch, query, count alleles, export, build cohorts.
+
+Imports are all-or-nothing: the file is converted into a staging folder, fsynced, renamed into place,
+and only then catalogued (dataset, batch, samples, file checksums, one ledger event) in one transaction.
+If anything fails, the renamed folders are removed again and the catalogue is untouched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import shutil
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from threading import Lock
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from lifebank.audit.service import record
+from lifebank.db.engine import Database
+from lifebank.errors import Conflict, NotFound, ValidationFailed
+from lifebank.omics import biobank_link, layout
+from lifebank.omics.allele_counts import AlleleCount
+from lifebank.omics.genes import genes_named
+from lifebank.omics.ingest import ProgressCallback, file_sha256, write_batch
+from lifebank.omics.models import Cohort, CohortMember, OmicsBatch, OmicsDataset, OmicsFile, OmicsSample
+from lifebank.omics.queries import BatchRef, VariantStore, export_sites
+from lifebank.omics.regions import Region, parse_region
+from lifebank.omics.sample_map import RowError, SampleLink, SampleMapInvalid, parse_sample_map
+from lifebank.omics.vcf_export import write_vcf
+
+GENOME_BUILDS = ("GRCh37", "GRCh38")
+_stores: dict[Path, VariantStore] = {}
+_stores_lock = Lock()
+
+
+def store_root(data_dir: Path) -> Path:
+    return Path(data_dir) / "omics"
+
+
+def variant_store(data_dir: Path) -> VariantStore:
+    root = store_root(data_dir)
+    with _stores_lock:
+        if root not in _stores:
+            _stores[root] = VariantStore(root)
+        return _stores[root]
+
+
+# --- import ------------------------------------------------------------------------------------------
+
+@dataclass(slots=True)
+class ImportResult:
+    dataset: str
+    batch: int
+    source_sha256: str
+    samples: int
+    records: int
+    sites: int
+    genotype_rows: int
+    chroms: list[str]
+    mapped_samples: int
+    unmapped_samples: list[str] = field(default_factory=list)
+    map_rows_not_in_file: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def _check_links(db: Database, links: list[SampleLink]) -> None:
+    """Every participant and specimen named in the map must exist in the biobank, and agree with each other."""
+    if not links:
+        return
+    errors: list[RowError] = []
+    codes = {link.participant for link in links if link.participant}
+    barcodes = {link.specimen_barcode for link in links if link.specimen_barcode}
+    known = biobank_link.existing_participants(db, codes) if codes else set()
+    owners = biobank_link.specimen_participants(db, barcodes) if barcodes else {}
+    for link in links:
+        if link.participant and link.participant not in known:
+            errors.append(RowError(link.line, "participant", f"no participant {link.participant!r} in the biobank"))
+        if link.specimen_barcode:
+            owner = owners.get(link.specimen_barcode)
+            if owner is None:
+                errors.append(RowError(link.line, "specimen_barcode",
+                                       f"no specimen {link.specimen_barcode!r} in the biobank"))
+            elif link.participant and owner != link.participant:
+                errors.append(RowError(link.line, "specimen_barcode", f"specimen {link.specimen_barcode!r} belongs "
+                                                                      f"to {owner}, not {link.participant}"))
+    if errors:
+        raise SampleMapInvalid(errors)
+
+
+def _resolve_links(db: Database, links: list[SampleLink]) -> dict[str, tuple[str | None, str | None]]:
+    _check_links(db, links)
+    owners = biobank_link.specimen_participants(db, {lk.specimen_barcode for lk in links if lk.specimen_barcode}) \
+        if any(lk.specimen_barcode for lk in links) else {}
+    return {lk.vcf_sample: (lk.participant or owners.get(lk.specimen_barcode or ""), lk.specimen_barcode)
+            for lk in links}
+
+
+def import_vcf(db: Database, data_dir: Path, path: Path, *, dataset: str, actor: str, genome_build: str = "GRCh38",
+               sample_map: str | None = None, info_fields: Sequence[str] | None = None,
+               on_progress: ProgressCallback | None = None) -> ImportResult:
+    """Import one VCF/BCF as a new batch of `dataset` (created on first import)."""
+    layout.check_name("dataset", dataset)
+    if genome_build not in GENOME_BUILDS:
+        raise ValidationFailed(f"genome build {genome_build!r}: use one of {', '.join(GENOME_BUILDS)}")
+    path = Path(path)
+    if not path.is_file():
+        raise NotFound(f"no file {path}")
+    links = parse_sample_map(sample_map) if sample_map is not None else []
+    link_of = _resolve_links(db, links)
+    source_sha = file_sha256(path)
+
+    with db.session() as session:
+        existing = session.scalar(select(OmicsDataset).where(OmicsDataset.name == dataset))
+        if existing is not None:
+            if existing.genome_build != genome_build:
+                raise Conflict(f"dataset {dataset!r} is {existing.genome_build}, not {genome_build}")
+            if session.scalar(select(OmicsBatch.number).where(OmicsBatch.dataset_id == existing.id,
+                                                               OmicsBatch.source_sha256 == source_sha)) is not None:
+                raise Conflict(f"{path.name} (sha256 {source_sha[:12]}…) is already imported into {dataset!r}")
+            keep = json.loads(existing.info_fields) if existing.info_fields else None
+            if info_fields is not None:
+                keep = list(info_fields)
+            batch = (session.scalar(select(func.max(OmicsBatch.number)).where(OmicsBatch.dataset_id == existing.id))
+                     or 0) + 1
+            previous = set(session.scalars(select(OmicsSample.vcf_sample).join(OmicsBatch)
+                                           .where(OmicsBatch.dataset_id == existing.id)))
+        else:
+            keep = list(info_fields) if info_fields is not None else None
+            batch, previous = 1, set()
+
+    root = store_root(data_dir)
+    staging = root / ".staging" / uuid.uuid4().hex
+    staging.mkdir(parents=True)
+    moved: list[Path] = []
+    try:
+        summary = write_batch(path, staging, dataset=dataset, batch=batch, keep_info=keep, on_progress=on_progress)
+        again = sorted(set(summary.samples) & previous)
+        if again:
+            raise Conflict(f"sample(s) {', '.join(again[:10])} are already in dataset {dataset!r}; "
+                           "a sample may appear in one batch only")
+        for table in layout.TABLES:
+            source = layout.batch_folder(staging, table, dataset, batch)
+            if not source.exists():
+                continue
+            target = layout.batch_folder(root, table, dataset, batch)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.exists():
+                raise Conflict(f"batch folder {target} already exists: another import of {dataset!r} is running")
+            source.rename(target)
+            moved.append(target)
+        in_file = set(summary.samples)
+        result = ImportResult(
+            dataset=dataset, batch=batch, source_sha256=source_sha, samples=len(summary.samples),
+            records=summary.records, sites=summary.sites, genotype_rows=summary.genotype_rows,
+            chroms=summary.chroms, mapped_samples=sum(1 for s in summary.samples if s in link_of),
+            unmapped_samples=[s for s in summary.samples if s not in link_of],
+            map_rows_not_in_file=sorted(set(link_of) - in_file),
+        )
+        with db.transaction() as session:
+            ds = session.scalar(select(OmicsDataset).where(OmicsDataset.name == dataset))
+            if ds is None:
+                ds = OmicsDataset(name=dataset, genome_build=genome_build, created_by=actor,
+                                  info_fields=json.dumps(keep) if keep is not None else None)
+                session.add(ds)
+                session.flush()
+                record(session, actor=actor, action="omics.dataset.create", entity_type="omics_dataset",
+                       entity_id=dataset, change={"genome_build": genome_build, "info_fields": keep})
+            row = OmicsBatch(dataset_id=ds.id, number=batch, source_name=path.name, source_sha256=source_sha,
+                             records=summary.records, sites=summary.sites, genotype_rows=summary.genotype_rows,
+                             chroms=json.dumps(summary.chroms), imported_by=actor)
+            session.add(row)
+            session.flush()
+            session.add_all(OmicsSample(batch_id=row.id, sample_index=i, vcf_sample=s,
+                                        participant_code=link_of.get(s, (None, None))[0],
+                                        specimen_barcode=link_of.get(s, (None, None))[1])
+                            for i, s in enumerate(summary.samples))
+            session.add_all(OmicsFile(batch_id=row.id, relpath=f.relpath, sha256=f.sha256, size_bytes=f.size_bytes,
+                                      rows=f.rows) for f in summary.files)
+            record(session, actor=actor, action="omics.import", entity_type="omics_batch",
+                   entity_id=f"{dataset}/{batch}",
+                   change={"source": path.name, "source_sha256": source_sha, "samples": len(summary.samples),
+                           "records": summary.records, "sites": summary.sites,
+                           "mapped_samples": result.mapped_samples, "unmapped": len(result.unmapped_samples),
+                           "files": {f.relpath: f.sha256 for f in summary.files}})
+        moved = []
+        return result
+    except IntegrityError:
+        raise Conflict(f"another import into {dataset!r} committed batch {batch} first; run the import again") from None
+    finally:
+        for folder in moved:
+            shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+# --- catalogue ---------------------------------------------------------------------------------------
+
+def list_datasets(db: Database) -> list[dict[str, object]]:
+    with db.session() as session:
+        datasets = session.scalars(select(OmicsDataset).options(selectinload(OmicsDataset.batches))
+                                   .order_by(OmicsDataset.name)).all()
+        counts = dict(session.execute(select(OmicsBatch.dataset_id, func.count(OmicsSample.id)).join(OmicsSample)
+                                      .group_by(OmicsBatch.dataset_id)).all())
+        return [{"name": d.name, "genome_build": d.genome_build, "batches": len(d.batches),
+                 "samples": counts.get(d.id, 0), "sites": sum(b.sites for b in d.batches),
+                 "created_at": d.created_at.isoformat()} for d in datasets]
+
+
+def dataset_detail(db: Database, name: str) -> dict[str, object]:
+    with db.session() as session:
+        ds = _dataset(session, name)
+        batches = []
+        for b in ds.batches:
+            files = session.scalars(select(OmicsFile).where(OmicsFile.batch_id == b.id).order_by(OmicsFile.relpath))
+            batches.append({"batch": b.number, "source_name": b.source_name, "source_sha256": b.source_sha256,
+                            "records": b.records, "sites": b.sites, "genotype_rows": b.genotype_rows,
+                            "chroms": json.loads(b.chroms), "imported_at": b.imported_at.isoformat(),
+                            "imported_by": b.imported_by,
+                            "files": [{"path": f.relpath, "sha256": f.sha256, "size_bytes": f.size_bytes,
+                                       "rows": f.rows} for f in files]})
+        return {"name": ds.name, "genome_build": ds.genome_build,
+                "info_fields": json.loads(ds.info_fields) if ds.info_fields else None, "batches": batches}
+
+
+def list_samples(db: Database, dataset: str) -> list[dict[str, object]]:
+    with db.session() as session:
+        ds = _dataset(session, dataset)
+        rows = session.execute(select(OmicsBatch.number, OmicsSample).join(OmicsSample)
+                               .where(OmicsBatch.dataset_id == ds.id)
+                               .order_by(OmicsBatch.number, OmicsSample.sample_index)).all()
+        return [{"batch": number, "vcf_sample": s.vcf_sample, "participant": s.participant_code,
+                 "specimen_barcode": s.specimen_barcode} for number, s in rows]
+
+
+def _dataset(session: Session, name: str) -> OmicsDataset:
+    ds = session.scalar(select(OmicsDataset).where(OmicsDataset.name == name))
+    if ds is None:
+        raise NotFound(f"no omics dataset {name!r}")
+    return ds
+
+
+def batch_refs(db: Database, dataset: str | None = None) -> list[BatchRef]:
+    with db.session() as session:
+        query = select(OmicsDataset.name, OmicsBatch.number, OmicsBatch.chroms).join(OmicsBatch)
+        if dataset is not None:
+            _dataset(session, dataset)
+            query = query.where(OmicsDataset.name == dataset)
+        rows = session.execute(query.order_by(OmicsDataset.name, OmicsBatch.number)).all()
+    return [BatchRef(name, number, tuple(json.loads(chroms))) for name, number, chroms in rows]
+
+
+# --- queries -----------------------------------------------------------------------------------------
+
+def _sites_view(rows: list[dict[str, object]]) -> list[dict[str, object]]:
+    for row in rows:
+        info = row.get("info")
+        row["info"] = json.loads(info) if isinstance(info, str) else None
+    return rows
+
+
+def variants_in_region(db: Database, data_dir: Path, region: str | Region, *, dataset: str | None = None,
+                       limit: int | None = None, offset: int = 0) -> tuple[int, list[dict[str, object]]]:
+    reg = parse_region(region) if isinstance(region, str) else region
+    refs = batch_refs(db, dataset)
+    store = variant_store(data_dir)
+    total = store.count_sites_in_region(refs, reg)
+    return total, _sites_view(store.sites_in_region(refs, reg, limit=limit, offset=offset))
+
+
+def variants_by_id(db: Database, data_dir: Path, variant_id: str, *, dataset: str | None = None,
+                   ) -> list[dict[str, object]]:
+    return _sites_view(variant_store(data_dir).sites_by_id(batch_refs(db, dataset), variant_id.strip()))
+
+
+def gene_regions(symbol: str) -> list[Region]:
+    return [gene.region() for gene in genes_named(symbol)]
+
+
+def _check_gene_build(db: Database, dataset: str | None) -> None:
+    with db.session() as session:
+        query = select(OmicsDataset.name).where(OmicsDataset.genome_build != "GRCh38")
+        if dataset is not None:
+            query = query.where(OmicsDataset.name == dataset)
+        other = session.scalars(query).all()
+    if dataset is not None and other:
+        raise ValidationFailed(f"dataset {dataset!r} is not GRCh38: the gene table has GRCh38 coordinates only")
+
+
+def variants_in_gene(db: Database, data_dir: Path, symbol: str, *, dataset: str | None = None,
+                     ) -> tuple[list[Region], list[dict[str, object]]]:
+    _check_gene_build(db, dataset)
+    regions = gene_regions(symbol)
+    refs = [r for r in batch_refs(db, dataset) if _is_grch38(db, r.dataset)]
+    rows: list[dict[str, object]] = []
+    for reg in regions:
+        rows += variant_store(data_dir).sites_in_region(refs, reg)
+    return regions, _sites_view(rows)
+
+
+def _is_grch38(db: Database, dataset: str) -> bool:
+    with db.session() as session:
+        return session.scalar(select(OmicsDataset.genome_build).where(OmicsDataset.name == dataset)) == "GRCh38"
+
+
+def allele_counts(db: Database, data_dir: Path, region: str | Region, *, dataset: str | None = None,
+                  samples: Sequence[str] | None = None, cohort: str | None = None) -> list[AlleleCount]:
+    """AC/AN/AF per biallelic site, over every sample or a subset (VCF IDs, or a saved cohort's samples)."""
+    reg = parse_region(region) if isinstance(region, str) else region
+    if cohort is not None:
+        if samples is not None:
+            raise ValidationFailed("give either samples or a cohort, not both")
+        samples = cohort_samples(db, cohort)
+    refs = batch_refs(db, dataset)
+    if samples is not None:
+        _check_known_samples(db, samples, dataset)
+    return variant_store(data_dir).allele_counts(refs, reg, samples)
+
+
+def _check_known_samples(db: Database, samples: Sequence[str], dataset: str | None) -> None:
+    with db.session() as session:
+        query = select(OmicsSample.vcf_sample).where(OmicsSample.vcf_sample.in_(set(samples)))
+        if dataset is not None:
+            query = query.join(OmicsBatch).join(OmicsDataset).where(OmicsDataset.name == dataset)
+        known = set(session.scalars(query))
+    unknown = sorted(set(samples) - known)
+    if unknown:
+        more = f" (and {len(unknown) - 10} more)" if len(unknown) > 10 else ""
+        raise ValidationFailed(f"unknown VCF sample(s): {', '.join(unknown[:10])}{more}")
+
+
+def genotypes(db: Database, data_dir: Path, region: str | Region, *, dataset: str | None = None,
+              samples: Sequence[str] | None = None) -> list[dict[str, object]]:
+    reg = parse_region(region) if isinstance(region, str) else region
+    if samples is not None:
+        _check_known_samples(db, samples, dataset)
+    return variant_store(data_dir).genotypes(batch_refs(db, dataset), reg, samples)
+
+
+def export_vcf(db: Database, data_dir: Path, region: str | Region, *, dataset: str,
+               samples: Sequence[str] | None = None) -> str:
+    """The region of one dataset, for the given samples (default all), as VCF text."""
+    reg = parse_region(region) if isinstance(region, str) else region
+    refs = batch_refs(db, dataset)
+    if samples is None:
+        samples = [row["vcf_sample"] for row in list_samples(db, dataset)]  # type: ignore[misc]
+    else:
+        _check_known_samples(db, samples, dataset)
+    columns, sites = export_sites(variant_store(data_dir), refs, reg, samples)
+    with db.session() as session:
+        build = _dataset(session, dataset).genome_build
+    contigs = list(dict.fromkeys(c for r in refs for c in r.chroms))
+    out = io.StringIO()
+    write_vcf(out, samples=columns, contigs=contigs, genome_build=build, source=f"LifeBank omics {dataset}",
+              filters={f for s in sites if s.filter for f in s.filter.split(";")}, sites=sites)
+    return out.getvalue()
+
+
+# --- cohorts -----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class CohortCriteria:
+    """Participant filters, specimen availability and a genotype condition; every given part must hold."""
+
+    consent_code: str | None = None
+    sex: str | None = None
+    site: str | None = None
+    specimen_type: str | None = None
+    specimen_status: str | None = None
+    min_quantity: float | None = None
+    dataset: str | None = None
+    variant: str | None = None     # CHR:POS or CHR:POS:REF:ALT — carries a non-reference allele there
+    gene: str | None = None        # carries a non-reference allele in the gene
+    region: str | None = None      # ... or in the region
+    max_af: float | None = None    # only variants with AF (whole dataset) below this count
+
+    @property
+    def has_participant_filter(self) -> bool:
+        return any(v is not None for v in (self.consent_code, self.sex, self.site))
+
+    @property
+    def has_specimen_filter(self) -> bool:
+        return any(v is not None for v in (self.specimen_type, self.specimen_status, self.min_quantity))
+
+    @property
+    def has_genotype_filter(self) -> bool:
+        return any(v is not None for v in (self.variant, self.gene, self.region))
+
+    def as_dict(self) -> dict[str, object]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> CohortCriteria:
+        known = {k: (v if v != "" else None) for k, v in data.items() if k in cls.__dataclass_fields__}
+        for key in ("min_quantity", "max_af"):
+            if known.get(key) is not None:
+                try:
+                    known[key] = float(known[key])  # type: ignore[arg-type]
+                except ValueError:
+                    raise ValidationFailed(f"{key} {known[key]!r} is not a number") from None
+        return cls(**known)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class CohortMemberView:
+    participant: str | None
+    vcf_samples: tuple[str, ...]
+
+
+def _carriers(db: Database, data_dir: Path, criteria: CohortCriteria) -> set[str]:
+    store = variant_store(data_dir)
+    refs = batch_refs(db, criteria.dataset)
+    if criteria.max_af is not None and not 0 < criteria.max_af <= 1:
+        raise ValidationFailed(f"max_af {criteria.max_af} must be in (0, 1]")
+    found: set[str] = set()
+    if criteria.variant is not None:
+        parts = criteria.variant.strip().split(":")
+        if len(parts) not in (2, 4) or not parts[1].replace(",", "").isdigit():
+            raise ValidationFailed(f"variant {criteria.variant!r} is not CHR:POS or CHR:POS:REF:ALT")
+        pos = int(parts[1].replace(",", ""))
+        ref, alt = (parts[2], parts[3]) if len(parts) == 4 else (None, None)
+        found |= store.carriers(refs, Region(parts[0], pos, pos), max_af=criteria.max_af, position=pos,
+                                ref=ref, alt=alt)
+    if criteria.gene is not None:
+        _check_gene_build(db, criteria.dataset)
+        grch38 = [r for r in refs if _is_grch38(db, r.dataset)]
+        for reg in gene_regions(criteria.gene):
+            found |= store.carriers(grch38, reg, max_af=criteria.max_af)
+    if criteria.region is not None:
+        found |= store.carriers(refs, parse_region(criteria.region), max_af=criteria.max_af)
+    return found
+
+
+def preview_cohort(db: Database, data_dir: Path, criteria: CohortCriteria) -> list[CohortMemberView]:
+    """Members meeting every criterion: participants (with their linked VCF samples), or VCF samples alone
+    when only a genotype condition is given (samples not linked to a participant are kept, never dropped)."""
+    if not (criteria.has_participant_filter or criteria.has_specimen_filter or criteria.has_genotype_filter):
+        raise ValidationFailed("give at least one criterion")
+    participants: set[str] | None = None
+    if criteria.has_participant_filter:
+        participants = biobank_link.participants_matching(db, consent_code=criteria.consent_code, sex=criteria.sex,
+                                                          site=criteria.site)
+    if criteria.has_specimen_filter:
+        with_specimens = biobank_link.participants_with_specimens(
+            db, specimen_type=criteria.specimen_type, status=criteria.specimen_status or "available",
+            min_quantity=criteria.min_quantity)
+        participants = with_specimens if participants is None else participants & with_specimens
+    with db.session() as session:
+        query = select(OmicsSample.vcf_sample, OmicsSample.participant_code).join(OmicsBatch).join(OmicsDataset)
+        if criteria.dataset is not None:
+            _dataset(session, criteria.dataset)
+            query = query.where(OmicsDataset.name == criteria.dataset)
+        sample_rows = session.execute(query).all()
+    samples_of: dict[str, list[str]] = {}
+    for vcf_sample, participant in sample_rows:
+        if participant:
+            samples_of.setdefault(participant, []).append(vcf_sample)
+    if criteria.has_genotype_filter:
+        carriers = _carriers(db, data_dir, criteria)
+        if participants is None:
+            owner = dict(sample_rows)
+            by_member: dict[str | None, list[str]] = {}
+            members = []
+            for sample in sorted(carriers):
+                if owner.get(sample):
+                    by_member.setdefault(owner[sample], []).append(sample)
+                else:
+                    members.append(CohortMemberView(None, (sample,)))
+            members += [CohortMemberView(p, tuple(s)) for p, s in by_member.items()]
+            return sorted(members, key=lambda m: (m.participant or "", m.vcf_samples))
+        participants = {p for p in participants if set(samples_of.get(p, ())) & carriers}
+        return [CohortMemberView(p, tuple(sorted(set(samples_of[p]) & carriers))) for p in sorted(participants)]
+    assert participants is not None
+    return [CohortMemberView(p, tuple(sorted(samples_of.get(p, ())))) for p in sorted(participants)]
+
+
+def save_cohort(db: Database, data_dir: Path, name: str, criteria: CohortCriteria, *, actor: str,
+                ) -> tuple[int, list[CohortMemberView]]:
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise ValidationFailed("cohort name: 1 to 100 characters")
+    members = preview_cohort(db, data_dir, criteria)
+    with db.transaction() as session:
+        if session.scalar(select(Cohort.id).where(Cohort.name == name)) is not None:
+            raise Conflict(f"a cohort named {name!r} already exists")
+        cohort = Cohort(name=name, definition=json.dumps(criteria.as_dict(), sort_keys=True), size=len(members),
+                        created_by=actor)
+        rows = [CohortMember(participant_code=m.participant, vcf_sample=s) for m in members
+                for s in (m.vcf_samples or (None,))]
+        cohort.members = rows
+        session.add(cohort)
+        session.flush()
+        digest = hashlib.sha256("\n".join(f"{r.participant_code}\t{r.vcf_sample}" for r in rows).encode()).hexdigest()
+        record(session, actor=actor, action="omics.cohort.create", entity_type="omics_cohort", entity_id=name,
+               change={"criteria": criteria.as_dict(), "size": len(members), "members_sha256": digest})
+        return cohort.id, members
+
+
+def list_cohorts(db: Database) -> list[dict[str, object]]:
+    with db.session() as session:
+        return [{"name": c.name, "size": c.size, "criteria": json.loads(c.definition),
+                 "created_at": c.created_at.isoformat(), "created_by": c.created_by}
+                for c in session.scalars(select(Cohort).order_by(Cohort.name))]
+
+
+def get_cohort(db: Database, name: str) -> dict[str, object]:
+    with db.session() as session:
+        cohort = session.scalar(select(Cohort).options(selectinload(Cohort.members)).where(Cohort.name == name))
+        if cohort is None:
+            raise NotFound(f"no cohort {name!r}")
+        grouped: dict[str, list[str]] = {}
+        for m in cohort.members:
+            key = m.participant_code or f"\x00{m.vcf_sample}"
+            grouped.setdefault(key, [])
+            if m.vcf_sample:
+                grouped[key].append(m.vcf_sample)
+        members = [{"participant": None if k.startswith("\x00") else k, "vcf_samples": v} for k, v in grouped.items()]
+        return {"name": cohort.name, "size": cohort.size, "criteria": json.loads(cohort.definition),
+                "created_at": cohort.created_at.isoformat(), "created_by": cohort.created_by, "members": members}
+
+
+def cohort_samples(db: Database, name: str) -> list[str]:
+    """The VCF samples of a saved cohort's members: the sample subset of an AF query."""
+    with db.session() as session:
+        cohort_id = session.scalar(select(Cohort.id).where(Cohort.name == name))
+        if cohort_id is None:
+            raise NotFound(f"no cohort {name!r}")
+        samples = session.scalars(select(CohortMember.vcf_sample).where(CohortMember.cohort_id == cohort_id,
+                                                                        CohortMember.vcf_sample.is_not(None))
+                                  .order_by(CohortMember.id)).all()
+    return list(dict.fromkeys(s for s in samples if s))
+
