@@ -40,3 +40,20 @@ def bank(db: Database) -> Database:
     add_participant(db, "P000001")
     add_participant(db, "P000002", codes="DUO:0000006;DUO:0000021", sex="M", site="BJ")
     return db
+
+
+PARTICIPANT_HEADER = "participant,sex,birth_year,site,consent_codes,consent_date\n"
+SPECIMEN_HEADER = "barcode,participant,type,quantity,unit,collected_at,parent_barcode,sprec,location\n"
+
+
+def participants_csv(count: int, start: int = 1) -> bytes:
+    lines = [f"P{start + i:06d},{'FM'[i % 2]},{1950 + i % 50},SH,DUO:0000042;DUO:0000021,2024-01-0{1 + i % 9}\n"
+             for i in range(count)]
+    return (PARTICIPANT_HEADER + "".join(lines)).encode()
+
+
+def specimens_csv(count: int, participants: int) -> bytes:
+    """`count` serum tubes, not stored, each of participant i % participants."""
+    lines = [f"T{i:08d},P{1 + i % participants:06d},SER,1.0,mL,2024-03-01T08:00:00Z,,SER-SST-A-D-N-B-A,\n"
+             for i in range(count)]
+    return (SPECIMEN_HEADER + "".join(lines)).encode()

@@ -1,0 +1,537 @@
+"""Bulk import of participants and specimens from CSV: validate everything, then write in one transaction.
+
+The one import framework of the domain (formats in docs/import-formats.md):
+1. read the file, digest it (SHA-256) and map the header;
+2. check every row on its own (types, units, SPREC, barcodes, duplicates within the file);
+3. check every row against the database in bulk (existing barcodes, participants and their consent,
+   parents, boxes and occupied positions) - inside the write transaction, so nothing changes meanwhile;
+4. if any row is bad, raise `ImportRejected` listing each (line, column, reason) and write nothing;
+5. otherwise insert with Core `insert()` executemany in chunks (parents before children, so a row may name
+   a parent that appears later in the file) and append one ledger event with the counts and the digest.
+Being one transaction, an import killed half-way (even by SIGKILL) leaves the database as it was.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import func, insert, select, text
+from sqlalchemy.orm import Session
+
+from lifebank.audit import service as ledger
+from lifebank.biobank.barcode import BARCODE_PATTERN
+from lifebank.biobank.duo import parse_duo_codes
+from lifebank.biobank.models import (
+    Consent,
+    ConsentCode,
+    Container,
+    ContainerType,
+    ImportRun,
+    Participant,
+    PoolMember,
+    Specimen,
+)
+from lifebank.biobank.service import SEXES, layout_of
+from lifebank.biobank.specimen_types import SPECIMEN_TYPES, LineageError, lineage_kind, normalise_unit
+from lifebank.biobank.sprec import SprecError, parse_sprec
+from lifebank.biobank.storage_layout import GridLayout, LayoutError
+from lifebank.db.base import utcnow
+from lifebank.db.engine import Database
+from lifebank.errors import ValidationFailed
+
+PARTICIPANT_COLUMNS = ("participant", "sex", "birth_year", "site", "consent_codes", "consent_date")
+SPECIMEN_COLUMNS = ("barcode", "participant", "type", "quantity", "unit", "collected_at", "parent_barcode", "sprec",
+                    "location")
+CHUNK = 5000
+LOOKUP_CHUNK = 900  # bound parameters per IN (...) lookup
+
+Advance = Callable[[int], None]
+ProgressFactory = Callable[[str, int | None, str], AbstractContextManager[Advance]]
+
+
+@contextmanager
+def _no_progress(_description: str, _total: int | None, _unit: str = "rows") -> Iterator[Advance]:
+    yield lambda _n: None
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    line: int  # 1-based line number in the file (the header is line 1)
+    column: str
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"line": self.line, "column": self.column, "reason": self.reason}
+
+    def __str__(self) -> str:
+        return f"line {self.line}, column {self.column}: {self.reason}"
+
+
+class ImportRejected(ValidationFailed):
+    """An import with bad rows: nothing was written. `errors` lists every bad row."""
+
+    def __init__(self, kind: str, errors: Sequence[RowError], rows: int) -> None:
+        self.errors = list(errors)
+        shown = "; ".join(str(e) for e in self.errors[:10])
+        more = f" (and {len(self.errors) - 10} more)" if len(self.errors) > 10 else ""
+        super().__init__(f"{kind} import rejected, nothing written: {len(self.errors)} error(s) in {rows} rows: "
+                         f"{shown}{more}")
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    kind: str
+    rows: int
+    sha256: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "rows": self.rows, "sha256": self.sha256}
+
+
+def read_table(content: bytes, required: Sequence[str]) -> tuple[dict[str, int], list[list[str]]]:
+    """Header -> column index, and the data rows (line n+1 of the file is rows[n-1])."""
+    try:
+        decoded = content.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ImportRejected("file", [RowError(1, "-", f"not UTF-8 text ({exc.reason} at byte {exc.start})")], 0) \
+            from None
+    reader = csv.reader(io.StringIO(decoded, newline=""))
+    header = next(reader, None)
+    if header is None:
+        raise ImportRejected("file", [RowError(1, "-", "the file is empty")], 0)
+    columns = {name.strip().lower(): i for i, name in enumerate(header)}
+    missing = [c for c in required if c not in columns]
+    if missing:
+        raise ImportRejected("file", [RowError(1, c, "required column is missing") for c in missing], 0)
+    return columns, list(reader)
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _lock_for_import(session: Session, table: str) -> None:
+    """Serialise imports that pre-assign ids (SQLite's BEGIN IMMEDIATE already holds the write lock)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE"))
+
+
+def _sync_sequence(session: Session, table: str) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                             f"GREATEST((SELECT COALESCE(MAX(id), 0) FROM {table}), 1))"))
+
+
+def _finish(session: Session, kind: str, rows: int, digest: str, actor: str, change: dict[str, Any]) -> None:
+    session.add(ImportRun(kind=kind, rows=rows, sha256=digest, actor=actor))
+    ledger.record(session, actor=actor, action=f"import.{kind}", entity_type="import", entity_id=digest[:16],
+                  change={"rows": rows, "sha256": digest, **change})
+
+
+# --- participants --------------------------------------------------------------------------------------
+
+def _parse_date(value: str) -> date:
+    return date.fromisoformat(value.strip())
+
+
+def import_participants(db: Database, content: bytes, *, actor: str,
+                        progress: ProgressFactory = _no_progress) -> ImportResult:
+    """Participants with their first consent version (DUO codes separated by ';')."""
+    digest = hashlib.sha256(content).hexdigest()
+    columns, rows = read_table(content, PARTICIPANT_COLUMNS)
+    c_code, c_sex, c_year, c_site = (columns[c] for c in ("participant", "sex", "birth_year", "site"))
+    c_codes, c_date = columns["consent_codes"], columns["consent_date"]
+    c_scope = columns.get("consent_scope")
+    width = max(columns.values()) + 1
+    errors: list[RowError] = []
+    seen: dict[str, int] = {}
+    parsed: list[tuple[str, str, int | None, str, list[str], date, str]] = []
+    duo_cache: dict[str, list[str] | str] = {}
+    this_year = utcnow().year
+    with progress("validating participants", len(rows), "rows") as advance:
+        for n, row in enumerate(rows):
+            line = n + 2
+            if len(row) < width:
+                if not any(cell.strip() for cell in row):
+                    continue
+                errors.append(RowError(line, "-", f"has {len(row)} fields, the header has {width}"))
+                continue
+            code = row[c_code].strip()
+            bad = len(errors)
+            if not code or len(code) > 32 or not code.replace("-", "").replace("_", "").isalnum():
+                errors.append(RowError(line, "participant", f"code {code!r} must be 1-32 letters, digits, - or _"))
+            elif code in seen:
+                errors.append(RowError(line, "participant", f"{code} is already on line {seen[code]}"))
+            else:
+                seen[code] = line
+            sex = row[c_sex].strip().upper()
+            if sex not in SEXES:
+                errors.append(RowError(line, "sex", f"{row[c_sex]!r} must be F, M, O or U"))
+            year_text = row[c_year].strip()
+            year: int | None = None
+            if year_text:
+                if not year_text.isdigit() or not 1900 <= int(year_text) <= this_year:
+                    errors.append(RowError(line, "birth_year", f"{year_text!r} is not a year 1900..{this_year}"))
+                else:
+                    year = int(year_text)
+            site = row[c_site].strip()
+            if not site or len(site) > 64:
+                errors.append(RowError(line, "site", "site is required (at most 64 characters)"))
+            codes_text = row[c_codes]
+            codes = duo_cache.get(codes_text)
+            if codes is None:
+                try:
+                    codes = parse_duo_codes(codes_text) or "at least one DUO code is required"
+                except ValueError as exc:
+                    codes = str(exc)
+                duo_cache[codes_text] = codes
+            if isinstance(codes, str):
+                errors.append(RowError(line, "consent_codes", codes))
+            try:
+                consent_date = _parse_date(row[c_date])
+            except ValueError:
+                errors.append(RowError(line, "consent_date", f"{row[c_date]!r} is not a date (YYYY-MM-DD)"))
+            if len(errors) == bad:
+                assert not isinstance(codes, str)
+                parsed.append((code, sex, year, site, codes, consent_date,
+                               row[c_scope].strip() if c_scope is not None and c_scope < len(row) else ""))
+            if n % 10000 == 9999:
+                advance(10000)
+        advance(len(rows) % 10000)
+    with db.transaction() as session:
+        _lock_for_import(session, "bb_participant")
+        for chunk in _chunks(list(seen), LOOKUP_CHUNK):
+            for code in session.scalars(select(Participant.code).where(Participant.code.in_(chunk))):
+                errors.append(RowError(seen[code], "participant", f"{code} already exists"))
+        if errors:
+            errors.sort(key=lambda e: e.line)
+            raise ImportRejected("participant", errors, len(rows))
+        next_pid = (session.scalar(select(func.max(Participant.id))) or 0) + 1
+        next_cid = (session.scalar(select(func.max(Consent.id))) or 0) + 1
+        now = utcnow()
+        people, consents, codes_rows = [], [], []
+        for i, (code, sex, year, site, duo, consent_date, scope) in enumerate(parsed):
+            people.append({"id": next_pid + i, "code": code, "sex": sex, "birth_year": year, "site": site,
+                           "created_at": now})
+            consents.append({"id": next_cid + i, "participant_id": next_pid + i, "version": 1,
+                             "consent_date": consent_date, "scope": scope, "withdrawn_at": None,
+                             "withdrawal_reason": None})
+            codes_rows.extend({"consent_id": next_cid + i, "duo_code": d} for d in duo)
+        with progress("writing participants", len(people), "rows") as advance:
+            for chunk in _chunks(people, CHUNK):
+                session.execute(insert(Participant), list(chunk))
+                advance(len(chunk))
+            for chunk in _chunks(consents, CHUNK):
+                session.execute(insert(Consent), list(chunk))
+            for chunk in _chunks(codes_rows, CHUNK):
+                session.execute(insert(ConsentCode), list(chunk))
+        _sync_sequence(session, "bb_participant")
+        _sync_sequence(session, "bb_consent")
+        _finish(session, "participants", len(people), digest, actor, {"consent_codes": len(codes_rows)})
+    return ImportResult("participants", len(people), digest)
+
+
+# --- specimens -----------------------------------------------------------------------------------------
+
+@lru_cache(maxsize=4096)
+def _sprec_check(code: str) -> str:
+    """Normalised SPREC, or '!reason' when invalid (cached: imports repeat a few codes many times)."""
+    try:
+        return str(parse_sprec(code))
+    except SprecError as exc:
+        return "!" + exc.reason
+
+
+@lru_cache(maxsize=256)
+def _unit_for(type_code: str, unit: str) -> str:
+    """The normalised unit, or '!reason' when wrong for the type."""
+    expected = SPECIMEN_TYPES[type_code].unit
+    normal = normalise_unit(unit) if unit else expected
+    return normal if normal == expected else f"!unit {unit!r} is wrong for {type_code}: use {expected}"
+
+
+def _parse_time(value: str) -> datetime:
+    """ISO 8601; a time without an offset is taken as UTC (documented in import-formats.md)."""
+    text_ = value.strip()
+    if text_.endswith(("Z", "z")):
+        text_ = text_[:-1] + "+00:00"
+    parsed = datetime.fromisoformat(text_)
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+@dataclass(slots=True)
+class _Row:
+    line: int
+    barcode: str
+    participant: str
+    type: str
+    quantity: float | None
+    unit: str
+    collected_at: datetime | None
+    parents: list[str]
+    sprec: str | None
+    box_path: str
+    position: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Box:
+    id: int
+    layout: GridLayout
+
+
+def import_specimens(db: Database, content: bytes, *, actor: str,
+                     progress: ProgressFactory = _no_progress) -> ImportResult:
+    """Specimens with lineage and storage location; see the module docstring for the rules."""
+    digest = hashlib.sha256(content).hexdigest()
+    columns, raw = read_table(content, SPECIMEN_COLUMNS)
+    idx = [columns[c] for c in SPECIMEN_COLUMNS]
+    width = max(columns.values()) + 1
+    errors: list[RowError] = []
+    rows: list[_Row] = []
+    line_of: dict[str, int] = {}
+    match_barcode = BARCODE_PATTERN.match
+    types = SPECIMEN_TYPES
+    with progress("validating specimens", len(raw), "rows") as advance:
+        for n, fields in enumerate(raw):
+            line = n + 2
+            if len(fields) < width:
+                if not any(cell.strip() for cell in fields):
+                    continue
+                errors.append(RowError(line, "-", f"has {len(fields)} fields, the header has {width}"))
+                continue
+            barcode, participant, type_code, quantity_text, unit, collected, parent, sprec, location = (
+                fields[i].strip() for i in idx)
+            bad = len(errors)
+            if not match_barcode(barcode):
+                errors.append(RowError(line, "barcode", f"{barcode!r} is not a barcode (letters, digits, . _ -)"))
+            elif barcode in line_of:
+                errors.append(RowError(line, "barcode",
+                                       f"duplicate barcode {barcode}: also on line {line_of[barcode]}"))
+            else:
+                line_of[barcode] = line
+            type_code = type_code.upper()
+            if type_code not in types:
+                errors.append(RowError(line, "type", f"unknown specimen type {type_code!r}"))
+            else:
+                unit = _unit_for(type_code, unit)
+                if unit[0] == "!":
+                    errors.append(RowError(line, "unit", unit[1:]))
+            quantity: float | None = None
+            if quantity_text:
+                try:
+                    quantity = float(quantity_text)
+                    if quantity < 0 or quantity != quantity:
+                        raise ValueError
+                except ValueError:
+                    errors.append(RowError(line, "quantity", f"{quantity_text!r} is not a non-negative number"))
+            collected_at: datetime | None = None
+            if collected:
+                try:
+                    collected_at = _parse_time(collected)
+                except ValueError:
+                    errors.append(RowError(line, "collected_at", f"{collected!r} is not an ISO 8601 time"))
+            parents = [p.strip() for p in parent.split(";") if p.strip()] if parent else []
+            if barcode in parents:
+                errors.append(RowError(line, "parent_barcode", "a specimen cannot be its own parent"))
+            if not participant and not parents:
+                errors.append(RowError(line, "participant", "required for a specimen without a parent"))
+            if sprec:
+                sprec = _sprec_check(sprec)
+                if sprec[0] == "!":
+                    errors.append(RowError(line, "sprec", sprec[1:]))
+            box_path, position = "", ""
+            if location:
+                box_path, _, position = location.strip("/").rpartition("/")
+                if not box_path or not position:
+                    errors.append(RowError(line, "location", f"{location!r} must be a box path and a position"))
+            if len(errors) == bad:
+                rows.append(_Row(line, barcode, participant, type_code, quantity, unit, collected_at, parents,
+                                 sprec or None, box_path, position))
+            if n % 10000 == 9999:
+                advance(10000)
+        advance(len(raw) % 10000)
+
+    with db.transaction() as session:
+        _lock_for_import(session, "bb_specimen")
+        # barcodes already stored
+        file_barcodes = list(line_of)
+        for chunk in _chunks(file_barcodes, LOOKUP_CHUNK):
+            for barcode in session.scalars(select(Specimen.barcode).where(Specimen.barcode.in_(chunk))):
+                errors.append(RowError(line_of[barcode], "barcode", f"barcode {barcode} is already stored"))
+        # participants and their consent
+        codes = list({r.participant for r in rows if r.participant})
+        people: dict[str, tuple[int, bool]] = {}
+        for chunk in _chunks(codes, LOOKUP_CHUNK):
+            in_force = select(Consent.id).where(Consent.participant_id == Participant.id,
+                                                Consent.withdrawn_at.is_(None)).exists()
+            for pid, code, ok in session.execute(select(Participant.id, Participant.code, in_force)
+                                                 .where(Participant.code.in_(chunk))):
+                people[code] = (pid, bool(ok))
+        # parents stored before
+        in_file = {r.barcode: r for r in rows}
+        outside = list({p for r in rows for p in r.parents if p not in in_file and p not in line_of})
+        stored_parents: dict[str, tuple[int, str, int | None, bool]] = {}
+        for chunk in _chunks(outside, LOOKUP_CHUNK):
+            for sid, bc, t, pid, dist in session.execute(
+                    select(Specimen.id, Specimen.barcode, Specimen.type, Specimen.participant_id,
+                           Specimen.distributable).where(Specimen.barcode.in_(chunk))):
+                stored_parents[bc] = (sid, t, pid, dist)
+        # boxes and their occupied positions
+        box_paths = list({r.box_path for r in rows if r.box_path})
+        boxes: dict[str, _Box | None] = {path: None for path in box_paths}
+        for chunk in _chunks(box_paths, LOOKUP_CHUNK):
+            for box, ctype in session.execute(select(Container, ContainerType)
+                                              .join(ContainerType, Container.type_id == ContainerType.id)
+                                              .where(Container.name_path.in_(chunk))):
+                layout = layout_of(ctype)
+                if layout is not None:
+                    boxes[box.name_path] = _Box(box.id, layout)
+        taken: dict[tuple[int, int], int] = {}
+        box_ids = [b.id for b in boxes.values() if b is not None]
+        for chunk in _chunks(box_ids, LOOKUP_CHUNK):
+            for cid, pos in session.execute(select(Specimen.container_id, Specimen.position)
+                                            .where(Specimen.container_id.in_(chunk))):
+                taken[(cid, pos)] = 0
+        index_cache: dict[tuple[int, str], int | str] = {}
+        for row in rows:
+            if row.participant:
+                person = people.get(row.participant)
+                if person is None:
+                    errors.append(RowError(row.line, "participant", f"unknown participant {row.participant}"))
+                elif not person[1]:
+                    errors.append(RowError(row.line, "participant",
+                                           f"participant {row.participant} has withdrawn consent"))
+            if row.parents:
+                parent_types = []
+                for parent in row.parents:
+                    if parent in in_file:
+                        parent_types.append(in_file[parent].type)
+                    elif parent in stored_parents:
+                        parent_types.append(stored_parents[parent][1])
+                    else:
+                        errors.append(RowError(row.line, "parent_barcode", f"unknown parent {parent}"))
+                if len(parent_types) == len(row.parents):
+                    try:
+                        lineage_kind(parent_types, row.type)
+                    except LineageError as exc:
+                        errors.append(RowError(row.line, "type", str(exc)))
+            if row.box_path:
+                box = boxes[row.box_path]
+                if box is None:
+                    errors.append(RowError(row.line, "location", f"no box {row.box_path!r}"))
+                    continue
+                key = (box.id, row.position)
+                index = index_cache.get(key)
+                if index is None:
+                    try:
+                        index = box.layout.index_of(row.position)
+                    except LayoutError as exc:
+                        index = str(exc)
+                    index_cache[key] = index
+                if isinstance(index, str):
+                    errors.append(RowError(row.line, "location", index))
+                    continue
+                occupant = taken.get((box.id, index))
+                if occupant is not None:
+                    where = f"by line {occupant}" if occupant else "already"
+                    errors.append(RowError(row.line, "location",
+                                           f"position {row.box_path}/{row.position} is occupied {where}"))
+                else:
+                    taken[(box.id, index)] = row.line
+        order = _parents_first(rows, in_file, errors)
+        if errors:
+            errors.sort(key=lambda e: (e.line, e.column))
+            raise ImportRejected("specimen", errors, len(raw))
+
+        # write: ids assigned up front so children can point at parents from the same file
+        first_id = (session.scalar(select(func.max(Specimen.id))) or 0) + 1
+        ids = {row.barcode: first_id + i for i, row in enumerate(order)}
+        records: list[dict[str, Any]] = []
+        pools: list[dict[str, int]] = []
+        distributable: dict[str, bool] = {}
+        for row in order:
+            sid = ids[row.barcode]
+            participant_id: int | None = people[row.participant][0] if row.participant else None
+            parent_id: int | None = None
+            lineage = "primary"
+            dist = True
+            if row.parents:
+                parent_info = []
+                for parent in row.parents:
+                    if parent in ids:
+                        parent_info.append((ids[parent], in_file[parent].type,
+                                            people[in_file[parent].participant][0]
+                                            if in_file[parent].participant else None, distributable[parent]))
+                    else:
+                        parent_info.append(stored_parents[parent])
+                lineage = lineage_kind([p[1] for p in parent_info], row.type).value
+                dist = all(p[3] for p in parent_info)
+                if len(parent_info) == 1:
+                    parent_id = parent_info[0][0]
+                else:
+                    pools.extend({"pool_id": sid, "parent_id": p[0]} for p in parent_info)
+                if participant_id is None:
+                    owners = {p[2] for p in parent_info}
+                    participant_id = owners.pop() if len(owners) == 1 else None
+            distributable[row.barcode] = dist
+            box = boxes[row.box_path] if row.box_path else None
+            records.append({
+                "id": sid, "barcode": row.barcode, "participant_id": participant_id, "type": row.type,
+                "quantity": row.quantity, "unit": row.unit, "collected_at": row.collected_at,
+                "status": "available", "distributable": dist, "lineage": lineage, "parent_id": parent_id,
+                "sprec": row.sprec, "freeze_thaw": 0,
+                "container_id": box.id if box else None,
+                "position": index_cache[(box.id, row.position)] if box else None,
+            })
+        with progress("writing specimens", len(records), "rows") as advance:
+            statement = insert(Specimen)
+            for chunk in _chunks(records, CHUNK):
+                session.execute(statement, list(chunk))
+                advance(len(chunk))
+            for chunk in _chunks(pools, CHUNK):
+                session.execute(insert(PoolMember), list(chunk))
+        _sync_sequence(session, "bb_specimen")
+        stored = sum(1 for r in records if r["container_id"] is not None)
+        _finish(session, "specimens", len(records), digest, actor, {"stored": stored, "pools": len(pools)})
+    return ImportResult("specimens", len(records), digest)
+
+
+def _parents_first(rows: list[_Row], in_file: dict[str, _Row], errors: list[RowError]) -> list[_Row]:
+    """Order rows so every parent from the file precedes its children (a stable sort by lineage depth);
+    report lineage cycles. Iterative depth-first search: deep chains must not hit the recursion limit."""
+    depth: dict[str, int] = {}
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    for root in rows:
+        if root.barcode in state:
+            continue
+        state[root.barcode] = 1
+        stack = [(root, iter([p for p in root.parents if p in in_file]))]
+        while stack:
+            node, pending = stack[-1]
+            descended = False
+            for parent in pending:
+                seen = state.get(parent)
+                if seen is None:
+                    state[parent] = 1
+                    stack.append((in_file[parent], iter([p for p in in_file[parent].parents if p in in_file])))
+                    descended = True
+                    break
+                if seen == 1:
+                    errors.append(RowError(node.line, "parent_barcode",
+                                           f"lineage cycle: {parent} descends from {node.barcode}"))
+            if descended:
+                continue
+            depth[node.barcode] = 1 + max((depth.get(p, 0) for p in node.parents if p in in_file), default=0)
+            state[node.barcode] = 2
+            stack.pop()
+    return sorted(rows, key=lambda r: depth[r.barcode])
