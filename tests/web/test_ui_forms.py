@@ -67,3 +67,26 @@ def test_unknown_page_is_a_404_page(client) -> None:
     assert response.status_code == 404 and "Page not found" in response.text
     api = client.get("/api/v1/no-such")
     assert api.status_code == 404 and api.headers["content-type"].startswith("application/problem+json")
+
+
+def test_admin_changes_roles_and_disables_then_enables(client, db) -> None:
+    auth.create_user(db, "pia", PASSWORD, ["admin"])
+    auth.create_user(db, "quin", PASSWORD, ["technician"])
+    token = _csrf(client)
+    client.post("/login", data={"username": "pia", "password": PASSWORD, "csrf_token": token})
+    changed = client.post("/admin/users/quin/roles", data={"role": ["researcher", "clinician"], "csrf_token": token},
+                          follow_redirects=False)
+    assert changed.status_code == 303
+    quin = next(u for u in auth.list_users(db) if u.username == "quin")
+    assert quin.roles == {"researcher", "clinician"}
+    empty = client.post("/admin/users/quin/roles", data={"csrf_token": token})
+    assert empty.status_code == 422 and "at least one role" in empty.text
+    assert client.post("/admin/users/quin/active", data={"active": "false", "csrf_token": token},
+                       follow_redirects=False).status_code == 303
+    assert not next(u for u in auth.list_users(db) if u.username == "quin").is_active
+    client.post("/admin/users/quin/active", data={"active": "true", "csrf_token": token})
+    assert next(u for u in auth.list_users(db) if u.username == "quin").is_active
+    own = client.post("/admin/users/pia/active", data={"active": "false", "csrf_token": token})
+    assert own.status_code == 403
+    no_csrf = client.post("/admin/users/quin/active", data={"active": "false"})
+    assert no_csrf.status_code == 403

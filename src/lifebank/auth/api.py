@@ -80,6 +80,21 @@ def disable_user(username: str, db: DbDep, actor: Annotated[object, Depends(requ
     return user_out(service.set_active(db, username, False, actor=actor.username))  # type: ignore[attr-defined]
 
 
+class RolesIn(BaseModel):
+    roles: list[str] = Field(min_length=1)
+
+
+@router.put("/users/{username}/roles", response_model=UserOut)
+def set_roles(username: str, body: RolesIn, db: DbDep,
+              actor: Annotated[object, Depends(require("user.admin"))]) -> UserOut:
+    return user_out(service.set_roles(db, username, body.roles, actor=actor.username))  # type: ignore[attr-defined]
+
+
+@router.post("/users/{username}/enable", response_model=UserOut)
+def enable_user(username: str, db: DbDep, actor: Annotated[object, Depends(require("user.admin"))]) -> UserOut:
+    return user_out(service.set_active(db, username, True, actor=actor.username))  # type: ignore[attr-defined]
+
+
 @router.post("/tokens", response_model=TokenOut, status_code=status.HTTP_201_CREATED,
              summary="Issue an API token for yourself; it is shown once")
 def create_token(body: TokenIn, db: DbDep, principal: PrincipalDep) -> TokenOut:

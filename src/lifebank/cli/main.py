@@ -116,12 +116,13 @@ def db_current(fmt: FormatOpt = OutputFormat.table) -> None:
 
     db = context.database(require_current=False)
     current, heads = sorted(migrate.current_revisions(db)), sorted(migrate.head_revisions(db))
+    up_to_date = set(heads) <= migrate.applied_revisions(db, set(current))
     if fmt is OutputFormat.json:
-        print_json({"current": current, "heads": heads, "up_to_date": current == heads})
+        print_json({"current": current, "heads": heads, "up_to_date": up_to_date})
     else:
         console.print(f"current: {', '.join(current) or '(empty)'}\nnewest:  {', '.join(heads)}")
-        console.print("up to date" if current == heads else "[yellow]outdated: run `lifebank db upgrade`[/]")
-    if current != heads:
+        console.print("up to date" if up_to_date else "[yellow]outdated: run `lifebank db upgrade`[/]")
+    if not up_to_date:
         raise typer.Exit(1)
 
 

@@ -43,10 +43,35 @@ def head_revisions(db: Database) -> set[str]:
     return set(ScriptDirectory.from_config(alembic_config(db)).get_heads())
 
 
+def _as_tuple(value: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def applied_revisions(db: Database, current: set[str] | None = None) -> set[str]:
+    """Every revision the database has: its recorded heads plus all their ancestors and dependencies.
+
+    Alembic records only the heads it reached; a branch that another depends on (the foundation) is
+    applied without being recorded, so "up to date" must be judged by ancestry, not by the recorded set.
+    """
+    script = ScriptDirectory.from_config(alembic_config(db))
+    pending = list(current if current is not None else current_revisions(db))
+    seen: set[str] = set()
+    while pending:
+        revision = script.get_revision(pending.pop())
+        if revision is None or revision.revision in seen:
+            continue
+        seen.add(revision.revision)
+        pending.extend(_as_tuple(revision.down_revision))
+        pending.extend(_as_tuple(revision.dependencies))
+    return seen
+
+
 def ensure_current(db: Database) -> None:
     """Refuse to run on an outdated schema, naming the command that fixes it."""
     current, heads = current_revisions(db), head_revisions(db)
-    if current != heads:
+    if not heads <= applied_revisions(db, current):
         state = "empty" if not current else "outdated"
         raise SchemaOutdated(
             f"the database schema is {state} (at {sorted(current) or 'nothing'}, needs {sorted(heads)}); "

@@ -145,14 +145,31 @@ def users_create(
                   roles=[r.value for r in Role], error=error, created=created)
 
 
-@router.post("/admin/users/{username}/disable")
-def users_disable(
+@router.post("/admin/users/{username}/active")
+def users_set_active(
     request: Request, username: str, db: DbDep,
     principal: Annotated[auth.Principal, Depends(page_requires("user.admin"))],
-    csrf_token: Annotated[str, Form()] = "",
+    active: Annotated[bool, Form()], csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     check_csrf(request, csrf_token)
-    auth.set_active(db, username, False, actor=principal.username)
+    if username == principal.username and not active:
+        raise PermissionDenied(gettext_for(request)("You cannot disable your own account."))
+    auth.set_active(db, username, active, actor=principal.username)
+    return RedirectResponse("/admin/users", status_code=303)
+
+
+@router.post("/admin/users/{username}/roles", response_class=HTMLResponse)
+def users_set_roles(
+    request: Request, username: str, db: DbDep,
+    principal: Annotated[auth.Principal, Depends(page_requires("user.admin"))],
+    role: Annotated[list[str] | None, Form()] = None, csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    check_csrf(request, csrf_token)
+    try:
+        auth.set_roles(db, username, role or [], actor=principal.username)
+    except LifeBankError as exc:
+        return render(request, "admin_users.html", status_code=exc.status, users=auth.list_users(db),
+                      roles=[r.value for r in Role], error=exc.detail, created=None)
     return RedirectResponse("/admin/users", status_code=303)
 
 
