@@ -67,7 +67,7 @@ def _fsync(path: Path) -> None:
 
 def open_vcf(path: Path) -> VCF:
     try:
-        return VCF(str(path), gts012=False, strict_gt=False, lazy=True, threads=1)
+        return VCF(str(path), gts012=False, strict_gt=False, lazy=True)
     except (OSError, Exception) as exc:  # cyvcf2 raises a bare Exception for unreadable headers
         raise ValidationFailed(f"{path.name}: not a readable VCF/BCF ({exc})") from None
 
@@ -165,6 +165,10 @@ def _json_value(value: object) -> object:
     return value
 
 
+def _record_label(number: int, header_lines: int | None) -> str:
+    return f"record {number}" if header_lines is None else f"record {number} (line {header_lines + number})"
+
+
 def write_batch(vcf_path: Path, root: Path, *, dataset: str, batch: int, keep_info: Sequence[str] | None,
                 on_progress: ProgressCallback | None = None) -> BatchSummary:
     """Read the whole file into Parquet under `root` (a staging folder); raise ValidationFailed on any bad record."""
@@ -185,6 +189,8 @@ def write_batch(vcf_path: Path, root: Path, *, dataset: str, batch: int, keep_in
                 f"{vcf_path.name}: INFO field(s) {', '.join(unknown)} are not declared in the header")
 
     summary = BatchSummary(samples=samples)
+    is_bcf = vcf_path.suffix.lower() == ".bcf"
+    header_lines = None if is_bcf else vcf.raw_header.count("\n")
     writers: dict[str, _ChromWriter] = {}
     done_chroms: set[str] = set()
     current: _ChromWriter | None = None
@@ -201,11 +207,11 @@ def write_batch(vcf_path: Path, root: Path, *, dataset: str, batch: int, keep_in
                 break
             except Exception as exc:
                 raise ValidationFailed(
-                    f"{vcf_path.name}: record {summary.records + 1} (after {last}) is truncated or malformed: "
-                    f"htslib could not parse it ({exc})") from None
+                    f"{vcf_path.name}: {_record_label(summary.records + 1, header_lines)} (after {last}) is "
+                    f"truncated or malformed: htslib could not parse it ({exc})") from None
             summary.records += 1
             chrom = variant.CHROM
-            where = f"record {summary.records} ({chrom}:{variant.POS})"
+            where = f"{_record_label(summary.records, header_lines)} {chrom}:{variant.POS}"
             if chrom != current_chrom:
                 if chrom in done_chroms:
                     raise ValidationFailed(f"{vcf_path.name}: {where}: contig {chrom} appears again after another "

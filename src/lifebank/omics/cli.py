@@ -1,0 +1,269 @@
+"""`lifebank omics ...`: import VCF/BCF files, query regions, count alleles, export, cohorts."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lifebank.cli import context
+from lifebank.cli.output import OutputFormat, console, emit_rows, err_console, print_json
+from lifebank.cli.progress import progress_bar
+from lifebank.errors import ValidationFailed
+
+app = typer.Typer(name="omics", help="Multi-omics variant store: VCF import, region/AF queries, cohorts.",
+                  no_args_is_help=True)
+cohort_app = typer.Typer(help="Cohorts across biobank and genotypes.", no_args_is_help=True)
+app.add_typer(cohort_app, name="cohort")
+
+
+class QueryFormat(StrEnum):
+    table = "table"
+    json = "json"
+    tsv = "tsv"
+
+
+DatasetOpt = Annotated[str | None, typer.Option("--dataset", help="Dataset name (default: every dataset)")]
+FormatOpt = Annotated[OutputFormat, typer.Option("--format", help="table for people, json for programs")]
+QueryFormatOpt = Annotated[QueryFormat, typer.Option("--format", help="table, json or tsv")]
+SITE_COLUMNS = ["dataset", "chrom", "pos", "id", "ref", "alt", "qual", "filter"]
+AF_COLUMNS = ["CHROM", "POS", "REF", "ALT", "AC", "AN", "AF"]
+
+
+def _tsv(rows: list[dict[str, object]], columns: list[str]) -> None:
+    out = sys.stdout
+    out.write("\t".join(columns) + "\n")
+    for row in rows:
+        out.write("\t".join("." if row.get(c) is None else str(row.get(c)) for c in columns) + "\n")
+
+
+def _emit(rows: list[dict[str, object]], fmt: QueryFormat, columns: list[str]) -> None:
+    if fmt is QueryFormat.tsv:
+        _tsv(rows, columns)
+    else:
+        emit_rows(rows, OutputFormat(fmt.value), columns=columns)
+
+
+def _read_samples(path: Path | None) -> list[str] | None:
+    if path is None:
+        return None
+    samples = [line.strip() for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
+    if not samples:
+        raise ValidationFailed(f"{path}: no sample IDs (one VCF sample ID per line)")
+    return samples
+
+
+@app.command("import")
+def import_cmd(
+    file: Annotated[Path, typer.Argument(help="VCF or BCF (plain or bgzipped)")],
+    dataset: Annotated[str, typer.Option("--dataset", help="Dataset to add this file to (created if new)")],
+    sample_map: Annotated[Path | None, typer.Option("--sample-map",
+                                                    help="CSV vcf_sample,participant,specimen_barcode")] = None,
+    build: Annotated[str, typer.Option("--build", help="GRCh37 or GRCh38")] = "GRCh38",
+    info: Annotated[str | None, typer.Option("--info", help="INFO fields to keep, comma-separated "
+                                                              "(default: every declared field)")] = None,
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """Import one VCF/BCF as a new batch: all or nothing; unmapped samples are listed, never dropped."""
+    from lifebank.cli.main import cli_actor
+    from lifebank.omics import service
+    from lifebank.omics.ingest import record_count_hint
+
+    db = context.database()
+    mapping = sample_map.read_text(encoding="utf-8") if sample_map is not None else None
+    keep = [f.strip() for f in info.split(",") if f.strip()] if info is not None else None
+    from lifebank.omics.sample_map import SampleMapInvalid
+
+    try:
+        with progress_bar(f"importing {file.name}", record_count_hint(file), unit="records") as advance:
+            result = service.import_vcf(db, context.settings().data_dir, file, dataset=dataset, actor=cli_actor(),
+                                        genome_build=build, sample_map=mapping, info_fields=keep,
+                                        on_progress=advance)
+    except SampleMapInvalid as exc:
+        if fmt is not OutputFormat.json:
+            raise
+        print_json({"error": exc.detail, "errors": [e.as_dict() for e in exc.errors]})
+        raise typer.Exit(1) from None
+    if fmt is OutputFormat.json:
+        print_json(result.as_dict())
+        return
+    console.print(f"imported {file.name} into {result.dataset} batch {result.batch}: {result.records} records → "
+                  f"{result.sites} biallelic sites, {result.samples} samples ({result.mapped_samples} linked)")
+    if result.unmapped_samples:
+        err_console.print(f"[yellow]{len(result.unmapped_samples)} sample(s) not linked to a participant:[/] "
+                          + ", ".join(result.unmapped_samples[:20])
+                          + (" …" if len(result.unmapped_samples) > 20 else ""))
+    if result.map_rows_not_in_file:
+        err_console.print("[yellow]sample map rows for samples not in the file:[/] "
+                          + ", ".join(result.map_rows_not_in_file[:20]))
+
+
+@app.command("datasets")
+def datasets_cmd(fmt: FormatOpt = OutputFormat.table) -> None:
+    """List datasets."""
+    from lifebank.omics import service
+
+    emit_rows(service.list_datasets(context.database()), fmt,
+              columns=["name", "genome_build", "batches", "samples", "sites", "created_at"])
+
+
+@app.command("samples")
+def samples_cmd(dataset: Annotated[str, typer.Argument()], fmt: FormatOpt = OutputFormat.table) -> None:
+    """List a dataset's VCF samples and their biobank links (unlinked ones show no participant)."""
+    from lifebank.omics import service
+
+    emit_rows(service.list_samples(context.database(), dataset), fmt,
+              columns=["batch", "vcf_sample", "participant", "specimen_barcode"])
+
+
+@app.command("query")
+def query_cmd(
+    region: Annotated[str | None, typer.Option("--region", help="CHR:START-END (1-based, inclusive)")] = None,
+    rsid: Annotated[str | None, typer.Option("--id", help="Variant ID such as rs123")] = None,
+    gene: Annotated[str | None, typer.Option("--gene", help="Gene symbol (GRCh38 datasets)")] = None,
+    dataset: DatasetOpt = None,
+    fmt: QueryFormatOpt = QueryFormat.table,
+) -> None:
+    """Variants (biallelic sites) in a region, with an ID, or in a gene."""
+    from lifebank.omics import service
+
+    if sum(x is not None for x in (region, rsid, gene)) != 1:
+        raise ValidationFailed("give exactly one of --region, --id, --gene")
+    db, data_dir = context.database(), context.settings().data_dir
+    if region is not None:
+        _, rows = service.variants_in_region(db, data_dir, region, dataset=dataset)
+    elif rsid is not None:
+        rows = service.variants_by_id(db, data_dir, rsid, dataset=dataset)
+    else:
+        _, rows = service.variants_in_gene(db, data_dir, gene or "", dataset=dataset)
+    if fmt is QueryFormat.json:
+        print_json(rows)
+        return
+    for row in rows:
+        row["info"] = json.dumps(row["info"]) if row.get("info") is not None else None
+    _emit(rows, fmt, SITE_COLUMNS)
+
+
+@app.command("af")
+def af_cmd(
+    region: Annotated[str, typer.Option("--region", help="CHR:START-END")],
+    dataset: DatasetOpt = None,
+    samples: Annotated[Path | None, typer.Option("--samples", help="File of VCF sample IDs, one per line")] = None,
+    cohort: Annotated[str | None, typer.Option("--cohort", help="A saved cohort as the sample subset")] = None,
+    fmt: QueryFormatOpt = QueryFormat.tsv,
+) -> None:
+    """AC, AN and AF per biallelic site over all samples or a subset (as bcftools +fill-tags computes them)."""
+    from lifebank.omics import service
+
+    counts = service.allele_counts(context.database(), context.settings().data_dir, region, dataset=dataset,
+                                   samples=_read_samples(samples), cohort=cohort)
+    rows = [c.as_row() for c in counts]
+    if fmt is QueryFormat.json:
+        for row, c in zip(rows, counts, strict=True):
+            row["AF"] = c.af
+        print_json(rows)
+        return
+    _emit(rows, fmt, AF_COLUMNS)
+
+
+@app.command("genotypes")
+def genotypes_cmd(
+    region: Annotated[str, typer.Option("--region")],
+    dataset: DatasetOpt = None,
+    samples: Annotated[Path | None, typer.Option("--samples", help="File of VCF sample IDs")] = None,
+    fmt: QueryFormatOpt = QueryFormat.table,
+) -> None:
+    """Non-reference calls and no-calls of the samples in a region (homozygous-REF calls are implied)."""
+    from lifebank.omics import service
+    from lifebank.omics.vcf_export import genotype_text
+
+    rows = service.genotypes(context.database(), context.settings().data_dir, region, dataset=dataset,
+                             samples=_read_samples(samples))
+    for row in rows:
+        row["gt"] = genotype_text(int(row["a1"]), int(row["a2"]), bool(row["phased"]))  # type: ignore[arg-type]
+    _emit(rows, fmt, ["dataset", "chrom", "pos", "ref", "alt", "sample_id", "gt", "dp", "gq"])
+
+
+@app.command("export")
+def export_cmd(
+    region: Annotated[str, typer.Option("--region")],
+    dataset: Annotated[str, typer.Option("--dataset")],
+    samples: Annotated[Path | None, typer.Option("--samples", help="File of VCF sample IDs")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="VCF file to write (default stdout)")] = None,
+) -> None:
+    """Export a region of a dataset (optionally a sample subset) as VCF with GT."""
+    from lifebank.omics import service
+
+    text = service.export_vcf(context.database(), context.settings().data_dir, region, dataset=dataset,
+                              samples=_read_samples(samples))
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text)
+        err_console.print(f"wrote {output}")
+
+
+CRITERIA_HELP = "consent_code, sex, site, specimen_type, specimen_status, min_quantity, dataset, variant, gene, " \
+                "region, max_af"
+
+
+def _criteria(pairs: list[str]) -> object:
+    from lifebank.omics.service import CohortCriteria
+
+    data: dict[str, object] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or key not in CohortCriteria.__dataclass_fields__:
+            raise ValidationFailed(f"criterion {pair!r}: use KEY=VALUE with KEY one of {CRITERIA_HELP}")
+        data[key] = value
+    return CohortCriteria.from_dict(data)
+
+
+@cohort_app.command("create")
+def cohort_create(
+    name: Annotated[str, typer.Argument()],
+    where: Annotated[list[str], typer.Option("--where", "-w", help=f"KEY=VALUE, repeatable: {CRITERIA_HELP}")],
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """Build a cohort from participant, specimen and genotype criteria and save it by name."""
+    from lifebank.cli.main import cli_actor
+    from lifebank.omics import service
+
+    _, members = service.save_cohort(context.database(), context.settings().data_dir, name,
+                                     _criteria(where), actor=cli_actor())  # type: ignore[arg-type]
+    if fmt is OutputFormat.json:
+        print_json({"name": name, "size": len(members),
+                    "members": [{"participant": m.participant, "vcf_samples": list(m.vcf_samples)} for m in members]})
+    else:
+        console.print(f"saved cohort {name}: {len(members)} member(s)")
+
+
+@cohort_app.command("list")
+def cohort_list(fmt: FormatOpt = OutputFormat.table) -> None:
+    """List saved cohorts."""
+    from lifebank.omics import service
+
+    rows = service.list_cohorts(context.database())
+    if fmt is OutputFormat.json:
+        print_json(rows)
+        return
+    emit_rows([{**r, "criteria": json.dumps(r["criteria"])} for r in rows], fmt,
+              columns=["name", "size", "criteria", "created_by", "created_at"])
+
+
+@cohort_app.command("show")
+def cohort_show(name: Annotated[str, typer.Argument()], fmt: FormatOpt = OutputFormat.table) -> None:
+    """A cohort's criteria, size and members."""
+    from lifebank.omics import service
+
+    cohort = service.get_cohort(context.database(), name)
+    if fmt is OutputFormat.json:
+        print_json(cohort)
+        return
+    console.print(f"{cohort['name']}: {cohort['size']} member(s); criteria {json.dumps(cohort['criteria'])}")
+    emit_rows([{"participant": m["participant"], "vcf_samples": ",".join(m["vcf_samples"])}
+               for m in cohort["members"]], fmt, columns=["participant", "vcf_samples"])  # type: ignore[union-attr]
