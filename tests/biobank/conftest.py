@@ -1,1 +1,1 @@
-from biobank_fixtures import bank  # noqa: F401 - the fixture, shared by every biobank test module
+from .biobank_fixtures import bank  # noqa: F401 - the fixture, shared by every biobank test module

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import pytest
-from biobank_fixtures import ACTOR, SPECIMEN_HEADER, participants_csv, specimens_csv
 from sqlalchemy import func, select
 
 from lifebank.audit import service as ledger
 from lifebank.biobank import imports, service
 from lifebank.biobank.models import Participant, Specimen
+
+from .biobank_fixtures import ACTOR, SPECIMEN_HEADER, participants_csv, specimens_csv
 
 
 def count(db, model) -> int:

@@ -3,12 +3,13 @@ from __future__ import annotations
 import threading
 
 import pytest
-from biobank_fixtures import ACTOR
 
 from lifebank import biobank
 from lifebank.audit import service as ledger
 from lifebank.biobank import service
 from lifebank.errors import Conflict, NotFound, ValidationFailed
+
+from .biobank_fixtures import ACTOR
 
 
 def test_register_specimen_at_a_position_and_read_it_back(bank):

@@ -1,0 +1,332 @@
+"""HTTP API of the biobank (mounted under /api/v1/biobank): parse the request, call the service, shape the answer."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+
+from lifebank.auth.service import Principal
+from lifebank.biobank import imports, labels, service
+from lifebank.web.deps import DbDep, require
+from lifebank.web.pagination import Page, PageParams, page_params
+from lifebank.web.problems import problem
+
+router = APIRouter(prefix="/biobank", tags=["biobank"])
+
+Reader = Annotated[Principal, Depends(require("specimen.read"))]
+ParticipantReader = Annotated[Principal, Depends(require("participant.read"))]
+StorageReader = Annotated[Principal, Depends(require("storage.read"))]
+Paging = Annotated[PageParams, Depends(page_params)]
+
+
+class ParticipantIn(BaseModel):
+    code: str = Field(max_length=32)
+    sex: str = Field(pattern="^[FMOU]$")
+    birth_year: int | None = None
+    site: str = Field(max_length=64)
+
+
+class ConsentIn(BaseModel):
+    duo_codes: list[str] = Field(min_length=1)
+    consent_date: date
+    scope: str = ""
+
+
+class WithdrawalIn(BaseModel):
+    reason: str = ""
+
+
+class ContainerTypeIn(BaseModel):
+    name: str
+    kind: str
+    rows: int | None = None
+    columns: int | None = None
+    scheme: str | None = None
+
+
+class ContainerIn(BaseModel):
+    name: str
+    type: str
+    parent: str | None = None
+    temperature_class: str | None = None
+
+
+class ContainerMoveIn(BaseModel):
+    path: str
+    new_parent: str
+
+
+class SpecimenIn(BaseModel):
+    barcode: str | None = None
+    participant: str | None = None
+    type: str
+    quantity: float | None = None
+    unit: str | None = None
+    collected_at: datetime | None = None
+    parents: list[str] = []
+    sprec: str | None = None
+    location: str | None = None
+
+
+class SplitIn(BaseModel):
+    count: int = Field(ge=1, le=1000)
+    quantity: float = Field(ge=0)
+    type: str | None = None
+
+
+class MoveIn(BaseModel):
+    location: str
+
+
+class StatusIn(BaseModel):
+    status: str
+    note: str = ""
+
+
+class QcIn(BaseModel):
+    kind: str
+    value: float
+    unit: str | None = None
+    method: str = ""
+
+
+class ReservationIn(BaseModel):
+    barcodes: list[str] = Field(min_length=1)
+    purpose: str = Field(min_length=1, max_length=200)
+
+
+class PlacementIn(BaseModel):
+    barcodes: list[str] = Field(min_length=1)
+    temperature_class: str | None = None
+    within: str | None = None
+    strategy: str = "first"
+
+
+class LabelsIn(BaseModel):
+    barcodes: list[str] = Field(min_length=1, max_length=3000)
+    symbology: str = "code128"
+
+
+# --- participants -------------------------------------------------------------------------------------
+
+@router.get("/participants")
+def list_participants(db: DbDep, _p: ParticipantReader, paging: Paging,
+                      site: str | None = None) -> Page[dict[str, Any]]:
+    total, items = service.list_participants(db, site=site, limit=paging.limit, offset=paging.offset)
+    return Page(total=total, limit=paging.limit, offset=paging.offset, items=items)
+
+
+@router.post("/participants", status_code=201)
+def create_participant(body: ParticipantIn, db: DbDep,
+                       principal: Annotated[Principal, Depends(require("participant.write"))]) -> dict[str, Any]:
+    service.register_participant(db, body.code, sex=body.sex, birth_year=body.birth_year, site=body.site,
+                                 actor=principal.username)
+    return service.participant_view(db, body.code)
+
+
+@router.get("/participants/{code}")
+def get_participant(code: str, db: DbDep, _p: ParticipantReader) -> dict[str, Any]:
+    return service.participant_view(db, code)
+
+
+@router.post("/participants/{code}/consents", status_code=201)
+def add_consent(code: str, body: ConsentIn, db: DbDep,
+                principal: Annotated[Principal, Depends(require("consent.write"))]) -> dict[str, Any]:
+    service.record_consent(db, code, duo_codes=body.duo_codes, consent_date=body.consent_date, scope=body.scope,
+                           actor=principal.username)
+    return service.participant_view(db, code)
+
+
+@router.post("/participants/{code}/withdrawal")
+def withdraw(code: str, body: WithdrawalIn, db: DbDep,
+             principal: Annotated[Principal, Depends(require("consent.write"))]) -> dict[str, Any]:
+    blocked = service.withdraw_consent(db, code, reason=body.reason, actor=principal.username)
+    return {"participant": code, "specimens_blocked": blocked}
+
+
+# --- storage ------------------------------------------------------------------------------------------
+
+@router.post("/container-types", status_code=201)
+def create_container_type(body: ContainerTypeIn, db: DbDep,
+                          principal: Annotated[Principal, Depends(require("storage.write"))]) -> dict[str, Any]:
+    ctype = service.define_container_type(db, body.name, kind=body.kind, rows=body.rows, columns=body.columns,
+                                          scheme=body.scheme, actor=principal.username)
+    return {"name": ctype.name, "kind": ctype.kind, "rows": ctype.rows, "columns": ctype.columns,
+            "scheme": ctype.scheme}
+
+
+@router.get("/containers")
+def list_containers(db: DbDep, _p: StorageReader, parent: str | None = None) -> list[dict[str, Any]]:
+    return service.list_containers(db, parent)
+
+
+@router.post("/containers", status_code=201)
+def create_container(body: ContainerIn, db: DbDep,
+                     principal: Annotated[Principal, Depends(require("storage.write"))]) -> dict[str, Any]:
+    container = service.create_container(db, body.name, type_name=body.type, parent_path=body.parent,
+                                         temperature_class=body.temperature_class, actor=principal.username)
+    return {"path": container.name_path, "kind": container.kind, "temperature_class": container.temperature_class,
+            "capacity": container.capacity}
+
+
+@router.post("/containers/move")
+def move_container(body: ContainerMoveIn, db: DbDep,
+                   principal: Annotated[Principal, Depends(require("storage.write"))]) -> dict[str, str]:
+    return {"path": service.move_container(db, body.path, body.new_parent, actor=principal.username)}
+
+
+@router.get("/occupancy")
+def occupancy(db: DbDep, _p: StorageReader, path: Annotated[str, Query(min_length=1)]) -> dict[str, Any]:
+    return service.occupancy(db, path)
+
+
+@router.get("/box-map")
+def box_map(db: DbDep, _p: StorageReader, path: Annotated[str, Query(min_length=1)]) -> dict[str, Any]:
+    return service.box_map(db, path)
+
+
+@router.post("/placements")
+def place(body: PlacementIn, db: DbDep,
+          principal: Annotated[Principal, Depends(require("storage.write"))]) -> dict[str, str]:
+    return service.place_specimens(db, body.barcodes, temperature_class=body.temperature_class, within=body.within,
+                                   strategy=body.strategy, actor=principal.username)
+
+
+# --- specimens ----------------------------------------------------------------------------------------
+
+@router.get("/specimens")
+def search_specimens(
+    db: DbDep, _p: Reader, paging: Paging, type: str | None = None, status: str | None = None,
+    participant: str | None = None, consent: str | None = None, container: str | None = None,
+) -> Page[dict[str, Any]]:
+    flt = service.SpecimenFilter(type=type, status=status, participant=participant, consent=consent,
+                                 container=container)
+    total, items = service.search_specimens(db, flt, limit=paging.limit, offset=paging.offset)
+    return Page(total=total, limit=paging.limit, offset=paging.offset, items=items)
+
+
+@router.post("/specimens", status_code=201)
+def create_specimen(body: SpecimenIn, db: DbDep,
+                    principal: Annotated[Principal, Depends(require("specimen.write"))]) -> dict[str, Any]:
+    specimen = service.register_specimen(
+        db, body.barcode, participant=body.participant, type=body.type, quantity=body.quantity, unit=body.unit,
+        collected_at=body.collected_at, parents=body.parents, sprec=body.sprec, location=body.location,
+        actor=principal.username)
+    return service.get_specimen(db, specimen.barcode)
+
+
+@router.get("/specimens/{barcode}")
+def get_specimen(barcode: str, db: DbDep, _p: Reader) -> dict[str, Any]:
+    return service.get_specimen(db, barcode)
+
+
+@router.get("/specimens/{barcode}/history")
+def specimen_history(barcode: str, db: DbDep, _p: Reader) -> dict[str, Any]:
+    return service.specimen_history(db, barcode)
+
+
+@router.post("/specimens/{barcode}/split", status_code=201)
+def split(barcode: str, body: SplitIn, db: DbDep,
+          principal: Annotated[Principal, Depends(require("specimen.write"))]) -> dict[str, list[str]]:
+    return {"children": service.split_specimen(db, barcode, count=body.count, quantity=body.quantity,
+                                               type=body.type, actor=principal.username)}
+
+
+@router.post("/specimens/{barcode}/move")
+def move(barcode: str, body: MoveIn, db: DbDep,
+         principal: Annotated[Principal, Depends(require("storage.write"))]) -> dict[str, str]:
+    return {"barcode": barcode, "location": service.move_specimen(db, barcode, body.location,
+                                                                  actor=principal.username)}
+
+
+@router.post("/specimens/{barcode}/status")
+def change_status(barcode: str, body: StatusIn, db: DbDep,
+                  principal: Annotated[Principal, Depends(require("specimen.write"))]) -> dict[str, str]:
+    needed = "specimen.distribute" if body.status == "distributed" else "specimen.write"
+    if not principal.can(needed):
+        from lifebank.errors import PermissionDenied
+
+        raise PermissionDenied(f"permission {needed!r} is required")
+    return {"barcode": barcode, "status": service.change_status(db, barcode, body.status, note=body.note,
+                                                                actor=principal.username)}
+
+
+@router.post("/specimens/{barcode}/qc", status_code=201)
+def add_qc(barcode: str, body: QcIn, db: DbDep,
+           principal: Annotated[Principal, Depends(require("specimen.write"))]) -> dict[str, Any]:
+    service.add_qc(db, barcode, kind=body.kind, value=body.value, unit=body.unit, method=body.method,
+                   actor=principal.username)
+    return {"barcode": barcode, "qc": service.specimen_history(db, barcode)["qc"]}
+
+
+@router.post("/reservations", status_code=201)
+def reserve(body: ReservationIn, db: DbDep,
+            principal: Annotated[Principal, Depends(require("specimen.reserve"))]) -> dict[str, Any]:
+    return {"reserved": service.reserve_specimens(db, body.barcodes, purpose=body.purpose,
+                                                  actor=principal.username), "purpose": body.purpose}
+
+
+@router.delete("/specimens/{barcode}/reservation", status_code=204)
+def release(barcode: str, db: DbDep,
+            principal: Annotated[Principal, Depends(require("specimen.reserve"))]) -> Response:
+    service.release_reservation(db, barcode, actor=principal.username)
+    return Response(status_code=204)
+
+
+# --- labels -------------------------------------------------------------------------------------------
+
+@router.get("/specimens/{barcode}/label.png")
+def label_png(barcode: str, db: DbDep, principal: Annotated[Principal, Depends(require("label.print"))],
+              symbology: Annotated[str, Query(pattern="^(code128|datamatrix)$")] = "code128") -> Response:
+    service.get_specimen(db, barcode)
+    image = labels.render_png(barcode, symbology)
+    service.record_label_print(db, [barcode], actor=principal.username, fmt=f"{symbology}/png")
+    return Response(image, media_type="image/png")
+
+
+@router.post("/labels.pdf")
+def labels_pdf(body: LabelsIn, db: DbDep,
+               principal: Annotated[Principal, Depends(require("label.print"))]) -> Response:
+    if body.symbology not in labels.SYMBOLOGIES:
+        from lifebank.errors import ValidationFailed
+
+        raise ValidationFailed(f"symbology must be one of {', '.join(labels.SYMBOLOGIES)}")
+    for barcode in body.barcodes:
+        service.get_specimen(db, barcode)
+    pdf = labels.render_pdf(body.barcodes, body.symbology)
+    service.record_label_print(db, body.barcodes, actor=principal.username, fmt=f"{body.symbology}/pdf")
+    return Response(pdf, media_type="application/pdf")
+
+
+# --- imports ------------------------------------------------------------------------------------------
+
+async def _import(kind: str, request: Request, db: Any, actor: str) -> Any:
+    content = await request.body()
+    run = imports.import_participants if kind == "participants" else imports.import_specimens
+    try:
+        from starlette.concurrency import run_in_threadpool
+
+        result = await run_in_threadpool(run, db, content, actor=actor)
+    except imports.ImportRejected as exc:
+        return problem(422, "Import rejected", exc.detail, errors=[e.as_dict() for e in exc.errors])
+    return JSONResponse(result.as_dict(), status_code=201)
+
+
+@router.post("/imports/participants", status_code=201,
+             openapi_extra={"requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}}})
+async def import_participants(request: Request, db: DbDep,
+                              principal: Annotated[Principal, Depends(require("import.run"))]) -> Any:
+    """Body: the CSV file (text/csv). Errors: problem+json with `errors: [{line, column, reason}]`."""
+    return await _import("participants", request, db, principal.username)
+
+
+@router.post("/imports/specimens", status_code=201,
+             openapi_extra={"requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}}})
+async def import_specimens(request: Request, db: DbDep,
+                           principal: Annotated[Principal, Depends(require("import.run"))]) -> Any:
+    """Body: the CSV file (text/csv). Errors: problem+json with `errors: [{line, column, reason}]`."""
+    return await _import("specimens", request, db, principal.username)
