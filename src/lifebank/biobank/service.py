@@ -324,6 +324,13 @@ def list_containers(db: Database, parent_path: str | None = None) -> list[dict[s
                 for c, tname in session.execute(query.order_by(Container.name))]
 
 
+def container_info(db: Database, name_path: str) -> dict[str, Any]:
+    with db.session() as session:
+        c = container_at(session, name_path)
+        return {"path": c.name_path, "kind": c.kind, "temperature_class": c.temperature_class,
+                "capacity": c.capacity}
+
+
 def occupancy(db: Database, name_path: str) -> dict[str, Any]:
     """Used and total positions of a container's subtree, and of each direct child.
 
