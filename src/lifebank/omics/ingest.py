@@ -91,8 +91,9 @@ class _ChromWriter:
         self.sites = pq.ParquetWriter(self.paths["sites"], layout.SITES_SCHEMA, **options)
         self.genotypes = pq.ParquetWriter(
             self.paths["genotypes"], layout.GENOTYPES_SCHEMA,
-            use_dictionary=["phased"], column_encoding={"site": "DELTA_BINARY_PACKED", "pos": "DELTA_BINARY_PACKED",
-                                                        "sample": "DELTA_BINARY_PACKED"},
+            use_dictionary=["a1", "a2", "phased", "dp", "gq"],
+            column_encoding={"site": "DELTA_BINARY_PACKED", "pos": "DELTA_BINARY_PACKED",
+                             "sample": "DELTA_BINARY_PACKED"},
             **options)
         self.site_rows: dict[str, list] = {name: [] for name in layout.SITES_SCHEMA.names}
         self.geno_parts: dict[str, list[np.ndarray]] = {name: [] for name in layout.GENOTYPES_SCHEMA.names}

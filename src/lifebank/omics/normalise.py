@@ -24,6 +24,8 @@ VECTOR_END = -2
 
 def split_alleles(alleles: np.ndarray, alt_index: int) -> np.ndarray:
     """GT allele indices (samples x ploidy, htslib coding) -> biallelic codes for ALT number `alt_index` (1-based)."""
+    if alt_index == 1 and alleles.max(initial=0) <= 1:
+        return alleles.astype(np.int8)  # already biallelic: nothing to recode (the common case, kept fast)
     return np.where(alleles == alt_index, 1, np.where(alleles < 0, alleles, 0)).astype(np.int8)
 
 
