@@ -1,0 +1,408 @@
+"""The donor search index: integer-coded typings, genotype postings per locus, vectorised mismatch counting.
+
+Pure (NumPy only). Registries repeat typings enormously: ten million donors hold a few thousand distinct
+position typings per locus and far fewer distinct locus genotypes than donors. So:
+
+* every distinct position typing of a locus gets a *typing id*, with its P groups as integer codes (CSR);
+* every donor locus is a *genotype id*: the unordered pair of its two typing ids (untyped = id 0);
+* per locus, donors are *posted* by genotype id (`order` sorted by genotype, `offsets` per genotype).
+
+A search first grades each genotype of each locus against the patient (match vectors over typing ids, then
+two gathers per genotype): that gives the mismatch count of every genotype, independent of the number of donors.
+Candidates come from postings alone: a donor with at most `m` mismatched loci is fully matched at one of any
+`m + 1` loci (pigeonhole), so the union of the zero-mismatch postings of the `m + 1` most selective loci holds
+every hit. Only candidates are then counted exactly, with one gather per locus. Nothing loops over donors in
+Python.
+
+Writes are incremental: new rows are appended (their postings are a small *delta* scanned directly), deleted rows
+are cleared in the `alive` mask, an update is both; `compact()` folds the delta into the postings, in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from lifebank.hla.nomenclature import ALL_LOCI, MATCH_LOCI
+from lifebank.hla.typing import LocusTyping, Position
+
+ADULT, CORD = 0, 1
+DONOR_TYPES = {"adult": ADULT, "cord": CORD}
+UNTYPED = 0  # typing id 0: the locus (or position) was not typed
+_GROW = 1.5
+
+
+def _grow(array: np.ndarray, size: int, fill: float | int = 0) -> np.ndarray:
+    if size <= len(array):
+        return array
+    new = np.full(max(size, int(len(array) * _GROW) + 16), fill, dtype=array.dtype)
+    new[: len(array)] = array
+    return new
+
+
+class LocusTable:
+    """Distinct position typings of one locus, their P-group codes and the distinct genotypes built from them."""
+
+    def __init__(self, locus: str) -> None:
+        self.locus = locus
+        self.positions: list[Position | None] = [None]  # id 0 = untyped
+        self.ids: dict[tuple[object, ...], int] = {}
+        self._by_object: dict[int, tuple[Position, int]] = {}
+        self.p_codes: dict[str, int] = {}
+        self._codes: list[np.ndarray] = [np.zeros(0, dtype=np.int32)]
+        self.null = np.zeros(1, dtype=bool)
+        self._csr: tuple[np.ndarray, np.ndarray] | None = None
+        # genotypes: unordered pairs of typing ids; genotype 0 = untyped locus
+        self.genotypes: dict[tuple[int, int], int] = {(UNTYPED, UNTYPED): 0}
+        self.g_first = np.zeros(1, dtype=np.int32)
+        self.g_second = np.zeros(1, dtype=np.int32)
+        self.n_genotypes = 1
+
+    def typing_id(self, position: Position) -> int:
+        """The id of a position typing; equal typings (same kind, names and P groups) share one id."""
+        seen = self._by_object.get(id(position))
+        if seen is not None and seen[0] is position:
+            return seen[1]
+        key = (position.kind, position.names, position.serology or "", tuple(sorted(position.p_groups)),
+               position.alleles if position.is_null else ())
+        found = self.ids.get(key)
+        if found is not None:
+            self._by_object[id(position)] = (position, found)
+            return found
+        new_id = len(self.positions)
+        self.ids[key] = new_id
+        self._by_object[id(position)] = (position, new_id)
+        self.positions.append(position)
+        codes = [self.p_codes.setdefault(g, len(self.p_codes)) for g in sorted(position.p_groups)]
+        self._codes.append(np.asarray(codes, dtype=np.int32))
+        self.null = _grow(self.null, new_id + 1, False)
+        self.null[new_id] = position.is_null
+        self._csr = None
+        return new_id
+
+    def genotype_id(self, first: int, second: int) -> int:
+        key = (first, second) if first <= second else (second, first)
+        found = self.genotypes.get(key)
+        if found is not None:
+            return found
+        gid = self.n_genotypes
+        self.genotypes[key] = gid
+        self.g_first = _grow(self.g_first, gid + 1)
+        self.g_second = _grow(self.g_second, gid + 1)
+        self.g_first[gid], self.g_second[gid] = key
+        self.n_genotypes += 1
+        return gid
+
+    def csr(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._csr is None:
+            lengths = np.fromiter((len(c) for c in self._codes), dtype=np.int64, count=len(self._codes))
+            offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+            np.cumsum(lengths, out=offsets[1:])
+            codes = np.concatenate(self._codes) if self._codes else np.zeros(0, dtype=np.int32)
+            self._csr = (offsets, codes)
+        return self._csr
+
+    def matching_typings(self, position: Position) -> np.ndarray:
+        """Boolean per typing id: shares at least one P group with `position` (untyped ids are False)."""
+        offsets, codes = self.csr()
+        hit = np.zeros(max(len(self.p_codes), 1), dtype=bool)
+        wanted = [self.p_codes[g] for g in position.p_groups if g in self.p_codes]
+        hit[wanted] = True
+        cumulative = np.zeros(len(codes) + 1, dtype=np.int64)
+        np.cumsum(hit[codes], out=cumulative[1:])
+        return (cumulative[offsets[1:]] - cumulative[offsets[:-1]]) > 0
+
+    def effective_genotypes(self) -> tuple[np.ndarray, np.ndarray]:
+        """Genotype typing pairs with WMDA's rule applied: a null-only position takes the other position."""
+        n = self.n_genotypes
+        first, second = self.g_first[:n].copy(), self.g_second[:n].copy()
+        null_first, null_second = self.null[first], self.null[second]
+        first[null_first & ~null_second] = second[null_first & ~null_second]
+        second[null_second & ~null_first] = first[null_second & ~null_first]
+        return first, second
+
+    def genotype_mismatches(self, patient: LocusTyping | None) -> np.ndarray:
+        """Mismatch count (0-2) of every genotype of this locus against the patient's locus typing."""
+        n = self.n_genotypes
+        if patient is None:
+            return np.zeros(n, dtype=np.int8)
+        p1, p2 = patient.first, patient.second
+        if p1.is_null and not p2.is_null:
+            p1 = p2
+        elif p2.is_null and not p1.is_null:
+            p2 = p1
+        m1, m2 = self.matching_typings(p1), self.matching_typings(p2)
+        first, second = self.effective_genotypes()
+        straight = m1[first].astype(np.int8) + m2[second]
+        crossed = m1[second].astype(np.int8) + m2[first]
+        mismatches = (2 - np.maximum(straight, crossed)).astype(np.int8)
+        mismatches[0] = 0  # untyped donor locus: a potential match
+        return mismatches
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    row: int
+    donor_key: int
+    mismatch_count: int
+    locus_mismatches: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class SearchOutcome:
+    total: int
+    rows: np.ndarray  # ranked rows of the requested page
+    mismatches: np.ndarray  # total mismatches of those rows
+    candidates: int  # donors counted exactly (for diagnostics and the benchmark)
+
+
+# Grades a locus position pair for ranking: (patient position, donor typing) -> (grade rank, confidence rank)
+PositionScorer = Callable[[Position, Position], tuple[int, int]]
+
+
+class SearchIndex:
+    """All donors of a registry, integer-coded, for P-group matching at 10 M+ donors."""
+
+    def __init__(self, loci: Sequence[str] = ALL_LOCI) -> None:
+        self.loci = tuple(loci)
+        self.tables = {locus: LocusTable(locus) for locus in self.loci}
+        self.size = 0
+        self.keys = np.zeros(0, dtype=np.int64)  # the donor's database id
+        self.alive = np.zeros(0, dtype=bool)
+        self.donor_type = np.zeros(0, dtype=np.int8)
+        self.cell_dose = np.zeros(0, dtype=np.float32)
+        self.geno = {locus: np.zeros(0, dtype=np.int32) for locus in self.loci}
+        self.order: dict[str, np.ndarray] = {locus: np.zeros(0, dtype=np.int32) for locus in self.loci}
+        self.offsets: dict[str, np.ndarray] = {locus: np.zeros(2, dtype=np.int64) for locus in self.loci}
+        self.posted = 0  # rows [0, posted) are in the postings; later rows are the delta
+        self._row_of: dict[int, int] | None = None
+
+    # -- writes -------------------------------------------------------------------------------------------------
+    def _reserve(self, n: int) -> None:
+        need = self.size + n
+        self.keys = _grow(self.keys, need)
+        self.alive = _grow(self.alive, need, False)
+        self.donor_type = _grow(self.donor_type, need)
+        self.cell_dose = _grow(self.cell_dose, need, np.nan)
+        for locus in self.loci:
+            self.geno[locus] = _grow(self.geno[locus], need)
+
+    def add_coded(self, keys: np.ndarray, donor_type: np.ndarray, cell_dose: np.ndarray,
+                  genotypes: dict[str, np.ndarray]) -> None:
+        """Append donors whose genotype ids are already known (bulk builds and the benchmark)."""
+        n = len(keys)
+        self._reserve(n)
+        start, end = self.size, self.size + n
+        self.keys[start:end] = keys
+        self.alive[start:end] = True
+        self.donor_type[start:end] = donor_type
+        self.cell_dose[start:end] = cell_dose
+        for locus in self.loci:
+            self.geno[locus][start:end] = genotypes.get(locus, np.zeros(n, dtype=np.int32))
+        self.size = end
+        if self._row_of is not None:
+            self._row_of.update(zip(keys.tolist(), range(start, end), strict=True))
+
+    def add(self, key: int, donor_type: str, cell_dose: float | None,
+            loci: dict[str, LocusTyping | None]) -> None:
+        """Add (or replace) one donor; its postings go to the delta until the next compaction."""
+        self.remove(key)
+        genotypes = {}
+        for locus in self.loci:
+            typing = loci.get(locus)
+            table = self.tables[locus]
+            if typing is None:
+                genotypes[locus] = np.asarray([0], dtype=np.int32)
+                continue
+            t1, t2 = table.typing_id(typing.first), table.typing_id(typing.second)
+            genotypes[locus] = np.asarray([table.genotype_id(t1, t2)], dtype=np.int32)
+        self.add_coded(np.asarray([key], dtype=np.int64), np.asarray([DONOR_TYPES[donor_type]], dtype=np.int8),
+                       np.asarray([np.nan if cell_dose is None else cell_dose], dtype=np.float32), genotypes)
+        self.row_of()[key] = self.size - 1
+        if self.size - self.posted > max(50_000, self.posted // 20):
+            self.compact()
+
+    def remove(self, key: int) -> bool:
+        row = self.row_of().pop(key, None)
+        if row is None:
+            return False
+        self.alive[row] = False
+        return True
+
+    def row_of(self) -> dict[int, int]:
+        if self._row_of is None:
+            live = np.flatnonzero(self.alive[: self.size])
+            self._row_of = dict(zip(self.keys[live].tolist(), live.tolist(), strict=True))
+        return self._row_of
+
+    def compact(self) -> None:
+        """Fold every row into the genotype postings (an in-memory sort per locus; no database read)."""
+        n = self.size
+        for locus in self.loci:
+            geno = self.geno[locus][:n]
+            order = np.argsort(geno, kind="stable").astype(np.int32)
+            counts = np.bincount(geno, minlength=self.tables[locus].n_genotypes)
+            offsets = np.zeros(len(counts) + 1, dtype=np.int64)
+            np.cumsum(counts, out=offsets[1:])
+            self.order[locus], self.offsets[locus] = order, offsets
+        self.posted = n
+
+    def __len__(self) -> int:
+        return int(self.alive[: self.size].sum())
+
+    def memory_bytes(self) -> int:
+        arrays = [self.keys, self.alive, self.donor_type, self.cell_dose, *self.geno.values(), *self.order.values(),
+                  *self.offsets.values()]
+        return sum(a.nbytes for a in arrays)
+
+    # -- search -------------------------------------------------------------------------------------------------
+    def _postings(self, locus: str, genotype_ids: np.ndarray) -> np.ndarray:
+        offsets = self.offsets[locus]
+        genotype_ids = genotype_ids[genotype_ids < len(offsets) - 1]
+        starts, ends = offsets[genotype_ids], offsets[genotype_ids + 1]
+        lengths = ends - starts
+        total = int(lengths.sum())
+        if total == 0:
+            return np.zeros(0, dtype=np.int64)
+        # Vectorised concatenation of many slices of `order`: index = start of its slice + rank within it.
+        slice_of = np.repeat(np.arange(len(starts)), lengths)
+        within = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        return self.order[locus][starts[slice_of] + within].astype(np.int64)
+
+    def search(self, patient: dict[str, LocusTyping | None], *, max_mismatches: int,
+               match_loci: Sequence[str] = MATCH_LOCI, locus_caps: dict[str, int] | None = None,
+               donor_type: str | None = None, offset: int = 0, limit: int = 20,
+               scorer: PositionScorer | None = None) -> SearchOutcome:
+        """Ranked donors with at most `max_mismatches` over `match_loci` (and per-locus caps)."""
+        caps = locus_caps or {}
+        mismatch_of = {locus: self.tables[locus].genotype_mismatches(patient.get(locus)) for locus in match_loci}
+        zero = {locus: np.flatnonzero(mm == 0) for locus, mm in mismatch_of.items()}
+        sizes = {}
+        for locus, gids in zero.items():
+            offsets = self.offsets[locus]
+            valid = gids[gids < len(offsets) - 1]
+            sizes[locus] = int((offsets[valid + 1] - offsets[valid]).sum())
+        need = max_mismatches + 1
+        if need > len(match_loci):
+            candidates = np.arange(self.posted, dtype=np.int64)
+        else:
+            chosen = sorted(match_loci, key=lambda locus: sizes[locus])[:need]
+            parts = [self._postings(locus, zero[locus]) for locus in chosen]
+            candidates = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+            if len(parts) > 1:
+                if len(candidates) > self.posted // 16:
+                    mask = np.zeros(self.posted, dtype=bool)
+                    mask[candidates] = True
+                    candidates = np.flatnonzero(mask)
+                else:
+                    candidates = np.unique(candidates)
+        if self.size > self.posted:
+            candidates = np.concatenate([candidates, np.arange(self.posted, self.size, dtype=np.int64)])
+        keep = self.alive[candidates]
+        if donor_type is not None:
+            keep &= self.donor_type[candidates] == DONOR_TYPES[donor_type]
+        candidates = candidates[keep]
+        counted = len(candidates)
+        total = np.zeros(len(candidates), dtype=np.int8)
+        ok = np.ones(len(candidates), dtype=bool)
+        for locus in match_loci:
+            mm = mismatch_of[locus][self.geno[locus][candidates]]
+            total += mm
+            if locus in caps:
+                ok &= mm <= caps[locus]
+        ok &= total <= max_mismatches
+        hits, hit_mm = candidates[ok], total[ok]
+        order = self._rank(patient, hits, hit_mm, match_loci, scorer)
+        page = order[offset: offset + limit]
+        return SearchOutcome(len(hits), hits[page], hit_mm[page], counted)
+
+    def _rank(self, patient: dict[str, LocusTyping | None], hits: np.ndarray, hit_mm: np.ndarray,
+              match_loci: Sequence[str], scorer: PositionScorer | None) -> np.ndarray:
+        """Order by mismatches, then grade, then confidence (summed over loci), then cord cell dose."""
+        grade = np.zeros(len(hits), dtype=np.int32)
+        confidence = np.zeros(len(hits), dtype=np.int32)
+        if scorer is not None and len(hits):
+            for locus in match_loci:
+                typing = patient.get(locus)
+                if typing is None:
+                    continue
+                g, c = self._locus_scores(locus, typing, self.geno[locus][hits], scorer)
+                grade += g
+                confidence += c
+        dose = np.nan_to_num(self.cell_dose[hits], nan=0.0)
+        return np.lexsort((-dose, -confidence, -grade, hit_mm))
+
+    def _locus_scores(self, locus: str, patient: LocusTyping, genotypes: np.ndarray,
+                      scorer: PositionScorer) -> tuple[np.ndarray, np.ndarray]:
+        table = self.tables[locus]
+        used = np.unique(genotypes)
+        first, second = table.effective_genotypes()
+        typings = np.unique(np.concatenate([first[used], second[used]]))
+        n = len(table.positions)
+        scores = np.zeros((2, 3, n), dtype=np.int32)  # [patient position][match|grade|confidence][typing]
+        p1, p2 = patient.first, patient.second
+        if p1.is_null and not p2.is_null:
+            p1 = p2
+        elif p2.is_null and not p1.is_null:
+            p2 = p1
+        for t in typings.tolist():
+            donor = table.positions[t]
+            if donor is None:
+                continue
+            for i, pos in enumerate((p1, p2)):
+                grade, confidence = scorer(pos, donor)
+                scores[i, :, t] = (confidence > 0, grade, confidence)
+        g_first, g_second = first[genotypes], second[genotypes]
+        straight = scores[0][:, g_first] + scores[1][:, g_second]  # (3, hits)
+        crossed = scores[0][:, g_second] + scores[1][:, g_first]
+        better = (crossed[0] > straight[0]) | ((crossed[0] == straight[0]) & (crossed[1] > straight[1]))
+        best = np.where(better, crossed, straight)
+        best[:, genotypes == 0] = 0
+        return best[1], best[2]
+
+    def full_scan(self, patient: dict[str, LocusTyping | None], *, max_mismatches: int,
+                  match_loci: Sequence[str] = MATCH_LOCI) -> np.ndarray:
+        """The straightforward vectorised baseline: count every live donor's mismatches (benchmark reference)."""
+        n = self.size
+        total = np.zeros(n, dtype=np.int8)
+        for locus in match_loci:
+            table = self.tables[locus]
+            typing = patient.get(locus)
+            if typing is None:
+                continue
+            p1, p2 = typing.first, typing.second
+            m1, m2 = table.matching_typings(p1), table.matching_typings(p2)
+            first, second = table.effective_genotypes()
+            t1, t2 = first[self.geno[locus][:n]], second[self.geno[locus][:n]]
+            straight = m1[t1].astype(np.int8) + m2[t2]
+            crossed = m1[t2].astype(np.int8) + m2[t1]
+            mm = 2 - np.maximum(straight, crossed)
+            mm[t1 == 0] = 0
+            total += mm.astype(np.int8)
+        return np.flatnonzero((total <= max_mismatches) & self.alive[:n])
+
+
+def build(entries: Iterable[tuple[int, str, float | None, dict[str, LocusTyping | None]]],
+          loci: Sequence[str] = ALL_LOCI) -> SearchIndex:
+    """Index donors given as (key, donor type, cell dose, locus typings), then post them all."""
+    index = SearchIndex(loci)
+    keys, types, doses = [], [], []
+    genos: dict[str, list[int]] = {locus: [] for locus in loci}
+    for key, donor_type, dose, typed in entries:
+        keys.append(key)
+        types.append(DONOR_TYPES[donor_type])
+        doses.append(np.nan if dose is None else dose)
+        for locus in loci:
+            typing = typed.get(locus)
+            table = index.tables[locus]
+            if typing is None:
+                genos[locus].append(0)
+            else:
+                genos[locus].append(table.genotype_id(table.typing_id(typing.first), table.typing_id(typing.second)))
+    index.add_coded(np.asarray(keys, dtype=np.int64), np.asarray(types, dtype=np.int8),
+                    np.asarray(doses, dtype=np.float32),
+                    {locus: np.asarray(v, dtype=np.int32) for locus, v in genos.items()})
+    index.compact()
+    return index

@@ -1,0 +1,72 @@
+"""ORM tables of the HLA registry (prefix `hla_`).
+
+A donor row carries its typing as the 12 position columns registries exchange (A_1 ... DRB1_2), as typed:
+the search index is built from these, and re-parsing them under a newer IMGT release or MAC dictionary
+re-resolves every donor without a migration. `revision` counts updates, so the in-process index can tell
+whether it is current.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import BigInteger, Date, Float, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from lifebank.db.base import Base, UTCDateTime, utcnow
+
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+HLA_COLUMNS: tuple[str, ...] = tuple(f"{locus}_{i}" for locus in ("A", "B", "C", "DPB1", "DQB1", "DRB1")
+                                     for i in (1, 2))
+
+
+class Donor(Base):
+    """An adult donor or a cord-blood unit (CBU) listed by a registry."""
+
+    __tablename__ = "hla_donor"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    donor_id: Mapped[str] = mapped_column(String(64), unique=True)
+    donor_type: Mapped[str] = mapped_column(String(8), index=True)  # "adult" | "cord"
+    registry_code: Mapped[str | None] = mapped_column("registry", String(32))
+    abo: Mapped[str | None] = mapped_column(String(4))  # A, B, AB, O with optional +/-
+    cmv: Mapped[str | None] = mapped_column(String(10))  # positive | negative
+    birth_date: Mapped[date | None] = mapped_column(Date)  # adults: age at search time
+    collection_date: Mapped[date | None] = mapped_column(Date)  # cords
+    cell_dose: Mapped[float | None] = mapped_column(Float)  # cords: total nucleated cells, x 10^7
+    a_1: Mapped[str | None] = mapped_column(Text)
+    a_2: Mapped[str | None] = mapped_column(Text)
+    b_1: Mapped[str | None] = mapped_column(Text)
+    b_2: Mapped[str | None] = mapped_column(Text)
+    c_1: Mapped[str | None] = mapped_column(Text)
+    c_2: Mapped[str | None] = mapped_column(Text)
+    dpb1_1: Mapped[str | None] = mapped_column(Text)
+    dpb1_2: Mapped[str | None] = mapped_column(Text)
+    dqb1_1: Mapped[str | None] = mapped_column(Text)
+    dqb1_2: Mapped[str | None] = mapped_column(Text)
+    drb1_1: Mapped[str | None] = mapped_column(Text)
+    drb1_2: Mapped[str | None] = mapped_column(Text)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(timezone=True), default=utcnow)
+
+
+class MacCode(Base):
+    """The loaded NMDP multiple-allele-code dictionary (replaced as a whole by `lifebank hla macs load`)."""
+
+    __tablename__ = "hla_mac"
+
+    code: Mapped[str] = mapped_column(String(8), primary_key=True)
+    expansion: Mapped[str] = mapped_column(Text)
+
+
+class NomenclatureRelease(Base):
+    """The IPD-IMGT/HLA release in use when it is not the vendored one (one row, id 1)."""
+
+    __tablename__ = "hla_release"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[str] = mapped_column(String(32))
+    folder: Mapped[str] = mapped_column(Text)
+    loaded_at: Mapped[datetime] = mapped_column(UTCDateTime(timezone=True), default=utcnow)

@@ -1,0 +1,116 @@
+"""The search index agrees exactly with the grader, and stays current under adds, updates and deletes."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lifebank.hla.grading import CONFIDENCE_RANK, GRADE_RANK, Grader
+from lifebank.hla.index import SearchIndex, build
+from lifebank.hla.typing import TypingParser
+
+MVT3 = Path("/work/shared/data/hla/wmda-mvt3")
+
+
+def _genotypes(parser: TypingParser, name: str):
+    path = MVT3 / name
+    if not path.exists():
+        pytest.skip("MVT-3 data not on this machine")
+    with gzip.open(path, "rt") as handle:
+        return [parser.genotype(line.strip().split("%", 1)[1]) for line in handle]
+
+
+@pytest.fixture(scope="module")
+def mvt(nom):
+    parser = TypingParser(nom)
+    return _genotypes(parser, "pat.gl.txt.gz"), _genotypes(parser, "don.gl.txt.gz")
+
+
+def scorer_for(grader: Grader):
+    def score(patient, donor):
+        g = grader.position(patient, donor)
+        return GRADE_RANK[g.grade], CONFIDENCE_RANK[g.confidence]
+    return score
+
+
+@pytest.mark.parametrize("max_mismatches", [0, 1, 2, 3])
+@pytest.mark.parametrize("loci", [("A", "B", "C", "DQB1", "DRB1"), ("A", "B", "C", "DRB1")])
+def test_search_finds_exactly_the_donors_the_grader_accepts(mvt, grader, max_mismatches, loci):
+    patients, donors = mvt
+    index = build((i, "adult", None, dict(d.loci)) for i, d in enumerate(donors))
+    for patient in patients[::125]:
+        expected = {i for i, d in enumerate(donors)
+                    if grader.grade(patient, d, loci).mismatch_count <= max_mismatches}
+        found = index.search(dict(patient.loci), max_mismatches=max_mismatches, match_loci=loci, limit=10**6)
+        assert found.total == len(expected)
+        assert set(index.keys[found.rows].tolist()) == expected
+        full = index.full_scan(dict(patient.loci), max_mismatches=max_mismatches, match_loci=loci)
+        assert set(index.keys[full].tolist()) == expected
+        for row, mm in zip(found.rows.tolist(), found.mismatches.tolist(), strict=True):
+            assert grader.grade(patient, donors[index.keys[row]], loci).mismatch_count == mm
+
+
+def test_ranking_puts_fewer_mismatches_then_better_grades_first(parser, grader):
+    patient = parser.genotype("A*01:01:01:01+A*02:01:01:01^B*08:01+B*07:02^DRB1*03:01+DRB1*15:01")
+    donors = {
+        1: parser.genotype("A*01:XX+A*02:XX^B*08:01+B*07:02^DRB1*03:01+DRB1*15:01"),
+        2: parser.genotype("A*01:01:01:01+A*02:01:01:01^B*08:01+B*07:02^DRB1*03:01+DRB1*15:01"),
+        3: parser.genotype("A*01:01+A*03:01^B*08:01+B*07:02^DRB1*03:01+DRB1*15:01"),
+    }
+    index = build((k, "adult", None, dict(g.loci)) for k, g in donors.items())
+    out = index.search(dict(patient.loci), max_mismatches=2, scorer=scorer_for(grader))
+    assert index.keys[out.rows].tolist() == [2, 1, 3]
+    assert out.mismatches.tolist() == [0, 0, 1]
+
+
+def test_cords_rank_by_cell_dose_when_otherwise_equal(parser, grader):
+    patient = parser.genotype("A*01:01+A*02:01^B*08:01+B*07:02^DRB1*03:01+DRB1*15:01")
+    index = build([(1, "cord", 2.5, dict(patient.loci)), (2, "cord", 4.0, dict(patient.loci)),
+                   (3, "adult", None, dict(patient.loci))])
+    out = index.search(dict(patient.loci), max_mismatches=0, donor_type="cord", scorer=scorer_for(grader))
+    assert index.keys[out.rows].tolist() == [2, 1]
+
+
+def test_incremental_add_update_delete_without_rebuild(parser):
+    patient = parser.genotype("A*01:01+A*02:01^B*08:01+B*07:02^DRB1*03:01+DRB1*15:01")
+    other = parser.genotype("A*03:01+A*11:01^B*35:01+B*44:02^DRB1*04:01+DRB1*07:01")
+    index = build([(1, "adult", None, dict(patient.loci)), (2, "adult", None, dict(other.loci))])
+    posted = index.posted
+
+    def hits() -> list[int]:
+        out = index.search(dict(patient.loci), max_mismatches=0)
+        return sorted(index.keys[out.rows].tolist())
+
+    assert hits() == [1]
+    index.add(3, "adult", None, dict(patient.loci))  # new donor: found through the delta
+    assert hits() == [1, 3] and index.posted == posted
+    index.add(2, "adult", None, dict(patient.loci))  # update: donor 2 now matches
+    assert hits() == [1, 2, 3]
+    index.add(1, "adult", None, dict(other.loci))  # update: donor 1 no longer matches
+    assert hits() == [2, 3]
+    assert index.remove(3) and hits() == [2]
+    assert not index.remove(99)
+    index.compact()
+    assert hits() == [2] and len(index) == 2
+
+
+def test_per_locus_caps_and_donor_type(parser):
+    patient = parser.genotype("A*01:01+A*02:01^B*08:01+B*07:02^DRB1*03:01+DRB1*15:01")
+    one_a = parser.genotype("A*01:01+A*03:01^B*08:01+B*07:02^DRB1*03:01+DRB1*15:01")
+    one_b = parser.genotype("A*01:01+A*02:01^B*08:01+B*44:02^DRB1*03:01+DRB1*15:01")
+    index = build([(1, "adult", None, dict(one_a.loci)), (2, "cord", 3.0, dict(one_b.loci))])
+    out = index.search(dict(patient.loci), max_mismatches=1, locus_caps={"A": 0})
+    assert index.keys[out.rows].tolist() == [2]
+    out = index.search(dict(patient.loci), max_mismatches=1, donor_type="adult")
+    assert index.keys[out.rows].tolist() == [1]
+
+
+def test_empty_index_answers_nothing(parser):
+    index = SearchIndex()
+    index.compact()
+    out = index.search(dict(parser.genotype("A*01:01+A*02:01").loci), max_mismatches=2)
+    assert (out.total, len(out.rows)) == (0, 0)
+    assert np.asarray(out.rows).dtype.kind == "i"
