@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import operator
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import String, bindparam, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from lifebank.audit import service as ledger
@@ -40,7 +41,7 @@ from lifebank.biobank.models import (
     Specimen,
 )
 from lifebank.biobank.service import SEXES, layout_of
-from lifebank.biobank.specimen_types import SPECIMEN_TYPES, LineageError, lineage_kind, normalise_unit
+from lifebank.biobank.specimen_types import FINAL_STATUSES, SPECIMEN_TYPES, LineageError, lineage_kind, normalise_unit
 from lifebank.biobank.sprec import SprecError, parse_sprec
 from lifebank.biobank.storage_layout import GridLayout, LayoutError
 from lifebank.db.base import utcnow
@@ -50,8 +51,10 @@ from lifebank.errors import ValidationFailed
 PARTICIPANT_COLUMNS = ("participant", "sex", "birth_year", "site", "consent_codes", "consent_date")
 SPECIMEN_COLUMNS = ("barcode", "participant", "type", "quantity", "unit", "collected_at", "parent_barcode", "sprec",
                     "location")
+# Optional column `status`: a historic specimen may arrive already used up (reserved/in_use need the service).
+IMPORT_STATUSES = ("available", "consumed", "destroyed", "distributed")
 CHUNK = 5000
-LOOKUP_CHUNK = 900  # bound parameters per IN (...) lookup
+LOOKUP_CHUNK = 5000  # bound parameters per IN (...) lookup (SQLite allows 32766, PostgreSQL 65535)
 
 Advance = Callable[[int], None]
 ProgressFactory = Callable[[str, int | None, str], AbstractContextManager[Advance]]
@@ -226,14 +229,15 @@ def import_participants(db: Database, content: bytes, *, actor: str,
                              "consent_date": consent_date, "scope": scope, "withdrawn_at": None,
                              "withdrawal_reason": None})
             codes_rows.extend({"consent_id": next_cid + i, "duo_code": d} for d in duo)
+        connection = session.connection()  # Core executemany: no ORM bookkeeping per row
         with progress("writing participants", len(people), "rows") as advance:
             for chunk in _chunks(people, CHUNK):
-                session.execute(insert(Participant), list(chunk))
+                connection.execute(insert(Participant.__table__), list(chunk))
                 advance(len(chunk))
             for chunk in _chunks(consents, CHUNK):
-                session.execute(insert(Consent), list(chunk))
+                connection.execute(insert(Consent.__table__), list(chunk))
             for chunk in _chunks(codes_rows, CHUNK):
-                session.execute(insert(ConsentCode), list(chunk))
+                connection.execute(insert(ConsentCode.__table__), list(chunk))
         _sync_sequence(session, "bb_participant")
         _sync_sequence(session, "bb_consent")
         _finish(session, "participants", len(people), digest, actor, {"consent_codes": len(codes_rows)})
@@ -268,6 +272,23 @@ def _parse_time(value: str) -> datetime:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
+def _sqlite_timestamps() -> Callable[[datetime | None], str | None]:
+    """Format UTC timestamps exactly as SQLAlchemy's SQLite DateTime stores them, once per distinct value."""
+    cache: dict[datetime, str] = {}
+
+    def stamp(value: datetime | None) -> str | None:
+        if value is None:
+            return None
+        text_ = cache.get(value)
+        if text_ is None:
+            text_ = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+            if len(cache) < 100_000:
+                cache[value] = text_
+        return text_
+
+    return stamp
+
+
 @dataclass(slots=True)
 class _Row:
     line: int
@@ -281,6 +302,7 @@ class _Row:
     sprec: str | None
     box_path: str
     position: str
+    status: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,6 +317,9 @@ def import_specimens(db: Database, content: bytes, *, actor: str,
     digest = hashlib.sha256(content).hexdigest()
     columns, raw = read_table(content, SPECIMEN_COLUMNS)
     idx = [columns[c] for c in SPECIMEN_COLUMNS]
+    c_status = columns.get("status")
+    pick = operator.itemgetter(*idx)
+    times: dict[str, datetime | None] = {}
     width = max(columns.values()) + 1
     errors: list[RowError] = []
     rows: list[_Row] = []
@@ -309,8 +334,11 @@ def import_specimens(db: Database, content: bytes, *, actor: str,
                     continue
                 errors.append(RowError(line, "-", f"has {len(fields)} fields, the header has {width}"))
                 continue
-            barcode, participant, type_code, quantity_text, unit, collected, parent, sprec, location = (
-                fields[i].strip() for i in idx)
+            barcode, participant, type_code, quantity_text, unit, collected, parent, sprec, location = \
+                pick(fields)
+            barcode, participant, location, collected = barcode.strip(), participant.strip(), location.strip(), \
+                collected.strip()
+            parent, sprec, quantity_text = parent.strip(), sprec.strip(), quantity_text.strip()
             bad = len(errors)
             if not match_barcode(barcode):
                 errors.append(RowError(line, "barcode", f"{barcode!r} is not a barcode (letters, digits, . _ -)"))
@@ -319,7 +347,7 @@ def import_specimens(db: Database, content: bytes, *, actor: str,
                                        f"duplicate barcode {barcode}: also on line {line_of[barcode]}"))
             else:
                 line_of[barcode] = line
-            type_code = type_code.upper()
+            type_code = type_code.strip().upper()
             if type_code not in types:
                 errors.append(RowError(line, "type", f"unknown specimen type {type_code!r}"))
             else:
@@ -336,9 +364,15 @@ def import_specimens(db: Database, content: bytes, *, actor: str,
                     errors.append(RowError(line, "quantity", f"{quantity_text!r} is not a non-negative number"))
             collected_at: datetime | None = None
             if collected:
-                try:
-                    collected_at = _parse_time(collected)
-                except ValueError:
+                collected_at = times.get(collected, times)  # type: ignore[arg-type]
+                if collected_at is times:
+                    try:
+                        collected_at = _parse_time(collected)
+                    except ValueError:
+                        collected_at = None
+                    if len(times) < 100_000:
+                        times[collected] = collected_at
+                if collected_at is None:
                     errors.append(RowError(line, "collected_at", f"{collected!r} is not an ISO 8601 time"))
             parents = [p.strip() for p in parent.split(";") if p.strip()] if parent else []
             if barcode in parents:
@@ -349,6 +383,13 @@ def import_specimens(db: Database, content: bytes, *, actor: str,
                 sprec = _sprec_check(sprec)
                 if sprec[0] == "!":
                     errors.append(RowError(line, "sprec", sprec[1:]))
+            status = "available"
+            if c_status is not None and c_status < len(fields) and fields[c_status].strip():
+                status = fields[c_status].strip().lower()
+                if status not in IMPORT_STATUSES:
+                    errors.append(RowError(line, "status", f"{status!r} must be one of {', '.join(IMPORT_STATUSES)}"))
+                elif status in FINAL_STATUSES and location:
+                    errors.append(RowError(line, "location", f"a {status} specimen cannot have a location"))
             box_path, position = "", ""
             if location:
                 box_path, _, position = location.strip("/").rpartition("/")
@@ -356,7 +397,7 @@ def import_specimens(db: Database, content: bytes, *, actor: str,
                     errors.append(RowError(line, "location", f"{location!r} must be a box path and a position"))
             if len(errors) == bad:
                 rows.append(_Row(line, barcode, participant, type_code, quantity, unit, collected_at, parents,
-                                 sprec or None, box_path, position))
+                                 sprec or None, box_path, position, status))
             if n % 10000 == 9999:
                 advance(10000)
         advance(len(raw) % 10000)
@@ -455,6 +496,8 @@ def import_specimens(db: Database, content: bytes, *, actor: str,
 
         # write: ids assigned up front so children can point at parents from the same file
         first_id = (session.scalar(select(func.max(Specimen.id))) or 0) + 1
+        on_sqlite = session.get_bind().dialect.name == "sqlite"
+        stamp = _sqlite_timestamps() if on_sqlite else None
         ids = {row.barcode: first_id + i for i, row in enumerate(order)}
         records: list[dict[str, Any]] = []
         pools: list[dict[str, int]] = []
@@ -487,19 +530,23 @@ def import_specimens(db: Database, content: bytes, *, actor: str,
             box = boxes[row.box_path] if row.box_path else None
             records.append({
                 "id": sid, "barcode": row.barcode, "participant_id": participant_id, "type": row.type,
-                "quantity": row.quantity, "unit": row.unit, "collected_at": row.collected_at,
-                "status": "available", "distributable": dist, "lineage": lineage, "parent_id": parent_id,
+                "quantity": row.quantity, "unit": row.unit,
+                "collected_at": stamp(row.collected_at) if stamp else row.collected_at,
+                "status": row.status, "distributable": dist, "lineage": lineage, "parent_id": parent_id,
                 "sprec": row.sprec, "freeze_thaw": 0,
                 "container_id": box.id if box else None,
                 "position": index_cache[(box.id, row.position)] if box else None,
             })
+        connection = session.connection()  # Core executemany: no ORM bookkeeping per row
         with progress("writing specimens", len(records), "rows") as advance:
-            statement = insert(Specimen)
+            statement = insert(Specimen.__table__)
+            if on_sqlite:  # timestamps pre-formatted above: bind them as text, skipping per-row conversion
+                statement = statement.values(collected_at=bindparam("collected_at", type_=String()))
             for chunk in _chunks(records, CHUNK):
-                session.execute(statement, list(chunk))
+                connection.execute(statement, list(chunk))
                 advance(len(chunk))
             for chunk in _chunks(pools, CHUNK):
-                session.execute(insert(PoolMember), list(chunk))
+                connection.execute(insert(PoolMember.__table__), list(chunk))
         _sync_sequence(session, "bb_specimen")
         stored = sum(1 for r in records if r["container_id"] is not None)
         _finish(session, "specimens", len(records), digest, actor, {"stored": stored, "pools": len(pools)})
@@ -509,9 +556,15 @@ def import_specimens(db: Database, content: bytes, *, actor: str,
 def _parents_first(rows: list[_Row], in_file: dict[str, _Row], errors: list[RowError]) -> list[_Row]:
     """Order rows so every parent from the file precedes its children (a stable sort by lineage depth);
     report lineage cycles. Iterative depth-first search: deep chains must not hit the recursion limit."""
+    if not any(row.parents for row in rows):
+        return rows
     depth: dict[str, int] = {}
     state: dict[str, int] = {}  # 1 = on the current path, 2 = done
     for root in rows:
+        if not root.parents:
+            depth[root.barcode] = 1
+            state[root.barcode] = 2
+            continue
         if root.barcode in state:
             continue
         state[root.barcode] = 1
