@@ -208,7 +208,7 @@ def write_batch(vcf_path: Path, root: Path, *, dataset: str, batch: int, keep_in
                 break
             except Exception as exc:
                 raise ValidationFailed(
-                    f"{vcf_path.name}: {_record_label(summary.records + 1, header_lines)} (after {last}) is "
+                    f"{vcf_path.name}: {_record_label(summary.records + 1, header_lines)}, after {last}, is "
                     f"truncated or malformed: htslib could not parse it ({exc})") from None
             summary.records += 1
             chrom = variant.CHROM
@@ -248,7 +248,7 @@ def write_batch(vcf_path: Path, root: Path, *, dataset: str, batch: int, keep_in
             if n_alts == 0:
                 # A monomorphic reference record (ALT '.'): kept as a site with no ALT? bcftools norm -m- keeps it
                 # as is; the store holds variant sites only, so it is skipped and counted.
-                last = where
+                last = f"{chrom}:{variant.POS}"
                 continue
             for alt_index, alt in enumerate(alts, start=1):
                 info = split_info(info_all, info_numbers, alt_index, n_alts, keep) if info_all else {}
@@ -284,7 +284,7 @@ def write_batch(vcf_path: Path, root: Path, *, dataset: str, batch: int, keep_in
                         })
                         summary.genotype_rows += int(idx.size)
                 site += 1
-            last = where
+            last = f"{chrom}:{variant.POS}"
             pending += 1
             if on_progress is not None and pending >= PROGRESS_EVERY:
                 on_progress(pending)
