@@ -53,6 +53,12 @@ def test_allele_strings_with_and_without_repeated_locus(parser: TypingParser):
     assert short.alleles == long.alleles and short.p_groups == {"A*01:01P", "A*01:02P"}
 
 
+def test_allele_string_with_bare_second_fields_keeps_the_first_field(parser: TypingParser):
+    p = parser.position("A*02:04/66/11")
+    assert p.names == ("A*02:04", "A*02:66", "A*02:11")
+    assert p.p_groups == {"A*02:04P", "A*02:01P", "A*02:11P"}  # A*02:66 belongs to A*02:01P
+
+
 def test_xx_code_covers_the_first_field(parser: TypingParser):
     p = parser.position("A*02:XX")
     assert p.kind == XX_CODE and all(a.startswith("A*02:") for a in p.alleles) and len(p.alleles) == 1910

@@ -70,3 +70,12 @@ class NomenclatureRelease(Base):
     version: Mapped[str] = mapped_column(String(32))
     folder: Mapped[str] = mapped_column(Text)
     loaded_at: Mapped[datetime] = mapped_column(UTCDateTime(timezone=True), default=utcnow)
+
+
+class Change(Base):
+    """Every donor write, in order: search indexes in other processes catch up from here (-1 = re-resolve all)."""
+
+    __tablename__ = "hla_change"
+
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    donor_key: Mapped[int] = mapped_column(BigInteger)

@@ -203,6 +203,9 @@ class TypingParser:
                 raise TypingError(token, "empty item in allele string")
             if item.startswith("*"):
                 item = f"{tok_locus}{item}"
+            elif "*" not in item and ":" not in item and ":" in first:
+                # "A*02:04/66/11": a bare second field keeps the first item's first field (as in generic MACs)
+                item = f"{first.partition(':')[0]}:{item}"
             elif "*" not in item:
                 item = f"{tok_locus}*{item}"
             if item.partition("*")[0] != tok_locus:

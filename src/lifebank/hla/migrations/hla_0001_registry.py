@@ -62,9 +62,15 @@ def upgrade() -> None:
     sa.Column('loaded_at', lifebank.db.base.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_hla_release'))
     )
+    op.create_table('hla_change',
+    sa.Column('seq', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('donor_key', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('seq', name=op.f('pk_hla_change'))
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('hla_change')
     op.drop_table('hla_release')
     op.drop_table('hla_mac')
     with op.batch_alter_table('hla_donor', schema=None) as batch_op:

@@ -1,0 +1,564 @@
+"""Use cases of the HLA registry: grade, import/update/delete donors, search, load MACs and IMGT releases.
+
+The search index lives in memory, one per process and database. It is built lazily from the donor table on the
+first search and kept current without rebuilding: every write also appends to `hla_change` (in the same
+transaction), and before each search the index applies the changes it has not seen yet - its own and other
+processes' (a CLI import while the server runs). Loading a MAC dictionary or an IMGT release re-resolves every
+typing, so it invalidates the whole index.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import threading
+import weakref
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from lifebank.audit import service as ledger
+from lifebank.db.base import utcnow
+from lifebank.db.engine import Database
+from lifebank.errors import NotFound, ValidationFailed
+from lifebank.hla.grading import CONFIDENCE_RANK, GRADE_RANK, Grader
+from lifebank.hla.index import SearchIndex, build
+from lifebank.hla.macs import MacDictionary, MacError, load_mac_file
+from lifebank.hla.models import HLA_COLUMNS, Change, Donor, MacCode, NomenclatureRelease
+from lifebank.hla.nomenclature import ALL_LOCI, MATCH_LOCI, Nomenclature, parse_release, vendored
+from lifebank.hla.typing import Genotype, LocusTyping, TypingError, TypingParser
+
+DONOR_TYPES = {"adult": "adult", "a": "adult", "1": "adult", "cord": "cord", "c": "cord", "cbu": "cord",
+               "2": "cord"}
+SEARCH_LOCI = {"A", "B", "C", "DRB1", "DQB1"}
+CHUNK = 5000
+REBUILD = -1  # hla_change.donor_key meaning "every typing must be re-resolved"
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    line: int
+    column: str
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"line": self.line, "column": self.column, "reason": self.reason}
+
+    def __str__(self) -> str:
+        return f"line {self.line}, {self.column}: {self.reason}"
+
+
+class ImportRejected(ValidationFailed):
+    """A donor import with bad rows: nothing was written. `errors` names every bad row."""
+
+    def __init__(self, errors: Sequence[RowError], rows: int) -> None:
+        self.errors = list(errors)
+        shown = "; ".join(str(e) for e in self.errors[:10])
+        more = f" (and {len(self.errors) - 10} more)" if len(self.errors) > 10 else ""
+        super().__init__(f"donor import rejected, nothing written: {len(self.errors)} error(s) in {rows} rows: "
+                         f"{shown}{more}")
+
+
+@dataclass(slots=True)
+class DonorRecord:
+    """One validated donor, ready to write."""
+
+    donor_id: str
+    donor_type: str
+    columns: dict[str, str | None]
+    registry_code: str | None = None
+    abo: str | None = None
+    cmv: str | None = None
+    birth_date: date | None = None
+    collection_date: date | None = None
+    cell_dose: float | None = None
+
+    def row(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"donor_id": self.donor_id, "donor_type": self.donor_type,
+                               "registry_code": self.registry_code, "abo": self.abo, "cmv": self.cmv,
+                               "birth_date": self.birth_date, "collection_date": self.collection_date,
+                               "cell_dose": self.cell_dose}
+        out.update({column.lower(): self.columns.get(column) for column in HLA_COLUMNS})
+        return out
+
+
+@dataclass(slots=True)
+class Context:
+    """What one process needs to type and search: nomenclature, MACs, parser, grader and the index."""
+
+    nom: Nomenclature
+    macs: MacDictionary
+    parser: TypingParser
+    grader: Grader
+    index: SearchIndex | None = None
+    seen_change: int = 0
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+
+_contexts: weakref.WeakKeyDictionary[Database, Context] = weakref.WeakKeyDictionary()
+_contexts_lock = threading.Lock()
+
+
+# -- context -------------------------------------------------------------------------------------------------------
+def _load_context(db: Database) -> Context:
+    with db.session() as session:
+        release = session.get(NomenclatureRelease, 1)
+        codes = dict(session.execute(select(MacCode.code, MacCode.expansion)).all())
+    nom = vendored()
+    if release is not None and Path(release.folder).is_dir():
+        nom = parse_release(Path(release.folder))
+    macs = MacDictionary(codes)
+    return Context(nom, macs, TypingParser(nom, macs), Grader(nom))
+
+
+def context(db: Database) -> Context:
+    with _contexts_lock:
+        ctx = _contexts.get(db)
+        if ctx is None:
+            ctx = _load_context(db)
+            _contexts[db] = ctx
+        return ctx
+
+
+def reset(db: Database) -> None:
+    """Forget the process's nomenclature, MACs and index for `db` (they reload on next use)."""
+    with _contexts_lock:
+        _contexts.pop(db, None)
+
+
+def parse(db: Database, gl: str, what: str = "typing") -> Genotype:
+    try:
+        return context(db).parser.genotype(gl)
+    except TypingError as exc:
+        raise ValidationFailed(f"{what}: {exc}") from None
+
+
+# -- grading -------------------------------------------------------------------------------------------------------
+def grade(db: Database, patient_gl: str, donor_gl: str) -> dict[str, Any]:
+    ctx = context(db)
+    patient, donor = parse(db, patient_gl, "patient"), parse(db, donor_gl, "donor")
+    return ctx.grader.grade(patient, donor).as_dict()
+
+
+# -- import --------------------------------------------------------------------------------------------------------
+def _clean(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip().strip("'\"").strip()
+    return None if value == "" or value.upper() == "NULL" else value
+
+
+def _date(value: str | None, line: int, column: str, errors: list[RowError]) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        errors.append(RowError(line, column, f"{value!r} is not a date (YYYY-MM-DD)"))
+        return None
+
+
+def _records_from_table(text: str, errors: list[RowError]) -> list[tuple[int, dict[str, str | None]]]:
+    delimiter = "\t" if "\t" in text.split("\n", 1)[0] else ","
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    header = next(reader, None)
+    if header is None:
+        errors.append(RowError(1, "header", "empty file"))
+        return []
+    header = [_clean(h) or "" for h in header]
+    missing = [c for c in ("DonorId", *HLA_COLUMNS) if c not in header]
+    if missing:
+        errors.append(RowError(1, "header", f"missing column(s) {', '.join(missing)}"))
+        return []
+    out = []
+    for number, values in enumerate(reader, start=2):
+        if not any(v.strip() for v in values):
+            continue
+        if len(values) != len(header):
+            errors.append(RowError(number, "row", f"{len(values)} fields, header has {len(header)}"))
+            continue
+        out.append((number, {h: _clean(v) for h, v in zip(header, values, strict=True)}))
+    return out
+
+
+def _records_from_gl(text: str, parser: TypingParser, donor_type: str,
+                     errors: list[RowError]) -> list[tuple[int, dict[str, str | None]]]:
+    out = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        donor_id, sep, gl = line.strip().partition("%")
+        if not sep:
+            errors.append(RowError(number, "line", "expected ID%GLSTRING"))
+            continue
+        try:
+            genotype = parser.genotype(gl)
+        except TypingError as exc:
+            errors.append(RowError(number, "GLSTRING", str(exc)))
+            continue
+        row: dict[str, str | None] = {"DonorId": donor_id.strip(), "DonorType": donor_type}
+        for locus in ALL_LOCI:
+            typing = genotype.get(locus)
+            row[f"{locus}_1"] = typing.first.text if typing else None
+            row[f"{locus}_2"] = typing.second.text if typing and typing.second is not typing.first else None
+        out.append((number, row))
+    return out
+
+
+def validate_donors(db: Database, text: str, *, donor_type: str = "adult") -> tuple[list[DonorRecord], list[RowError]]:
+    """Check every row; return the records and every error (line, column, reason). Writes nothing."""
+    ctx = context(db)
+    errors: list[RowError] = []
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    if "%" in first and "," not in first.split("%")[0] and "\t" not in first:
+        raw = _records_from_gl(text, ctx.parser, donor_type, errors)
+    else:
+        raw = _records_from_table(text, errors)
+    records: list[DonorRecord] = []
+    seen: dict[str, int] = {}
+    for number, row in raw:
+        before = len(errors)
+        donor_id = row.get("DonorId")
+        if not donor_id:
+            errors.append(RowError(number, "DonorId", "missing donor id"))
+        elif len(donor_id) > 64:
+            errors.append(RowError(number, "DonorId", "longer than 64 characters"))
+        elif donor_id in seen:
+            errors.append(RowError(number, "DonorId", f"{donor_id} repeats line {seen[donor_id]}"))
+        else:
+            seen[donor_id] = number
+        kind = DONOR_TYPES.get((row.get("DonorType") or donor_type).lower())
+        if kind is None:
+            errors.append(RowError(number, "DonorType", f"{row.get('DonorType')!r} is not adult/cord (or 1/2)"))
+        columns: dict[str, str | None] = {}
+        for locus in ALL_LOCI:
+            a, b = row.get(f"{locus}_1"), row.get(f"{locus}_2")
+            columns[f"{locus}_1"], columns[f"{locus}_2"] = a, b
+            for column, value in ((f"{locus}_1", a), (f"{locus}_2", b)):
+                if value is None:
+                    continue
+                try:
+                    ctx.parser.position(value, locus)
+                except TypingError as exc:
+                    errors.append(RowError(number, column, str(exc)))
+        for locus in ("A", "B", "DRB1"):
+            if columns[f"{locus}_1"] is None and columns[f"{locus}_2"] is None:
+                errors.append(RowError(number, f"{locus}_1", f"{locus} must be typed (WMDA minimum A, B, DRB1)"))
+        dose = None
+        if (raw_dose := row.get("CellDose")) is not None:
+            try:
+                dose = float(raw_dose)
+                if dose < 0:
+                    raise ValueError
+            except ValueError:
+                errors.append(RowError(number, "CellDose", f"{raw_dose!r} is not a non-negative number"))
+        abo = row.get("ABO")
+        if abo is not None and abo.upper().rstrip("+-") not in {"A", "B", "AB", "O"}:
+            errors.append(RowError(number, "ABO", f"{abo!r} is not A, B, AB or O (optionally + or -)"))
+        cmv = row.get("CMV")
+        if cmv is not None and cmv.lower() not in {"positive", "negative", "pos", "neg", "+", "-"}:
+            errors.append(RowError(number, "CMV", f"{cmv!r} is not positive/negative"))
+        birth = _date(row.get("BirthDate"), number, "BirthDate", errors)
+        collected = _date(row.get("CollectionDate"), number, "CollectionDate", errors)
+        if len(errors) == before and donor_id and kind:
+            records.append(DonorRecord(
+                donor_id=donor_id, donor_type=kind, columns=columns, registry_code=row.get("RegistryCode"),
+                abo=abo.upper() if abo else None,
+                cmv=None if cmv is None else ("positive" if cmv.lower() in {"positive", "pos", "+"} else "negative"),
+                birth_date=birth, collection_date=collected, cell_dose=dose))
+    return records, errors
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    rows: int
+    added: int
+    updated: int
+    sha256: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"rows": self.rows, "added": self.added, "updated": self.updated, "sha256": self.sha256}
+
+
+def import_donors(db: Database, text: str, *, actor: str, donor_type: str = "adult") -> ImportResult:
+    """Validate every row, then write all of them in one transaction (new donors added, known ones updated)."""
+    records, errors = validate_donors(db, text, donor_type=donor_type)
+    if errors:
+        raise ImportRejected(errors, len(records) + len({e.line for e in errors}))
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    return write_donors(db, records, actor=actor, digest=digest)
+
+
+def write_donors(db: Database, records: Sequence[DonorRecord], *, actor: str, digest: str,
+                 progress: Any = None) -> ImportResult:
+    now = utcnow()
+    added = updated = 0
+    with db.transaction() as session:
+        ids = [r.donor_id for r in records]
+        existing: dict[str, int] = {}
+        for start in range(0, len(ids), 900):
+            chunk = ids[start: start + 900]
+            existing.update(session.execute(select(Donor.donor_id, Donor.id).where(Donor.donor_id.in_(chunk)))
+                            .all())
+        new_rows = [dict(r.row(), revision=1, created_at=now, updated_at=now)
+                    for r in records if r.donor_id not in existing]
+        for start in range(0, len(new_rows), CHUNK):
+            session.execute(insert(Donor), new_rows[start: start + CHUNK])
+            if progress:
+                progress(len(new_rows[start: start + CHUNK]))
+        added = len(new_rows)
+        for r in records:
+            if r.donor_id in existing:
+                session.execute(update(Donor).where(Donor.id == existing[r.donor_id])
+                                .values(**r.row(), revision=Donor.revision + 1, updated_at=now))
+                updated += 1
+        keys: list[int] = list(existing[r.donor_id] for r in records if r.donor_id in existing)
+        new_ids = [r["donor_id"] for r in new_rows]
+        for start in range(0, len(new_ids), 900):
+            keys += session.execute(select(Donor.id).where(Donor.donor_id.in_(new_ids[start: start + 900])))\
+                .scalars().all()
+        _log_changes(session, keys)
+        ledger.record(session, actor=actor, action="hla.donors.import", entity_type="hla_import", entity_id=digest[:16],
+                      change={"rows": len(records), "added": added, "updated": updated, "sha256": digest})
+    return ImportResult(len(records), added, updated, digest)
+
+
+def _log_changes(session: Session, keys: Iterable[int]) -> None:
+    rows = [{"donor_key": k} for k in keys]
+    for start in range(0, len(rows), CHUNK):
+        session.execute(insert(Change), rows[start: start + CHUNK])
+
+
+# -- single donors -------------------------------------------------------------------------------------------------
+def _donor_row(session: Session, donor_id: str) -> Donor:
+    donor = session.execute(select(Donor).where(Donor.donor_id == donor_id)).scalar_one_or_none()
+    if donor is None:
+        raise NotFound(f"donor {donor_id!r} not found")
+    return donor
+
+
+def donor_dict(donor: Donor) -> dict[str, Any]:
+    return {"donor_id": donor.donor_id, "donor_type": donor.donor_type, "registry": donor.registry_code,
+            "abo": donor.abo, "cmv": donor.cmv, "birth_date": donor.birth_date,
+            "collection_date": donor.collection_date, "cell_dose": donor.cell_dose,
+            "hla": {column: getattr(donor, column.lower()) for column in HLA_COLUMNS}, "revision": donor.revision}
+
+
+def get_donor(db: Database, donor_id: str) -> dict[str, Any]:
+    with db.session() as session:
+        return donor_dict(_donor_row(session, donor_id))
+
+
+def list_donors(db: Database, *, limit: int = 50, offset: int = 0,
+                donor_type: str | None = None) -> tuple[int, list[dict[str, Any]]]:
+    with db.session() as session:
+        query = select(Donor)
+        count = select(func.count()).select_from(Donor)
+        if donor_type:
+            query, count = query.where(Donor.donor_type == donor_type), count.where(Donor.donor_type == donor_type)
+        total = session.execute(count).scalar_one()
+        rows = session.execute(query.order_by(Donor.id).limit(limit).offset(offset)).scalars().all()
+        return total, [donor_dict(d) for d in rows]
+
+
+def update_donor(db: Database, donor_id: str, changes: dict[str, Any], *, actor: str) -> dict[str, Any]:
+    """Change a donor's typing or attributes (keys as in the import header: A_1 ..., CellDose, ABO, CMV ...)."""
+    with db.session() as session:
+        current = donor_dict(_donor_row(session, donor_id))
+    row: dict[str, str | None] = {"DonorId": donor_id, "DonorType": current["donor_type"],
+                                  "RegistryCode": current["registry"], "ABO": current["abo"], "CMV": current["cmv"],
+                                  "CellDose": None if current["cell_dose"] is None else str(current["cell_dose"]),
+                                  "BirthDate": current["birth_date"] and current["birth_date"].isoformat(),
+                                  "CollectionDate": current["collection_date"] and
+                                  current["collection_date"].isoformat(), **current["hla"]}
+    unknown = set(changes) - set(row) - {"DonorType"}
+    if unknown:
+        raise ValidationFailed(f"unknown donor field(s): {', '.join(sorted(unknown))}")
+    row.update({k: None if v is None else str(v) for k, v in changes.items()})
+    header = list(row)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    writer.writerow(["" if row[h] is None else row[h] for h in header])
+    records, errors = validate_donors(db, buffer.getvalue())
+    if errors:
+        raise ImportRejected(errors, 1)
+    record = records[0]
+    with db.transaction() as session:
+        donor = _donor_row(session, donor_id)
+        session.execute(update(Donor).where(Donor.id == donor.id)
+                        .values(**record.row(), revision=Donor.revision + 1, updated_at=utcnow()))
+        _log_changes(session, [donor.id])
+        ledger.record(session, actor=actor, action="hla.donor.update", entity_type="hla_donor", entity_id=donor_id,
+                      change={k: changes[k] for k in sorted(changes)})
+    return get_donor(db, donor_id)
+
+
+def delete_donor(db: Database, donor_id: str, *, actor: str) -> None:
+    with db.transaction() as session:
+        donor = _donor_row(session, donor_id)
+        key = donor.id
+        session.execute(delete(Donor).where(Donor.id == key))
+        _log_changes(session, [key])
+        ledger.record(session, actor=actor, action="hla.donor.delete", entity_type="hla_donor", entity_id=donor_id,
+                      change={"donor_id": donor_id})
+
+
+# -- index ---------------------------------------------------------------------------------------------------------
+_TYPING_COLUMNS = [getattr(Donor, c.lower()) for c in HLA_COLUMNS]
+
+
+def _loci_of(parser: TypingParser, values: Sequence[str | None]) -> dict[str, LocusTyping | None]:
+    loci: dict[str, LocusTyping | None] = {}
+    for i, locus in enumerate(ALL_LOCI):
+        try:
+            loci[locus] = parser.locus_typing(locus, values[2 * i], values[2 * i + 1])
+        except TypingError:
+            loci[locus] = None  # typed under an older release/dictionary and no longer valid: treated untyped
+    return loci
+
+
+def _index(db: Database, ctx: Context) -> SearchIndex:
+    """The context's index, built on first use and brought up to date with `hla_change`."""
+    with ctx.lock:
+        with db.session() as session:
+            last = session.execute(select(func.max(Change.seq))).scalar_one() or 0
+            if ctx.index is not None and last > ctx.seen_change:
+                changes = session.execute(select(Change.donor_key).where(Change.seq > ctx.seen_change)
+                                          .order_by(Change.seq)).scalars().all()
+                if REBUILD in changes:
+                    ctx.index = None
+                else:
+                    keys = sorted(set(changes))
+                    found: dict[int, Any] = {}
+                    for start in range(0, len(keys), 900):
+                        for row in session.execute(select(Donor.id, Donor.donor_type, Donor.cell_dose,
+                                                          *_TYPING_COLUMNS)
+                                                   .where(Donor.id.in_(keys[start: start + 900]))):
+                            found[row[0]] = row
+                    for key in keys:
+                        row = found.get(key)
+                        if row is None:
+                            ctx.index.remove(key)
+                        else:
+                            ctx.index.add(key, row[1], row[2], _loci_of(ctx.parser, row[3:]))
+                    ctx.seen_change = last
+            if ctx.index is None:
+                rows = session.execute(select(Donor.id, Donor.donor_type, Donor.cell_dose, *_TYPING_COLUMNS)
+                                       .order_by(Donor.id))
+                ctx.index = build((row[0], row[1], row[2], _loci_of(ctx.parser, row[3:])) for row in rows)
+                ctx.seen_change = last
+        return ctx.index
+
+
+def index_status(db: Database) -> dict[str, Any]:
+    ctx = context(db)
+    index = _index(db, ctx)
+    return {"donors": len(index), "memory_bytes": index.memory_bytes(), "nomenclature": ctx.nom.version,
+            "macs": len(ctx.macs)}
+
+
+# -- search --------------------------------------------------------------------------------------------------------
+def parse_loci(loci: str | Sequence[str] | None) -> tuple[str, ...]:
+    if loci is None or loci == "":
+        return tuple(sorted(SEARCH_LOCI, key=list(MATCH_LOCI).index))
+    names = [x.strip().upper() for x in (loci.split(",") if isinstance(loci, str) else loci) if x.strip()]
+    bad = [x for x in names if x not in SEARCH_LOCI]
+    if bad:
+        raise ValidationFailed(f"loci: {', '.join(bad)} cannot be matched (choose from A, B, C, DRB1, DQB1)")
+    if not {"A", "B", "DRB1"} <= set(names):
+        raise ValidationFailed("loci: A, B and DRB1 are always matched")
+    return tuple(locus for locus in MATCH_LOCI if locus in names)
+
+
+def search(db: Database, patient_gl: str, *, max_mismatches: int = 0, loci: str | Sequence[str] | None = None,
+           donor_type: str | None = None, limit: int = 20, offset: int = 0,
+           locus_caps: dict[str, int] | None = None) -> dict[str, Any]:
+    """Ranked donors within `max_mismatches` (0-4); each result explains every locus."""
+    if not 0 <= max_mismatches <= 4:
+        raise ValidationFailed(f"max_mismatches: {max_mismatches} is not between 0 and 4")
+    if donor_type is not None and donor_type not in {"adult", "cord"}:
+        raise ValidationFailed(f"donor_type: {donor_type!r} is not adult or cord")
+    if limit < 1 or limit > 1000 or offset < 0:
+        raise ValidationFailed("limit must be 1-1000 and offset >= 0")
+    match_loci = parse_loci(loci)
+    caps = dict(locus_caps or {})
+    for locus, cap in caps.items():
+        if locus not in match_loci or not 0 <= cap <= 2:
+            raise ValidationFailed(f"locus cap {locus}={cap}: locus must be matched and the cap 0-2")
+    ctx = context(db)
+    patient = parse(db, patient_gl, "patient")
+    missing = [locus for locus in ("A", "B", "DRB1") if patient.get(locus) is None]
+    if missing:
+        raise ValidationFailed(f"patient: {', '.join(missing)} must be typed to search")
+    index = _index(db, ctx)
+
+    def scorer(p: Any, d: Any) -> tuple[int, int]:
+        g = ctx.grader.position(p, d)
+        return GRADE_RANK[g.grade], CONFIDENCE_RANK[g.confidence]
+
+    with ctx.lock:
+        outcome = index.search(dict(patient.loci), max_mismatches=max_mismatches, match_loci=match_loci,
+                               locus_caps=caps, donor_type=donor_type, offset=offset, limit=limit, scorer=scorer)
+        keys = index.keys[outcome.rows].tolist()
+    items = []
+    with db.session() as session:
+        donors = {d.id: d for d in session.execute(select(Donor).where(Donor.id.in_(keys))).scalars()} if keys else {}
+    for key in keys:
+        donor = donors.get(key)
+        if donor is None:
+            continue
+        typed = _loci_of(ctx.parser, [getattr(donor, c.lower()) for c in HLA_COLUMNS])
+        result = ctx.grader.grade(patient, Genotype({k: v for k, v in typed.items() if v is not None}), match_loci)
+        body = result.as_dict()
+        items.append({"donor_id": donor.donor_id, "donor_type": donor.donor_type, "registry": donor.registry_code,
+                      "cell_dose": donor.cell_dose, "abo": donor.abo, "cmv": donor.cmv,
+                      "mismatch_count": body["mismatch_count"], "match": body["match"], "loci": body["loci"],
+                      "dpb1_tce": body["dpb1_tce"]})
+    return {"total": outcome.total, "limit": limit, "offset": offset, "loci": list(match_loci), "items": items}
+
+
+# -- reference data ------------------------------------------------------------------------------------------------
+def load_macs(db: Database, path: Path, *, actor: str) -> dict[str, Any]:
+    """Replace the MAC dictionary; every donor typing is re-resolved on the next search."""
+    try:
+        macs = load_mac_file(path)
+    except (MacError, OSError) as exc:
+        raise ValidationFailed(str(exc)) from None
+    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    rows = [{"code": code, "expansion": expansion} for code, expansion in macs.codes.items()]
+    with db.transaction() as session:
+        session.execute(delete(MacCode))
+        for start in range(0, len(rows), CHUNK):
+            session.execute(insert(MacCode), rows[start: start + CHUNK])
+        session.execute(insert(Change), [{"donor_key": REBUILD}])
+        ledger.record(session, actor=actor, action="hla.macs.load", entity_type="hla_mac", entity_id=digest[:16],
+                      change={"codes": len(rows), "sha256": digest})
+    reset(db)
+    return {"codes": len(rows), "sha256": digest}
+
+
+def load_nomenclature(db: Database, folder: Path, *, actor: str) -> dict[str, Any]:
+    """Use another IPD-IMGT/HLA release folder (read in place: IMGT asks not to mirror its files)."""
+    folder = Path(folder).expanduser().resolve()
+    try:
+        nom = parse_release(folder)
+    except (FileNotFoundError, OSError, ValueError) as exc:
+        raise ValidationFailed(str(exc)) from None
+    with db.transaction() as session:
+        release = session.get(NomenclatureRelease, 1)
+        if release is None:
+            session.add(NomenclatureRelease(id=1, version=nom.version, folder=str(folder), loaded_at=utcnow()))
+        else:
+            release.version, release.folder, release.loaded_at = nom.version, str(folder), utcnow()
+        session.execute(insert(Change), [{"donor_key": REBUILD}])
+        ledger.record(session, actor=actor, action="hla.nomenclature.load", entity_type="hla_release",
+                      entity_id=nom.version, change={"folder": str(folder), "alleles": len(nom.alleles)})
+    reset(db)
+    return {"version": nom.version, "alleles": len(nom.alleles), "folder": str(folder)}
