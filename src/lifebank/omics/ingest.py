@@ -12,6 +12,7 @@ import json
 import math
 import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,11 +66,30 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def open_vcf(path: Path) -> VCF:
+def open_vcf(path: Path, *, threads: int | None = None) -> VCF:
+    """Open with htslib; `threads` adds BGZF decompression threads (ingest uses 2 on a 2-core machine)."""
     try:
+        if threads:
+            return VCF(str(path), gts012=False, strict_gt=False, lazy=True, threads=threads)
         return VCF(str(path), gts012=False, strict_gt=False, lazy=True)
     except (OSError, Exception) as exc:  # cyvcf2 raises a bare Exception for unreadable headers
         raise ValidationFailed(f"{path.name}: not a readable VCF/BCF ({exc})") from None
+
+
+def _locate_parse_error(path: Path) -> tuple[int, str]:
+    """Re-read without read-ahead threads to find the first record htslib cannot parse: (good records, last site).
+
+    Decompression threads read ahead, so the error they hit surfaces before the records preceding it are
+    returned; this slower single-threaded pass (on the error path only) names the right record.
+    """
+    good, last = 0, "the header"
+    try:
+        for variant in open_vcf(path):
+            good += 1
+            last = f"{variant.CHROM}:{variant.POS}"
+    except Exception:
+        pass
+    return good, last
 
 
 def record_count_hint(path: Path) -> int | None:
@@ -83,7 +103,9 @@ def record_count_hint(path: Path) -> int | None:
 class _ChromWriter:
     """Buffers one contig's rows and appends them to its two Parquet files in row groups."""
 
-    def __init__(self, root: Path, dataset: str, batch: int, chrom: str) -> None:
+    def __init__(self, root: Path, dataset: str, batch: int, chrom: str, pool: ThreadPoolExecutor) -> None:
+        self.pool = pool
+        self.pending: list[Future[None]] = []
         self.paths = {t: layout.chrom_file(root, t, dataset, batch, chrom) for t in ("sites", "genotypes")}
         for path in self.paths.values():
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -118,8 +140,8 @@ class _ChromWriter:
     def flush_sites(self) -> None:
         if not self.buffered_sites:
             return
-        self.sites.write_table(pa.Table.from_pydict(self.site_rows, schema=layout.SITES_SCHEMA),
-                               row_group_size=SITE_ROW_GROUP)
+        table = pa.Table.from_pydict(self.site_rows, schema=layout.SITES_SCHEMA)
+        self.pending.append(self.pool.submit(self.sites.write_table, table, row_group_size=SITE_ROW_GROUP))
         self.rows["sites"] += self.buffered_sites
         self.site_rows = {name: [] for name in layout.SITES_SCHEMA.names}
         self.buffered_sites = 0
@@ -134,17 +156,36 @@ class _ChromWriter:
                 arrays.append(pa.array(data, type=type_, mask=data == INT32_MISSING))
             else:
                 arrays.append(pa.array(data, type=type_))
-        self.genotypes.write_table(pa.Table.from_arrays(arrays, schema=layout.GENOTYPES_SCHEMA),
-                                   row_group_size=GENOTYPE_ROW_GROUP)
+        table = pa.Table.from_arrays(arrays, schema=layout.GENOTYPES_SCHEMA)
+        # Parquet encoding and compression release the GIL: a writer thread overlaps them with parsing.
+        self.pending.append(self.pool.submit(self.genotypes.write_table, table, row_group_size=GENOTYPE_ROW_GROUP))
+        self._collect_finished()
+
+    def _collect_finished(self) -> None:
+        """Drop finished writes, re-raising the first failure so a full disk stops the import early."""
+        still = []
+        for future in self.pending:
+            if future.done():
+                future.result()
+            else:
+                still.append(future)
+        self.pending = still
         self.rows["genotypes"] += self.buffered_genotypes
         self.geno_parts = {name: [] for name in layout.GENOTYPES_SCHEMA.names}
         self.buffered_genotypes = 0
 
     def close(self) -> None:
-        self.flush_sites()
-        self.flush_genotypes()
-        self.sites.close()
-        self.genotypes.close()
+        try:
+            self.flush_sites()
+            self.flush_genotypes()
+            for future in self.pending:
+                future.result()
+        finally:
+            for future in self.pending:
+                future.cancel()
+            wait(self.pending)
+            self.sites.close()
+            self.genotypes.close()
 
 
 def _format_int(variant: object, tag: str, n_samples: int, present: bool) -> np.ndarray:
@@ -173,7 +214,7 @@ def _record_label(number: int, header_lines: int | None) -> str:
 def write_batch(vcf_path: Path, root: Path, *, dataset: str, batch: int, keep_info: Sequence[str] | None,
                 on_progress: ProgressCallback | None = None) -> BatchSummary:
     """Read the whole file into Parquet under `root` (a staging folder); raise ValidationFailed on any bad record."""
-    vcf = open_vcf(vcf_path)
+    vcf = open_vcf(vcf_path, threads=2)
     samples = list(vcf.samples)
     n_samples = len(samples)
     if len(set(samples)) != n_samples:
@@ -200,6 +241,7 @@ def write_batch(vcf_path: Path, root: Path, *, dataset: str, batch: int, keep_in
     last = "the header"
     pending = 0
     iterator = iter(vcf)
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet-writer")
     try:
         while True:
             try:
@@ -207,8 +249,9 @@ def write_batch(vcf_path: Path, root: Path, *, dataset: str, batch: int, keep_in
             except StopIteration:
                 break
             except Exception as exc:
+                good, last = _locate_parse_error(vcf_path)
                 raise ValidationFailed(
-                    f"{vcf_path.name}: {_record_label(summary.records + 1, header_lines)}, after {last}, is "
+                    f"{vcf_path.name}: {_record_label(good + 1, header_lines)}, after {last}, is "
                     f"truncated or malformed: htslib could not parse it ({exc})") from None
             summary.records += 1
             chrom = variant.CHROM
@@ -220,7 +263,7 @@ def write_batch(vcf_path: Path, root: Path, *, dataset: str, batch: int, keep_in
                 if current_chrom is not None:
                     done_chroms.add(current_chrom)
                 layout.check_contig(chrom)
-                current = writers[chrom] = _ChromWriter(root, dataset, batch, chrom)
+                current = writers[chrom] = _ChromWriter(root, dataset, batch, chrom, pool)
                 summary.chroms.append(chrom)
                 current_chrom = chrom
             assert current is not None
@@ -290,8 +333,11 @@ def write_batch(vcf_path: Path, root: Path, *, dataset: str, batch: int, keep_in
                 on_progress(pending)
                 pending = 0
     finally:
-        for writer in writers.values():
-            writer.close()
+        try:
+            for writer in writers.values():
+                writer.close()
+        finally:
+            pool.shutdown(wait=True)
     if on_progress is not None and pending:
         on_progress(pending)
     summary.sites = site

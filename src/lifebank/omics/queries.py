@@ -40,6 +40,8 @@ class VariantStore:
         self.root = root
         self._con = duckdb.connect(":memory:", config={"threads": 2})
         self._lock = threading.Lock()
+        self._sample_index: dict[tuple[str, int], dict[str, int]] = {}
+        self._spans: dict[str, int] = {}
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         with self._lock:
@@ -104,46 +106,69 @@ class VariantStore:
 
     # --- allele counts ---------------------------------------------------------------------------------
 
+    def sample_index(self, ref: BatchRef) -> dict[str, int]:
+        """VCF sample ID -> sample number of one batch (files never change, so this is cached)."""
+        key = (ref.dataset, ref.batch)
+        cached = self._sample_index.get(key)
+        if cached is None:
+            path = str(layout.samples_file(self.root, ref.dataset, ref.batch)).replace("'", "''")
+            rows = self._cursor().execute(f"SELECT sample_id, sample FROM read_parquet('{path}')").fetchall()
+            cached = self._sample_index[key] = {sample_id: int(sample) for sample_id, sample in rows}
+        return cached
+
     def allele_counts(self, batches: Sequence[BatchRef], region: Region,
                       samples: Sequence[str] | None = None) -> list[AlleleCount]:
-        """AC/AN per biallelic site over all samples, or over the VCF sample IDs given (across batches)."""
-        site_files = self._files("sites", batches, region.chrom)
-        if not site_files:
-            return []
+        """AC/AN per biallelic site over all samples, or over the VCF sample IDs given (across batches).
+
+        One query per batch file pair with integer-only filters (the subset as sample numbers), then the
+        batches are summed per (chrom, pos, ref, alt) in site order.
+        """
+        wanted = set(samples) if samples is not None else None
+        merged: dict[tuple[str, str, int, str, str], list[int]] = {}
+        for ref in batches:
+            for chrom in ref.chroms:
+                if chrom not in chrom_aliases(region.chrom):
+                    continue
+                index = self.sample_index(ref)
+                members = list(index.values()) if wanted is None else [i for s, i in index.items() if s in wanted]
+                for pos, ref_allele, alt, ac, an in self._batch_counts(ref, chrom, region, members, len(index)):
+                    key = (ref.dataset, chrom, pos, ref_allele, alt)
+                    total = merged.setdefault(key, [0, 0])
+                    total[0] += ac
+                    total[1] += an
+        ordered = sorted(merged.items(), key=lambda item: (item[0][0], item[0][1], item[0][2]))
+        return [AlleleCount(chrom, pos, ref_allele, alt, ac, an)
+                for (_, chrom, pos, ref_allele, alt), (ac, an) in ordered]
+
+    def _max_span(self, sites_file: str) -> int:
+        """Longest REF span in a sites file (cached: files never change); bounds a region's genotype scan."""
+        cached = self._spans.get(sites_file)
+        if cached is None:
+            value = self._cursor().execute(f"""SELECT coalesce(max("end" - pos), 0)
+                                               FROM read_parquet('{sites_file}')""").fetchall()[0][0]
+            cached = self._spans[sites_file] = int(value)
+        return cached
+
+    def _batch_counts(self, ref: BatchRef, chrom: str, region: Region, members: list[int],
+                      n_samples: int) -> list[tuple[int, str, str, int, int]]:
+        sites = str(layout.chrom_file(self.root, "sites", ref.dataset, ref.batch, chrom)).replace("'", "''")
+        genos = str(layout.chrom_file(self.root, "genotypes", ref.dataset, ref.batch, chrom)).replace("'", "''")
         cur = self._cursor()
-        span = cur.execute(f"""SELECT min(pos), max(pos) FROM {self._scan(site_files)}
-                               WHERE pos <= ? AND "end" >= ?""", [region.end, region.start]).fetchall()[0]
-        if span[0] is None:
-            return []
-        geno_files = self._files("genotypes", batches, region.chrom)
-        sample_files = self._files("samples", [b for b in batches if b.chroms], None)
-        subset_filter = ""
-        if samples is not None:
-            cur.register("subset_ids", pa.table({"sample_id": pa.array(list(dict.fromkeys(samples)), pa.string())}))
-            subset_filter = "WHERE sample_id IN (SELECT sample_id FROM subset_ids)"
+        low = max(1, region.start - self._max_span(sites))
+        subset = ""
+        if len(members) < n_samples:
+            cur.register("subset_idx", pa.table({"sample": pa.array(members, pa.int32())}))
+            subset = "AND sample IN (SELECT sample FROM subset_idx)"
         sql = f"""
-            WITH sub AS (SELECT dataset, batch, sample FROM {self._scan(sample_files)} {subset_filter}),
-            nsub AS (SELECT dataset, batch, count(*) AS n FROM sub GROUP BY dataset, batch),
-            s AS (SELECT dataset, batch, chrom, site, pos, ref, alt, ploidy FROM {self._scan(site_files)}
-                  WHERE pos <= ? AND "end" >= ?),
-            g AS (SELECT g.dataset, g.batch, g.site,
-                         sum((g.a1 = 1)::INTEGER + (g.a2 = 1)::INTEGER) AS ac,
-                         sum((g.a1 >= 0)::INTEGER + (g.a2 >= 0)::INTEGER) AS called,
-                         count(*) AS rows_
-                  FROM {self._scan(geno_files)} g
-                  SEMI JOIN sub ON g.dataset = sub.dataset AND g.batch = sub.batch AND g.sample = sub.sample
-                  WHERE g.pos BETWEEN ? AND ?
-                  GROUP BY g.dataset, g.batch, g.site)
-            SELECT s.chrom, s.pos, s.ref, s.alt,
-                   sum(coalesce(g.ac, 0))::BIGINT AS ac,
-                   sum((coalesce(nsub.n, 0) - coalesce(g.rows_, 0)) * s.ploidy + coalesce(g.called, 0))::BIGINT AS an
-            FROM s
-            LEFT JOIN nsub ON nsub.dataset = s.dataset AND nsub.batch = s.batch
-            LEFT JOIN g ON g.dataset = s.dataset AND g.batch = s.batch AND g.site = s.site
-            GROUP BY s.dataset, s.chrom, s.pos, s.ref, s.alt
-            ORDER BY s.dataset, s.chrom, s.pos, min(s.batch), min(s.site)"""
-        rows = cur.execute(sql, [region.end, region.start, int(span[0]), int(span[1])]).fetchall()
-        return [AlleleCount(chrom, int(pos), ref, alt, int(ac), int(an)) for chrom, pos, ref, alt, ac, an in rows]
+            WITH s AS (SELECT site, pos, ref, alt, ploidy FROM read_parquet('{sites}') WHERE pos <= ? AND "end" >= ?),
+            g AS (SELECT site, sum((a1 = 1)::INTEGER + (a2 = 1)::INTEGER) AS ac,
+                         sum((a1 >= 0)::INTEGER + (a2 >= 0)::INTEGER) AS called, count(*) AS k
+                  FROM read_parquet('{genos}') WHERE pos BETWEEN ? AND ? {subset} GROUP BY site)
+            SELECT s.pos, s.ref, s.alt, coalesce(g.ac, 0)::BIGINT,
+                   ((? - coalesce(g.k, 0)) * s.ploidy + coalesce(g.called, 0))::BIGINT
+            FROM s LEFT JOIN g USING (site) ORDER BY s.site"""
+        rows = cur.execute(sql, [region.end, region.start, low, region.end, len(members)]).fetchall()
+        return [(int(p), r, a, int(ac), int(an)) for p, r, a, ac, an in rows]
 
     # --- genotypes -------------------------------------------------------------------------------------
 
