@@ -1,0 +1,145 @@
+"""HTTP API of the HLA registry (mounted under /api/v1/hla): parse the request, call the service, shape the answer."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+
+from lifebank.auth.service import Principal
+from lifebank.errors import ValidationFailed
+from lifebank.hla import service
+from lifebank.web.deps import DbDep, require
+from lifebank.web.pagination import PageParams, page_params
+from lifebank.web.problems import problem
+
+router = APIRouter(prefix="/hla", tags=["hla"])
+
+Reader = Annotated[Principal, Depends(require("hla.read"))]
+Searcher = Annotated[Principal, Depends(require("hla.search"))]
+Writer = Annotated[Principal, Depends(require("hla.write"))]
+Paging = Annotated[PageParams, Depends(page_params)]
+MAX_UPLOAD = 256 * 1024 * 1024
+
+
+class GradeIn(BaseModel):
+    patient: str = Field(min_length=1, description="patient GL string")
+    donor: str = Field(min_length=1, description="donor GL string")
+
+
+class SearchIn(BaseModel):
+    patient: str = Field(min_length=1, description="patient GL string (A, B and DRB1 at least)")
+    max_mismatches: int = Field(0, ge=0, le=4)
+    loci: list[Literal["A", "B", "C", "DRB1", "DQB1"]] | None = Field(
+        None, description="match loci; default 10/10 (A, B, C, DRB1, DQB1); 8/8 = A, B, C, DRB1")
+    locus_caps: dict[str, int] = Field(default_factory=dict, description="maximum mismatches per locus")
+    donor_type: Literal["adult", "cord"] | None = None
+    limit: int = Field(20, ge=1, le=1000)
+    offset: int = Field(0, ge=0)
+
+
+class MacsIn(BaseModel):
+    content: str = Field(min_length=1, description="the dictionary file: NMDP numer.v3.txt or Atlas CSV layout")
+
+
+class ReleaseIn(BaseModel):
+    folder: str = Field(min_length=1, description="an IPD-IMGT/HLA release folder on the server")
+
+
+@router.post("/grade")
+def grade(body: GradeIn, db: DbDep, _: Searcher) -> dict[str, Any]:
+    """Grade one patient-donor pair: mismatch count, per-locus grades, confidence, antigen match, DPB1 TCE."""
+    return service.grade(db, body.patient, body.donor)
+
+
+@router.post("/search")
+def search(body: SearchIn, db: DbDep, _: Searcher) -> dict[str, Any]:
+    """Ranked donors (match count, grade, confidence, cord cell dose); each result explains every locus."""
+    return service.search(db, body.patient, max_mismatches=body.max_mismatches, loci=body.loci,
+                          donor_type=body.donor_type, limit=body.limit, offset=body.offset,
+                          locus_caps=body.locus_caps)
+
+
+@router.get("/search")
+def search_get(db: DbDep, _: Searcher, patient: Annotated[str, Query(min_length=1)],
+               max_mismatches: Annotated[int, Query(ge=0, le=4)] = 0,
+               loci: Annotated[str | None, Query(description="comma-separated, e.g. A,B,C,DRB1")] = None,
+               donor_type: Annotated[Literal["adult", "cord"] | None, Query()] = None,
+               limit: Annotated[int, Query(ge=1, le=1000)] = 20,
+               offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+    """The same search with query parameters (URL-encode `+` and `^` in the GL string)."""
+    return service.search(db, patient, max_mismatches=max_mismatches, loci=loci, donor_type=donor_type,
+                          limit=limit, offset=offset)
+
+
+@router.post("/donors/import", status_code=201,
+             openapi_extra={"requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}}})
+async def import_donors(request: Request, db: DbDep, principal: Writer,
+                        donor_type: Annotated[Literal["adult", "cord"], Query()] = "adult") -> Any:
+    """Body: a 12-column HLA CSV/TSV or an `ID%GLSTRING` file. All-or-nothing; errors list every bad row."""
+    raw = await request.body()
+    if len(raw) > MAX_UPLOAD:
+        raise ValidationFailed(f"file larger than {MAX_UPLOAD} bytes")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ValidationFailed("the file is not UTF-8 text") from None
+    try:
+        result = await run_in_threadpool(service.import_donors, db, text, actor=principal.username,
+                                         donor_type=donor_type)
+    except service.ImportRejected as exc:
+        return problem(422, "Import rejected", exc.detail, errors=[e.as_dict() for e in exc.errors])
+    return JSONResponse(result.as_dict(), status_code=201)
+
+
+@router.get("/donors")
+def list_donors(db: DbDep, _: Reader, paging: Paging,
+                donor_type: Annotated[Literal["adult", "cord"] | None, Query()] = None) -> dict[str, Any]:
+    total, items = service.list_donors(db, limit=paging.limit, offset=paging.offset, donor_type=donor_type)
+    return {"total": total, "limit": paging.limit, "offset": paging.offset, "items": items}
+
+
+@router.get("/donors/{donor_id}")
+def get_donor(donor_id: str, db: DbDep, _: Reader) -> dict[str, Any]:
+    return service.get_donor(db, donor_id)
+
+
+@router.patch("/donors/{donor_id}")
+def update_donor(donor_id: str, changes: dict[str, str | float | None], db: DbDep, principal: Writer) -> Any:
+    """Change typing columns (A_1 ... DRB1_2) or attributes (CellDose, ABO, CMV, RegistryCode, dates)."""
+    try:
+        return service.update_donor(db, donor_id, dict(changes), actor=principal.username)
+    except service.ImportRejected as exc:
+        return problem(422, "Validation failed", exc.detail, errors=[e.as_dict() for e in exc.errors])
+
+
+@router.delete("/donors/{donor_id}", status_code=204)
+def delete_donor(donor_id: str, db: DbDep, principal: Writer) -> Response:
+    service.delete_donor(db, donor_id, actor=principal.username)
+    return Response(status_code=204)
+
+
+@router.get("/index")
+def index_status(db: DbDep, _: Reader) -> dict[str, Any]:
+    """Donors indexed, index memory, nomenclature release and MAC dictionary size of this process."""
+    return service.index_status(db)
+
+
+@router.put("/macs")
+def load_macs(body: MacsIn, db: DbDep, principal: Writer) -> dict[str, Any]:
+    """Replace the MAC dictionary (every typing is re-resolved on the next search)."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "macs.txt"
+        path.write_text(body.content, encoding="utf-8")
+        return service.load_macs(db, path, actor=principal.username)
+
+
+@router.put("/nomenclature")
+def load_nomenclature(body: ReleaseIn, db: DbDep, principal: Writer) -> dict[str, Any]:
+    """Switch to another IPD-IMGT/HLA release folder readable by the server."""
+    return service.load_nomenclature(db, Path(body.folder), actor=principal.username)

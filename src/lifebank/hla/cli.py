@@ -1,0 +1,197 @@
+"""Terminal commands of the HLA registry: `lifebank hla grade|search|import|donors|macs|nomenclature|index`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from lifebank.cli.context import database
+from lifebank.cli.output import OutputFormat, console, emit_rows, err_console, print_json
+from lifebank.hla import service
+
+app = typer.Typer(name="hla", help="Stem-cell and cord-blood registry: HLA grading, donors and search.",
+                  no_args_is_help=True)
+import_app = typer.Typer(help="Import donors (validated in full, written in one transaction).", no_args_is_help=True)
+donors_app = typer.Typer(help="Look at, change and remove donors.", no_args_is_help=True)
+macs_app = typer.Typer(help="The NMDP multiple-allele-code dictionary.", no_args_is_help=True)
+nomenclature_app = typer.Typer(help="The IPD-IMGT/HLA release in use.", no_args_is_help=True)
+index_app = typer.Typer(help="The in-memory search index.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
+app.add_typer(donors_app, name="donors")
+app.add_typer(macs_app, name="macs")
+app.add_typer(nomenclature_app, name="nomenclature")
+app.add_typer(index_app, name="index")
+
+FormatOpt = Annotated[OutputFormat, typer.Option("--format", help="table for people, json for programs")]
+
+
+def _actor() -> str:
+    from lifebank.cli.main import cli_actor
+
+    return cli_actor()
+
+
+def _locus_rows(loci: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for locus, grade in loci.items():
+        rows.append({"locus": locus, "mismatches": grade["mismatch_count"], "untyped": grade["untyped"],
+                     "position 1": "{grade} ({confidence})".format(**grade["positions"][0]),
+                     "position 2": "{grade} ({confidence})".format(**grade["positions"][1])})
+    return rows
+
+
+@app.command("grade")
+def grade(patient: Annotated[str, typer.Argument(help="patient GL string")],
+          donor: Annotated[str, typer.Argument(help="donor GL string")],
+          fmt: FormatOpt = OutputFormat.table) -> None:
+    """Grade one patient-donor pair (WMDA: P-group match, grade, confidence, antigen match, DPB1 TCE)."""
+    result = service.grade(database(), patient, donor)
+    if fmt is OutputFormat.json:
+        print_json(result)
+        return
+    emit_rows(_locus_rows(result["loci"]), fmt,
+              title=f"{result['match']} ({result['mismatch_count']} mismatches), DPB1 TCE {result['dpb1_tce']}")
+
+
+@app.command("search")
+def search(patient: Annotated[str, typer.Argument(help="patient GL string")],
+           max_mismatches: Annotated[int, typer.Option("--max-mismatches", min=0, max=4)] = 0,
+           loci: Annotated[str | None, typer.Option(help="match loci, default A,B,C,DRB1,DQB1")] = None,
+           donor_type: Annotated[str | None, typer.Option("--donor-type", help="adult or cord")] = None,
+           limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
+           offset: Annotated[int, typer.Option(min=0)] = 0,
+           fmt: FormatOpt = OutputFormat.table) -> None:
+    """Ranked donors within the allowed mismatches; every result explains each locus."""
+    result = service.search(database(), patient, max_mismatches=max_mismatches, loci=loci, donor_type=donor_type,
+                            limit=limit, offset=offset)
+    if fmt is OutputFormat.json:
+        print_json({"total": result["total"], "items": [
+            {"donor_id": i["donor_id"], "donor_type": i["donor_type"], "mismatch_count": i["mismatch_count"],
+             "match": i["match"], "cell_dose": i["cell_dose"], "loci": i["loci"], "dpb1_tce": i["dpb1_tce"]}
+            for i in result["items"]]})
+        return
+    rows = []
+    for item in result["items"]:
+        row: dict[str, Any] = {"donor": item["donor_id"], "type": item["donor_type"], "match": item["match"]}
+        for locus in result["loci"]:
+            grade = item["loci"][locus]
+            row[locus] = "untyped" if grade["untyped"] else "/".join(p["grade"] for p in grade["positions"])
+        row["DPB1 TCE"] = item["dpb1_tce"]
+        row["cell dose"] = item["cell_dose"]
+        rows.append(row)
+    emit_rows(rows, fmt, title=f"{result['total']} donors within {max_mismatches} mismatches")
+
+
+@import_app.command("donors")
+def import_donors(file: Path,
+                  donor_type: Annotated[str, typer.Option("--donor-type", help="for ID%GLSTRING files")] = "adult",
+                  fmt: FormatOpt = OutputFormat.table) -> None:
+    """Import a 12-column HLA CSV/TSV (DonorId,DonorType,A_1,...,DRB1_2) or an ID%GLSTRING file."""
+    if not file.is_file():
+        err_console.print(f"[red]error:[/] {file} is not a file")
+        raise typer.Exit(1)
+    try:
+        result = service.import_donors(database(), file.read_text(encoding="utf-8-sig"), actor=_actor(),
+                                       donor_type=donor_type)
+    except service.ImportRejected as exc:
+        if fmt is OutputFormat.json:
+            print_json([e.as_dict() for e in exc.errors])
+        else:
+            err_console.print(f"[red]error:[/] donor import rejected, nothing written: {len(exc.errors)} error(s)",
+                              highlight=False)
+            for error in exc.errors:
+                err_console.print(f"  {error}", highlight=False, markup=False)
+        raise typer.Exit(1) from None
+    if fmt is OutputFormat.json:
+        print_json(result.as_dict())
+    else:
+        console.print(f"imported {result.rows} donors: {result.added} added, {result.updated} updated "
+                      f"(sha256 {result.sha256[:16]}…)")
+
+
+@donors_app.command("list")
+def donors_list(donor_type: Annotated[str | None, typer.Option("--donor-type")] = None,
+                limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+                offset: Annotated[int, typer.Option(min=0)] = 0, fmt: FormatOpt = OutputFormat.table) -> None:
+    """List donors in registration order."""
+    total, items = service.list_donors(database(), limit=limit, offset=offset, donor_type=donor_type)
+    if fmt is OutputFormat.json:
+        print_json({"total": total, "items": items})
+        return
+    emit_rows([{"donor": d["donor_id"], "type": d["donor_type"], "registry": d["registry"],
+                "A": "+".join(filter(None, (d["hla"]["A_1"], d["hla"]["A_2"]))),
+                "B": "+".join(filter(None, (d["hla"]["B_1"], d["hla"]["B_2"]))),
+                "DRB1": "+".join(filter(None, (d["hla"]["DRB1_1"], d["hla"]["DRB1_2"])))} for d in items],
+              fmt, title=f"{total} donors")
+
+
+@donors_app.command("show")
+def donors_show(donor_id: str, fmt: FormatOpt = OutputFormat.table) -> None:
+    donor = service.get_donor(database(), donor_id)
+    if fmt is OutputFormat.json:
+        print_json(donor)
+        return
+    rows = [{"field": k, "value": v} for k, v in donor.items() if k != "hla"]
+    rows += [{"field": k, "value": v} for k, v in donor["hla"].items()]
+    emit_rows(rows, fmt, columns=["field", "value"])
+
+
+@donors_app.command("update")
+def donors_update(donor_id: str,
+                  changes: Annotated[list[str], typer.Argument(help="FIELD=VALUE, e.g. A_2=*02:01 CellDose=3.2")],
+                  fmt: FormatOpt = OutputFormat.table) -> None:
+    """Change typing columns or attributes; the search index follows without a rebuild."""
+    parsed: dict[str, str | None] = {}
+    for change in changes:
+        key, sep, value = change.partition("=")
+        if not sep:
+            err_console.print(f"[red]error:[/] {change!r} is not FIELD=VALUE")
+            raise typer.Exit(1)
+        parsed[key.strip()] = value.strip() or None
+    try:
+        donor = service.update_donor(database(), donor_id, parsed, actor=_actor())
+    except service.ImportRejected as exc:
+        err_console.print(f"[red]error:[/] {'; '.join(str(e) for e in exc.errors)}", highlight=False, markup=False)
+        raise typer.Exit(1) from None
+    if fmt is OutputFormat.json:
+        print_json(donor)
+    else:
+        console.print(f"updated {donor_id} (revision {donor['revision']})")
+
+
+@donors_app.command("delete")
+def donors_delete(donor_id: str) -> None:
+    service.delete_donor(database(), donor_id, actor=_actor())
+    console.print(f"deleted {donor_id}")
+
+
+@macs_app.command("load")
+def macs_load(file: Path, fmt: FormatOpt = OutputFormat.table) -> None:
+    """Replace the MAC dictionary from NMDP's numer.v3.txt (or an Atlas CSV export)."""
+    result = service.load_macs(database(), file, actor=_actor())
+    if fmt is OutputFormat.json:
+        print_json(result)
+    else:
+        console.print(f"loaded {result['codes']} multiple-allele codes")
+
+
+@nomenclature_app.command("load")
+def nomenclature_load(folder: Path, fmt: FormatOpt = OutputFormat.table) -> None:
+    """Use an IPD-IMGT/HLA release folder (Allelelist.txt, wmda/, tce/) instead of the vendored 3.58.0."""
+    result = service.load_nomenclature(database(), folder, actor=_actor())
+    if fmt is OutputFormat.json:
+        print_json(result)
+    else:
+        console.print(f"using IPD-IMGT/HLA {result['version']} ({result['alleles']} alleles) from {result['folder']}")
+
+
+@index_app.command("status")
+def index_status(fmt: FormatOpt = OutputFormat.table) -> None:
+    """Build the index in this process and report its size."""
+    status = service.index_status(database())
+    if fmt is OutputFormat.json:
+        print_json(status)
+    else:
+        emit_rows([{"setting": k, "value": v} for k, v in status.items()], fmt, columns=["setting", "value"])
