@@ -38,9 +38,20 @@ def _bcftools_counts(vcf: Path, samples: list[str] | None) -> list[str]:
         "| bcftools query -f '%CHROM\\t%POS\\t%REF\\t%ALT\\t%AC\\t%AN\\t%AF\\n'").splitlines()
 
 
-@pytest.mark.parametrize("vcf", [*REAL_VCFS, "edge"], ids=lambda v: getattr(v, "name", v))
+def _input(vcf: Path | str, edge_vcf: Path, tmp_path: Path) -> Path:
+    """The real files as they are; 'edge' the hand-written VCF; 'bcf' the chr22 file converted to BCF."""
+    if vcf == "edge":
+        return edge_vcf
+    if vcf == "bcf":
+        out = tmp_path / "chr22.bcf"
+        bcftools("view", "-Ob", "-o", str(out), str(next(v for v in REAL_VCFS if "chr22" in v.name)))
+        return out
+    return Path(vcf)
+
+
+@pytest.mark.parametrize("vcf", [*REAL_VCFS, "edge", "bcf"], ids=lambda v: getattr(v, "name", v))
 def test_ac_an_af_equal_bcftools_fill_tags_whole_cohort_and_random_subsets(vcf, tmp_path, edge_vcf):
-    vcf = edge_vcf if vcf == "edge" else vcf
+    vcf = _input(vcf, edge_vcf, tmp_path)
     store, refs, samples = _load(vcf, tmp_path / "omics")
     assert _our_counts(store, refs, None) == _bcftools_counts(vcf, None)
     rng = random.Random(20261124)
@@ -49,10 +60,10 @@ def test_ac_an_af_equal_bcftools_fill_tags_whole_cohort_and_random_subsets(vcf, 
         assert _our_counts(store, refs, subset) == _bcftools_counts(vcf, subset), subset
 
 
-@pytest.mark.parametrize("vcf", [*REAL_VCFS, "edge"], ids=lambda v: getattr(v, "name", v))
+@pytest.mark.parametrize("vcf", [*REAL_VCFS, "edge", "bcf"], ids=lambda v: getattr(v, "name", v))
 def test_split_genotypes_equal_bcftools_norm_m_minus(vcf, tmp_path, edge_vcf):
     """Every biallelic record and every GT (phasing, no-calls, haploid calls) as `bcftools norm -m-` writes it."""
-    vcf = edge_vcf if vcf == "edge" else vcf
+    vcf = _input(vcf, edge_vcf, tmp_path)
     store, refs, samples = _load(vcf, tmp_path / "omics")
     ours = []
     for chrom in refs[0].chroms:
