@@ -192,9 +192,10 @@ class VariantStore:
             SELECT s.dataset, s.chrom, s.pos, s.ref, s.alt, sub.sample_id, g.a1, g.a2, g.phased, g.dp, g.gq
             FROM s JOIN {self._scan(geno_files)} g ON g.dataset = s.dataset AND g.batch = s.batch AND g.site = s.site
             JOIN sub ON sub.dataset = g.dataset AND sub.batch = g.batch AND sub.sample = g.sample
-            WHERE g.pos <= ?
+            WHERE g.pos BETWEEN ? AND ?
             ORDER BY s.dataset, s.pos, s.batch, s.site, g.sample"""
-        return self._dicts(sql, [region.end, region.start, region.end])
+        low = max(1, region.start - max(self._max_span(f.replace("'", "''")) for f in site_files))
+        return self._dicts(sql, [region.end, region.start, low, region.end])
 
     def carriers(self, batches: Sequence[BatchRef], region: Region, *, max_af: float | None = None,
                  position: int | None = None, ref: str | None = None, alt: str | None = None) -> set[str]:
