@@ -114,3 +114,18 @@ def test_empty_index_answers_nothing(parser):
     out = index.search(dict(parser.genotype("A*01:01+A*02:01").loci), max_mismatches=2)
     assert (out.total, len(out.rows)) == (0, 0)
     assert np.asarray(out.rows).dtype.kind == "i"
+
+
+def test_pages_follow_the_full_ranking_across_mismatch_tiers(mvt, grader):
+    patients, donors = mvt
+    index = build((i, "adult", None, dict(d.loci)) for i, d in enumerate(donors))
+    scorer = scorer_for(grader)
+    patient = dict(patients[3].loci)
+    full = index.search(patient, max_mismatches=3, limit=10**6, scorer=scorer)
+    assert full.total > 40 and len(set(full.mismatches.tolist())) > 1
+    paged = []
+    for offset in range(0, 40, 7):
+        page = index.search(patient, max_mismatches=3, offset=offset, limit=7, scorer=scorer)
+        assert page.total == full.total
+        paged += page.rows.tolist()
+    assert paged == full.rows[:len(paged)].tolist()

@@ -93,6 +93,7 @@ class Grader:
         self.nom = nomenclature
         self._memo: dict[tuple[int, int], tuple[Position, Position, PositionGrade]] = {}
         self._name_groups: dict[str, set[str]] = {}
+        self._antigen_memo: dict[int, tuple[Position, set[str]]] = {}
 
     # -- one position pair --------------------------------------------------------------------------------------
     def position(self, patient: Position, donor: Position) -> PositionGrade:
@@ -171,9 +172,15 @@ class Grader:
         return cached
 
     def _antigens(self, position: Position) -> set[str]:
+        hit = self._antigen_memo.get(id(position))
+        if hit is not None and hit[0] is position:
+            return hit[1]
         if position.kind == SEROLOGY and position.serology:
-            return {position.serology}
-        return {s for s in (self.nom.serology_of.get(a) for a in position.expressed) if s is not None}
+            found = {position.serology}
+        else:
+            found = {s for s in (self.nom.serology_of.get(a) for a in position.expressed) if s is not None}
+        self._antigen_memo[id(position)] = (position, found)
+        return found
 
     def _serology_relation(self, patient: Position, donor: Position) -> str | None:
         """associated / split / broad when the antigens are the same or related through rel_ser_ser."""

@@ -271,6 +271,27 @@ class SearchIndex:
         within = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths)
         return self.order[locus][starts[slice_of] + within].astype(np.int64)
 
+    def _candidates(self, zero: dict[str, np.ndarray], sizes: dict[str, int], match_loci: Sequence[str],
+                    max_mismatches: int) -> np.ndarray:
+        """Rows that may have at most `max_mismatches` mismatched loci, from postings only.
+
+        Among any k match loci at least k - m are fully matched. k = m + 1 gives a union of zero-mismatch
+        postings; k = m + 2 (when the extra locus is cheap to post) needs two fully matched loci, counted in a
+        byte per donor, which is far more selective at m >= 1.
+        """
+        ranked = sorted(match_loci, key=lambda locus: sizes[locus])
+        m = max_mismatches
+        if m + 1 > len(ranked):
+            return np.arange(self.posted, dtype=np.int64)
+        if m == 0:
+            return self._postings(ranked[0], zero[ranked[0]])
+        use_count = m + 2 <= len(ranked) and sizes[ranked[m + 1]] <= self.posted // 3
+        k = m + 2 if use_count else m + 1
+        counts = np.zeros(self.posted, dtype=np.uint8)
+        for locus in ranked[:k]:
+            counts[self._postings(locus, zero[locus])] += 1
+        return np.flatnonzero(counts >= k - m)
+
     def search(self, patient: dict[str, LocusTyping | None], *, max_mismatches: int,
                match_loci: Sequence[str] = MATCH_LOCI, locus_caps: dict[str, int] | None = None,
                donor_type: str | None = None, offset: int = 0, limit: int = 20,
@@ -284,20 +305,7 @@ class SearchIndex:
             offsets = self.offsets[locus]
             valid = gids[gids < len(offsets) - 1]
             sizes[locus] = int((offsets[valid + 1] - offsets[valid]).sum())
-        need = max_mismatches + 1
-        if need > len(match_loci):
-            candidates = np.arange(self.posted, dtype=np.int64)
-        else:
-            chosen = sorted(match_loci, key=lambda locus: sizes[locus])[:need]
-            parts = [self._postings(locus, zero[locus]) for locus in chosen]
-            candidates = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
-            if len(parts) > 1:
-                if len(candidates) > self.posted // 16:
-                    mask = np.zeros(self.posted, dtype=bool)
-                    mask[candidates] = True
-                    candidates = np.flatnonzero(mask)
-                else:
-                    candidates = np.unique(candidates)
+        candidates = self._candidates(zero, sizes, match_loci, max_mismatches)
         if self.size > self.posted:
             candidates = np.concatenate([candidates, np.arange(self.posted, self.size, dtype=np.int64)])
         keep = self.alive[candidates]
@@ -314,7 +322,11 @@ class SearchIndex:
                 ok &= mm <= caps[locus]
         ok &= total <= max_mismatches
         hits, hit_mm = candidates[ok], total[ok]
-        order = self._rank(patient, hits, hit_mm, match_loci, scorer)
+        # Mismatch count sorts first, so only the tiers that reach the requested page need grading and ranking.
+        tiers = np.cumsum(np.bincount(hit_mm.astype(np.int64), minlength=max_mismatches + 1))
+        needed = int(np.searchsorted(tiers, offset + limit)) if len(hits) else 0
+        within = np.flatnonzero(hit_mm <= needed) if needed < len(tiers) - 1 else np.arange(len(hits))
+        order = within[self._rank(patient, hits[within], hit_mm[within], match_loci, scorer)]
         page = order[offset: offset + limit]
         return SearchOutcome(len(hits), hits[page], hit_mm[page], counted)
 
@@ -337,10 +349,10 @@ class SearchIndex:
     def _locus_scores(self, locus: str, patient: LocusTyping, genotypes: np.ndarray,
                       scorer: PositionScorer) -> tuple[np.ndarray, np.ndarray]:
         table = self.tables[locus]
-        used = np.unique(genotypes)
+        used = np.flatnonzero(np.bincount(genotypes, minlength=table.n_genotypes))
         first, second = table.effective_genotypes()
-        typings = np.unique(np.concatenate([first[used], second[used]]))
         n = len(table.positions)
+        typings = np.flatnonzero(np.bincount(np.concatenate([first[used], second[used]]), minlength=n))
         scores = np.zeros((2, 3, n), dtype=np.int32)  # [patient position][match|grade|confidence][typing]
         p1, p2 = patient.first, patient.second
         if p1.is_null and not p2.is_null:

@@ -49,15 +49,12 @@ class Position:
     p_groups: frozenset[str]  # P groups of its expressed alleles
     serology: str | None = None  # the antigen, for serological typings
     names: tuple[str, ...] = ()  # the allele names as typed (MACs expanded); empty for XX, G, P and serology
+    expressed: tuple[str, ...] = ()  # its alleles without the null ones (computed once, grading reads it a lot)
 
     @property
     def is_null(self) -> bool:
         """WMDA: a position whose every allele is null expresses nothing."""
         return not self.p_groups
-
-    @property
-    def expressed(self) -> tuple[str, ...]:
-        return tuple(a for a in self.alleles if not a.endswith("N"))
 
     @property
     def single_allele(self) -> str | None:
@@ -239,7 +236,8 @@ class TypingParser:
             parts = split_allele(alleles[0])
             # A truncated name covering several alleles is still one protein when it has two fields.
             kind = ALLELE if parts is not None and token.count(":") >= 1 else ALLELE_STRING
-        return Position(locus, kind, token, alleles, groups, serology, names)
+        expressed = tuple(a for a in alleles if not a.endswith("N"))
+        return Position(locus, kind, token, alleles, groups, serology, names, expressed)
 
     # -- whole typings ------------------------------------------------------------------------------------------
     def locus_typing(self, locus: str, first: str | None, second: str | None) -> LocusTyping | None:
