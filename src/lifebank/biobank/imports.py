@@ -24,7 +24,7 @@ from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import String, bindparam, func, insert, select, text
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from lifebank.audit import service as ledger
@@ -53,6 +53,9 @@ SPECIMEN_COLUMNS = ("barcode", "participant", "type", "quantity", "unit", "colle
                     "location")
 # Optional column `status`: a historic specimen may arrive already used up (reserved/in_use need the service).
 IMPORT_STATUSES = ("available", "consumed", "destroyed", "distributed")
+SPECIMEN_INSERT_COLUMNS = ("id", "barcode", "participant_id", "type", "quantity", "unit", "collected_at", "status",
+                           "distributable", "lineage", "parent_id", "sprec", "freeze_thaw", "container_id",
+                           "position")
 CHUNK = 5000
 LOOKUP_CHUNK = 5000  # bound parameters per IN (...) lookup (SQLite allows 32766, PostgreSQL 65535)
 
@@ -120,6 +123,24 @@ def read_table(content: bytes, required: Sequence[str]) -> tuple[dict[str, int],
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
+
+
+def _insert_sql(table: Any, columns: Sequence[str], paramstyle: str) -> str:
+    """A positional INSERT for the driver's executemany, checked against the table's metadata."""
+    unknown = [c for c in columns if c not in table.c]
+    if unknown:
+        raise RuntimeError(f"{table.name} has no column(s) {unknown}")
+    marker = "?" if paramstyle == "qmark" else "%s"
+    return f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([marker] * len(columns))})"
+
+
+def _lookup(session: Session, sql: str, keys: Sequence[Any]) -> Iterator[Any]:
+    """Rows of `sql` (ending in 'IN ({})') for the keys, chunked, sent straight to the driver: compiling an
+    expanding IN of thousands of parameters per chunk costs more than the query itself."""
+    marker = "?" if session.get_bind().dialect.paramstyle == "qmark" else "%s"
+    connection = session.connection()
+    for chunk in _chunks(keys, LOOKUP_CHUNK):
+        yield from connection.exec_driver_sql(sql.format(", ".join([marker] * len(chunk))), tuple(chunk))
 
 
 def _lock_for_import(session: Session, table: str) -> None:
@@ -405,28 +426,22 @@ def import_specimens(db: Database, content: bytes, *, actor: str,
     with db.transaction() as session:
         _lock_for_import(session, "bb_specimen")
         # barcodes already stored
-        file_barcodes = list(line_of)
-        for chunk in _chunks(file_barcodes, LOOKUP_CHUNK):
-            for barcode in session.scalars(select(Specimen.barcode).where(Specimen.barcode.in_(chunk))):
-                errors.append(RowError(line_of[barcode], "barcode", f"barcode {barcode} is already stored"))
-        # participants and their consent
+        for (barcode,) in _lookup(session, "SELECT barcode FROM bb_specimen WHERE barcode IN ({})", list(line_of)):
+            errors.append(RowError(line_of[barcode], "barcode", f"barcode {barcode} is already stored"))
+        # participants and whether a consent is in force
         codes = list({r.participant for r in rows if r.participant})
         people: dict[str, tuple[int, bool]] = {}
-        for chunk in _chunks(codes, LOOKUP_CHUNK):
-            in_force = select(Consent.id).where(Consent.participant_id == Participant.id,
-                                                Consent.withdrawn_at.is_(None)).exists()
-            for pid, code, ok in session.execute(select(Participant.id, Participant.code, in_force)
-                                                 .where(Participant.code.in_(chunk))):
-                people[code] = (pid, bool(ok))
+        for pid, code, ok in _lookup(session, "SELECT p.id, p.code, EXISTS (SELECT 1 FROM bb_consent c WHERE "
+                                     "c.participant_id = p.id AND c.withdrawn_at IS NULL) FROM bb_participant p "
+                                     "WHERE p.code IN ({})", codes):
+            people[code] = (pid, bool(ok))
         # parents stored before
         in_file = {r.barcode: r for r in rows}
         outside = list({p for r in rows for p in r.parents if p not in in_file and p not in line_of})
         stored_parents: dict[str, tuple[int, str, int | None, bool]] = {}
-        for chunk in _chunks(outside, LOOKUP_CHUNK):
-            for sid, bc, t, pid, dist in session.execute(
-                    select(Specimen.id, Specimen.barcode, Specimen.type, Specimen.participant_id,
-                           Specimen.distributable).where(Specimen.barcode.in_(chunk))):
-                stored_parents[bc] = (sid, t, pid, dist)
+        for sid, bc, t_, pid, dist in _lookup(session, "SELECT id, barcode, type, participant_id, distributable "
+                                              "FROM bb_specimen WHERE barcode IN ({})", outside):
+            stored_parents[bc] = (sid, t_, pid, bool(dist))
         # boxes and their occupied positions
         box_paths = list({r.box_path for r in rows if r.box_path})
         boxes: dict[str, _Box | None] = {path: None for path in box_paths}
@@ -439,11 +454,11 @@ def import_specimens(db: Database, content: bytes, *, actor: str,
                     boxes[box.name_path] = _Box(box.id, layout)
         taken: dict[tuple[int, int], int] = {}
         box_ids = [b.id for b in boxes.values() if b is not None]
-        for chunk in _chunks(box_ids, LOOKUP_CHUNK):
-            for cid, pos in session.execute(select(Specimen.container_id, Specimen.position)
-                                            .where(Specimen.container_id.in_(chunk))):
-                taken[(cid, pos)] = 0
-        index_cache: dict[tuple[int, str], int | str] = {}
+        for cid, pos in _lookup(session, "SELECT container_id, position FROM bb_specimen WHERE container_id IN ({})",
+                                box_ids):
+            taken[(cid, pos)] = 0
+        label_tables: dict[GridLayout, dict[str, int]] = {}
+        index_cache: dict[tuple[int, str], int] = {}
         for row in rows:
             if row.participant:
                 person = people.get(row.participant)
@@ -471,17 +486,17 @@ def import_specimens(db: Database, content: bytes, *, actor: str,
                 if box is None:
                     errors.append(RowError(row.line, "location", f"no box {row.box_path!r}"))
                     continue
-                key = (box.id, row.position)
-                index = index_cache.get(key)
+                labels = label_tables.get(box.layout)
+                if labels is None:
+                    labels = label_tables[box.layout] = {label: i for i, label in enumerate(box.layout.labels())}
+                index = labels.get(row.position)
                 if index is None:
                     try:
-                        index = box.layout.index_of(row.position)
+                        index = box.layout.index_of(row.position)  # lower case, '03', ... or the reason why not
                     except LayoutError as exc:
-                        index = str(exc)
-                    index_cache[key] = index
-                if isinstance(index, str):
-                    errors.append(RowError(row.line, "location", index))
-                    continue
+                        errors.append(RowError(row.line, "location", str(exc)))
+                        continue
+                index_cache[(box.id, row.position)] = index
                 occupant = taken.get((box.id, index))
                 if occupant is not None:
                     where = f"by line {occupant}" if occupant else "already"
@@ -499,9 +514,12 @@ def import_specimens(db: Database, content: bytes, *, actor: str,
         on_sqlite = session.get_bind().dialect.name == "sqlite"
         stamp = _sqlite_timestamps() if on_sqlite else None
         ids = {row.barcode: first_id + i for i, row in enumerate(order)}
-        records: list[dict[str, Any]] = []
-        pools: list[dict[str, int]] = []
+        # Tuples in the column order of SPECIMEN_INSERT_COLUMNS.
+        records: list[tuple[Any, ...]] = []
+        pools: list[tuple[int, int]] = []
         distributable: dict[str, bool] = {}
+        owner: dict[str, int | None] = {}
+        stored = 0
         for row in order:
             sid = ids[row.barcode]
             participant_id: int | None = people[row.participant][0] if row.participant else None
@@ -512,9 +530,7 @@ def import_specimens(db: Database, content: bytes, *, actor: str,
                 parent_info = []
                 for parent in row.parents:
                     if parent in ids:
-                        parent_info.append((ids[parent], in_file[parent].type,
-                                            people[in_file[parent].participant][0]
-                                            if in_file[parent].participant else None, distributable[parent]))
+                        parent_info.append((ids[parent], in_file[parent].type, owner[parent], distributable[parent]))
                     else:
                         parent_info.append(stored_parents[parent])
                 lineage = lineage_kind([p[1] for p in parent_info], row.type).value
@@ -522,41 +538,45 @@ def import_specimens(db: Database, content: bytes, *, actor: str,
                 if len(parent_info) == 1:
                     parent_id = parent_info[0][0]
                 else:
-                    pools.extend({"pool_id": sid, "parent_id": p[0]} for p in parent_info)
+                    pools.extend((sid, p[0]) for p in parent_info)
                 if participant_id is None:
                     owners = {p[2] for p in parent_info}
                     participant_id = owners.pop() if len(owners) == 1 else None
             distributable[row.barcode] = dist
+            owner[row.barcode] = participant_id
             box = boxes[row.box_path] if row.box_path else None
-            records.append({
-                "id": sid, "barcode": row.barcode, "participant_id": participant_id, "type": row.type,
-                "quantity": row.quantity, "unit": row.unit,
-                "collected_at": stamp(row.collected_at) if stamp else row.collected_at,
-                "status": row.status, "distributable": dist, "lineage": lineage, "parent_id": parent_id,
-                "sprec": row.sprec, "freeze_thaw": 0,
-                "container_id": box.id if box else None,
-                "position": index_cache[(box.id, row.position)] if box else None,
-            })
-        connection = session.connection()  # Core executemany: no ORM bookkeeping per row
+            if box is not None:
+                stored += 1
+            records.append((
+                sid, row.barcode, participant_id, row.type, row.quantity, row.unit,
+                stamp(row.collected_at) if stamp else row.collected_at, row.status, dist, lineage, parent_id,
+                row.sprec, 0, box.id if box else None, index_cache[(box.id, row.position)] if box else None,
+            ))
+        # One INSERT, run as the driver's executemany over plain tuples in chunks: the values are already
+        # checked and converted above, so per-row bind processing by SQLAlchemy would only cost time.
+        connection = session.connection()
+        insert_sql = _insert_sql(Specimen.__table__, SPECIMEN_INSERT_COLUMNS, connection.dialect.paramstyle)
         with progress("writing specimens", len(records), "rows") as advance:
-            statement = insert(Specimen.__table__)
-            if on_sqlite:  # timestamps pre-formatted above: bind them as text, skipping per-row conversion
-                statement = statement.values(collected_at=bindparam("collected_at", type_=String()))
             for chunk in _chunks(records, CHUNK):
-                connection.execute(statement, list(chunk))
+                connection.exec_driver_sql(insert_sql, list(chunk))
                 advance(len(chunk))
             for chunk in _chunks(pools, CHUNK):
-                connection.execute(insert(PoolMember.__table__), list(chunk))
+                connection.execute(insert(PoolMember.__table__), [{"pool_id": a, "parent_id": b} for a, b in chunk])
         _sync_sequence(session, "bb_specimen")
-        stored = sum(1 for r in records if r["container_id"] is not None)
         _finish(session, "specimens", len(records), digest, actor, {"stored": stored, "pools": len(pools)})
     return ImportResult("specimens", len(records), digest)
+
 
 
 def _parents_first(rows: list[_Row], in_file: dict[str, _Row], errors: list[RowError]) -> list[_Row]:
     """Order rows so every parent from the file precedes its children (a stable sort by lineage depth);
     report lineage cycles. Iterative depth-first search: deep chains must not hit the recursion limit."""
-    if not any(row.parents for row in rows):
+    seen: set[str] = set()
+    for row in rows:  # usually a parent comes before its children already: keep the file's order then
+        if any(p in in_file and p not in seen for p in row.parents):
+            break
+        seen.add(row.barcode)
+    else:
         return rows
     depth: dict[str, int] = {}
     state: dict[str, int] = {}  # 1 = on the current path, 2 = done

@@ -250,6 +250,18 @@ def create_container(db: Database, name: str, *, type_name: str, parent_path: st
     return container
 
 
+def in_subtree(session: Session, path: str) -> Any:
+    """SQL condition: a container lies in the subtree whose materialised path is `path` ('/1/7/').
+
+    Written so an index serves it: on SQLite a range on the BINARY-collated index ('/' sorts just before
+    '0', so every descendant path lies in [path, path[:-1] + '0')); on PostgreSQL a constant-prefix LIKE
+    served by the text_pattern_ops index (paths hold only digits and '/', nothing to escape).
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        return and_(Container.path >= path, Container.path < path[:-1] + "0")
+    return Container.path.like(path + "%")
+
+
 def move_container(db: Database, name_path: str, new_parent_path: str, *, actor: str) -> str:
     """Move a rack or box with all its contents: the specimens keep their container, so they follow."""
     with db.transaction() as session:
@@ -267,7 +279,7 @@ def move_container(db: Database, name_path: str, new_parent_path: str, *, actor:
         new_names = f"{target.name_path}/{container.name}"
         if session.scalar(select(Container.id).where(Container.name_path == new_names)) is not None:
             raise Conflict(f"{new_names} already exists")
-        subtree = list(session.scalars(select(Container).where(Container.path.startswith(old_path))))
+        subtree = list(session.scalars(select(Container).where(in_subtree(session, old_path))))
         for node in subtree:
             node.path = new_path + node.path[len(old_path):]
             node.name_path = new_names + node.name_path[len(old_names):]
@@ -339,24 +351,29 @@ def occupancy(db: Database, name_path: str) -> dict[str, Any]:
     """
     with db.session() as session:
         root = container_at(session, name_path)
+        subtree = in_subtree(session, root.path)
         boxes = session.execute(
-            select(Container.id, Container.path, Container.capacity)
-            .where(Container.path.startswith(root.path), Container.capacity > 0)
+            select(Container.id, Container.path, Container.capacity).where(subtree, Container.capacity > 0)
         ).all()
         used_by_box = dict(session.execute(
             select(Specimen.container_id, func.count()).where(
-                Specimen.container_id.in_(select(Container.id).where(Container.path.startswith(root.path),
-                                                                     Container.capacity > 0)))
+                Specimen.container_id.in_(select(Container.id).where(subtree, Container.capacity > 0)))
             .group_by(Specimen.container_id)
         ).all())
-        children = session.execute(select(Container.id, Container.name, Container.kind, Container.path)
+        children = session.execute(select(Container.id, Container.name, Container.kind)
                                    .where(Container.parent_id == root.id).order_by(Container.name)).all()
-    child_rows = []
-    for _cid, name, kind, path in children:
-        capacity = sum(cap for bid, bpath, cap in boxes if bpath.startswith(path))
-        used = sum(used_by_box.get(bid, 0) for bid, bpath, _cap in boxes if bpath.startswith(path))
-        child_rows.append({"name": name, "kind": kind, "path": f"{root.name_path}/{name}", "used": used,
-                           "capacity": capacity})
+    # Each box counts towards the direct child of the root on its path: '/root/child/.../box/'.
+    per_child: dict[int, list[int]] = {}
+    offset = len(root.path)
+    for bid, bpath, cap in boxes:
+        head = bpath[offset:].split("/", 1)[0]
+        if head:
+            tally = per_child.setdefault(int(head), [0, 0])
+            tally[0] += used_by_box.get(bid, 0)
+            tally[1] += cap
+    child_rows = [{"name": name, "kind": kind, "path": f"{root.name_path}/{name}",
+                   "used": per_child.get(cid, [0, 0])[0], "capacity": per_child.get(cid, [0, 0])[1]}
+                  for cid, name, kind in children]
     total_capacity = sum(cap for _b, _p, cap in boxes)
     total_used = sum(used_by_box.values())
     return {"path": root.name_path, "kind": root.kind, "temperature_class": root.temperature_class,
@@ -558,7 +575,7 @@ def place_specimens(db: Database, barcodes: Sequence[str], *, temperature_class:
         temp = temps.pop()
         query = select(Container).where(Container.capacity > 0, Container.temperature_class == temp)
         if within:
-            query = query.where(Container.path.startswith(container_at(session, within).path))
+            query = query.where(in_subtree(session, container_at(session, within).path))
         boxes = list(session.scalars(query.order_by(Container.name_path)))
         occupied: dict[int, set[int]] = {b.id: set() for b in boxes}
         if boxes:
@@ -694,23 +711,33 @@ class SpecimenFilter:
 
 def _filtered(session: Session, flt: SpecimenFilter) -> Any:
     query = select(Specimen)
+    # With a freezer or a participant named, those indexes are the selective ones; SQLite's planner (no
+    # statistics after bulk loads) could otherwise prefer (type, status), which matches millions of rows.
+    # `type || ''` keeps the same meaning but takes that index out of the running.
+    narrowed = bool(flt.container or flt.participant) and session.get_bind().dialect.name == "sqlite"
+    type_col = Specimen.type.concat("") if narrowed else Specimen.type
+    status_col = Specimen.status.concat("") if narrowed else Specimen.status
     if flt.type:
-        query = query.where(Specimen.type == flt.type.upper())
+        query = query.where(type_col == flt.type.upper())
     if flt.status:
-        query = query.where(Specimen.status == flt.status)
+        query = query.where(status_col == flt.status)
     if flt.barcode_prefix:
         query = query.where(Specimen.barcode.startswith(flt.barcode_prefix))
     if flt.participant:
         pid = session.scalar(select(Participant.id).where(Participant.code == flt.participant))
         query = query.where(Specimen.participant_id == (pid if pid is not None else -1))
     if flt.consent:
-        consenting = select(Consent.participant_id).join(ConsentCode, ConsentCode.consent_id == Consent.id).where(
-            ConsentCode.duo_code == flt.consent, Consent.withdrawn_at.is_(None))
-        query = query.where(Specimen.participant_id.in_(consenting))
+        # Correlated EXISTS: two index probes per candidate specimen, instead of materialising the set of
+        # every consenting participant (millions) for each search.
+        # Nested so the planner walks participant -> consent (index) -> (consent, code) primary key.
+        carries_code = select(ConsentCode.consent_id).where(ConsentCode.consent_id == Consent.id,
+                                                            ConsentCode.duo_code == flt.consent).exists()
+        consenting = select(Consent.id).where(Consent.participant_id == Specimen.participant_id,
+                                              Consent.withdrawn_at.is_(None), carries_code).exists()
+        query = query.where(consenting)
     if flt.container:
         root = container_at(session, flt.container)
-        query = query.where(Specimen.container_id.in_(select(Container.id).where(
-            Container.path.startswith(root.path))))
+        query = query.where(Specimen.container_id.in_(select(Container.id).where(in_subtree(session, root.path))))
     return query
 
 
@@ -793,6 +820,14 @@ def _ancestors(session: Session, specimen: Specimen) -> list[dict[str, Any]]:
         chain.extend({"barcode": p.barcode, "type": p.type, "lineage": p.lineage, "status": p.status}
                      for p in frontier)
     return chain
+
+
+def specimen_lineage(db: Database, barcode: str) -> dict[str, Any]:
+    """Lineage up (to the primary specimen) and down (aliquots, derivatives, pools made from it)."""
+    with db.session() as session:
+        specimen = specimen_row(session, barcode)
+        return {"barcode": barcode, "ancestors": _ancestors(session, specimen),
+                "descendants": _lineage_tree(session, specimen)["children"]}
 
 
 def specimen_history(db: Database, barcode: str) -> dict[str, Any]:

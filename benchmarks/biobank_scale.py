@@ -1,0 +1,307 @@
+"""Biobank at scale: bulk-import N specimens (N/5 participants, lineage, storage) and time typical queries.
+
+Issue 3 anchors: import >= 100,000 rows/s and >= 25 % of a raw `sqlite3.executemany` of the same rows into
+the same schema; p95 <= 50 ms per query, box map <= 20 ms; peak memory <= 2 GiB.
+
+    .venv/bin/python benchmarks/biobank_scale.py --specimens 10000000           # SQLite (default file in /tmp)
+    .venv/bin/python benchmarks/biobank_scale.py --specimens 1000000 \\
+        --url postgresql+psycopg://postgres@127.0.0.1:5432/lifebank_bench        # an empty PostgreSQL database
+
+Specimens go through `lifebank.biobank.imports.import_specimens` (the code path of `lifebank import
+specimens`), as CSV files of --batch rows each (a bank imports day by day; one file keeps memory bounded).
+Per participant: an EDTA blood tube (consumed), two plasma aliquots and a DNA extract derived from it, and a
+serum tube; 80 % of specimens are stored in -80 °C freezers of 100,000 positions (10 racks x 100 boxes 10x10).
+Storage containers are created with Core inserts (setup, not measured).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import resource
+import sqlite3
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import insert, text
+
+from lifebank.biobank import imports, service
+from lifebank.biobank.models import Container, ContainerType
+from lifebank.biobank.storage_layout import GridLayout
+from lifebank.db import migrate
+from lifebank.db.engine import Database
+
+PER_PARTICIPANT = 5
+RACKS, BOXES_PER_RACK, GRID = 10, 100, GridLayout(10, 10)
+FREEZER_CAPACITY = RACKS * BOXES_PER_RACK * GRID.capacity
+LABELS = GRID.labels()
+SPREC = {"BLD": "BLD-PED-A-N-N-N-A", "PL1": "PL1-PED-A-D-N-B-A", "SER": "SER-SST-A-D-N-B-A"}
+COLUMNS = ("id", "barcode", "participant_id", "type", "quantity", "unit", "collected_at", "status",
+           "distributable", "lineage", "parent_id", "sprec", "freeze_thaw", "container_id", "position")
+
+
+@contextmanager
+def quiet(_description: str, _total: int | None, _unit: str = "rows"):
+    yield lambda _n: None
+
+
+def build_storage(db: Database, freezers: int) -> list[tuple[int, str]]:
+    """Site > freezers > racks > boxes, written directly; returns (box id, box path) in filling order."""
+    boxes: list[tuple[int, str]] = []
+    rows = []
+    next_id = 1
+    rows.append({"id": next_id, "name": "BANK", "type_id": 1, "kind": "site", "parent_id": None, "path": "/1/",
+                 "name_path": "BANK", "temperature_class": None, "capacity": 0})
+    for f in range(1, freezers + 1):
+        next_id += 1
+        fid, fname = next_id, f"FRZ-{f:03d}"
+        rows.append({"id": fid, "name": fname, "type_id": 2, "kind": "freezer", "parent_id": 1,
+                     "path": f"/1/{fid}/", "name_path": f"BANK/{fname}", "temperature_class": "-80C", "capacity": 0})
+        for r in range(1, RACKS + 1):
+            next_id += 1
+            rid, rname = next_id, f"R{r:02d}"
+            rows.append({"id": rid, "name": rname, "type_id": 3, "kind": "rack", "parent_id": fid,
+                         "path": f"/1/{fid}/{rid}/", "name_path": f"BANK/{fname}/{rname}",
+                         "temperature_class": "-80C", "capacity": 0})
+            for b in range(1, BOXES_PER_RACK + 1):
+                next_id += 1
+                bname = f"B{b:03d}"
+                path = f"BANK/{fname}/{rname}/{bname}"
+                rows.append({"id": next_id, "name": bname, "type_id": 4, "kind": "box", "parent_id": rid,
+                             "path": f"/1/{fid}/{rid}/{next_id}/", "name_path": path, "temperature_class": "-80C",
+                             "capacity": GRID.capacity})
+                boxes.append((next_id, path))
+    with db.transaction() as session:
+        session.execute(insert(ContainerType.__table__), [
+            {"id": 1, "name": "Site", "kind": "site", "rows": None, "columns": None, "scheme": None},
+            {"id": 2, "name": "ULT freezer", "kind": "freezer", "rows": None, "columns": None, "scheme": None},
+            {"id": 3, "name": "Rack", "kind": "rack", "rows": None, "columns": None, "scheme": None},
+            {"id": 4, "name": "Box 10x10", "kind": "box", "rows": 10, "columns": 10, "scheme": "letter-number"},
+        ])
+        for start in range(0, len(rows), 20000):
+            session.connection().execute(insert(Container.__table__), rows[start:start + 20000])
+        if db.dialect == "postgresql":
+            session.execute(text("SELECT setval(pg_get_serial_sequence('bb_container', 'id'), :n)"), {"n": next_id})
+    return boxes
+
+
+def participants_csv(first: int, count: int, rng: random.Random) -> bytes:
+    lines = ["participant,sex,birth_year,site,consent_codes,consent_date\n"]
+    for i in range(first, first + count):
+        codes = "DUO:0000042;DUO:0000021" if rng.random() < 0.7 else "DUO:0000006"
+        lines.append(f"P{i:08d},{'FM'[i % 2]},{1940 + i % 60},{('SH', 'HZ', 'SZ')[i % 3]},{codes},2024-01-15\n")
+    return "".join(lines).encode()
+
+
+class SpecimenGenerator:
+    """Deterministic rows, as CSV for the import and as tuples for the raw insert."""
+
+    def __init__(self, boxes: list[tuple[int, str]], seed: int = 7) -> None:
+        self.boxes = boxes
+        self.slot = 0
+        self.rng = random.Random(seed)
+        self.raw_id = 0
+
+    def _location(self) -> tuple[str, int, int]:
+        box_id, path = self.boxes[self.slot // GRID.capacity]
+        index = self.slot % GRID.capacity
+        self.slot += 1
+        return f"{path}/{LABELS[index]}", box_id, index
+
+    def batch(self, first_participant: int, participants: int) -> tuple[bytes, list[tuple]]:
+        lines = ["barcode,participant,type,quantity,unit,collected_at,parent_barcode,sprec,location,status\n"]
+        raw: list[tuple] = []
+        start = datetime(2020, 1, 1, 8, tzinfo=UTC)
+        for p in range(first_participant, first_participant + participants):
+            code = f"P{p:08d}"
+            drawn = start + timedelta(days=self.rng.randrange(1800), minutes=self.rng.randrange(600))
+            stamp = drawn.strftime("%Y-%m-%dT%H:%M:%SZ")
+            raw_stamp = drawn.strftime("%Y-%m-%d %H:%M:%S.%f")
+            blood = f"B{p:09d}"
+            blood_id = self.raw_id + 1
+            specimens = [
+                (blood, code, "BLD", "9", "mL", "", SPREC["BLD"], None, "consumed", "primary"),
+                (f"P{p:09d}A", "", "PL1", "0.5", "mL", blood, SPREC["PL1"], self._location(), "", "derivative"),
+                (f"P{p:09d}B", "", "PL1", "0.5", "mL", blood, SPREC["PL1"], self._location(), "", "derivative"),
+                (f"D{p:09d}", "", "DNA", "25", "µg", blood, "", self._location(), "", "derivative"),
+                (f"S{p:09d}", code, "SER", "1", "mL", "", SPREC["SER"], self._location(), "", "primary"),
+            ]
+            for barcode, participant, type_, qty, unit, parent, sprec, loc, status, lineage in specimens:
+                self.raw_id += 1
+                lines.append(f"{barcode},{participant},{type_},{qty},{unit},{stamp},{parent},{sprec},"
+                             f"{loc[0] if loc else ''},{status}\n")
+                raw.append((self.raw_id, barcode, p, type_, float(qty), unit, raw_stamp, status or "available", 1,
+                            lineage, blood_id if parent else None, sprec or None, 0,
+                            loc[1] if loc else None, loc[2] if loc else None))
+        return "".join(lines).encode(), raw
+
+
+def raw_insert_sqlite(path: Path, rows_iter) -> float:
+    """Seconds for sqlite3.executemany of the rows into a fresh database of the same schema."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    db = Database(f"sqlite:///{path}")
+    migrate.upgrade(db)
+    db.dispose()
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA cache_size=-65536")
+    sql = f"INSERT INTO bb_specimen ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+    spent = 0.0
+    for rows in rows_iter:
+        began = time.perf_counter()
+        conn.execute("BEGIN")
+        conn.executemany(sql, rows)
+        conn.execute("COMMIT")
+        spent += time.perf_counter() - began
+    conn.close()
+    return spent
+
+
+def raw_insert_postgres(db: Database, rows_iter) -> float:
+    with db.engine.connect() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS bench_raw_specimen"))
+        conn.execute(text("CREATE TABLE bench_raw_specimen (LIKE bb_specimen INCLUDING ALL)"))
+        conn.commit()
+    spent = 0.0
+    sql = f"INSERT INTO bench_raw_specimen ({', '.join(COLUMNS)}) VALUES ({', '.join(['%s'] * len(COLUMNS))})"
+    raw_conn = db.engine.raw_connection()
+    try:
+        for rows in rows_iter:
+            began = time.perf_counter()
+            with raw_conn.cursor() as cursor:
+                cursor.executemany(sql, [r[:8] + (bool(r[8]),) + r[9:] for r in rows])
+            raw_conn.commit()
+            spent += time.perf_counter() - began
+        with raw_conn.cursor() as cursor:
+            cursor.execute("DROP TABLE bench_raw_specimen")
+        raw_conn.commit()
+    finally:
+        raw_conn.close()
+    return spent
+
+
+def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
+    samples = []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - began) * 1000)
+    samples.sort()
+    return statistics.median(samples), samples[min(len(samples) - 1, int(round(0.95 * (len(samples) - 1))))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--specimens", "--scale", type=int, default=10_000_000, help="specimens to import")
+    parser.add_argument("--url", default=None, help="database URL (default: a fresh SQLite file, see --db)")
+    parser.add_argument("--db", default="/tmp/lifebank_biobank_bench.db", help="SQLite file (recreated)")
+    parser.add_argument("--batch", type=int, default=500_000, help="specimens per import file")
+    parser.add_argument("--repeat", type=int, default=50, help="runs per query")
+    parser.add_argument("--skip-raw", action="store_true", help="skip the raw executemany comparison")
+    args = parser.parse_args()
+
+    participants = max(1, args.specimens // PER_PARTICIPANT)
+    if args.url:
+        url = args.url
+    else:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{args.db}{suffix}").unlink(missing_ok=True)
+        url = f"sqlite:///{args.db}"
+    db = Database(url)
+    migrate.upgrade(db)
+    freezers = -(-participants * 4 // FREEZER_CAPACITY)
+    boxes = build_storage(db, freezers)
+    rng = random.Random(11)
+
+    began = time.perf_counter()
+    per_file = 250_000
+    for first in range(1, participants + 1, per_file):
+        count = min(per_file, participants + 1 - first)
+        imports.import_participants(db, participants_csv(first, count, rng), actor="bench", progress=quiet)
+    participant_seconds = time.perf_counter() - began
+
+    generator = SpecimenGenerator(boxes)
+    per_batch = max(1, args.batch // PER_PARTICIPANT)
+    import_seconds = 0.0
+    imported = 0
+    for first in range(1, participants + 1, per_batch):
+        count = min(per_batch, participants + 1 - first)
+        content, _raw = generator.batch(first, count)
+        del _raw
+        started = time.perf_counter()
+        imported += imports.import_specimens(db, content, actor="bench", progress=quiet).rows
+        import_seconds += time.perf_counter() - started
+        print(f"  imported {imported:,} specimens ({imported / import_seconds:,.0f} rows/s)", file=sys.stderr)
+    rate = imported / import_seconds
+
+    backend = db.dialect
+    print(f"backend: {backend}")
+    print(f"specimens: {imported} rows  (participants {participants}, freezers {freezers}, boxes {len(boxes)})")
+    print(f"participant_import: {participants / participant_seconds:,.0f} rows/s")
+    print(f"specimen_import: {rate:,.0f} rows/s  (target >= 100,000 rows/s)")
+
+    if not args.skip_raw:
+        def raw_rows():
+            regen = SpecimenGenerator(boxes)
+            for first in range(1, participants + 1, per_batch):
+                count = min(per_batch, participants + 1 - first)
+                yield regen.batch(first, count)[1]
+
+        if backend == "sqlite":
+            raw_seconds = raw_insert_sqlite(Path(f"{args.db}.raw"), raw_rows())
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{args.db}.raw{suffix}").unlink(missing_ok=True)
+            label = "sqlite3.executemany"
+        else:
+            raw_seconds = raw_insert_postgres(db, raw_rows())
+            label = "psycopg executemany"
+        raw_rate = imported / raw_seconds
+        print(f"raw_insert ({label}): {raw_rate:,.0f} rows/s")
+        print(f"import_vs_raw: {100 * rate / raw_rate:.0f} %  (target >= 25 %)")
+
+    if backend == "sqlite":
+        size = sum(os.path.getsize(p) for p in (args.db, f"{args.db}-wal") if os.path.exists(p))
+    else:
+        with db.engine.connect() as conn:
+            size = conn.execute(text("SELECT pg_database_size(current_database())")).scalar() or 0
+    print(f"database_size: {size / 2**20:,.0f} MiB")
+
+    freezer_paths = [f"BANK/FRZ-{f:03d}" for f in range(1, freezers + 1)]
+    used_boxes = boxes[: max(1, generator.slot // GRID.capacity)]
+    pick = random.Random(5)
+
+    def plasma_query() -> object:
+        return service.search_specimens(db, service.SpecimenFilter(
+            type="PL1", status="available", consent="DUO:0000042", container=pick.choice(freezer_paths)), limit=50)
+
+    def lineage_query() -> object:
+        p = pick.randrange(1, participants + 1)
+        return service.specimen_lineage(db, pick.choice([f"B{p:09d}", f"D{p:09d}"]))
+
+    queries = [
+        ("query_plasma_duo42_in_freezer", plasma_query, 50),
+        ("query_lineage", lineage_query, 50),
+        ("query_box_map", lambda: service.box_map(db, pick.choice(used_boxes)[1]), 20),
+        ("query_freezer_occupancy", lambda: service.occupancy(db, pick.choice(freezer_paths)), 50),
+        ("query_barcode_lookup",
+         lambda: service.get_specimen(db, f"S{pick.randrange(1, participants + 1):09d}"), 50),
+    ]
+    for name, fn, target in queries:
+        fn()  # warm the cache once, as a running server would be
+        p50, p95 = timed(fn, args.repeat)
+        print(f"{name}: p50 {p50:.1f} ms, p95 {p95:.1f} ms  (target p95 <= {target} ms)")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak_memory: {peak:,.0f} MiB  (target <= 2048 MiB)")
+    db.dispose()
+
+
+if __name__ == "__main__":
+    main()
