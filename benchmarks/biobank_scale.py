@@ -278,16 +278,20 @@ def main() -> None:
     used_boxes = boxes[: max(1, generator.slot // GRID.capacity)]
     pick = random.Random(5)
 
-    def plasma_query() -> object:
-        return service.search_specimens(db, service.SpecimenFilter(
-            type="PL1", status="available", consent="DUO:0000042", container=pick.choice(freezer_paths)), limit=50)
+    def plasma(with_total: bool) -> Callable[[], object]:
+        def query() -> object:
+            return service.search_specimens(db, service.SpecimenFilter(
+                type="PL1", status="available", consent="DUO:0000042", container=pick.choice(freezer_paths)),
+                limit=50, with_total=with_total)
+        return query
 
     def lineage_query() -> object:
         p = pick.randrange(1, participants + 1)
         return service.specimen_lineage(db, pick.choice([f"B{p:09d}", f"D{p:09d}"]))
 
     queries = [
-        ("query_plasma_duo42_in_freezer", plasma_query, 50),
+        ("query_plasma_duo42_in_freezer_first_page", plasma(False), 50),
+        ("query_plasma_duo42_in_freezer_with_exact_total", plasma(True), 50),
         ("query_lineage", lineage_query, 50),
         ("query_box_map", lambda: service.box_map(db, pick.choice(used_boxes)[1]), 20),
         ("query_freezer_occupancy", lambda: service.occupancy(db, pick.choice(freezer_paths)), 50),
