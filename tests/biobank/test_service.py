@@ -184,3 +184,27 @@ def test_two_concurrent_reservers_exactly_one_wins(bank):
         thread.join()
     assert sorted(outcomes) == ["lost", "won"]
     assert len(service.specimen_history(bank, "S1")["reservations"]) == 1
+
+
+def test_two_concurrent_moves_into_one_position_exactly_one_wins(bank):
+    for barcode in ("T1", "T2"):
+        service.register_specimen(bank, barcode, participant="P000001", type="SER", quantity=1, actor=ACTOR)
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def move(barcode: str) -> None:
+        barrier.wait()
+        try:
+            service.move_specimen(bank, barcode, "FRZ-01/R01/BOX-2/E5", actor=ACTOR)
+            outcomes.append("won")
+        except Conflict:
+            outcomes.append("lost")
+
+    threads = [threading.Thread(target=move, args=(b,)) for b in ("T1", "T2")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["lost", "won"]
+    grid = service.box_map(bank, "FRZ-01/R01/BOX-2")
+    assert grid["used"] == 1
