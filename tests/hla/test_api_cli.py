@@ -88,6 +88,8 @@ def test_cli_grade_import_search(tmp_path: Path, backend: str, db_url: str):
     result = json.loads(found.stdout)
     assert result["total"] == 2 and [i["donor_id"] for i in result["items"]] == ["D1", "D2"]
     assert {"donor_id", "mismatch_count", "loci"} <= set(result["items"][0])
+    capped = run(["hla", "search", PATIENT, "--max-mismatches", "1", "--cap", "A=0", "--format", "json"], env)
+    assert [i["donor_id"] for i in json.loads(capped.stdout)["items"]] == ["D1", "C1"]
     bad = tmp_path / "bad.csv"
     bad.write_text(HEADER + "\nX1,adult,*01:01,*99:99,*08:01,*07:02,NULL,NULL,NULL,NULL,NULL,NULL,*03:01,*15:01\n")
     rejected = run(["hla", "import", "donors", str(bad), "--format", "json"], env)

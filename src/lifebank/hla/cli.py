@@ -62,10 +62,18 @@ def search(patient: Annotated[str, typer.Argument(help="patient GL string")],
            donor_type: Annotated[str | None, typer.Option("--donor-type", help="adult or cord")] = None,
            limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
            offset: Annotated[int, typer.Option(min=0)] = 0,
+           cap: Annotated[list[str] | None, typer.Option("--cap", help="per-locus maximum, e.g. --cap DRB1=0")] = None,
            fmt: FormatOpt = OutputFormat.table) -> None:
     """Ranked donors within the allowed mismatches; every result explains each locus."""
+    caps: dict[str, int] = {}
+    for item in cap or []:
+        locus, sep, value = item.partition("=")
+        if not sep or not value.strip().isdigit():
+            err_console.print(f"[red]error:[/] --cap {item!r} is not LOCUS=N")
+            raise typer.Exit(1)
+        caps[locus.strip().upper()] = int(value)
     result = service.search(database(), patient, max_mismatches=max_mismatches, loci=loci, donor_type=donor_type,
-                            limit=limit, offset=offset)
+                            limit=limit, offset=offset, locus_caps=caps)
     if fmt is OutputFormat.json:
         print_json({"total": result["total"], "items": [
             {"donor_id": i["donor_id"], "donor_type": i["donor_type"], "mismatch_count": i["mismatch_count"],
