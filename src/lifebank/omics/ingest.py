@@ -141,7 +141,8 @@ class _ChromWriter:
         if not self.buffered_sites:
             return
         table = pa.Table.from_pydict(self.site_rows, schema=layout.SITES_SCHEMA)
-        self.pending.append(self.pool.submit(self.sites.write_table, table, row_group_size=SITE_ROW_GROUP))
+        # one flush = one row group (a smaller row_group_size would split off a tiny remainder group)
+        self.pending.append(self.pool.submit(self.sites.write_table, table, row_group_size=table.num_rows))
         self.rows["sites"] += self.buffered_sites
         self.site_rows = {name: [] for name in layout.SITES_SCHEMA.names}
         self.buffered_sites = 0
@@ -158,7 +159,7 @@ class _ChromWriter:
                 arrays.append(pa.array(data, type=type_))
         table = pa.Table.from_arrays(arrays, schema=layout.GENOTYPES_SCHEMA)
         # Parquet encoding and compression release the GIL: a writer thread overlaps them with parsing.
-        self.pending.append(self.pool.submit(self.genotypes.write_table, table, row_group_size=GENOTYPE_ROW_GROUP))
+        self.pending.append(self.pool.submit(self.genotypes.write_table, table, row_group_size=table.num_rows))
         self._collect_finished()
 
     def _collect_finished(self) -> None:

@@ -39,6 +39,8 @@ class VariantStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._con = duckdb.connect(":memory:", config={"threads": 2})
+        # Parquet footers are parsed once per file: batch files never change after they are committed.
+        self._con.execute("SET parquet_metadata_cache = true")
         self._lock = threading.Lock()
         self._sample_index: dict[tuple[str, int], dict[str, int]] = {}
         self._spans: dict[str, int] = {}
