@@ -153,7 +153,9 @@ def import_vcf(db: Database, data_dir: Path, path: Path, *, dataset: str, actor:
             target = layout.batch_folder(root, table, dataset, batch)
             target.parent.mkdir(parents=True, exist_ok=True)
             if target.exists():
-                raise Conflict(f"batch folder {target} already exists: another import of {dataset!r} is running")
+                raise Conflict(f"batch folder {target} exists but is not catalogued: another import into "
+                               f"{dataset!r} is running, or a crash or an earlier database left it behind "
+                               "(remove it when no import is running)")
             source.rename(target)
             moved.append(target)
         in_file = set(summary.samples)
