@@ -748,7 +748,10 @@ def search_specimens(db: Database, flt: SpecimenFilter, *, limit: int = 50, offs
     with db.session() as session:
         query = _filtered(session, flt)
         total = (session.scalar(select(func.count()).select_from(query.subquery())) or 0) if with_total else None
-        specimens = list(session.scalars(query.order_by(Specimen.id).limit(limit).offset(offset)))
+        # Within a container, storage order (box, position) is what people expect, and the (container_id,
+        # position) index yields it directly, so the first page needs no sort of the whole freezer.
+        order = (Specimen.container_id, Specimen.position, Specimen.id) if flt.container else (Specimen.id,)
+        specimens = list(session.scalars(query.order_by(*order).limit(limit).offset(offset)))
         items = specimen_views(session, specimens)
     return total, items
 
