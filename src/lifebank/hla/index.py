@@ -418,3 +418,50 @@ def build(entries: Iterable[tuple[int, str, float | None, dict[str, LocusTyping 
                     {locus: np.asarray(v, dtype=np.int32) for locus, v in genos.items()})
     index.compact()
     return index
+
+
+# Resolves one locus's two column values to a typing (None = untyped or no longer valid).
+LocusResolver = Callable[[str, str | None, str | None], LocusTyping | None]
+
+
+def build_from_columns(rows: Iterable[Sequence[object]], resolve: LocusResolver,
+                       loci: Sequence[str] = ALL_LOCI, chunk: int = 200_000) -> SearchIndex:
+    """Index donor rows `(key, donor type, cell dose, A_1, A_2, B_1, ... )` as they come from the database.
+
+    Registries repeat the same column pairs endlessly, so each distinct `(value 1, value 2)` of a locus is
+    resolved and coded once; every other row costs one dictionary lookup per locus.
+    """
+    index = SearchIndex(loci)
+    caches: dict[str, dict[tuple[object, object], int]] = {locus: {} for locus in loci}
+    batch: list[Sequence[object]] = []
+
+    def flush() -> None:
+        if not batch:
+            return
+        genotypes: dict[str, np.ndarray] = {}
+        for i, locus in enumerate(loci):
+            cache, table = caches[locus], index.tables[locus]
+            out = np.empty(len(batch), dtype=np.int32)
+            for j, row in enumerate(batch):
+                pair = (row[3 + 2 * i], row[4 + 2 * i])
+                gid = cache.get(pair)
+                if gid is None:
+                    typing = resolve(locus, pair[0], pair[1])  # type: ignore[arg-type]
+                    gid = 0 if typing is None else table.genotype_id(table.typing_id(typing.first),
+                                                                     table.typing_id(typing.second))
+                    cache[pair] = gid
+                out[j] = gid
+            genotypes[locus] = out
+        index.add_coded(np.fromiter((r[0] for r in batch), dtype=np.int64, count=len(batch)),
+                        np.fromiter((DONOR_TYPES[r[1]] for r in batch), dtype=np.int8, count=len(batch)),  # type: ignore[index]
+                        np.fromiter((np.nan if r[2] is None else r[2] for r in batch), dtype=np.float32,
+                                    count=len(batch)), genotypes)
+        batch.clear()
+
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= chunk:
+            flush()
+    flush()
+    index.compact()
+    return index

@@ -17,6 +17,7 @@ import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from lifebank.db.base import utcnow
 from lifebank.db.engine import Database
 from lifebank.errors import NotFound, ValidationFailed
 from lifebank.hla.grading import CONFIDENCE_RANK, GRADE_RANK, Grader
-from lifebank.hla.index import SearchIndex, build
+from lifebank.hla.index import SearchIndex, build_from_columns
 from lifebank.hla.macs import MacDictionary, MacError, load_mac_file
 from lifebank.hla.models import HLA_COLUMNS, Change, Donor, MacCode, NomenclatureRelease
 from lifebank.hla.nomenclature import ALL_LOCI, MATCH_LOCI, Nomenclature, parse_release, vendored
@@ -424,6 +425,13 @@ def _loci_of(parser: TypingParser, values: Sequence[str | None]) -> dict[str, Lo
     return loci
 
 
+def _resolve(parser: TypingParser, locus: str, first: str | None, second: str | None) -> LocusTyping | None:
+    try:
+        return parser.locus_typing(locus, first, second)
+    except TypingError:
+        return None  # typed under an older release/dictionary and no longer valid: treated as untyped
+
+
 def _index(db: Database, ctx: Context) -> SearchIndex:
     """The context's index, built on first use and brought up to date with `hla_change`."""
     with ctx.lock:
@@ -451,8 +459,8 @@ def _index(db: Database, ctx: Context) -> SearchIndex:
                     ctx.seen_change = last
             if ctx.index is None:
                 rows = session.execute(select(Donor.id, Donor.donor_type, Donor.cell_dose, *_TYPING_COLUMNS)
-                                       .order_by(Donor.id))
-                ctx.index = build((row[0], row[1], row[2], _loci_of(ctx.parser, row[3:])) for row in rows)
+                                       .order_by(Donor.id).execution_options(yield_per=50_000))
+                ctx.index = build_from_columns(rows, partial(_resolve, ctx.parser))
                 ctx.seen_change = last
         return ctx.index
 
