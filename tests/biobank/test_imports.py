@@ -101,3 +101,17 @@ def test_one_bad_row_in_100k_writes_nothing_then_the_fixed_file_imports(bank):
     assert imports.import_specimens(bank, good, actor=ACTOR).rows == 100_000
     assert count(bank, Specimen) == 100_000
     assert ledger.verify(bank).ok
+
+
+def test_child_of_another_participants_specimen_and_lineage_cycles_are_rejected(bank):
+    content = (SPECIMEN_HEADER
+               + "B1,P000001,BLD,8,mL,,,,\n"
+               + "D1,P000002,DNA,10,ug,,B1,,\n"
+               + "X1,,SER,1,mL,,X2,,\n"
+               + "X2,,SER,1,mL,,X1,,\n").encode()
+    with pytest.raises(imports.ImportRejected) as caught:
+        imports.import_specimens(bank, content, actor=ACTOR)
+    assert [(e.line, e.column, e.reason) for e in caught.value.errors] == [
+        (3, "participant", "parent B1 belongs to another participant"),
+        (5, "parent_barcode", "lineage cycle: X1 descends from X2"),
+    ]

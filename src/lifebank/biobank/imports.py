@@ -42,7 +42,14 @@ from lifebank.biobank.models import (
     Specimen,
 )
 from lifebank.biobank.service import SEXES, layout_of
-from lifebank.biobank.specimen_types import FINAL_STATUSES, SPECIMEN_TYPES, LineageError, lineage_kind, normalise_unit
+from lifebank.biobank.specimen_types import (
+    FINAL_STATUSES,
+    SPECIMEN_TYPES,
+    LineageError,
+    LineageKind,
+    lineage_kind,
+    normalise_unit,
+)
 from lifebank.biobank.sprec import SprecError, parse_sprec
 from lifebank.biobank.storage_layout import GridLayout, LayoutError
 from lifebank.db.base import utcnow
@@ -502,9 +509,18 @@ def _import_specimens(db: Database, content: bytes, *, actor: str, progress: Pro
                         errors.append(RowError(row.line, "parent_barcode", f"unknown parent {parent}"))
                 if len(parent_types) == len(row.parents):
                     try:
-                        lineage_kind(parent_types, row.type)
+                        kind = lineage_kind(parent_types, row.type)
                     except LineageError as exc:
                         errors.append(RowError(row.line, "type", str(exc)))
+                    else:
+                        if row.participant and kind is not LineageKind.POOL and row.participant in people:
+                            parent = row.parents[0]
+                            parent_owner = (people.get(in_file[parent].participant, (None,))[0]
+                                            if parent in in_file and in_file[parent].participant
+                                            else stored_parents[parent][2] if parent in stored_parents else None)
+                            if parent_owner is not None and parent_owner != people[row.participant][0]:
+                                errors.append(RowError(row.line, "participant", f"parent {parent} belongs to "
+                                                                                 "another participant"))
             if row.box_path:
                 box = boxes[row.box_path]
                 if box is None:
