@@ -6,6 +6,7 @@ so the change and its proof commit or fail together.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -54,7 +55,9 @@ from lifebank.db.engine import Database
 from lifebank.errors import Conflict, NotFound, ValidationFailed
 
 SEXES = {"F", "M", "O", "U"}
-SCHEME = BarcodeScheme("LB", 9)
+# The house barcode scheme: prefix and digits are configurable per bank (LIFEBANK_BARCODE_PREFIX/_DIGITS).
+SCHEME = BarcodeScheme(os.environ.get("LIFEBANK_BARCODE_PREFIX", "LB"), int(os.environ.get("LIFEBANK_BARCODE_DIGITS",
+                                                                                          "9")))
 QC_KINDS = {"DIN": "", "RIN": "", "concentration": "ng/µL", "viability": "%", "A260/280": "", "volume": "mL",
             "cell_count": "10^6 cells"}
 
