@@ -8,13 +8,14 @@ from typing import Annotated
 
 import click
 import typer
+from rich.markup import escape
 from sqlalchemy.exc import SQLAlchemyError
 
 from lifebank import __version__
 from lifebank.cli import context
-from lifebank.cli.output import OutputFormat, console, emit_rows, err_console, print_json
+from lifebank.cli.output import OutputFormat, console, emit_rows, err_console, print_json, print_rejection
 from lifebank.domains import domain_modules
-from lifebank.errors import LifeBankError
+from lifebank.errors import LifeBankError, RowsRejected
 
 app = typer.Typer(name="lifebank", help="LifeBank: biobank, stem-cell registry and genome data platform.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -273,11 +274,15 @@ def main() -> None:
     except click.exceptions.Abort:
         err_console.print("aborted")
         sys.exit(1)
+    except RowsRejected as exc:
+        print_rejection(exc, OutputFormat.table)
+        sys.exit(1)
     except LifeBankError as exc:
-        err_console.print(f"[red]error:[/] {exc.detail}", highlight=False, soft_wrap=True)
+        err_console.print(f"[red]error:[/] {escape(exc.detail)}", highlight=False, soft_wrap=True)
         sys.exit(1)
     except SQLAlchemyError as exc:
-        err_console.print(f"[red]database error:[/] {str(exc).splitlines()[0]}", highlight=False, soft_wrap=True)
+        err_console.print(f"[red]database error:[/] {escape(str(exc).splitlines()[0])}", highlight=False,
+                          soft_wrap=True)
         sys.exit(1)
     except KeyboardInterrupt:
         err_console.print("interrupted")

@@ -11,6 +11,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from lifebank.errors import RowsRejected
+
 console = Console()
 err_console = Console(stderr=True)
 
@@ -36,3 +38,13 @@ def emit_rows(rows: Sequence[Mapping[str, Any]], fmt: OutputFormat, *, columns: 
     for row in rows:
         table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
     console.print(table)
+
+
+def print_rejection(exc: RowsRejected, fmt: OutputFormat) -> None:
+    """A rejected import: the list of bad rows on stdout with `--format json`, one line per row on stderr else."""
+    if fmt is OutputFormat.json:
+        print_json({"error": exc.detail, "errors": [e.as_dict() for e in exc.errors]})
+        return
+    err_console.print(f"error: {exc.detail.split(':', 1)[0]}", highlight=False, markup=False, soft_wrap=True)
+    for error in exc.errors:
+        err_console.print(f"  {error}", highlight=False, markup=False, soft_wrap=True)

@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from lifebank.errors import LifeBankError
+from lifebank.errors import LifeBankError, RowsRejected
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -31,7 +31,8 @@ def install_problem_handlers(app: FastAPI, *, is_api: Any) -> None:
     async def _domain_error(request: Request, exc: LifeBankError) -> Any:
         if not is_api(request) and hasattr(request.app.state, "html_error"):
             return request.app.state.html_error(request, exc.status, exc.detail)
-        return problem(exc.status, exc.title, exc.detail)
+        extra = {"errors": [e.as_dict() for e in exc.errors]} if isinstance(exc, RowsRejected) else {}
+        return problem(exc.status, exc.title, exc.detail, **extra)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Any:
