@@ -159,3 +159,23 @@ def test_nomenclature_release_loads_from_a_folder(db, tmp_path):
     assert service.context(db).nom.alleles
     with pytest.raises(ValidationFailed, match="missing"):
         service.load_nomenclature(db, tmp_path / "nowhere", actor="tester")
+
+
+def test_a_mac_dictionary_loaded_by_another_process_reaches_this_index(db, db_url):
+    from lifebank.db.engine import Database
+
+    service.import_donors(db, GOOD, actor="tester")
+    assert service.search(db, PATIENT, max_mismatches=0)["total"] == 2
+    other = Database(db_url)  # a second process's handle: its own context and index
+    try:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "numer.v3.txt"
+            path.write_text("*\tAB\t01/02\n")
+            service.load_macs(other, path, actor="other")
+        # this process sees the change log, reloads the dictionary, and can now use the code
+        assert service.search(db, PATIENT.replace("A*01:01+", "A*01:AB+"), max_mismatches=0)["total"] == 2
+        assert len(service.context(db).macs) == 1
+    finally:
+        other.dispose()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, Float, Integer, String, Text
+from sqlalchemy import BigInteger, Date, Float, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lifebank.db.base import Base, UTCDateTime, utcnow
@@ -76,6 +76,7 @@ class Change(Base):
     """Every donor write, in order: search indexes in other processes catch up from here (-1 = re-resolve all)."""
 
     __tablename__ = "hla_change"
+    __table_args__ = (Index("ix_hla_change_donor_key", "donor_key", "seq"),)
 
     seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     donor_key: Mapped[int] = mapped_column(BigInteger)

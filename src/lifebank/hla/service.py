@@ -99,6 +99,7 @@ class Context:
     grader: Grader
     index: SearchIndex | None = None
     seen_change: int = 0
+    config_seq: int = 0  # the last "re-resolve everything" change this context has loaded
     lock: threading.RLock = field(default_factory=threading.RLock)
 
 
@@ -111,11 +112,29 @@ def _load_context(db: Database) -> Context:
     with db.session() as session:
         release = session.get(NomenclatureRelease, 1)
         codes = dict(session.execute(select(MacCode.code, MacCode.expansion)).all())
+        config_seq = _last_rebuild(session)
     nom = vendored()
     if release is not None and Path(release.folder).is_dir():
         nom = parse_release(Path(release.folder))
     macs = MacDictionary(codes)
-    return Context(nom, macs, TypingParser(nom, macs), Grader(nom))
+    return Context(nom, macs, TypingParser(nom, macs), Grader(nom), config_seq=config_seq)
+
+
+def _last_rebuild(session: Session) -> int:
+    return session.execute(select(func.max(Change.seq)).where(Change.donor_key == REBUILD)).scalar_one() or 0
+
+
+def fresh_context(db: Database) -> Context:
+    """The process's context, reloaded first if another process has loaded MACs or a release since."""
+    ctx = context(db)
+    with db.session() as session:
+        last = _last_rebuild(session)
+    if last > ctx.config_seq:
+        with ctx.lock:
+            fresh = _load_context(db)
+            ctx.nom, ctx.macs, ctx.parser, ctx.grader = fresh.nom, fresh.macs, fresh.parser, fresh.grader
+            ctx.config_seq, ctx.index = fresh.config_seq, None
+    return ctx
 
 
 def context(db: Database) -> Context:
@@ -135,14 +154,14 @@ def reset(db: Database) -> None:
 
 def parse(db: Database, gl: str, what: str = "typing") -> Genotype:
     try:
-        return context(db).parser.genotype(gl)
+        return fresh_context(db).parser.genotype(gl)
     except TypingError as exc:
         raise ValidationFailed(f"{what}: {exc}") from None
 
 
 # -- grading -------------------------------------------------------------------------------------------------------
 def grade(db: Database, patient_gl: str, donor_gl: str) -> dict[str, Any]:
-    ctx = context(db)
+    ctx = fresh_context(db)
     patient, donor = parse(db, patient_gl, "patient"), parse(db, donor_gl, "donor")
     return ctx.grader.grade(patient, donor).as_dict()
 
@@ -214,7 +233,7 @@ def _records_from_gl(text: str, parser: TypingParser, donor_type: str,
 
 def validate_donors(db: Database, text: str, *, donor_type: str = "adult") -> tuple[list[DonorRecord], list[RowError]]:
     """Check every row; return the records and every error (line, column, reason). Writes nothing."""
-    ctx = context(db)
+    ctx = fresh_context(db)
     errors: list[RowError] = []
     first = next((line for line in text.splitlines() if line.strip()), "")
     if "%" in first and "," not in first.split("%")[0] and "\t" not in first:
@@ -440,7 +459,7 @@ def _index(db: Database, ctx: Context) -> SearchIndex:
             if ctx.index is not None and last > ctx.seen_change:
                 changes = session.execute(select(Change.donor_key).where(Change.seq > ctx.seen_change)
                                           .order_by(Change.seq)).scalars().all()
-                if REBUILD in changes:
+                if REBUILD in changes:  # MACs or a release changed (fresh_context reloaded them): re-resolve all
                     ctx.index = None
                 else:
                     keys = sorted(set(changes))
@@ -466,7 +485,7 @@ def _index(db: Database, ctx: Context) -> SearchIndex:
 
 
 def index_status(db: Database) -> dict[str, Any]:
-    ctx = context(db)
+    ctx = fresh_context(db)
     index = _index(db, ctx)
     return {"donors": len(index), "memory_bytes": index.memory_bytes(), "nomenclature": ctx.nom.version,
             "macs": len(ctx.macs)}
@@ -500,12 +519,12 @@ def search(db: Database, patient_gl: str, *, max_mismatches: int = 0, loci: str 
     for locus, cap in caps.items():
         if locus not in match_loci or not 0 <= cap <= 2:
             raise ValidationFailed(f"locus cap {locus}={cap}: locus must be matched and the cap 0-2")
-    ctx = context(db)
+    ctx = fresh_context(db)
+    index = _index(db, ctx)
     patient = parse(db, patient_gl, "patient")
     missing = [locus for locus in ("A", "B", "DRB1") if patient.get(locus) is None]
     if missing:
         raise ValidationFailed(f"patient: {', '.join(missing)} must be typed to search")
-    index = _index(db, ctx)
 
     def scorer(p: Any, d: Any) -> tuple[int, int]:
         g = ctx.grader.position(p, d)
