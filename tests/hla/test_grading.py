@@ -35,6 +35,13 @@ def test_identical_full_alleles_are_a_definite_gdna_match(parser, grader):
     assert all(p.antigen_match for p in r.positions)
 
 
+def test_same_allele_known_only_from_its_coding_sequence_is_a_cdna_match(parser, grader, nom):
+    # Allele_status.txt: A*02:01:03 is Partial/cDNA, so identity is proven at cDNA level only
+    assert "A*02:01:03" not in nom.full_gdna and "A*02:01:01:01" in nom.full_gdna
+    r = grade_a(parser, grader, "A*02:01:03", "A*02:01:01:01", "A*02:01:03", "A*02:01:01:01")
+    assert grades(r) == [("cdna", "definite"), ("gdna", "definite")]
+
+
 def test_grades_step_down_cdna_protein_g_p(parser, grader):
     # same three fields -> cDNA; same two -> protein; same G group -> G; same P group only -> P
     assert grades(grade_a(parser, grader, "A*01:01:01:01", "A*01:01:01:01", "A*01:01:01:03", "A*01:01:01:01"))[0] \

@@ -143,9 +143,13 @@ class Grader:
         return "p_group"
 
     def _name_grade(self, a: str, b: str) -> str:
-        """gDNA for the same complete allele; else by the fields both names share; else G group; else P group."""
+        """gDNA for the same complete allele; else by the fields both names share; else G group; else P group.
+
+        Atlas/WMDA: the same allele is a gDNA match only when its whole genomic sequence is known
+        (Allele_status.txt: Full, gDNA); an allele known from its coding sequence alone matches at cDNA.
+        """
         if a == b and a in self.nom.alleles:
-            return "gdna"
+            return "gdna" if not self.nom.full_gdna or a in self.nom.full_gdna else "cdna"
         pa, pb = split_allele(a), split_allele(b)
         if pa is not None and pb is not None:
             shared = 0

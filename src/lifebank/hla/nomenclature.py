@@ -2,7 +2,8 @@
 
 Pure: reads the release's text files and builds dictionaries; no database, no web. The files are the WMDA
 set IMGT publishes with each release (`wmda/hla_nom_g.txt`, `hla_nom_p.txt`, `rel_dna_ser.txt`,
-`rel_ser_ser.txt`), plus `Allelelist.txt`, `Deleted_alleles.txt` and `tce/dpb_tce.csv`. Release 3.58.0 is vendored
+`rel_ser_ser.txt`), plus `Allelelist.txt`, `Deleted_alleles.txt`, `Allele_status.txt` (which alleles have a
+full genomic sequence, for the gDNA grade) and `tce/dpb_tce.csv`. Release 3.58.0 is vendored
 unmodified in `lifebank/hla/data/imgthla-3.58.0`; a newer release folder with the same layout loads the same way
 (`rel_dna_ser.txt` gains a 7th field from 3.64.0, which is ignored here).
 """
@@ -18,7 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 
 VENDORED_RELEASE = Path(__file__).parent / "data" / "imgthla-3.58.0"
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 
 # Matching loci (WMDA/Atlas): A, B, C, DRB1, DQB1 are scored; DPB1 is graded for TCE permissiveness only.
 MATCH_LOCI: tuple[str, ...] = ("A", "B", "C", "DQB1", "DRB1")
@@ -89,6 +90,7 @@ class Nomenclature:
     by_prefix: dict[str, tuple[str, ...]] = field(default_factory=dict)  # truncated name -> alleles it covers
     alleles_of_serology: dict[str, tuple[str, ...]] = field(default_factory=dict)
     p_loci: frozenset[str] = frozenset()
+    full_gdna: frozenset[str] = frozenset()  # alleles whose whole genomic sequence is known (Allele_status.txt)
 
     # -- reductions ---------------------------------------------------------------------------------------------
     def g_group_of(self, allele: str) -> str:
@@ -221,6 +223,13 @@ def _deleted(path: Path) -> dict[str, str | None]:
     return out
 
 
+def _full_gdna(path: Path) -> frozenset[str]:
+    """Allele_status.txt: `Allele,...,Partial,Type`; `Full` + `gDNA` means the whole gene was sequenced."""
+    with path.open(encoding="utf-8") as handle:
+        rows = csv.DictReader(line for line in handle if not line.startswith("#"))
+        return frozenset(row["Allele"] for row in rows if row.get("Partial") == "Full" and row.get("Type") == "gDNA")
+
+
 def _allele_names(path: Path) -> frozenset[str]:
     with path.open(encoding="utf-8") as handle:
         rows = csv.DictReader(line for line in handle if not line.startswith("#"))
@@ -265,6 +274,7 @@ def parse_release(folder: Path) -> Nomenclature:
                 tree[antigen] = Serology(antigen, parts.locus, "not_split")
     tce_path = folder / "tce" / "dpb_tce.csv"
     deleted_path = folder / "Deleted_alleles.txt"
+    status_path = folder / "Allele_status.txt"
     return Nomenclature(
         version=_version(folder),
         alleles=alleles,
@@ -279,6 +289,7 @@ def parse_release(folder: Path) -> Nomenclature:
         by_prefix=_prefix_index(alleles),
         alleles_of_serology={k: tuple(v) for k, v in by_serology.items()},
         p_loci=frozenset(p_locus_of(line) for line in _data_lines(folder / "wmda" / "hla_nom_p.txt")),
+        full_gdna=_full_gdna(status_path) if status_path.is_file() else frozenset(),
     )
 
 
