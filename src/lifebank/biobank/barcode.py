@@ -1,8 +1,8 @@
 """Specimen barcodes: a configurable prefix, a zero-padded sequence number and one check character.
 
 The check character is ISO/IEC 7064 MOD 37,36 (the hybrid system over 0-9A-Z): it catches every
-single-character substitution and every transposition of two adjacent characters, the two errors
-people make when typing a barcode a scanner could not read.
+single-character substitution and all but about 0.2 % of transpositions of two adjacent characters,
+the two errors people make when typing a barcode a scanner could not read.
 """
 
 from __future__ import annotations
