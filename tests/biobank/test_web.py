@@ -31,3 +31,13 @@ def test_pages_in_chinese(bank, client, users):
 
 def test_partner_cannot_open_the_import_page(bank, client, users):
     assert client.get("/biobank/import", headers=users.headers("partner")).status_code == 403
+
+
+def test_specimen_list_pages_keep_the_filters(bank, client, users):
+    tech = users.headers("technician")
+    for i in range(51):
+        service.register_specimen(bank, f"S{i:02d}", participant="P000001", type="SER", quantity=1, actor=ACTOR)
+    first = client.get("/biobank/specimens", headers=tech, params={"type": "SER", "consent": "DUO:0000042"})
+    assert "51 specimens found." in first.text
+    assert "href=\"?type=SER&amp;status=&amp;participant=&amp;consent=DUO%3A0000042&amp;container=&amp;page=2\"" \
+        in first.text
