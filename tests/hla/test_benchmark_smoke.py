@@ -1,0 +1,21 @@
+"""The search benchmark still runs (tiny scale) and prints one `name: value unit` per line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def test_benchmark_runs_small():
+    script = Path(__file__).parents[2] / "benchmarks" / "hla_search.py"
+    out = subprocess.run([sys.executable, str(script), "--donors", "20000", "--patients", "4", "--scan-patients",
+                          "2", "--mvt3-patients", "2"], capture_output=True, text=True, timeout=300, check=True)
+    lines = [line for line in out.stdout.splitlines() if line.strip()]
+    assert all(": " in line for line in lines)
+    names = {line.split(":", 1)[0] for line in lines}
+    assert {"index_build", "index_memory", "search_p50_2mm_10of10", "speedup_vs_full_scan_0mm"} <= names
