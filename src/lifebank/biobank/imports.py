@@ -216,7 +216,9 @@ def import_participants(db: Database, content: bytes, *, actor: str,
                         progress: ProgressFactory = _no_progress) -> ImportResult:
     """Participants with their first consent version (DUO codes separated by ';')."""
     with _gc_paused():
-        return _import_participants(db, content, actor=actor, progress=progress)
+        result = _import_participants(db, content, actor=actor, progress=progress)
+    _refresh_statistics(db, result.rows, ("bb_participant", "bb_consent", "bb_consent_code"))
+    return result
 
 
 def _import_participants(db: Database, content: bytes, *, actor: str, progress: ProgressFactory) -> ImportResult:
@@ -385,7 +387,20 @@ def import_specimens(db: Database, content: bytes, *, actor: str,
                      progress: ProgressFactory = _no_progress) -> ImportResult:
     """Specimens with lineage and storage location; see the module docstring for the rules."""
     with _gc_paused():
-        return _import_specimens(db, content, actor=actor, progress=progress)
+        result = _import_specimens(db, content, actor=actor, progress=progress)
+    _refresh_statistics(db, result.rows, ("bb_specimen",))
+    return result
+
+
+def _refresh_statistics(db: Database, rows: int, tables: Sequence[str]) -> None:
+    """After a large load, let PostgreSQL's planner see the new rows at once (ANALYZE samples a fixed number
+    of rows, so it stays cheap); with stale statistics it takes `type = 'PL1'` for a handful of rows and
+    plans a freezer search around it. SQLite's searches are shaped not to depend on statistics."""
+    if rows >= 10_000 and db.dialect == "postgresql":
+        with db.engine.connect() as conn:
+            for table in tables:
+                conn.exec_driver_sql(f"ANALYZE {table}")
+            conn.commit()
 
 
 def _import_specimens(db: Database, content: bytes, *, actor: str, progress: ProgressFactory) -> ImportResult:
