@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -354,21 +354,20 @@ def occupancy(db: Database, name_path: str) -> dict[str, Any]:
     """
     with db.session() as session:
         root = container_at(session, name_path)
-        subtree = in_subtree(session, root.path)
+        # One count per box through the (container_id, position) index: cost follows the tubes in this
+        # subtree, never the size of the bank (a hash join would tempt PostgreSQL into a full scan).
+        used = select(func.count()).where(Specimen.container_id == Container.id).scalar_subquery()
         boxes = session.execute(
-            select(Container.id, Container.path, Container.capacity).where(subtree, Container.capacity > 0)
+            select(Container.id, Container.path, Container.capacity, used)
+            .where(in_subtree(session, root.path), Container.capacity > 0)
         ).all()
-        used_by_box = dict(session.execute(
-            select(Specimen.container_id, func.count()).where(
-                Specimen.container_id.in_(select(Container.id).where(subtree, Container.capacity > 0)))
-            .group_by(Specimen.container_id)
-        ).all())
+        used_by_box = {bid: count for bid, _path, _cap, count in boxes}
         children = session.execute(select(Container.id, Container.name, Container.kind)
                                    .where(Container.parent_id == root.id).order_by(Container.name)).all()
     # Each box counts towards the direct child of the root on its path: '/root/child/.../box/'.
     per_child: dict[int, list[int]] = {}
     offset = len(root.path)
-    for bid, bpath, cap in boxes:
+    for bid, bpath, cap, _count in boxes:
         head = bpath[offset:].split("/", 1)[0]
         if head:
             tally = per_child.setdefault(int(head), [0, 0])
@@ -377,7 +376,7 @@ def occupancy(db: Database, name_path: str) -> dict[str, Any]:
     child_rows = [{"name": name, "kind": kind, "path": f"{root.name_path}/{name}",
                    "used": per_child.get(cid, [0, 0])[0], "capacity": per_child.get(cid, [0, 0])[1]}
                   for cid, name, kind in children]
-    total_capacity = sum(cap for _b, _p, cap in boxes)
+    total_capacity = sum(box[2] for box in boxes)
     total_used = sum(used_by_box.values())
     return {"path": root.name_path, "kind": root.kind, "temperature_class": root.temperature_class,
             "used": total_used, "capacity": total_capacity, "boxes": len(boxes), "children": child_rows}
@@ -800,10 +799,13 @@ def _lineage_tree(session: Session, root: Specimen, *, depth: int = 6) -> dict[s
             "children": []}
     if depth == 0:
         return node
-    children = list(session.scalars(select(Specimen).where(or_(
-        Specimen.parent_id == root.id,
-        Specimen.id.in_(select(PoolMember.pool_id).where(PoolMember.parent_id == root.id)),
-    )).order_by(Specimen.id).limit(500)))
+    # Two indexed lookups rather than one OR, which PostgreSQL would answer with a scan of every specimen.
+    children = list(session.scalars(select(Specimen).where(Specimen.parent_id == root.id)
+                                    .order_by(Specimen.id).limit(500)))
+    pool_ids = list(session.scalars(select(PoolMember.pool_id).where(PoolMember.parent_id == root.id).limit(500)))
+    if pool_ids:
+        children += list(session.scalars(select(Specimen).where(Specimen.id.in_(pool_ids))))
+        children.sort(key=lambda child: child.id)
     node["children"] = [_lineage_tree(session, child, depth=depth - 1) for child in children]
     return node
 
@@ -816,14 +818,12 @@ def _ancestors(session: Session, specimen: Specimen) -> list[dict[str, Any]]:
     while frontier:
         ids = [s.parent_id for s in frontier if s.parent_id is not None]
         pooled = [s.id for s in frontier if s.lineage == "pool"]
-        conditions = []
-        if ids:
-            conditions.append(Specimen.id.in_(ids))
         if pooled:
-            conditions.append(Specimen.id.in_(select(PoolMember.parent_id).where(PoolMember.pool_id.in_(pooled))))
-        if not conditions:
+            ids += list(session.scalars(select(PoolMember.parent_id).where(PoolMember.pool_id.in_(pooled))))
+        if not ids:
             break
-        frontier = [p for p in session.scalars(select(Specimen).where(or_(*conditions))) if p.id not in seen]
+        frontier = [p for p in session.scalars(select(Specimen).where(Specimen.id.in_(ids)).order_by(Specimen.id))
+                    if p.id not in seen]
         seen.update(p.id for p in frontier)
         chain.extend({"barcode": p.barcode, "type": p.type, "lineage": p.lineage, "status": p.status}
                      for p in frontier)
