@@ -129,3 +129,32 @@ def test_pages_follow_the_full_ranking_across_mismatch_tiers(mvt, grader):
         assert page.total == full.total
         paged += page.rows.tolist()
     assert paged == full.rows[:len(paged)].tolist()
+
+
+def test_index_agrees_with_the_grader_on_atlas_donors_with_macs_xx_and_serology(nom, atlas_macs, grader):
+    import csv
+
+    from lifebank.hla.typing import Genotype, TypingError
+
+    path = Path("/work/shared/data/hla/atlas-testdata/TestDonorsForUpdatesForSmokeTests.tsv")
+    if not path.exists():
+        pytest.skip("Atlas test data not on this machine")
+    parser = TypingParser(nom, atlas_macs)
+    donors = []
+    with path.open() as handle:
+        for row in csv.DictReader(handle, delimiter="\t"):
+            try:
+                loci = {locus: parser.locus_typing(locus, *(None if row[f"{locus}_{i}"] == "NULL" else
+                                                            row[f"{locus}_{i}"] for i in (1, 2)))
+                        for locus in ("A", "B", "C", "DPB1", "DQB1", "DRB1")}
+            except TypingError:
+                continue
+            donors.append(Genotype({k: v for k, v in loci.items() if v is not None}))
+            if len(donors) == 4000:
+                break
+    index = build((i, "adult", None, dict(d.loci)) for i, d in enumerate(donors))
+    for patient in donors[:40:8]:
+        for m in (0, 1, 2):
+            expected = {i for i, d in enumerate(donors) if grader.grade(patient, d).mismatch_count <= m}
+            found = index.search(dict(patient.loci), max_mismatches=m, limit=10**6)
+            assert set(index.keys[found.rows].tolist()) == expected
