@@ -89,3 +89,31 @@ def test_sigkill_mid_import_leaves_the_database_unchanged(bank, cli_env, tmp_pat
     after = ledger.verify(bank)
     assert after.ok and after.checked == before.checked
     assert ACTOR
+
+
+def test_storage_and_specimen_commands(db, cli_env, tmp_path):
+    steps = [
+        ["biobank", "container-type-add", "Freezer", "--kind", "freezer"],
+        ["biobank", "container-type-add", "Box 9x9", "--kind", "box", "--rows", "9", "--columns", "9"],
+        ["biobank", "container-add", "FRZ-9", "--type", "Freezer", "--temperature", "-80C"],
+        ["biobank", "container-add", "BX-1", "--type", "Box 9x9", "--parent", "FRZ-9"],
+        ["biobank", "participant-add", "P000100", "--sex", "F", "--site", "SH", "--birth-year", "1970"],
+        ["biobank", "consent-add", "P000100", "--duo", "GRU;IRB", "--date", "2024-05-01"],
+        ["biobank", "specimen-add", "--participant", "P000100", "--type", "PL1", "--quantity", "2",
+         "--barcode", "PL-9"],
+        ["biobank", "place", "PL-9"],
+        ["biobank", "labels", "PL-9", "--output", str(tmp_path / "label.png"), "--symbology", "datamatrix"],
+    ]
+    for step in steps:
+        done = run(step, cli_env)
+        assert done.returncode == 0, (step, done.stderr)
+    occupancy = json.loads(run(["biobank", "occupancy", "FRZ-9", "--format", "json"], cli_env).stdout)
+    assert (occupancy["used"], occupancy["capacity"]) == (1, 81)
+    grid = json.loads(run(["biobank", "box-map", "FRZ-9/BX-1", "--format", "json"], cli_env).stdout)
+    assert grid["cells"][0]["specimen"]["barcode"] == "PL-9"
+    assert (tmp_path / "label.png").read_bytes().startswith(b"\x89PNG")
+    withdrawn = run(["biobank", "consent-withdraw", "P000100", "--reason", "request"], cli_env)
+    assert "1 specimen(s) no longer distributable" in withdrawn.stdout
+    refused = run(["biobank", "reserve", "PL-9", "--purpose", "study"], cli_env)
+    assert refused.returncode == 1
+    assert "PL-9 cannot be reserved: it is not distributable (consent withdrawn)" in refused.stderr
