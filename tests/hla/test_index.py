@@ -158,3 +158,15 @@ def test_index_agrees_with_the_grader_on_atlas_donors_with_macs_xx_and_serology(
             expected = {i for i, d in enumerate(donors) if grader.grade(patient, d).mismatch_count <= m}
             found = index.search(dict(patient.loci), max_mismatches=m, limit=10**6)
             assert set(index.keys[found.rows].tolist()) == expected
+
+
+
+def test_null_only_loci_count_like_the_grader(parser, grader):
+    patient = parser.genotype("A*01:04N+A*01:04N^B*08:01+B*07:02^DRB1*03:01+DRB1*15:01")
+    donors = {1: parser.genotype("A*01:04N+A*01:04N^B*08:01+B*07:02^DRB1*03:01+DRB1*15:01"),
+              2: parser.genotype("A*01:04N+A*02:01^B*08:01+B*07:02^DRB1*03:01+DRB1*15:01"),
+              3: parser.genotype("A*02:01+A*03:01^B*08:01+B*07:02^DRB1*03:01+DRB1*15:01")}
+    index = build((k, "adult", None, dict(g.loci)) for k, g in donors.items())
+    out = index.search(dict(patient.loci), max_mismatches=2, limit=10)
+    found = dict(zip(index.keys[out.rows].tolist(), out.mismatches.tolist(), strict=True))
+    assert found == {k: grader.grade(patient, g).mismatch_count for k, g in donors.items()} == {1: 0, 2: 1, 3: 2}

@@ -129,9 +129,15 @@ class LocusTable:
         if patient is None:
             return np.zeros(n, dtype=np.int8)
         p1, p2 = patient.first, patient.second
-        if p1.is_null and not p2.is_null:
+        if p1.is_null and p2.is_null:
+            # A patient expressing nothing at this locus: each expressed donor position is a mismatch.
+            g1, g2 = self.g_first[:n], self.g_second[:n]
+            mismatches = ((~self.null[g1]).astype(np.int8) + (~self.null[g2])).astype(np.int8)
+            mismatches[0] = 0
+            return mismatches
+        if p1.is_null:
             p1 = p2
-        elif p2.is_null and not p1.is_null:
+        elif p2.is_null:
             p2 = p1
         m1, m2 = self.matching_typings(p1), self.matching_typings(p2)
         first, second = self.effective_genotypes()
