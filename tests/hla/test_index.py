@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lifebank.hla.grading import CONFIDENCE_RANK, GRADE_RANK, Grader
 from lifebank.hla.index import SearchIndex, build
@@ -170,3 +172,42 @@ def test_null_only_loci_count_like_the_grader(parser, grader):
     out = index.search(dict(patient.loci), max_mismatches=2, limit=10)
     found = dict(zip(index.keys[out.rows].tolist(), out.mismatches.tolist(), strict=True))
     assert found == {k: grader.grade(patient, g).mismatch_count for k, g in donors.items()} == {1: 0, 2: 1, 3: 2}
+
+
+POOL = {
+    "A": ["A*01:01", "A*02:01", "A*02:05", "A*03:01", "A*01:04N", "A*02:XX", "A2", "A9", "A*24:02", "A*01:01/02:01",
+          None],
+    "B": ["B*08:01", "B*07:02", "B*44:02", "B*44:XX", "B12", "B*07:02/08:01", None],
+    "DRB1": ["DRB1*03:01", "DRB1*15:01", "DRB1*04:01", "DRB1*15:XX", "DR15", "DRB1*03:01/04:01"],
+    "C": ["C*07:01", "C*07:02", "C*07:XX", None],
+}
+
+
+@st.composite
+def typed(draw):
+    out = {}
+    for locus, pool in POOL.items():
+        first, second = draw(st.sampled_from(pool)), draw(st.sampled_from(pool))
+        if first is not None or second is not None:
+            out[locus] = (first, second)
+    if "A" not in out or "B" not in out:
+        out["A"], out["B"] = out.get("A", ("A*01:01", None)), out.get("B", ("B*08:01", None))
+    return out
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(typed(), min_size=1, max_size=25), typed(), st.integers(0, 3))
+def test_property_index_equals_grader_on_random_registries(parser, grader, donors, patient, m):
+    from lifebank.hla.typing import Genotype
+
+    def genotype(columns):
+        loci = {locus: parser.locus_typing(locus, a, b) for locus, (a, b) in columns.items()}
+        return Genotype({k: v for k, v in loci.items() if v is not None})
+
+    genotypes = [genotype(d) for d in donors]
+    patient_g = genotype(patient)
+    index = build((i, "adult", None, dict(g.loci)) for i, g in enumerate(genotypes))
+    out = index.search(dict(patient_g.loci), max_mismatches=m, limit=1000, scorer=scorer_for(grader))
+    expected = {i: grader.grade(patient_g, g).mismatch_count for i, g in enumerate(genotypes)}
+    assert dict(zip(index.keys[out.rows].tolist(), out.mismatches.tolist(), strict=True)) == {
+        i: mm for i, mm in expected.items() if mm <= m}

@@ -129,20 +129,18 @@ class LocusTable:
         if patient is None:
             return np.zeros(n, dtype=np.int8)
         p1, p2 = patient.first, patient.second
-        if p1.is_null and p2.is_null:
-            # A patient expressing nothing at this locus: each expressed donor position is a mismatch.
-            g1, g2 = self.g_first[:n], self.g_second[:n]
-            mismatches = ((~self.null[g1]).astype(np.int8) + (~self.null[g2])).astype(np.int8)
-            mismatches[0] = 0
-            return mismatches
-        if p1.is_null:
+        pn1, pn2 = p1.is_null, p2.is_null
+        if pn1 and not pn2:
             p1 = p2
-        elif p2.is_null:
+        elif pn2 and not pn1:
             p2 = p1
         m1, m2 = self.matching_typings(p1), self.matching_typings(p2)
         first, second = self.effective_genotypes()
-        straight = m1[first].astype(np.int8) + m2[second]
-        crossed = m1[second].astype(np.int8) + m2[first]
+        # WMDA/Atlas: a null position facing a null position matches; otherwise the effective (homozygous-filled)
+        # typings must share a P group.
+        null_first, null_second = self.null[self.g_first[:n]], self.null[self.g_second[:n]]
+        straight = (m1[first] | (pn1 & null_first)).astype(np.int8) + (m2[second] | (pn2 & null_second))
+        crossed = (m1[second] | (pn1 & null_second)).astype(np.int8) + (m2[first] | (pn2 & null_first))
         mismatches = (2 - np.maximum(straight, crossed)).astype(np.int8)
         mismatches[0] = 0  # untyped donor locus: a potential match
         return mismatches
