@@ -109,3 +109,17 @@ def test_api_import_variants_af_cohort(client, users):
     assert reuse == direct
     assert client.post("/api/v1/omics/cohorts", json=body, headers=reader).status_code == 409
     assert client.get("/api/v1/omics/af", params={"region": REGION}).status_code == 401
+
+
+def test_api_sample_map_errors_are_listed_in_the_problem(client, users):
+    headers = users.headers("admin")
+    mapping = b"vcf_sample,participant,specimen_barcode\nHG00096,NOBODY,\nHG00097,,\n"
+    with CHR22.open("rb") as handle:
+        response = client.post("/api/v1/omics/datasets/kg/imports", headers=headers,
+                               files={"file": ("chr22.vcf.gz", handle, "application/gzip"),
+                                      "sample_map": ("map.csv", mapping, "text/csv")})
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["errors"] == [
+        {"line": 3, "column": "participant", "reason": "give a participant code, a specimen barcode or both"}]
+    assert client.get("/api/v1/omics/datasets", headers=headers).json() == []
