@@ -91,7 +91,9 @@ class RowsRejected(ValidationFailed):
     title = "Import rejected"
     SHOWN = 10
 
-    def __init__(self, what: str, errors: Sequence[RowError], rows: int | None = None) -> None:
+    def __init__(self, what: str, errors: Sequence[RowError], rows: int | None = None, *,
+                 title: str = "Import rejected") -> None:
+        self.title = title
         self.errors = list(errors)
         shown = "; ".join(str(e) for e in self.errors[: self.SHOWN])
         more = f" (and {len(self.errors) - self.SHOWN} more)" if len(self.errors) > self.SHOWN else ""

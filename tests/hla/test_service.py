@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from lifebank.audit.models import LedgerEvent
-from lifebank.errors import NotFound, ValidationFailed
+from lifebank.errors import NotFound, RowsRejected, ValidationFailed
 from lifebank.hla import service
 from lifebank.hla.models import Donor
 
@@ -57,7 +57,7 @@ def test_bad_rows_are_all_named_and_nothing_is_written(db):
         "D2,adult,*01:34N,*02:01,*08:01,*07:02,NULL,NULL,NULL,NULL,NULL,NULL,*03:01,*15:01",
         "D1,martian,*01:01,*02:01,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,*03:01,*15:01",
     )
-    with pytest.raises(service.ImportRejected) as caught:
+    with pytest.raises(RowsRejected) as caught:
         service.import_donors(db, bad, actor="tester")
     errors = [e.as_dict() for e in caught.value.errors]
     assert errors == [
@@ -94,7 +94,7 @@ def test_updates_and_deletes_reach_the_index_without_rebuild(db):
     assert ledger_actions(db)[-3:] == ["hla.donor.update", "hla.donor.delete", "hla.donors.import"]
     with pytest.raises(NotFound):
         service.delete_donor(db, "D1", actor="tester")
-    with pytest.raises(service.ImportRejected, match="A_1"):
+    with pytest.raises(RowsRejected, match="A_1"):
         service.update_donor(db, "D2", {"A_1": "*99:99"}, actor="tester")
 
 

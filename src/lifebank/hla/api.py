@@ -16,7 +16,6 @@ from lifebank.errors import ValidationFailed
 from lifebank.hla import service
 from lifebank.web.deps import DbDep, require
 from lifebank.web.pagination import PageParams, page_params
-from lifebank.web.problems import problem
 
 router = APIRouter(prefix="/hla", tags=["hla"])
 
@@ -89,11 +88,7 @@ async def import_donors(request: Request, db: DbDep, principal: Writer,
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise ValidationFailed("the file is not UTF-8 text") from None
-    try:
-        result = await run_in_threadpool(service.import_donors, db, text, actor=principal.username,
-                                         donor_type=donor_type)
-    except service.ImportRejected as exc:
-        return problem(422, "Import rejected", exc.detail, errors=[e.as_dict() for e in exc.errors])
+    result = await run_in_threadpool(service.import_donors, db, text, actor=principal.username, donor_type=donor_type)
     return JSONResponse(result.as_dict(), status_code=201)
 
 
@@ -112,10 +107,7 @@ def get_donor(donor_id: str, db: DbDep, _: Reader) -> dict[str, Any]:
 @router.patch("/donors/{donor_id}")
 def update_donor(donor_id: str, changes: dict[str, str | float | None], db: DbDep, principal: Writer) -> Any:
     """Change typing columns (A_1 ... DRB1_2) or attributes (CellDose, ABO, CMV, RegistryCode, dates)."""
-    try:
-        return service.update_donor(db, donor_id, dict(changes), actor=principal.username)
-    except service.ImportRejected as exc:
-        return problem(422, "Validation failed", exc.detail, errors=[e.as_dict() for e in exc.errors])
+    return service.update_donor(db, donor_id, dict(changes), actor=principal.username)
 
 
 @router.delete("/donors/{donor_id}", status_code=204)

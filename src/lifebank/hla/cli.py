@@ -8,7 +8,8 @@ from typing import Annotated, Any
 import typer
 
 from lifebank.cli.context import database
-from lifebank.cli.output import OutputFormat, console, emit_rows, err_console, print_json
+from lifebank.cli.output import OutputFormat, console, emit_rows, err_console, print_json, print_rejection
+from lifebank.errors import RowsRejected
 from lifebank.hla import service
 
 app = typer.Typer(name="hla", help="Stem-cell and cord-blood registry: HLA grading, donors and search.",
@@ -103,14 +104,8 @@ def import_donors(file: Path,
     try:
         result = service.import_donors(database(), file.read_text(encoding="utf-8-sig"), actor=_actor(),
                                        donor_type=donor_type)
-    except service.ImportRejected as exc:
-        if fmt is OutputFormat.json:
-            print_json([e.as_dict() for e in exc.errors])
-        else:
-            err_console.print(f"[red]error:[/] donor import rejected, nothing written: {len(exc.errors)} error(s)",
-                              highlight=False)
-            for error in exc.errors:
-                err_console.print(f"  {error}", highlight=False, markup=False)
+    except RowsRejected as exc:
+        print_rejection(exc, fmt)
         raise typer.Exit(1) from None
     if fmt is OutputFormat.json:
         print_json(result.as_dict())
@@ -160,8 +155,8 @@ def donors_update(donor_id: str,
         parsed[key.strip()] = value.strip() or None
     try:
         donor = service.update_donor(database(), donor_id, parsed, actor=_actor())
-    except service.ImportRejected as exc:
-        err_console.print(f"[red]error:[/] {'; '.join(str(e) for e in exc.errors)}", highlight=False, markup=False)
+    except RowsRejected as exc:
+        print_rejection(exc, fmt)
         raise typer.Exit(1) from None
     if fmt is OutputFormat.json:
         print_json(donor)

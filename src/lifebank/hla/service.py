@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from lifebank.audit import service as ledger
 from lifebank.db.base import utcnow
 from lifebank.db.engine import Database
-from lifebank.errors import NotFound, ValidationFailed
+from lifebank.errors import NotFound, RowError, RowsRejected, ValidationFailed
 from lifebank.hla.grading import CONFIDENCE_RANK, GRADE_RANK, Grader
 from lifebank.hla.index import SearchIndex, build_from_columns
 from lifebank.hla.macs import MacDictionary, MacError, load_mac_file
@@ -40,30 +40,6 @@ DONOR_TYPES = {"adult": "adult", "a": "adult", "1": "adult", "cord": "cord", "c"
 SEARCH_LOCI = {"A", "B", "C", "DRB1", "DQB1"}
 CHUNK = 5000
 REBUILD = -1  # hla_change.donor_key meaning "every typing must be re-resolved"
-
-
-@dataclass(frozen=True, slots=True)
-class RowError:
-    line: int
-    column: str
-    reason: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"line": self.line, "column": self.column, "reason": self.reason}
-
-    def __str__(self) -> str:
-        return f"line {self.line}, {self.column}: {self.reason}"
-
-
-class ImportRejected(ValidationFailed):
-    """A donor import with bad rows: nothing was written. `errors` names every bad row."""
-
-    def __init__(self, errors: Sequence[RowError], rows: int) -> None:
-        self.errors = list(errors)
-        shown = "; ".join(str(e) for e in self.errors[:10])
-        more = f" (and {len(self.errors) - 10} more)" if len(self.errors) > 10 else ""
-        super().__init__(f"donor import rejected, nothing written: {len(self.errors)} error(s) in {rows} rows: "
-                         f"{shown}{more}")
 
 
 @dataclass(slots=True)
@@ -310,7 +286,7 @@ def import_donors(db: Database, text: str, *, actor: str, donor_type: str = "adu
     """Validate every row, then write all of them in one transaction (new donors added, known ones updated)."""
     records, errors = validate_donors(db, text, donor_type=donor_type)
     if errors:
-        raise ImportRejected(errors, len(records) + len({e.line for e in errors}))
+        raise RowsRejected("donor import", errors, len(records) + len({e.line for e in errors}))
     digest = hashlib.sha256(text.encode()).hexdigest()
     return write_donors(db, records, actor=actor, digest=digest)
 
@@ -408,7 +384,7 @@ def update_donor(db: Database, donor_id: str, changes: dict[str, Any], *, actor:
     writer.writerow(["" if row[h] is None else row[h] for h in header])
     records, errors = validate_donors(db, buffer.getvalue())
     if errors:
-        raise ImportRejected(errors, 1)
+        raise RowsRejected("donor update", errors, 1, title="Validation failed")
     record = records[0]
     with db.transaction() as session:
         donor = _donor_row(session, donor_id)
