@@ -29,6 +29,7 @@ ProgressCallback = Callable[[int], None]
 INT32_MISSING = np.iinfo(np.int32).min
 SITE_ROW_GROUP = 65_536
 GENOTYPE_ROW_GROUP = 262_144
+FORMAT_VALUES_PER_GROUP = 4_000_000  # DP/GQ values per row group of the dense formats table
 PROGRESS_EVERY = 1_000
 
 
@@ -101,12 +102,14 @@ def record_count_hint(path: Path) -> int | None:
 
 
 class _ChromWriter:
-    """Buffers one contig's rows and appends them to its two Parquet files in row groups."""
+    """Buffers one contig's rows and appends them to its Parquet files (sites, genotypes, formats) in row groups."""
 
-    def __init__(self, root: Path, dataset: str, batch: int, chrom: str, pool: ThreadPoolExecutor) -> None:
+    def __init__(self, root: Path, dataset: str, batch: int, chrom: str, pool: ThreadPoolExecutor,
+                 *, n_samples: int, with_formats: bool) -> None:
         self.pool = pool
         self.pending: list[Future[None]] = []
-        self.paths = {t: layout.chrom_file(root, t, dataset, batch, chrom) for t in ("sites", "genotypes")}
+        tables = ("sites", "genotypes", "formats") if with_formats else ("sites", "genotypes")
+        self.paths = {t: layout.chrom_file(root, t, dataset, batch, chrom) for t in tables}
         for path in self.paths.values():
             path.parent.mkdir(parents=True, exist_ok=True)
         options = {"compression": "zstd", "compression_level": 6, "write_statistics": True}
@@ -121,7 +124,13 @@ class _ChromWriter:
         self.geno_parts: dict[str, list[np.ndarray]] = {name: [] for name in layout.GENOTYPES_SCHEMA.names}
         self.buffered_sites = 0
         self.buffered_genotypes = 0
-        self.rows = {"sites": 0, "genotypes": 0}
+        self.rows = {"sites": 0, "genotypes": 0, "formats": 0}
+        # FORMAT/DP and GQ of every call, dense (one list per site), only when the file declares them
+        self.formats = pq.ParquetWriter(self.paths["formats"], layout.FORMATS_SCHEMA,
+                                        column_encoding={"site": "DELTA_BINARY_PACKED", "pos": "DELTA_BINARY_PACKED"},
+                                        use_dictionary=False, **options) if with_formats else None
+        self.format_rows: list[tuple[int, int, np.ndarray, np.ndarray]] = []
+        self.format_flush = max(1, FORMAT_VALUES_PER_GROUP // max(n_samples, 1))
 
     def add_site(self, values: Sequence[object]) -> None:
         for name, value in zip(layout.SITES_SCHEMA.names, values, strict=True):
@@ -160,6 +169,33 @@ class _ChromWriter:
         table = pa.Table.from_arrays(arrays, schema=layout.GENOTYPES_SCHEMA)
         # Parquet encoding and compression release the GIL: a writer thread overlaps them with parsing.
         self.pending.append(self.pool.submit(self.genotypes.write_table, table, row_group_size=table.num_rows))
+        self.rows["genotypes"] += self.buffered_genotypes
+        self.geno_parts = {name: [] for name in layout.GENOTYPES_SCHEMA.names}
+        self.buffered_genotypes = 0
+        self._collect_finished()
+
+    def add_formats(self, site: int, pos: int, dp: np.ndarray, gq: np.ndarray) -> None:
+        assert self.formats is not None
+        self.format_rows.append((site, pos, dp, gq))
+        if len(self.format_rows) >= self.format_flush:
+            self.flush_formats()
+
+    def flush_formats(self) -> None:
+        if self.formats is None or not self.format_rows:
+            return
+        n = len(self.format_rows)
+        width = len(self.format_rows[0][2])
+        offsets = pa.array(np.arange(0, (n + 1) * width, width, dtype=np.int32))
+        columns = []
+        for k in (2, 3):
+            flat = np.concatenate([row[k] for row in self.format_rows])
+            columns.append(pa.ListArray.from_arrays(offsets, pa.array(flat, pa.int32(), mask=flat == INT32_MISSING)))
+        table = pa.Table.from_arrays([pa.array([r[0] for r in self.format_rows], pa.int32()),
+                                      pa.array([r[1] for r in self.format_rows], pa.int32()), *columns],
+                                     schema=layout.FORMATS_SCHEMA)
+        self.pending.append(self.pool.submit(self.formats.write_table, table, row_group_size=table.num_rows))
+        self.rows["formats"] += n
+        self.format_rows = []
         self._collect_finished()
 
     def _collect_finished(self) -> None:
@@ -171,14 +207,12 @@ class _ChromWriter:
             else:
                 still.append(future)
         self.pending = still
-        self.rows["genotypes"] += self.buffered_genotypes
-        self.geno_parts = {name: [] for name in layout.GENOTYPES_SCHEMA.names}
-        self.buffered_genotypes = 0
 
     def close(self) -> None:
         try:
             self.flush_sites()
             self.flush_genotypes()
+            self.flush_formats()
             for future in self.pending:
                 future.result()
         finally:
@@ -187,6 +221,8 @@ class _ChromWriter:
             wait(self.pending)
             self.sites.close()
             self.genotypes.close()
+            if self.formats is not None:
+                self.formats.close()
 
 
 def _format_int(variant: object, tag: str, n_samples: int, present: bool) -> np.ndarray:
@@ -224,6 +260,7 @@ def write_batch(vcf_path: Path, root: Path, *, dataset: str, batch: int, keep_in
                     if h.get("HeaderType") == "INFO"}
     format_ids = {h["ID"] for h in (x.info() for x in vcf.header_iter()) if h.get("HeaderType") == "FORMAT"}
     has_dp, has_gq = "DP" in format_ids, "GQ" in format_ids
+    with_formats = n_samples > 0 and (has_dp or has_gq)
     keep = list(keep_info) if keep_info is not None else None
     if keep is not None:
         unknown = sorted(set(keep) - set(info_numbers))
@@ -264,7 +301,8 @@ def write_batch(vcf_path: Path, root: Path, *, dataset: str, batch: int, keep_in
                 if current_chrom is not None:
                     done_chroms.add(current_chrom)
                 layout.check_contig(chrom)
-                current = writers[chrom] = _ChromWriter(root, dataset, batch, chrom, pool)
+                current = writers[chrom] = _ChromWriter(root, dataset, batch, chrom, pool, n_samples=n_samples,
+                                                        with_formats=with_formats)
                 summary.chroms.append(chrom)
                 current_chrom = chrom
             assert current is not None
@@ -327,6 +365,8 @@ def write_batch(vcf_path: Path, root: Path, *, dataset: str, batch: int, keep_in
                             "gq": gq[idx],
                         })
                         summary.genotype_rows += int(idx.size)
+                    if with_formats:
+                        current.add_formats(site, variant.POS, dp, gq)
                 site += 1
             last = f"{chrom}:{variant.POS}"
             pending += 1
@@ -349,7 +389,7 @@ def write_batch(vcf_path: Path, root: Path, *, dataset: str, batch: int, keep_in
                                         schema=layout.SAMPLES_SCHEMA), samples_path, compression="zstd")
     written = [(samples_path, n_samples)]
     for writer in writers.values():
-        written += [(writer.paths[table], writer.rows[table]) for table in ("sites", "genotypes")]
+        written += [(path, writer.rows[table]) for table, path in writer.paths.items()]
     for path, rows in written:
         _fsync(path)
         summary.files.append(WrittenFile(path.relative_to(root).as_posix(), file_sha256(path), path.stat().st_size,

@@ -5,6 +5,7 @@ Table-first, Hive-style partitions, so DuckDB, Spark or Polars read the whole st
     <data_dir>/omics/samples/dataset=<name>/batch=<n>/part-0.parquet
     <data_dir>/omics/sites/dataset=<name>/batch=<n>/chrom=<contig>/part-0.parquet
     <data_dir>/omics/genotypes/dataset=<name>/batch=<n>/chrom=<contig>/part-0.parquet
+    <data_dir>/omics/formats/dataset=<name>/batch=<n>/chrom=<contig>/part-0.parquet   (when DP/GQ are declared)
 
 A batch (one imported file) only ever adds new `batch=<n>` folders: files of earlier batches are never
 opened for writing again, which is what lets backups and other engines trust them.
@@ -19,7 +20,7 @@ import pyarrow as pa
 
 from lifebank.errors import ValidationFailed
 
-TABLES = ("samples", "sites", "genotypes")
+TABLES = ("samples", "sites", "genotypes", "formats")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 CONTIG_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
 
@@ -53,6 +54,14 @@ GENOTYPES_SCHEMA = pa.schema([
     pa.field("phased", pa.bool_(), nullable=False),
     pa.field("dp", pa.int32()),
     pa.field("gq", pa.int32()),
+])
+
+
+FORMATS_SCHEMA = pa.schema([
+    pa.field("site", pa.int32(), nullable=False),
+    pa.field("pos", pa.int32(), nullable=False),
+    pa.field("dp", pa.list_(pa.int32())),               # FORMAT/DP of every sample, in sample order
+    pa.field("gq", pa.list_(pa.int32())),               # FORMAT/GQ of every sample, in sample order
 ])
 
 
