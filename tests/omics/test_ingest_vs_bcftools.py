@@ -160,3 +160,16 @@ def test_dp_and_gq_of_every_call_are_kept(tmp_path):
     expected = bcftools_pipeline(f"bcftools norm -m- {vcf} 2>/dev/null | bcftools query "
                                  "-f '%POS\\t%ALT\\t[%DP ]\\t[%GQ ]\\n'").splitlines()
     assert ours == [line.replace(" \t", "\t").rstrip() for line in expected]
+
+
+def test_record_without_gt_counts_no_alleles(tmp_path):
+    vcf = tmp_path / "nogt.vcf"
+    vcf.write_text("##fileformat=VCFv4.2\n##contig=<ID=1>\n"
+                   '##FORMAT=<ID=GT,Number=1,Type=String,Description="GT">\n'
+                   '##FORMAT=<ID=DP,Number=1,Type=Integer,Description="DP">\n'
+                   "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\ta\tb\n"
+                   "1\t5\t.\tA\tC\t.\t.\t.\tDP\t3\t4\n1\t6\t.\tA\tC,G\t.\t.\t.\tGT\t0/2\t1/1\n")
+    store, refs, _ = _load(vcf, tmp_path / "omics")
+    counts = [(c.pos, c.alt, c.ac, c.an, c.af_text) for c in store.allele_counts(refs, Region("1", 1, 100))]
+    # bcftools leaves AC/AN/AF unset ('.') on the GT-less record; LifeBank says AC 0 of AN 0, AF missing
+    assert counts == [(5, "C", 0, 0, "."), (6, "C", 2, 4, "0.5"), (6, "G", 1, 4, "0.25")]

@@ -314,7 +314,11 @@ def write_batch(vcf_path: Path, root: Path, *, dataset: str, batch: int, keep_in
             qual = variant.QUAL
             info_all = dict(variant.INFO) if keep is None or keep else {}
             if n_samples:
-                gt = variant.genotype.array()
+                try:
+                    gt = variant.genotype.array()
+                except Exception:  # a record whose FORMAT lacks GT: every call is a no-call (AN 0, like bcftools)
+                    gt = np.zeros((n_samples, 3), dtype=np.int16)
+                    gt[:, :2] = -1
                 alleles = gt[:, :-1]
                 phased = gt[:, -1].astype(bool)
                 ploidy = alleles.shape[1]
