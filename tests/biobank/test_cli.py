@@ -75,8 +75,9 @@ def test_sigkill_mid_import_leaves_the_database_unchanged(bank, cli_env, tmp_pat
                 break
         else:
             with bank.engine.connect() as conn:
-                busy = conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE query LIKE "
-                                         "'INSERT INTO bb_specimen%' AND state <> 'idle'")).scalar()
+                busy = conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE (query LIKE "
+                                         "'COPY bb_specimen%' OR query LIKE 'INSERT INTO bb_specimen%') "
+                                         "AND state <> 'idle'")).scalar()
             if busy:
                 break
         time.sleep(0.02)
