@@ -7,12 +7,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
 from lifebank.auth.service import Principal
 from lifebank.omics import service
-from lifebank.omics.sample_map import SampleMapInvalid
 from lifebank.web.deps import DbDep, SettingsDep, require
 from lifebank.web.pagination import Page, PageParams, page_params
 
@@ -74,13 +73,8 @@ def import_file(
         with path.open("wb") as out:
             while chunk := file.file.read(1 << 20):
                 out.write(chunk)
-        try:
-            result = service.import_vcf(db, settings.data_dir, path, dataset=name, actor=principal.username,
-                                        genome_build=genome_build, sample_map=mapping)
-        except SampleMapInvalid as exc:
-            return JSONResponse({"type": "about:blank", "title": exc.title, "status": exc.status, "detail": exc.detail,
-                                 "errors": [e.as_dict() for e in exc.errors]}, status_code=exc.status,
-                                media_type="application/problem+json")
+        result = service.import_vcf(db, settings.data_dir, path, dataset=name, actor=principal.username,
+                                    genome_build=genome_build, sample_map=mapping)
     return result.as_dict()
 
 

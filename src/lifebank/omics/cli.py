@@ -11,9 +11,9 @@ from typing import Annotated
 import typer
 
 from lifebank.cli import context
-from lifebank.cli.output import OutputFormat, console, emit_rows, err_console, print_json
+from lifebank.cli.output import OutputFormat, console, emit_rows, err_console, print_json, print_rejection
 from lifebank.cli.progress import progress_bar
-from lifebank.errors import ValidationFailed
+from lifebank.errors import RowsRejected, ValidationFailed
 
 app = typer.Typer(name="omics", help="Multi-omics variant store: VCF import, region/AF queries, cohorts.",
                   no_args_is_help=True)
@@ -76,17 +76,13 @@ def import_cmd(
     db = context.database()
     mapping = sample_map.read_text(encoding="utf-8") if sample_map is not None else None
     keep = [f.strip() for f in info.split(",") if f.strip()] if info is not None else None
-    from lifebank.omics.sample_map import SampleMapInvalid
-
     try:
         with progress_bar(f"importing {file.name}", record_count_hint(file), unit="records") as advance:
             result = service.import_vcf(db, context.settings().data_dir, file, dataset=dataset, actor=cli_actor(),
                                         genome_build=build, sample_map=mapping, info_fields=keep,
                                         on_progress=advance)
-    except SampleMapInvalid as exc:
-        if fmt is not OutputFormat.json:
-            raise
-        print_json({"error": exc.detail, "errors": [e.as_dict() for e in exc.errors]})
+    except RowsRejected as exc:
+        print_rejection(exc, fmt)
         raise typer.Exit(1) from None
     if fmt is OutputFormat.json:
         print_json(result.as_dict())

@@ -9,29 +9,16 @@ import csv
 import io
 from dataclasses import dataclass
 
-from lifebank.errors import ValidationFailed
+from lifebank.errors import RowError, RowsRejected
 
 COLUMNS = ("vcf_sample", "participant", "specimen_barcode")
 
 
-@dataclass(frozen=True, slots=True)
-class RowError:
-    line: int
-    column: str
-    reason: str
-
-    def as_dict(self) -> dict[str, object]:
-        return {"line": self.line, "column": self.column, "reason": self.reason}
-
-
-class SampleMapInvalid(ValidationFailed):
+class SampleMapInvalid(RowsRejected):
     """A sample map with row-level errors; `.errors` lists every one of them."""
 
     def __init__(self, errors: list[RowError]) -> None:
-        shown = "; ".join(f"line {e.line} {e.column}: {e.reason}" for e in errors[:5])
-        more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
-        super().__init__(f"sample map has {len(errors)} error(s): {shown}{more}")
-        self.errors = errors
+        super().__init__("sample map", errors, title="Validation failed")
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from lifebank.audit.service import record
 from lifebank.db.engine import Database
-from lifebank.errors import Conflict, NotFound, ValidationFailed
+from lifebank.errors import Conflict, NotFound, RowError, ValidationFailed
 from lifebank.omics import biobank_link, layout
 from lifebank.omics.allele_counts import AlleleCount
 from lifebank.omics.genes import genes_named
@@ -31,7 +31,7 @@ from lifebank.omics.ingest import ProgressCallback, file_sha256, write_batch
 from lifebank.omics.models import Cohort, CohortMember, OmicsBatch, OmicsDataset, OmicsFile, OmicsSample
 from lifebank.omics.queries import BatchRef, VariantStore, export_sites
 from lifebank.omics.regions import Region, parse_region
-from lifebank.omics.sample_map import RowError, SampleLink, SampleMapInvalid, parse_sample_map
+from lifebank.omics.sample_map import SampleLink, SampleMapInvalid, parse_sample_map
 from lifebank.omics.vcf_export import write_vcf
 
 GENOME_BUILDS = ("GRCh37", "GRCh38")
