@@ -13,7 +13,6 @@ from lifebank.auth.service import Principal
 from lifebank.biobank import imports, labels, service
 from lifebank.web.deps import DbDep, require
 from lifebank.web.pagination import Page, PageParams, page_params
-from lifebank.web.problems import problem
 
 router = APIRouter(prefix="/biobank", tags=["biobank"])
 
@@ -307,12 +306,9 @@ def labels_pdf(body: LabelsIn, db: DbDep,
 async def _import(kind: str, request: Request, db: Any, actor: str) -> Any:
     content = await request.body()
     run = imports.import_participants if kind == "participants" else imports.import_specimens
-    try:
-        from starlette.concurrency import run_in_threadpool
+    from starlette.concurrency import run_in_threadpool
 
-        result = await run_in_threadpool(run, db, content, actor=actor)
-    except imports.ImportRejected as exc:
-        return problem(422, "Import rejected", exc.detail, errors=[e.as_dict() for e in exc.errors])
+    result = await run_in_threadpool(run, db, content, actor=actor)
     return JSONResponse(result.as_dict(), status_code=201)
 
 

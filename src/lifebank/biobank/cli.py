@@ -10,7 +10,7 @@ import typer
 
 from lifebank.biobank import imports, service
 from lifebank.cli.context import database
-from lifebank.cli.output import OutputFormat, console, emit_rows, err_console, print_json
+from lifebank.cli.output import OutputFormat, console, emit_rows, err_console, print_json, print_rejection
 from lifebank.cli.progress import progress_bar
 
 app = typer.Typer(name="biobank", help="Participants, consent, storage, specimens and labels.", no_args_is_help=True)
@@ -42,13 +42,7 @@ def _run_import(kind: str, file: Path, fmt: OutputFormat) -> None:
     try:
         result = run(database(), file.read_bytes(), actor=_actor(), progress=progress_bar)
     except imports.ImportRejected as exc:
-        if fmt is OutputFormat.json:
-            print_json([e.as_dict() for e in exc.errors])
-        else:
-            err_console.print(f"[red]error:[/] {kind} import rejected, nothing written: "
-                              f"{len(exc.errors)} error(s)", highlight=False)
-            for error in exc.errors:
-                err_console.print(f"  {error}", highlight=False, markup=False)
+        print_rejection(exc, fmt)
         raise typer.Exit(1) from None
     if fmt is OutputFormat.json:
         print_json(result.as_dict())

@@ -55,7 +55,7 @@ from lifebank.biobank.sprec import SprecError, parse_sprec
 from lifebank.biobank.storage_layout import GridLayout, LayoutError
 from lifebank.db.base import utcnow
 from lifebank.db.engine import Database
-from lifebank.errors import ValidationFailed
+from lifebank.errors import RowError, RowsRejected
 
 PARTICIPANT_COLUMNS = ("participant", "sex", "birth_year", "site", "consent_codes", "consent_date")
 SPECIMEN_COLUMNS = ("barcode", "participant", "type", "quantity", "unit", "collected_at", "parent_barcode", "sprec",
@@ -90,28 +90,11 @@ def _no_progress(_description: str, _total: int | None, _unit: str = "rows") -> 
     yield lambda _n: None
 
 
-@dataclass(frozen=True, slots=True)
-class RowError:
-    line: int  # 1-based line number in the file (the header is line 1)
-    column: str
-    reason: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"line": self.line, "column": self.column, "reason": self.reason}
-
-    def __str__(self) -> str:
-        return f"line {self.line}, column {self.column}: {self.reason}"
-
-
-class ImportRejected(ValidationFailed):
-    """An import with bad rows: nothing was written. `errors` lists every bad row."""
+class ImportRejected(RowsRejected):
+    """A participant or specimen import with bad rows: nothing was written. `errors` lists every bad row."""
 
     def __init__(self, kind: str, errors: Sequence[RowError], rows: int) -> None:
-        self.errors = list(errors)
-        shown = "; ".join(str(e) for e in self.errors[:10])
-        more = f" (and {len(self.errors) - 10} more)" if len(self.errors) > 10 else ""
-        super().__init__(f"{kind} import rejected, nothing written: {len(self.errors)} error(s) in {rows} rows: "
-                         f"{shown}{more}")
+        super().__init__(f"{kind} import", errors, rows)
 
 
 @dataclass(frozen=True, slots=True)

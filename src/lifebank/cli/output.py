@@ -43,7 +43,7 @@ def emit_rows(rows: Sequence[Mapping[str, Any]], fmt: OutputFormat, *, columns: 
 def print_rejection(exc: RowsRejected, fmt: OutputFormat) -> None:
     """A rejected import: the list of bad rows on stdout with `--format json`, one line per row on stderr else."""
     if fmt is OutputFormat.json:
-        print_json({"error": exc.detail, "errors": [e.as_dict() for e in exc.errors]})
+        print_json([e.as_dict() for e in exc.errors])
         return
     err_console.print(f"error: {exc.detail.split(':', 1)[0]}", highlight=False, markup=False, soft_wrap=True)
     for error in exc.errors:
