@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_import_contracts_hold() -> None:
-    """`.importlinter`: pure domain modules import neither FastAPI nor SQLAlchemy."""
+    """`.importlinter`: the pure modules of every domain import neither FastAPI nor SQLAlchemy, even indirectly."""
     lint_imports = Path(sys.executable).with_name("lint-imports")
     proc = subprocess.run([str(lint_imports)], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
