@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from lifebank.errors import ValidationFailed
-from lifebank.omics.allele_counts import AlleleCount, format_float
+from lifebank.omics.allele_counts import AlleleCount, AlleleCounts, format_float
 from lifebank.omics.normalise import split_alleles, split_info_value
 from lifebank.omics.regions import parse_region
 from lifebank.omics.sample_map import SampleMapInvalid, parse_sample_map
@@ -91,3 +91,21 @@ def test_sample_map_header_is_required():
     with pytest.raises(SampleMapInvalid) as caught:
         parse_sample_map("sample,participant\nA,P1\n")
     assert caught.value.errors[0].line == 1
+
+
+site_counts = st.lists(st.tuples(st.integers(min_value=0, max_value=20_000), st.integers(min_value=0, max_value=20_000))
+                       .map(lambda t: (min(t), max(t))), max_size=40)
+
+
+@given(site_counts)
+def test_columnar_counts_print_and_iterate_like_one_count_per_site(pairs):
+    singles = [AlleleCount("chr1", 100 + i, "A", "CT", ac, an) for i, (ac, an) in enumerate(pairs)]
+    table = AlleleCounts.from_counts(singles)
+    assert len(table) == len(singles)
+    assert list(table) == singles and table == singles
+    assert [table[i] for i in range(len(table))] == singles
+    assert table.af_texts() == [c.af_text for c in singles]
+    assert table.as_rows() == [c.as_row() for c in singles]
+    assert table.to_tsv() == "".join(f"chr1\t{c.pos}\tA\tCT\t{c.ac}\t{c.an}\t{c.af_text}\n" for c in singles)
+    assert [None if np.isnan(af) else float(af) for af in table.af_values] == [c.af for c in singles]
+    assert list(table[1:3]) == singles[1:3]

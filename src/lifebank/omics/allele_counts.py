@@ -7,7 +7,9 @@ alleles, and AF = AC/AN stored as a 32-bit float and printed with six significan
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import overload
 
 import numpy as np
 
@@ -37,3 +39,88 @@ class AlleleCount:
 def format_float(value: float) -> str:
     """htslib's rendering of a VCF Float: float32, then `%g`."""
     return f"{float(np.float32(value)):g}"
+
+
+class AlleleCounts(Sequence[AlleleCount]):
+    """AC/AN/AF of many sites as columns (NumPy arrays), as the store's query returns them.
+
+    A 1 Mb region holds ~20,000 sites: building one Python object per site cost as much as the DuckDB
+    aggregation itself, so the query result stays columnar. AF is computed for every site at once
+    (AC/AN in double precision, stored as float32, NaN where AN is 0 - bcftools' missing AF). Indexing or
+    iterating still yields `AlleleCount` values, so callers that want one object per site keep working.
+    """
+
+    __slots__ = ("chrom", "pos", "ref", "alt", "ac", "an", "af_values")
+
+    def __init__(self, chrom: Sequence[str], pos: np.ndarray, ref: Sequence[str], alt: Sequence[str],
+                 ac: np.ndarray, an: np.ndarray) -> None:
+        if not len(chrom) == len(pos) == len(ref) == len(alt) == len(ac) == len(an):
+            raise ValueError("AlleleCounts columns differ in length")
+        self.chrom = list(chrom)
+        self.pos = np.asarray(pos, dtype=np.int64)
+        self.ref = list(ref)
+        self.alt = list(alt)
+        self.ac = np.asarray(ac, dtype=np.int64)
+        self.an = np.asarray(an, dtype=np.int64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            self.af_values = np.where(self.an > 0, self.ac / np.maximum(self.an, 1), np.nan).astype(np.float32)
+
+    @classmethod
+    def from_counts(cls, counts: Iterable[AlleleCount]) -> AlleleCounts:
+        rows = list(counts)
+        return cls([c.chrom for c in rows], np.array([c.pos for c in rows], dtype=np.int64),
+                   [c.ref for c in rows], [c.alt for c in rows], np.array([c.ac for c in rows], dtype=np.int64),
+                   np.array([c.an for c in rows], dtype=np.int64))
+
+    def __len__(self) -> int:
+        return len(self.ref)
+
+    @overload
+    def __getitem__(self, index: int) -> AlleleCount: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> AlleleCounts: ...
+
+    def __getitem__(self, index: int | slice) -> AlleleCount | AlleleCounts:
+        if isinstance(index, slice):
+            return AlleleCounts(self.chrom[index], self.pos[index], self.ref[index], self.alt[index],
+                                self.ac[index], self.an[index])
+        return AlleleCount(self.chrom[index], int(self.pos[index]), self.ref[index], self.alt[index],
+                           int(self.ac[index]), int(self.an[index]))
+
+    def __iter__(self) -> Iterator[AlleleCount]:
+        for row in zip(self.chrom, self.pos.tolist(), self.ref, self.alt, self.ac.tolist(), self.an.tolist(),
+                       strict=True):
+            yield AlleleCount(*row)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, AlleleCounts | list | tuple):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # mutable container semantics, like list
+
+    def __repr__(self) -> str:
+        return f"AlleleCounts({len(self)} sites)"
+
+    def af_texts(self) -> list[str]:
+        """AF of every site as bcftools prints it (float32, `%g`; '.' when AN is 0), in one pass."""
+        texts = np.char.mod("%g", self.af_values.astype(np.float64)).tolist()
+        if not self.an.all():
+            for i in np.flatnonzero(self.an == 0).tolist():
+                texts[i] = "."
+        return texts
+
+    def as_rows(self) -> list[dict[str, object]]:
+        """The rows `AlleleCount.as_row` gives, built column-wise."""
+        return [{"CHROM": chrom, "POS": pos, "REF": ref, "ALT": alt, "AC": ac, "AN": an, "AF": af}
+                for chrom, pos, ref, alt, ac, an, af in zip(self.chrom, self.pos.tolist(), self.ref, self.alt,
+                                                            self.ac.tolist(), self.an.tolist(), self.af_texts(),
+                                                            strict=True)]
+
+    def to_tsv(self) -> str:
+        """CHROM POS REF ALT AC AN AF lines (no header), the columns of `bcftools query` over +fill-tags output."""
+        lines = ["\t".join(map(str, row)) for row in zip(self.chrom, self.pos.tolist(), self.ref, self.alt,
+                                                           self.ac.tolist(), self.an.tolist(), self.af_texts(),
+                                                           strict=True)]
+        return "".join(line + "\n" for line in lines)

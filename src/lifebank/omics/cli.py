@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -157,10 +158,10 @@ def af_cmd(
 
     counts = service.allele_counts(context.database(), context.settings().data_dir, region, dataset=dataset,
                                    samples=_read_samples(samples), cohort=cohort)
-    rows = [c.as_row() for c in counts]
+    rows = counts.as_rows()
     if fmt is QueryFormat.json:
-        for row, c in zip(rows, counts, strict=True):
-            row["AF"] = c.af
+        for row, af in zip(rows, counts.af_values.tolist(), strict=True):
+            row["AF"] = None if math.isnan(af) else af
         print_json(rows)
         return
     _emit(rows, fmt, AF_COLUMNS)

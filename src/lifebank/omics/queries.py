@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from lifebank.errors import ValidationFailed
 from lifebank.omics import layout
-from lifebank.omics.allele_counts import AlleleCount
+from lifebank.omics.allele_counts import AlleleCount, AlleleCounts
 from lifebank.omics.regions import Region, chrom_aliases
 from lifebank.omics.vcf_export import ExportSite, genotype_text
 
@@ -119,35 +120,41 @@ class VariantStore:
         return cached
 
     def allele_counts(self, batches: Sequence[BatchRef], region: Region,
-                      samples: Sequence[str] | None = None) -> list[AlleleCount]:
-        """AC/AN per biallelic site over all samples, or over the VCF sample IDs given (across batches).
+                      samples: Sequence[str] | None = None) -> AlleleCounts:
+        """AC/AN/AF per biallelic site over all samples, or over the VCF sample IDs given (across batches).
 
-        One query per batch file pair with integer-only filters (the subset as sample numbers), then the
-        batches are summed per (chrom, pos, ref, alt) in site order.
+        One DuckDB query per batch file pair computes the final AC and AN columns (the subset joined as
+        integer sample numbers), fetched as NumPy arrays; several batches are then summed per
+        (chrom, pos, ref, alt) in site order.
         """
         wanted = set(samples) if samples is not None else None
-        parts: list[tuple[str, str, list[tuple[int, str, str, int, int]]]] = []
+        parts: list[tuple[str, str, dict[str, np.ndarray]]] = []
         for ref in batches:
             for chrom in ref.chroms:
                 if chrom not in chrom_aliases(region.chrom):
                     continue
                 index = self.sample_index(ref)
                 members = list(index.values()) if wanted is None else [i for s, i in index.items() if s in wanted]
-                rows = self._batch_counts(ref, chrom, region, members, len(index))
-                if rows:
-                    parts.append((ref.dataset, chrom, rows))
+                columns = self._batch_counts(ref, chrom, region, members, len(index))
+                if len(columns["pos"]):
+                    parts.append((ref.dataset, chrom, columns))
+        if not parts:
+            return AlleleCounts([], np.empty(0, np.int64), [], [], np.empty(0, np.int64), np.empty(0, np.int64))
         if len(parts) == 1:  # one batch: its rows are already in file (position) order
-            _, chrom, rows = parts[0]
-            return [AlleleCount(chrom, pos, ref_allele, alt, ac, an) for pos, ref_allele, alt, ac, an in rows]
+            _, chrom, columns = parts[0]
+            return AlleleCounts([chrom] * len(columns["pos"]), columns["pos"], columns["ref"].tolist(),
+                                columns["alt"].tolist(), columns["ac"], columns["an"])
         merged: dict[tuple[str, str, int, str, str], list[int]] = {}
-        for dataset, chrom, rows in parts:
-            for pos, ref_allele, alt, ac, an in rows:
+        for dataset, chrom, columns in parts:
+            for pos, ref_allele, alt, ac, an in zip(columns["pos"].tolist(), columns["ref"].tolist(),
+                                                    columns["alt"].tolist(), columns["ac"].tolist(),
+                                                    columns["an"].tolist(), strict=True):
                 total = merged.setdefault((dataset, chrom, pos, ref_allele, alt), [0, 0])
                 total[0] += ac
                 total[1] += an
         ordered = sorted(merged.items(), key=lambda item: (item[0][0], item[0][1], item[0][2]))
-        return [AlleleCount(chrom, pos, ref_allele, alt, ac, an)
-                for (_, chrom, pos, ref_allele, alt), (ac, an) in ordered]
+        return AlleleCounts.from_counts(AlleleCount(chrom, pos, ref_allele, alt, ac, an)
+                                        for (_, chrom, pos, ref_allele, alt), (ac, an) in ordered)
 
     def _max_span(self, sites_file: str) -> int:
         """Longest REF span in a sites file (cached: files never change); bounds a region's genotype scan."""
@@ -159,26 +166,33 @@ class VariantStore:
         return cached
 
     def _batch_counts(self, ref: BatchRef, chrom: str, region: Region, members: list[int],
-                      n_samples: int) -> list[tuple[int, str, str, int, int]]:
+                      n_samples: int) -> dict[str, np.ndarray]:
+        """Columns pos, ref, alt, ac, an of one batch's sites in the region, in site order.
+
+        Only sparse genotype rows are stored: a member without a row at a site holds a REF call of the
+        site's ploidy, so AN = (members - rows) * ploidy + called alleles of the rows.
+        """
         sites = str(layout.chrom_file(self.root, "sites", ref.dataset, ref.batch, chrom)).replace("'", "''")
         genos = str(layout.chrom_file(self.root, "genotypes", ref.dataset, ref.batch, chrom)).replace("'", "''")
         cur = self._cursor()
         low = max(1, region.start - self._max_span(sites))
         subset = ""
         if len(members) < n_samples:
-            cur.register("subset_idx", pa.table({"sample": pa.array(members, pa.int32())}))
-            # an inner hash join on the integer sample number: much faster in DuckDB than `IN (subquery)`
+            cur.register("subset_idx", pa.table({"sample": pa.array(np.asarray(members, dtype=np.int32))}))
+            # an inner hash join on the integer sample number: DuckDB pushes it into the scan as a filter,
+            # much faster than `IN (subquery)`
             subset = "JOIN subset_idx USING (sample)"
         sql = f"""
-            WITH s AS (SELECT site, pos, ref, alt, ploidy FROM read_parquet('{sites}') WHERE pos <= ? AND "end" >= ?),
+            WITH s AS (SELECT site, pos, ref, alt, ploidy FROM read_parquet('{sites}')
+                       WHERE pos <= $end AND "end" >= $start),
             g AS (SELECT site, sum((a1 = 1)::INTEGER + (a2 = 1)::INTEGER) AS ac,
                          sum((a1 >= 0)::INTEGER + (a2 >= 0)::INTEGER) AS called, count(*) AS k
-                  FROM read_parquet('{genos}') {subset} WHERE pos BETWEEN ? AND ? GROUP BY site)
-            SELECT s.pos, s.ref, s.alt, coalesce(g.ac, 0)::BIGINT,
-                   ((? - coalesce(g.k, 0)) * s.ploidy + coalesce(g.called, 0))::BIGINT
+                  FROM read_parquet('{genos}') {subset} WHERE pos BETWEEN $low AND $end GROUP BY site)
+            SELECT s.pos, s.ref, s.alt, coalesce(g.ac, 0)::BIGINT AS ac,
+                   (($members - coalesce(g.k, 0)) * s.ploidy + coalesce(g.called, 0))::BIGINT AS an
             FROM s LEFT JOIN g USING (site) ORDER BY s.site"""
-        rows = cur.execute(sql, [region.end, region.start, low, region.end, len(members)]).fetchall()
-        return [(int(p), r, a, int(ac), int(an)) for p, r, a, ac, an in rows]
+        params = {"start": region.start, "end": region.end, "low": low, "members": len(members)}
+        return cur.sql(sql, params=params).fetchnumpy()
 
     # --- genotypes -------------------------------------------------------------------------------------
 

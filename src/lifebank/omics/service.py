@@ -25,7 +25,7 @@ from lifebank.audit.service import record
 from lifebank.db.engine import Database
 from lifebank.errors import Conflict, NotFound, RowError, ValidationFailed
 from lifebank.omics import biobank_link, layout
-from lifebank.omics.allele_counts import AlleleCount
+from lifebank.omics.allele_counts import AlleleCounts
 from lifebank.omics.genes import genes_named
 from lifebank.omics.ingest import ProgressCallback, file_sha256, write_batch
 from lifebank.omics.models import Cohort, CohortMember, OmicsBatch, OmicsDataset, OmicsFile, OmicsSample
@@ -312,7 +312,7 @@ def _is_grch38(db: Database, dataset: str) -> bool:
 
 
 def allele_counts(db: Database, data_dir: Path, region: str | Region, *, dataset: str | None = None,
-                  samples: Sequence[str] | None = None, cohort: str | None = None) -> list[AlleleCount]:
+                  samples: Sequence[str] | None = None, cohort: str | None = None) -> AlleleCounts:
     """AC/AN/AF per biallelic site, over every sample or a subset (VCF IDs, or a saved cohort's samples)."""
     reg = parse_region(region) if isinstance(region, str) else region
     if cohort is not None:
