@@ -19,17 +19,23 @@ import gc
 import hashlib
 import io
 import operator
+import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import lru_cache
-from typing import Any
+from itertools import repeat
+from typing import Any, Literal
 
+import numpy as np
+import pyarrow.compute as pc
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lifebank.audit import service as ledger
+from lifebank.biobank import columnar_import as columnar
 from lifebank.biobank.barcode import BARCODE_PATTERN
 from lifebank.biobank.duo import parse_duo_codes
 from lifebank.biobank.models import (
@@ -69,6 +75,7 @@ CHUNK = 5000
 LOOKUP_CHUNK = 5000  # bound parameters per IN (...) lookup (SQLite allows 32766, PostgreSQL 65535)
 
 Advance = Callable[[int], None]
+Lane = Literal["auto", "columns", "rows"]
 ProgressFactory = Callable[[str, int | None, str], AbstractContextManager[Advance]]
 
 
@@ -366,11 +373,15 @@ class _Box:
     layout: GridLayout
 
 
-def import_specimens(db: Database, content: bytes, *, actor: str,
-                     progress: ProgressFactory = _no_progress) -> ImportResult:
-    """Specimens with lineage and storage location; see the module docstring for the rules."""
+def import_specimens(db: Database, content: bytes, *, actor: str, progress: ProgressFactory = _no_progress,
+                     lane: Lane = "auto") -> ImportResult:
+    """Specimens with lineage and storage location; see the module docstring for the rules.
+
+    `lane`: "auto" tries the column-wise checks (columnar_import) and falls back to the row-wise ones;
+    "rows" or "columns" force one (tests compare what the two write; "columns" raises NotPlain on a file
+    that needs the row-wise import)."""
     with _gc_paused():
-        result = _import_specimens(db, content, actor=actor, progress=progress)
+        result = _import_specimens(db, content, actor=actor, progress=progress, lane=lane)
     _refresh_statistics(db, result.rows, ("bb_specimen",))
     return result
 
@@ -386,8 +397,19 @@ def _refresh_statistics(db: Database, rows: int, tables: Sequence[str]) -> None:
             conn.commit()
 
 
-def _import_specimens(db: Database, content: bytes, *, actor: str, progress: ProgressFactory) -> ImportResult:
+def _import_specimens(db: Database, content: bytes, *, actor: str, progress: ProgressFactory,
+                      lane: Lane) -> ImportResult:
     digest = hashlib.sha256(content).hexdigest()
+    if lane != "rows":
+        header = _header_of(content)
+        try:
+            if header is None or not all(c in header[0] for c in SPECIMEN_COLUMNS):
+                raise columnar.NotPlain("header")
+            return _import_plain_specimens(db, content, digest, header, actor=actor, progress=progress)
+        except columnar.NotPlain:
+            if lane == "columns":
+                raise
+            # the row-wise import below names whatever is wrong
     columns, raw = read_table(content, SPECIMEN_COLUMNS)
     idx = [columns[c] for c in SPECIMEN_COLUMNS]
     c_status = columns.get("status")
@@ -621,6 +643,89 @@ def _import_specimens(db: Database, content: bytes, *, actor: str, progress: Pro
         _finish(session, "specimens", len(records), digest, actor, {"stored": stored, "pools": len(pools)})
     return ImportResult("specimens", len(records), digest)
 
+
+
+def _header_of(content: bytes) -> tuple[dict[str, int], int] | None:
+    """Header -> column index and the header's width, read as read_table reads it (None: not UTF-8)."""
+    first = content.split(b"\n", 1)[0]
+    try:
+        header = next(csv.reader([first.decode("utf-8-sig")]), None)
+    except UnicodeDecodeError:
+        return None
+    if not header:
+        return None
+    return {name.strip().lower(): i for i, name in enumerate(header)}, len(header)
+
+
+def _import_plain_specimens(db: Database, content: bytes, digest: str, header: tuple[dict[str, int], int], *,
+                            actor: str, progress: ProgressFactory) -> ImportResult:
+    """The column-wise lane (see columnar_import): the same checks and the same rows written as the row-wise
+    import below, for a file that is plainly valid; `NotPlain` (nothing written) otherwise."""
+    columns, width = header
+    if len(columns) != width:
+        raise columnar.NotPlain("repeated column names")
+    on_sqlite = db.dialect == "sqlite"
+    stamp = _sqlite_timestamps() if on_sqlite else None
+    with progress("validating specimens", None, "rows") as advance:
+        checked = columnar.check_columns(content, columns, width, unit_for=_unit_for, sprec_check=_sprec_check,
+                                         parse_time=_parse_time, stamp=stamp, statuses=IMPORT_STATUSES)
+        advance(checked.rows)
+    try:
+        with db.transaction() as session:
+            return _write_plain_specimens(session, checked, digest, actor=actor, progress=progress)
+    except (IntegrityError, sqlite3.IntegrityError, *_driver_integrity_errors(db)):
+        # A barcode stored already, or a position taken: the unique constraints said so while inserting,
+        # cheaper than looking up every barcode and position first. The row-wise import names the rows.
+        raise columnar.NotPlain("a unique constraint") from None
+
+
+def _driver_integrity_errors(db: Database) -> tuple[type[Exception], ...]:
+    """COPY runs on the driver's own cursor, so PostgreSQL's refusal arrives unwrapped."""
+    if db.dialect != "postgresql":
+        return ()
+    import psycopg
+
+    return (psycopg.IntegrityError,)
+
+
+def _write_plain_specimens(session: Session, checked: columnar.CheckedColumns, digest: str, *, actor: str,
+                           progress: ProgressFactory) -> ImportResult:
+    _lock_for_import(session, "bb_specimen")
+    codes = _distinct_nonempty(checked.participant)
+    people: dict[str, tuple[int, bool]] = {}
+    for pid, code, ok in _lookup(session, "SELECT p.id, p.code, EXISTS (SELECT 1 FROM bb_consent c WHERE "
+                                 "c.participant_id = p.id AND c.withdrawn_at IS NULL) FROM bb_participant p "
+                                 "WHERE p.code IN ({})", codes):
+        people[code] = (pid, bool(ok))
+    owner = columnar.inherit_owners(columnar.participant_ids(checked.participant, people), checked.parent_index)
+    boxes: dict[str, tuple[int, GridLayout] | None] = {}
+    for chunk in _chunks(_distinct_nonempty(checked.box_path), LOOKUP_CHUNK):
+        for box, ctype in session.execute(select(Container, ContainerType)
+                                          .join(ContainerType, Container.type_id == ContainerType.id)
+                                          .where(Container.name_path.in_(chunk))):
+            layout = layout_of(ctype)
+            boxes[box.name_path] = (box.id, layout) if layout is not None else None
+    box_ids, index = columnar.positions(checked.box_path, checked.position, boxes)
+    columnar.check_free(box_ids, index)
+
+    first_id = (session.scalar(select(func.max(Specimen.id))) or 0) + 1
+    n = checked.rows
+    parent_ids = np.where(checked.parent_index >= 0, checked.parent_index + first_id, 0)
+    # Tuples in the column order of SPECIMEN_INSERT_COLUMNS, zipped column-wise (no object per row).
+    records = list(zip(
+        range(first_id, first_id + n), checked.barcode, [p or None for p in owner.tolist()], checked.type,
+        checked.quantity, checked.unit, checked.collected_at, checked.status, repeat(True, n),
+        checked.lineage, [p or None for p in parent_ids.tolist()], checked.sprec, repeat(0, n),
+        [b or None for b in box_ids.tolist()], [None if i < 0 else i for i in index.tolist()], strict=True))
+    with progress("writing specimens", n, "rows") as advance:
+        _bulk_write(session.connection(), Specimen.__table__, SPECIMEN_INSERT_COLUMNS, records, advance)
+    _sync_sequence(session, "bb_specimen")
+    _finish(session, "specimens", n, digest, actor, {"stored": int((box_ids != 0).sum()), "pools": 0})
+    return ImportResult("specimens", n, digest)
+
+
+def _distinct_nonempty(column: Any) -> list[str]:
+    return [v for v in pc.unique(column).to_pylist() if v]
 
 
 def _parents_first(rows: list[_Row], in_file: dict[str, _Row], errors: list[RowError]) -> list[_Row]:
