@@ -8,7 +8,7 @@ Plain script, one `name: value unit` per line with the issue's target beside it.
 2. For `--patients` random patients (two-field, 10 loci typed) search at 0, 1 and 2 allowed mismatches (10/10,
    ranked, first page of 20) and report p50/p95 latency; run the straightforward vectorised NumPy full scan of the
    same donors for the same patients and report the ratio (and check both find the same donors).
-3. Grade all 1,000 x 10,000 MVT-3 pairs (reads /work/shared/data/hla/wmda-mvt3; `--mvt3-patients` to run fewer)
+3. Grade all 1,000 x 10,000 MVT-3 pairs (reads ../shared/data/hla/wmda-mvt3; `--mvt3-patients` to run fewer)
    and report the time and the distribution of mismatch counts.
 
     .venv/bin/python benchmarks/hla_search.py --donors 1000000 --patients 50
@@ -31,7 +31,9 @@ from lifebank.hla.nomenclature import vendored
 from lifebank.hla.synthetic import SYNTHETIC_LOCI, genotype_ids, load_frequencies, sample_population
 from lifebank.hla.typing import LocusTyping, TypingParser
 
-MVT3 = Path("/work/shared/data/hla/wmda-mvt3")
+# Reference data live in ../shared/data beside the repository (LIFEBANK_SHARED_DATA overrides).
+SHARED_DATA = Path(os.environ.get("LIFEBANK_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+MVT3 = SHARED_DATA / "hla" / "wmda-mvt3"
 CHUNK = 2_000_000
 
 

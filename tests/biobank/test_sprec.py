@@ -1,15 +1,15 @@
 from __future__ import annotations
 
 import csv
-from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from lifebank.biobank.sprec import SprecError, code_table, is_valid_sprec, parse_sprec
+from shared_data import SHARED_DATA
 
-EXAMPLES = Path("/work/shared/data/biobank/sprec/sprec_examples.csv")
+EXAMPLES = SHARED_DATA / "biobank" / "sprec" / "sprec_examples.csv"
 
 
 @pytest.mark.parametrize("row", list(csv.DictReader(EXAMPLES.open())), ids=lambda r: r["sprec"])

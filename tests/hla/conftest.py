@@ -10,8 +10,9 @@ from lifebank.hla.grading import Grader
 from lifebank.hla.macs import MacDictionary, load_mac_file
 from lifebank.hla.nomenclature import Nomenclature, vendored
 from lifebank.hla.typing import TypingParser
+from shared_data import SHARED_DATA
 
-SHARED = Path("/work/shared/data/hla")
+SHARED = SHARED_DATA / "hla"
 ATLAS = SHARED / "atlas-testdata"
 MVT3 = SHARED / "wmda-mvt3"
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import gzip
 from collections import Counter
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -13,8 +12,9 @@ from hypothesis import strategies as st
 
 from lifebank.hla.grading import Grader
 from lifebank.hla.typing import Genotype, LocusTyping, TypingError, TypingParser
+from shared_data import SHARED_DATA
 
-SHARED = Path("/work/shared/data/hla")
+SHARED = SHARED_DATA / "hla"
 
 
 def locus(parser: TypingParser, name: str, first: str | None, second: str | None) -> LocusTyping | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,8 +12,9 @@ from hypothesis import strategies as st
 from lifebank.hla.grading import CONFIDENCE_RANK, GRADE_RANK, Grader
 from lifebank.hla.index import SearchIndex, build
 from lifebank.hla.typing import TypingParser
+from shared_data import SHARED_DATA
 
-MVT3 = Path("/work/shared/data/hla/wmda-mvt3")
+MVT3 = SHARED_DATA / "hla" / "wmda-mvt3"
 
 
 def _genotypes(parser: TypingParser, name: str):
@@ -138,7 +138,7 @@ def test_index_agrees_with_the_grader_on_atlas_donors_with_macs_xx_and_serology(
 
     from lifebank.hla.typing import Genotype, TypingError
 
-    path = Path("/work/shared/data/hla/atlas-testdata/TestDonorsForUpdatesForSmokeTests.tsv")
+    path = SHARED_DATA / "hla" / "atlas-testdata" / "TestDonorsForUpdatesForSmokeTests.tsv"
     if not path.exists():
         pytest.skip("Atlas test data not on this machine")
     parser = TypingParser(nom, atlas_macs)

@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 
 from lifebank.hla.nomenclature import Nomenclature, split_allele
+from shared_data import SHARED_DATA
 
-SHARED = Path("/work/shared/data/hla")
+SHARED = SHARED_DATA / "hla"
 
 
 def need(path: Path) -> Path:

@@ -11,8 +11,9 @@ from lifebank.audit.models import LedgerEvent
 from lifebank.errors import NotFound, RowsRejected, ValidationFailed
 from lifebank.hla import service
 from lifebank.hla.models import Donor
+from shared_data import SHARED_DATA
 
-ATLAS = Path("/work/shared/data/hla/atlas-testdata")
+ATLAS = SHARED_DATA / "hla" / "atlas-testdata"
 HEADER = "DonorId,DonorType,A_1,A_2,B_1,B_2,C_1,C_2,DPB1_1,DPB1_2,DQB1_1,DQB1_2,DRB1_1,DRB1_2"
 PATIENT = "A*01:01+A*02:01^B*08:01+B*07:02^C*07:01+C*07:02^DRB1*03:01+DRB1*15:01^DQB1*02:01+DQB1*06:02"
 

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-VCF_DIR = Path("/work/shared/data/omics/vcf")
+from shared_data import SHARED_DATA
+
+VCF_DIR = SHARED_DATA / "omics" / "vcf"
 REAL_VCFS = sorted(VCF_DIR.glob("*.vcf.gz"))
 SITES_ONLY_BCF = VCF_DIR / "1kg_2020_chr20_annotations.bcf"
 
