@@ -182,9 +182,9 @@ class VariantStore:
         sites = str(layout.chrom_file(self.root, "sites", ref.dataset, ref.batch, chrom)).replace("'", "''")
         genos = str(layout.chrom_file(self.root, "genotypes", ref.dataset, ref.batch, chrom)).replace("'", "''")
         cur = self._cursor()
-        found = cur.sql(f"""SELECT site, pos, ref, alt, ploidy FROM read_parquet('{sites}')
+        found = cur.execute(f"""SELECT site, pos, ref, alt, ploidy FROM read_parquet('{sites}')
                             WHERE pos <= $end AND "end" >= $start ORDER BY site""",
-                        params={"start": region.start, "end": region.end}).fetchnumpy()
+                            {"start": region.start, "end": region.end}).fetchnumpy()
         site = found["site"].astype(np.int64)
         if not len(site):
             return {"pos": site, "ref": found["ref"], "alt": found["alt"], "ac": site, "an": site}
@@ -195,10 +195,10 @@ class VariantStore:
             # an inner hash join on the integer sample number: DuckDB pushes it into the scan as a filter,
             # much faster than `IN (subquery)`
             subset = "JOIN subset_idx USING (sample)"
-        sums = cur.sql(f"""SELECT site, sum((a1 = 1)::INTEGER + (a2 = 1)::INTEGER) AS ac,
+        sums = cur.execute(f"""SELECT site, sum((a1 = 1)::INTEGER + (a2 = 1)::INTEGER) AS ac,
                                   sum((a1 >= 0)::INTEGER + (a2 >= 0)::INTEGER) AS called, count(*) AS k
                            FROM read_parquet('{genos}') {subset} WHERE site BETWEEN $lo AND $hi GROUP BY site""",
-                       params={"lo": lo, "hi": hi}).fetchnumpy()
+                           {"lo": lo, "hi": hi}).fetchnumpy()
         width = hi - lo + 1
         ac, called, rows = (np.zeros(width, np.int64) for _ in range(3))
         at = sums["site"].astype(np.int64) - lo
