@@ -64,6 +64,10 @@ def test_column_wise_lane_resolves_lineage_owners_and_positions(bank: Database) 
     ("PL-1a,,PL1,0.25,mL,,PL-1,", "PL-1a,,PL1,0.25,mL,,PL-9,"),  # unknown parent
     ("DNA-1,P000001,DNA,20,ug,2024-03-01 08:00,BLD-1", "DNA-1,P000001,DNA,20,ug,2024-03-01 08:00,SER-1"),  # later
     ("P000002,SER,,mL", "P000002,SER,-1,mL"),  # bad quantity
+    ("0.5,ml,2024-03-01T08:00:00Z", "0.5,ml,2024-02-30T08:00:00Z"),  # no such day
+    ("0.5,ml,2024-03-01T08:00:00Z", "0.5,ml,yesterday"),  # no time at all
+    ("PL1-PED-A-D-N-B-A", "PL1-PED-A-D-N-B-A-Z-Z"),  # bad SPREC
+    ("DNA,20,ug", "DNA,20,mL"),  # wrong unit for the type
     ("BOX-1/A2", "BOX-1/A1"),  # two rows in one position
     ("BOX-1/A2", "BOX-1/a2"),  # a label the row-wise import normalises
     ("BOX-1/A2", "BOX-9/A2"),  # no such box

@@ -79,10 +79,12 @@ def _read(content: bytes, columns: dict[str, int], width: int) -> list[pa.Array]
     return [table.column(i).combine_chunks() for i in range(width)]
 
 
-def _per_distinct(column: pa.Array, check: Callable[[str], Any]) -> list[Any]:
-    """`check` applied once per distinct value, mapped back to every row; NotPlain when it says so."""
+def _per_distinct(column: pa.Array, check: Callable[[str], Any],
+                  check_all: Callable[[pa.Array], list[Any]] | None = None) -> list[Any]:
+    """`check` applied once per distinct value (or `check_all` to all distinct values at once), mapped back
+    to every row; NotPlain when it says so."""
     encoded = pc.dictionary_encode(column)
-    checked = [check(value) for value in encoded.dictionary.to_pylist()]
+    checked = check_all(encoded.dictionary) if check_all else [check(v) for v in encoded.dictionary.to_pylist()]
     if len(checked) == 1:
         return checked * len(column)
     return [checked[i] for i in encoded.indices.to_numpy(zero_copy_only=False).tolist()]
@@ -107,9 +109,12 @@ def check_columns(content: bytes, columns: dict[str, int], width: int, *,
 
     # Every field is printable ASCII or 'µ' (of 'µg', never whitespace), without blanks at its ends: so no
     # strip() of the row-wise import could change a value. Passes over the bytes, not over every column.
-    body = b"\n" + content.split(b"\n", 1)[1]
-    if body.translate(None, PLAIN_BYTES) or any(edge in body for edge in (b" ,", b", ", b" \n", b"\n ")):
-        raise NotPlain("a field with blanks at an end, control characters or non-ASCII text")
+    if content.translate(None, PLAIN_BYTES) and content.split(b"\n", 1)[1].translate(None, PLAIN_BYTES):
+        raise NotPlain("control characters or non-ASCII text")  # (the header may have either)
+    if b" " in content:
+        body = b"\n" + content.split(b"\n", 1)[1]
+        if any(edge in body for edge in (b" ,", b", ", b" \n", b"\n ")):
+            raise NotPlain("a field with blanks at an end")
     barcode = col("barcode")
     if not _all(pc.match_substring_regex(barcode, BARCODE_RE2)):
         raise NotPlain("barcode pattern")
@@ -120,8 +125,17 @@ def check_columns(content: bytes, columns: dict[str, int], width: int, *,
     type_unit = pc.binary_join_element_wise(col("type"), col("unit"), "\x00")
     units = _per_distinct(type_unit, lambda tu: _ok(unit_for(*tu.split("\x00", 1))))
     quantity = _per_distinct(col("quantity"), _quantity)
-    collected_at = _per_distinct(col("collected_at"),
-                                 lambda v: None if not v else (stamp(parse_time(v)) if stamp else parse_time(v)))
+    def collection_time(text: str) -> Any:
+        if not text:
+            return None
+        try:
+            when = parse_time(text)
+        except ValueError:
+            raise NotPlain("collected_at") from None
+        return stamp(when) if stamp else when
+
+    collected_at = _per_distinct(col("collected_at"), collection_time,
+                                 (lambda values: _sqlite_stamps(values, collection_time)) if stamp else None)
     sprec = _per_distinct(col("sprec"), lambda v: _ok(sprec_check(v)) if v else None)
     if "status" in columns:
         status = _per_distinct(col("status"), lambda v: _status(v, statuses))
@@ -169,6 +183,23 @@ def check_columns(content: bytes, columns: dict[str, int], width: int, *,
         raise NotPlain("a used-up specimen with a location")
     return CheckedColumns(rows, barcode.to_pylist(), participant, types, quantity, units, collected_at,
                           parent_index, lineage, sprec, status, box_path, position)
+
+
+ISO_UTC_SECONDS = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def _sqlite_stamps(values: pa.Array, one_by_one: Callable[[str], Any]) -> list[Any]:
+    """SQLite text of collection times: the common 'YYYY-MM-DDTHH:MM:SSZ' converted in C (a value that
+    does not print back unchanged, such as 30 February, is no such time), any other form one by one."""
+    parsed = pc.strptime(values, format=ISO_UTC_SECONDS, unit="s", error_is_null=True)
+    exact = pc.fill_null(pc.equal(pc.strftime(parsed, format=ISO_UTC_SECONDS), values), False)
+    stamps = pc.strftime(parsed, format="%Y-%m-%d %H:%M:%S.000000").to_pylist()
+    others = np.flatnonzero(~exact.to_numpy(zero_copy_only=False))
+    if len(others):
+        texts = values.to_pylist()
+        for i in others.tolist():
+            stamps[i] = one_by_one(texts[i])
+    return stamps
 
 
 def _not_plain(what: str) -> Any:

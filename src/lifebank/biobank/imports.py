@@ -292,14 +292,15 @@ def _import_participants(db: Database, content: bytes, *, actor: str, progress: 
         for i, (code, sex, year, site, duo, consent_date, scope) in enumerate(parsed):
             people.append((next_pid + i, code, sex, year, site, created))
             consents.append((next_cid + i, next_pid + i, 1, consent_date, scope, None, None))
-            codes_rows.extend((next_cid + i, d) for d in duo)
+            codes_rows.extend((next_cid + i, d, next_pid + i, True) for d in duo)
         connection = session.connection()
         with progress("writing participants", len(people), "rows") as advance:
             _bulk_write(connection, Participant.__table__,
                         ("id", "code", "sex", "birth_year", "site", "created_at"), people, advance)
             _bulk_write(connection, Consent.__table__, ("id", "participant_id", "version", "consent_date", "scope",
                                                         "withdrawn_at", "withdrawal_reason"), consents)
-            _bulk_write(connection, ConsentCode.__table__, ("consent_id", "duo_code"), codes_rows)
+            _bulk_write(connection, ConsentCode.__table__, ("consent_id", "duo_code", "participant_id", "in_force"),
+                        codes_rows)
         _sync_sequence(session, "bb_participant")
         _sync_sequence(session, "bb_consent")
         _finish(session, "participants", len(people), digest, actor, {"consent_codes": len(codes_rows)})

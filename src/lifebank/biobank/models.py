@@ -7,7 +7,10 @@ Index design, by query:
 - freezer occupancy: containers carry a materialised `path` ('/1/7/42/'); the subtree is one prefix range
   on ix_bb_container_path, and specimens are counted per container through the (container_id, position) index.
 - status/type filters: (type, status); participant's specimens: participant_id; lineage: parent_id.
-- consent search: (duo_code, consent_id) on the code table, participant_id on the consent table.
+- search within a freezer: (container_id, type, status, participant_id), covering - the exact count of a
+  freezer's matches never reads a specimen row.
+- consent search: (participant_id, duo_code, in_force) on the code table (one probe per specimen), and
+  (duo_code, consent_id) for "participants consenting to X".
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -64,10 +68,18 @@ class ConsentCode(Base):
     """A DUO term a consent grants or requires (DUO:0000042 general research use, ...)."""
 
     __tablename__ = "bb_consent_code"
-    __table_args__ = (Index("ix_bb_consent_code_duo", "duo_code", "consent_id"),)
+    __table_args__ = (
+        Index("ix_bb_consent_code_duo", "duo_code", "consent_id"),
+        Index("ix_bb_consent_code_in_force", "participant_id", "duo_code", "in_force"),
+    )
 
     consent_id: Mapped[int] = mapped_column(ForeignKey("bb_consent.id", ondelete="CASCADE"), primary_key=True)
     duo_code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    # Copies of the consent's participant and of "not withdrawn", so that "does this participant consent to
+    # DUO:x" is one probe of ix_bb_consent_code_in_force - a freezer search asks it for every tube. Written
+    # with the consent, cleared by withdraw_consent in the same transaction.
+    participant_id: Mapped[int | None] = mapped_column(BigId)
+    in_force: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 class ContainerType(Base):
@@ -102,6 +114,9 @@ class Specimen(Base):
     __table_args__ = (
         UniqueConstraint("container_id", "position", name="uq_bb_specimen_position"),
         Index("ix_bb_specimen_type_status", "type", "status"),
+        # A search within a freezer (type, status, consent) counts its matches from this index alone: one
+        # range per box, the consent probed by participant_id (see service._filtered).
+        Index("ix_bb_specimen_container_type_status", "container_id", "type", "status", "participant_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -115,7 +115,8 @@ def record_consent(db: Database, participant_code: str, *, duo_codes: Sequence[s
                           scope=scope)
         session.add(consent)
         session.flush()
-        session.add_all([ConsentCode(consent_id=consent.id, duo_code=code) for code in codes])
+        session.add_all([ConsentCode(consent_id=consent.id, duo_code=code, participant_id=participant.id,
+                                     in_force=True) for code in codes])
         ledger.record(session, actor=actor, action="consent.record", entity_type="participant",
                       entity_id=participant_code, change={"version": consent.version, "codes": codes,
                                                           "date": consent_date.isoformat(), "scope": scope})
@@ -134,6 +135,8 @@ def withdraw_consent(db: Database, participant_code: str, *, reason: str = "", a
         ).rowcount
         if not withdrawn:
             raise Conflict(f"participant {participant_code!r} has no consent in force to withdraw")
+        session.execute(update(ConsentCode).where(ConsentCode.participant_id == participant.id)
+                        .values(in_force=False))
         blocked = session.execute(
             update(Specimen).where(Specimen.participant_id == participant.id).values(distributable=False)
         ).rowcount
@@ -711,12 +714,15 @@ class SpecimenFilter:
     barcode_prefix: str | None = None
 
 
-def _filtered(session: Session, flt: SpecimenFilter) -> Any:
+def _filtered(session: Session, flt: SpecimenFilter, *, counting: bool = False) -> Any:
     query = select(Specimen)
     # With a freezer or a participant named, those indexes are the selective ones; SQLite's planner (no
     # statistics after bulk loads) could otherwise prefer (type, status), which matches millions of rows.
-    # `type || ''` keeps the same meaning but takes that index out of the running.
-    narrowed = bool(flt.container or flt.participant) and session.get_bind().dialect.name == "sqlite"
+    # `type || ''` keeps the same meaning but takes that index out of the running. Counting within a
+    # container is the exception: the covering (container_id, type, status, participant_id) index answers it
+    # and wants plain columns (the first page instead walks (container_id, position) in storage order).
+    narrowed = (bool(flt.participant) or (bool(flt.container) and not counting)) \
+        and session.get_bind().dialect.name == "sqlite"
     type_col = Specimen.type.concat("") if narrowed else Specimen.type
     status_col = Specimen.status.concat("") if narrowed else Specimen.status
     if flt.type:
@@ -729,13 +735,11 @@ def _filtered(session: Session, flt: SpecimenFilter) -> Any:
         pid = session.scalar(select(Participant.id).where(Participant.code == flt.participant))
         query = query.where(Specimen.participant_id == (pid if pid is not None else -1))
     if flt.consent:
-        # Correlated EXISTS: two index probes per candidate specimen, instead of materialising the set of
-        # every consenting participant (millions) for each search.
-        # Nested so the planner walks participant -> consent (index) -> (consent, code) primary key.
-        carries_code = select(ConsentCode.consent_id).where(ConsentCode.consent_id == Consent.id,
-                                                            ConsentCode.duo_code == flt.consent).exists()
-        consenting = select(Consent.id).where(Consent.participant_id == Specimen.participant_id,
-                                              Consent.withdrawn_at.is_(None), carries_code).exists()
+        # Correlated EXISTS: one probe of ix_bb_consent_code_in_force per candidate specimen, instead of
+        # materialising the set of every consenting participant (millions) for each search.
+        consenting = select(ConsentCode.consent_id).where(ConsentCode.participant_id == Specimen.participant_id,
+                                                          ConsentCode.duo_code == flt.consent,
+                                                          ConsentCode.in_force.is_(True)).exists()
         query = query.where(consenting)
     if flt.container:
         root = container_at(session, flt.container)
@@ -749,7 +753,8 @@ def search_specimens(db: Database, flt: SpecimenFilter, *, limit: int = 50, offs
     counting all of a 100 k-tube freezer costs far more than finding the first page)."""
     with db.session() as session:
         query = _filtered(session, flt)
-        total = (session.scalar(select(func.count()).select_from(query.subquery())) or 0) if with_total else None
+        total = (session.scalar(select(func.count()).select_from(_filtered(session, flt, counting=True).subquery()))
+                 or 0) if with_total else None
         # Within a container, storage order (box, position) is what people expect, and the (container_id,
         # position) index yields it directly, so the first page needs no sort of the whole freezer.
         order = (Specimen.container_id, Specimen.position, Specimen.id) if flt.container else (Specimen.id,)
