@@ -1,15 +1,16 @@
 from __future__ import annotations
 
 import threading
+from datetime import date
 
 import pytest
 
 from lifebank import biobank
 from lifebank.audit import service as ledger
-from lifebank.biobank import service
+from lifebank.biobank import imports, service
 from lifebank.errors import Conflict, NotFound, ValidationFailed
 
-from .biobank_fixtures import ACTOR
+from .biobank_fixtures import ACTOR, participants_csv
 
 
 def test_register_specimen_at_a_position_and_read_it_back(bank):
@@ -143,6 +144,26 @@ def test_search_by_consent_and_container(bank):
     total, items = service.search_specimens(bank, service.SpecimenFilter(type="PL1", consent="DUO:0000042",
                                                                           container="FRZ-01"))
     assert (total, [i["barcode"] for i in items]) == (1, ["S1"])
+
+
+def test_consent_search_follows_withdrawal_and_new_versions(bank):
+    imports.import_participants(bank, participants_csv(1, start=3), actor=ACTOR)  # P000003: DUO:0000042
+    for n, code in enumerate(("P000001", "P000002", "P000003")):
+        service.register_specimen(bank, f"S{n}", participant=code, type="PL1", quantity=1,
+                                  location=f"FRZ-01/R01/BOX-1/A{n + 1}", actor=ACTOR)
+    flt = service.SpecimenFilter(type="PL1", status="available", consent="DUO:0000042", container="FRZ-01")
+
+    def found() -> tuple[int | None, list[str]]:
+        total, items = service.search_specimens(bank, flt)
+        return total, [i["barcode"] for i in items]
+
+    assert found() == (2, ["S0", "S2"])
+    service.withdraw_consent(bank, "P000003", reason="asked", actor=ACTOR)
+    assert found() == (1, ["S0"])
+    service.record_consent(bank, "P000002", duo_codes="DUO:0000042", consent_date=date(2025, 1, 2), actor=ACTOR)
+    assert found() == (2, ["S0", "S1"])
+    service.withdraw_consent(bank, "P000002", actor=ACTOR)  # every version, the new one included
+    assert found() == (1, ["S0"])
 
 
 def test_cross_domain_interface(bank):
