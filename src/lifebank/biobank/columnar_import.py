@@ -55,7 +55,8 @@ class CheckedColumns:
     lineage: list[str]
     sprec: list[str | None]
     status: list[str]
-    box_path: pa.Array  # "" for a specimen not stored
+    stored: np.ndarray  # rows with a location, and their box path and position label
+    box_path: pa.Array
     position: pa.Array
 
 
@@ -118,8 +119,7 @@ def check_columns(content: bytes, columns: dict[str, int], width: int, *,
     barcode = col("barcode")
     if not _all(pc.match_substring_regex(barcode, BARCODE_RE2)):
         raise NotPlain("barcode pattern")
-    if pc.count_distinct(barcode).as_py() != rows:
-        raise NotPlain("duplicate barcodes")
+    # Duplicate barcodes (in the file or stored) and taken positions are left to the unique constraints.
 
     types = _per_distinct(col("type"), lambda t: t if t in SPECIMEN_TYPES else _not_plain("type"))
     type_unit = pc.binary_join_element_wise(col("type"), col("unit"), "\x00")
@@ -173,16 +173,19 @@ def check_columns(content: bytes, columns: dict[str, int], width: int, *,
 
     location = col("location")
     stored = pc.not_equal(location, "")
-    parts = pc.extract_regex(location, r"^(?P<box>[^/].*)/(?P<pos>[^/]+)$")
-    if parts.null_count != pc.sum(pc.invert(stored)).as_py():
+    at = pc.filter(location, stored)
+    if not _all(pc.invert(pc.or_(pc.starts_with(at, "/"), pc.ends_with(at, "/")))):
+        raise NotPlain("a location with a '/' at an end")
+    parts = pc.split_pattern(at, "/", max_splits=1, reverse=True)  # box path, position
+    if not _all(pc.equal(pc.list_value_length(parts), 2)):
         raise NotPlain("a location that is not a box path and a position")
-    box_path = pc.fill_null(parts.field("box"), "")
-    position = pc.fill_null(parts.field("pos"), "")
     final = pc.is_in(pa.array(status), value_set=pa.array(sorted(FINAL_STATUSES)))
     if not _all(pc.invert(pc.and_(final, stored))):
         raise NotPlain("a used-up specimen with a location")
     return CheckedColumns(rows, barcode.to_pylist(), participant, types, quantity, units, collected_at,
-                          parent_index, lineage, sprec, status, box_path, position)
+                          parent_index, lineage, sprec, status,
+                          np.flatnonzero(stored.to_numpy(zero_copy_only=False)), pc.list_element(parts, 0),
+                          pc.list_element(parts, 1))
 
 
 ISO_UTC_SECONDS = "%Y-%m-%dT%H:%M:%SZ"
@@ -266,38 +269,31 @@ def inherit_owners(own: np.ndarray, parent_index: np.ndarray) -> np.ndarray:
     return owner
 
 
-def positions(box_path: pa.Array, position: pa.Array, boxes: dict[str, tuple[int, GridLayout] | None],
+def positions(checked: CheckedColumns, boxes: dict[str, tuple[int, GridLayout] | None],
               ) -> tuple[np.ndarray, np.ndarray]:
     """(box id, position index) per row (0/-1 for a specimen not stored); NotPlain for a missing box or a
-    label the grid does not name exactly (the row-wise import explains or normalises those)."""
-    encoded = pc.dictionary_encode(box_path)
+    label the grid does not name exactly (the row-wise import explains or normalises those). Two rows in
+    one position, or a position taken already, are left to the unique constraint."""
+    box_ids = np.zeros(checked.rows, dtype=np.int64)
+    index = np.full(checked.rows, -1, dtype=np.int64)
+    if not len(checked.stored):
+        return box_ids, index
+    encoded = pc.dictionary_encode(checked.box_path)
     paths = encoded.dictionary.to_pylist()
     box_of_path = np.zeros(len(paths), dtype=np.int64)
-    layout_of_path: list[GridLayout | None] = []
+    layout_of_path: list[GridLayout] = []
     for i, path in enumerate(paths):
-        if not path:
-            layout_of_path.append(None)
-            continue
         box = boxes.get(path)
         if box is None:
             raise NotPlain("no such box")
         box_of_path[i] = box[0]
         layout_of_path.append(box[1])
     path_index = encoded.indices.to_numpy(zero_copy_only=False)
-    box_ids = box_of_path[path_index]
-    index = np.full(len(box_path), -1, dtype=np.int64)
-    for layout in {lay for lay in layout_of_path if lay is not None}:
+    box_ids[checked.stored] = box_of_path[path_index]
+    for layout in set(layout_of_path):
         rows = np.flatnonzero(np.isin(path_index, [i for i, lay in enumerate(layout_of_path) if lay == layout]))
-        found = pc.index_in(pc.take(position, pa.array(rows)), value_set=pa.array(layout.labels()))
+        found = pc.index_in(pc.take(checked.position, pa.array(rows)), value_set=pa.array(layout.labels()))
         if found.null_count:
             raise NotPlain("a position label to normalise or explain")
-        index[rows] = found.to_numpy(zero_copy_only=False)
+        index[checked.stored[rows]] = found.to_numpy(zero_copy_only=False)
     return box_ids, index
-
-
-def check_free(box_ids: np.ndarray, index: np.ndarray) -> None:
-    """NotPlain when two rows share a position (positions taken before are the unique constraint's job)."""
-    stored = box_ids != 0
-    keys = box_ids[stored] * (1 << 24) + index[stored]
-    if len(np.unique(keys)) != len(keys):
-        raise NotPlain("two rows in one position")

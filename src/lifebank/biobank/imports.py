@@ -706,8 +706,7 @@ def _write_plain_specimens(session: Session, checked: columnar.CheckedColumns, d
                                           .where(Container.name_path.in_(chunk))):
             layout = layout_of(ctype)
             boxes[box.name_path] = (box.id, layout) if layout is not None else None
-    box_ids, index = columnar.positions(checked.box_path, checked.position, boxes)
-    columnar.check_free(box_ids, index)
+    box_ids, index = columnar.positions(checked, boxes)
 
     first_id = (session.scalar(select(func.max(Specimen.id))) or 0) + 1
     n = checked.rows
