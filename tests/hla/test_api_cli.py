@@ -67,9 +67,7 @@ def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str
 
 
 @pytest.mark.slow
-def test_cli_grade_import_search(tmp_path: Path, backend: str, db_url: str):
-    if backend != "sqlite":
-        pytest.skip("the CLI is exercised once; the service tests cover both databases")
+def test_cli_grade_import_search(tmp_path: Path, db_url: str):
     env = {"LIFEBANK_DATABASE_URL": db_url, "LIFEBANK_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "200"}
     graded = run(["hla", "grade", PATIENT, "A*01:01+A*03:01^B*08:01+B*07:02^DRB1*03:01+DRB1*15:01",
                   "--format", "json"], env)
