@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 
 from lifebank.biobank import imports, service
-from lifebank.cli.context import database
-from lifebank.cli.output import OutputFormat, console, emit_rows, err_console, print_json, print_rejection
+from lifebank.cli.context import cli_actor, database
+from lifebank.cli.output import FormatOpt, OutputFormat, console, emit_rows, err_console, print_json, print_rejection
 from lifebank.cli.progress import progress_bar
 
 app = typer.Typer(name="biobank", help="Participants, consent, storage, specimens and labels.", no_args_is_help=True)
@@ -18,13 +18,6 @@ import_app = typer.Typer(help="Bulk imports from CSV (validated in full, written
                          no_args_is_help=True)
 specimens_app = typer.Typer(help="Find specimens and follow their history.", no_args_is_help=True)
 
-FormatOpt = Annotated[OutputFormat, typer.Option("--format", help="table for people, json for programs")]
-
-
-def _actor() -> str:
-    from lifebank.cli.main import cli_actor
-
-    return cli_actor()
 
 
 def register(root_app: typer.Typer) -> None:
@@ -40,7 +33,7 @@ def _run_import(kind: str, file: Path, fmt: OutputFormat) -> None:
         raise typer.Exit(1)
     run = imports.import_participants if kind == "participants" else imports.import_specimens
     try:
-        result = run(database(), file.read_bytes(), actor=_actor(), progress=progress_bar)
+        result = run(database(), file.read_bytes(), actor=cli_actor(), progress=progress_bar)
     except imports.ImportRejected as exc:
         print_rejection(exc, fmt)
         raise typer.Exit(1) from None
@@ -111,7 +104,7 @@ def participant_add(code: str, sex: Annotated[str, typer.Option()], site: Annota
                     birth_year: Annotated[int | None, typer.Option()] = None) -> None:
     """Register a participant (pseudonymous code only)."""
     service.register_participant(database(), code, sex=sex.upper(), birth_year=birth_year, site=site,
-                                 actor=_actor())
+                                 actor=cli_actor())
     console.print(f"registered participant {code}")
 
 
@@ -141,14 +134,14 @@ def consent_add(code: str, duo: Annotated[str, typer.Option(help="DUO codes sepa
     """Record a new consent version with DUO codes."""
     consent = service.record_consent(database(), code, duo_codes=duo,
                                      consent_date=date.fromisoformat(on) if on else date.today(), scope=scope,
-                                     actor=_actor())
+                                     actor=cli_actor())
     console.print(f"consent version {consent.version} recorded for {code}")
 
 
 @app.command("consent-withdraw")
 def consent_withdraw(code: str, reason: Annotated[str, typer.Option()] = "") -> None:
     """Withdraw consent: every specimen of the participant becomes not distributable."""
-    blocked = service.withdraw_consent(database(), code, reason=reason, actor=_actor())
+    blocked = service.withdraw_consent(database(), code, reason=reason, actor=cli_actor())
     console.print(f"consent withdrawn for {code}; {blocked} specimen(s) no longer distributable")
 
 
@@ -163,7 +156,7 @@ def container_type_add(name: str, kind: Annotated[str, typer.Option(help="site, 
                        = None) -> None:
     """Define a container type (boxes need rows, columns and a labelling scheme)."""
     service.define_container_type(database(), name, kind=kind, rows=rows, columns=columns, scheme=scheme,
-                                  actor=_actor())
+                                  actor=cli_actor())
     console.print(f"container type {name} defined")
 
 
@@ -173,7 +166,7 @@ def container_add(name: str, type_name: Annotated[str, typer.Option("--type")],
                   temperature: Annotated[str | None, typer.Option(help="RT, 4C, -20C, -80C, LN2")] = None) -> None:
     """Add a container under a parent (nesting rules are checked)."""
     container = service.create_container(database(), name, type_name=type_name, parent_path=parent,
-                                         temperature_class=temperature, actor=_actor())
+                                         temperature_class=temperature, actor=cli_actor())
     console.print(f"container {container.name_path} created")
 
 
@@ -224,7 +217,7 @@ def specimen_add(participant: Annotated[str | None, typer.Option()] = None,
     """Register one specimen."""
     specimen = service.register_specimen(database(), barcode, participant=participant, type=type,
                                          quantity=quantity, parents=parent or [], sprec=sprec, location=location,
-                                         actor=_actor())
+                                         actor=cli_actor())
     console.print(f"registered {specimen.barcode}")
 
 
@@ -234,20 +227,20 @@ def split(barcode: str, count: Annotated[int, typer.Option()], quantity: Annotat
           ) -> None:
     """Make aliquots or derivatives of a specimen."""
     for child in service.split_specimen(database(), barcode, count=count, quantity=quantity, type=type,
-                                        actor=_actor()):
+                                        actor=cli_actor()):
         console.print(child)
 
 
 @app.command("move")
 def move(barcode: str, location: str) -> None:
     """Move a tube to LOCATION (box path/position)."""
-    console.print(f"{barcode} -> {service.move_specimen(database(), barcode, location, actor=_actor())}")
+    console.print(f"{barcode} -> {service.move_specimen(database(), barcode, location, actor=cli_actor())}")
 
 
 @app.command("move-container")
 def move_container(path: str, new_parent: str) -> None:
     """Move a rack or box (with everything in it) into NEW_PARENT."""
-    console.print(service.move_container(database(), path, new_parent, actor=_actor()))
+    console.print(service.move_container(database(), path, new_parent, actor=cli_actor()))
 
 
 @app.command("place")
@@ -257,34 +250,34 @@ def place(barcodes: list[str], temperature: Annotated[str | None, typer.Option()
           fmt: FormatOpt = OutputFormat.table) -> None:
     """Auto-place unstored specimens in boxes of their temperature class."""
     placed = service.place_specimens(database(), barcodes, temperature_class=temperature, within=within,
-                                     strategy=strategy, actor=_actor())
+                                     strategy=strategy, actor=cli_actor())
     emit_rows([{"barcode": b, "location": loc} for b, loc in placed.items()], fmt)
 
 
 @app.command("reserve")
 def reserve(barcodes: list[str], purpose: Annotated[str, typer.Option()]) -> None:
     """Reserve specimens for a named purpose (all or none)."""
-    service.reserve_specimens(database(), barcodes, purpose=purpose, actor=_actor())
+    service.reserve_specimens(database(), barcodes, purpose=purpose, actor=cli_actor())
     console.print(f"reserved {len(barcodes)} specimen(s) for {purpose!r}")
 
 
 @app.command("release")
 def release(barcode: str) -> None:
     """Release a reservation."""
-    service.release_reservation(database(), barcode, actor=_actor())
+    service.release_reservation(database(), barcode, actor=cli_actor())
     console.print(f"released {barcode}")
 
 
 @app.command("status")
 def status(barcode: str, new_status: str, note: Annotated[str, typer.Option()] = "") -> None:
     """Change a specimen's status (in_use = check-out; back to available = check-in, one freeze-thaw)."""
-    console.print(f"{barcode}: {service.change_status(database(), barcode, new_status, note=note, actor=_actor())}")
+    console.print(f"{barcode}: {service.change_status(database(), barcode, new_status, note=note, actor=cli_actor())}")
 
 
 @app.command("qc")
 def qc(barcode: str, kind: str, value: float, method: Annotated[str, typer.Option()] = "") -> None:
     """Record a QC measurement (DIN, RIN, concentration, viability, A260/280, volume, cell_count)."""
-    service.add_qc(database(), barcode, kind=kind, value=value, method=method, actor=_actor())
+    service.add_qc(database(), barcode, kind=kind, value=value, method=method, actor=cli_actor())
     console.print(f"{kind}={value} recorded for {barcode}")
 
 
@@ -301,6 +294,6 @@ def labels(barcodes: list[str], output: Annotated[Path, typer.Option("--output",
         raise typer.Exit(1)
     data = label_rendering.render_pdf(barcodes, symbology) if fmt == "pdf" else \
         label_rendering.render_png(barcodes[0], symbology)
-    reprint = service.record_label_print(db, barcodes, actor=_actor(), fmt=f"{symbology}/{fmt}")
+    reprint = service.record_label_print(db, barcodes, actor=cli_actor(), fmt=f"{symbology}/{fmt}")
     output.write_bytes(data)
     console.print(f"{'reprinted' if reprint else 'printed'} {len(barcodes)} label(s) to {output}")

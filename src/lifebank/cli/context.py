@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 from functools import lru_cache
 
 from lifebank.config import Settings, get_settings
@@ -30,4 +31,9 @@ def database(*, require_current: bool = True) -> Database:
     return db
 
 
-CLI_ACTOR = "cli"
+def cli_actor() -> str:
+    """Ledger actor for terminal commands: the operating-system account that ran them."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no passwd entry in some containers
+        return "cli"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import sys
 from typing import Annotated
 
@@ -13,7 +12,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from lifebank import __version__
 from lifebank.cli import context
-from lifebank.cli.output import OutputFormat, console, emit_rows, err_console, print_json, print_rejection
+from lifebank.cli.context import cli_actor
+from lifebank.cli.output import FormatOpt, OutputFormat, console, emit_rows, err_console, print_json, print_rejection
 from lifebank.domains import domain_modules
 from lifebank.errors import LifeBankError, RowsRejected
 
@@ -29,17 +29,6 @@ app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 app.add_typer(audit_app, name="audit")
 app.add_typer(config_app, name="config")
-
-FormatOpt = Annotated[OutputFormat, typer.Option("--format", help="table for people, json for programs")]
-
-
-def cli_actor() -> str:
-    """Ledger actor for terminal commands: the operating-system account that ran them."""
-    try:
-        return f"cli:{getpass.getuser()}"
-    except Exception:
-        return context.CLI_ACTOR
-
 
 def _version(value: bool) -> None:
     if value:

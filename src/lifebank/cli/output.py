@@ -6,8 +6,9 @@ import json
 import sys
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
+import typer
 from rich.console import Console
 from rich.table import Table
 
@@ -20,6 +21,10 @@ err_console = Console(stderr=True)
 class OutputFormat(StrEnum):
     table = "table"
     json = "json"
+
+
+# The `--format` option every listing command takes.
+FormatOpt = Annotated[OutputFormat, typer.Option("--format", help="table for people, json for programs")]
 
 
 def print_json(data: Any) -> None:

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from lifebank.cli.context import database
-from lifebank.cli.output import OutputFormat, console, emit_rows, err_console, print_json, print_rejection
+from lifebank.cli.context import cli_actor, database
+from lifebank.cli.output import FormatOpt, OutputFormat, console, emit_rows, err_console, print_json, print_rejection
 from lifebank.errors import RowsRejected
 from lifebank.hla import service
 
@@ -25,13 +25,6 @@ app.add_typer(macs_app, name="macs")
 app.add_typer(nomenclature_app, name="nomenclature")
 app.add_typer(index_app, name="index")
 
-FormatOpt = Annotated[OutputFormat, typer.Option("--format", help="table for people, json for programs")]
-
-
-def _actor() -> str:
-    from lifebank.cli.main import cli_actor
-
-    return cli_actor()
 
 
 def _locus_rows(loci: dict[str, Any]) -> list[dict[str, Any]]:
@@ -102,7 +95,7 @@ def import_donors(file: Path,
         err_console.print(f"[red]error:[/] {file} is not a file")
         raise typer.Exit(1)
     try:
-        result = service.import_donors(database(), file.read_text(encoding="utf-8-sig"), actor=_actor(),
+        result = service.import_donors(database(), file.read_text(encoding="utf-8-sig"), actor=cli_actor(),
                                        donor_type=donor_type)
     except RowsRejected as exc:
         print_rejection(exc, fmt)
@@ -154,7 +147,7 @@ def donors_update(donor_id: str,
             raise typer.Exit(1)
         parsed[key.strip()] = value.strip() or None
     try:
-        donor = service.update_donor(database(), donor_id, parsed, actor=_actor())
+        donor = service.update_donor(database(), donor_id, parsed, actor=cli_actor())
     except RowsRejected as exc:
         print_rejection(exc, fmt)
         raise typer.Exit(1) from None
@@ -166,14 +159,14 @@ def donors_update(donor_id: str,
 
 @donors_app.command("delete")
 def donors_delete(donor_id: str) -> None:
-    service.delete_donor(database(), donor_id, actor=_actor())
+    service.delete_donor(database(), donor_id, actor=cli_actor())
     console.print(f"deleted {donor_id}")
 
 
 @macs_app.command("load")
 def macs_load(file: Path, fmt: FormatOpt = OutputFormat.table) -> None:
     """Replace the MAC dictionary from NMDP's numer.v3.txt (or an Atlas CSV export)."""
-    result = service.load_macs(database(), file, actor=_actor())
+    result = service.load_macs(database(), file, actor=cli_actor())
     if fmt is OutputFormat.json:
         print_json(result)
     else:
@@ -183,7 +176,7 @@ def macs_load(file: Path, fmt: FormatOpt = OutputFormat.table) -> None:
 @nomenclature_app.command("load")
 def nomenclature_load(folder: Path, fmt: FormatOpt = OutputFormat.table) -> None:
     """Use an IPD-IMGT/HLA release folder (Allelelist.txt, wmda/, tce/) instead of the vendored 3.58.0."""
-    result = service.load_nomenclature(database(), folder, actor=_actor())
+    result = service.load_nomenclature(database(), folder, actor=cli_actor())
     if fmt is OutputFormat.json:
         print_json(result)
     else:

@@ -12,7 +12,8 @@ from typing import Annotated
 import typer
 
 from lifebank.cli import context
-from lifebank.cli.output import OutputFormat, console, emit_rows, err_console, print_json, print_rejection
+from lifebank.cli.context import cli_actor
+from lifebank.cli.output import FormatOpt, OutputFormat, console, emit_rows, err_console, print_json, print_rejection
 from lifebank.cli.progress import progress_bar
 from lifebank.errors import RowsRejected, ValidationFailed
 
@@ -29,7 +30,6 @@ class QueryFormat(StrEnum):
 
 
 DatasetOpt = Annotated[str | None, typer.Option("--dataset", help="Dataset name (default: every dataset)")]
-FormatOpt = Annotated[OutputFormat, typer.Option("--format", help="table for people, json for programs")]
 QueryFormatOpt = Annotated[QueryFormat, typer.Option("--format", help="table, json or tsv")]
 SITE_COLUMNS = ["dataset", "chrom", "pos", "id", "ref", "alt", "qual", "filter"]
 AF_COLUMNS = ["CHROM", "POS", "REF", "ALT", "AC", "AN", "AF"]
@@ -70,7 +70,6 @@ def import_cmd(
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
     """Import one VCF/BCF as a new batch: all or nothing; unmapped samples are listed, never dropped."""
-    from lifebank.cli.main import cli_actor
     from lifebank.omics import service
     from lifebank.omics.ingest import record_count_hint
 
@@ -227,7 +226,6 @@ def cohort_create(
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
     """Build a cohort from participant, specimen and genotype criteria and save it by name."""
-    from lifebank.cli.main import cli_actor
     from lifebank.omics import service
 
     _, members = service.save_cohort(context.database(), context.settings().data_dir, name,
