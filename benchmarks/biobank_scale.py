@@ -206,7 +206,12 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=500_000, help="specimens per import file")
     parser.add_argument("--repeat", type=int, default=50, help="runs per query")
     parser.add_argument("--skip-raw", action="store_true", help="skip the raw executemany comparison")
+    parser.add_argument("--queries-only", action="store_true",
+                        help="time the queries again on the database a run with the same --specimens left")
     args = parser.parse_args()
+    if args.queries_only:
+        run_queries(args, Database(args.url or f"sqlite:///{args.db}"), max(1, args.specimens // PER_PARTICIPANT))
+        return
 
     participants = max(1, args.specimens // PER_PARTICIPANT)
     if args.url:
@@ -244,6 +249,7 @@ def main() -> None:
 
     backend = db.dialect
     print(f"backend: {backend}")
+    print(f"load_average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}  (1, 5, 15 min)")
     print(f"specimens: {imported} rows  (participants {participants}, freezers {freezers}, boxes {len(boxes)})")
     print(f"participant_import: {participants / participant_seconds:,.0f} rows/s")
     print(f"specimen_import: {rate:,.0f} rows/s  (target >= 100,000 rows/s)")
@@ -274,8 +280,19 @@ def main() -> None:
             size = conn.execute(text("SELECT pg_database_size(current_database())")).scalar() or 0
     print(f"database_size: {size / 2**20:,.0f} MiB")
 
+    run_queries(args, db, participants, boxes)
+
+
+def run_queries(args: argparse.Namespace, db: Database, participants: int,
+                boxes: list[tuple[int, str]] | None = None) -> None:
+    if boxes is None:
+        with db.engine.connect() as conn:
+            boxes = [(i, p) for i, p in conn.execute(text("SELECT id, name_path FROM bb_container "
+                                                          "WHERE kind = 'box' ORDER BY id"))]
+    print(f"load_average_before_queries: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    freezers = -(-participants * 4 // FREEZER_CAPACITY)
     freezer_paths = [f"BANK/FRZ-{f:03d}" for f in range(1, freezers + 1)]
-    used_boxes = boxes[: max(1, generator.slot // GRID.capacity)]
+    used_boxes = boxes[: max(1, participants * 4 // GRID.capacity)]
     pick = random.Random(5)
 
     def plasma(with_total: bool) -> Callable[[], object]:
@@ -302,6 +319,7 @@ def main() -> None:
         fn()  # warm the cache once, as a running server would be
         p50, p95 = timed(fn, args.repeat)
         print(f"{name}: p50 {p50:.1f} ms, p95 {p95:.1f} ms  (target p95 <= {target} ms)")
+    print(f"load_average_after_queries: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak_memory: {peak:,.0f} MiB  (target <= 2048 MiB)")
     db.dispose()
