@@ -39,6 +39,10 @@ def _sqlite_engine(url: str, begin: str) -> Engine:
         cursor.execute("PRAGMA busy_timeout=60000")
         cursor.execute("PRAGMA cache_size=-65536")
         cursor.execute("PRAGMA temp_store=MEMORY")
+        if begin == "BEGIN":
+            # Readers map the file (up to SQLite's 2 GiB cap) instead of copying pages into each pooled
+            # connection's own cache: a search over a freezer seldom visited costs ~20 ms, not ~60 ms.
+            cursor.execute("PRAGMA mmap_size=2147418112")
         cursor.close()
 
     @event.listens_for(engine, "begin")
