@@ -94,3 +94,69 @@ def test_a_barcode_stored_before_is_left_to_the_row_wise_report(bank: Database) 
     assert [(e.line, e.column, e.reason) for e in caught.value.errors] == [
         (7, "barcode", "barcode SER-1 is already stored")]
     assert len(stored_specimens(bank)) == 1
+
+
+# --- property: whatever the file, importing it gives what the row-wise import alone gives ----------------
+
+# Per column: plain values (drawn more often), then values the column-wise lane must leave to the row-wise one.
+# "#" is the row's own barcode X<n>.
+CELLS = {
+    "barcode": (["#"], ["X1", "bad barcode", " X9", ""]),
+    "participant": (["P000001", "P000002"], ["", "P000009", "P000001 "]),
+    "type": (["BLD", "PL1", "DNA"], ["pl1", "XYZ"]),
+    "quantity": (["1", "0.5", "", "1e1"], ["-1", "x"]),
+    "unit": ([""], ["mL", "ml", "ug", "µg", "kg"]),  # empty: the type's own unit
+    "collected_at": (["2024-03-01T08:00:00Z", "", "2024-03-01 08:00", "2024-03-01T08:00:00+08:00"],
+                     ["2024-02-30T08:00:00Z"]),
+    "parent_barcode": ([""] * 6 + ["X1", "X2"], ["X1;X2", "NOPE"]),
+    "sprec": (["", "PL1-PED-A-D-N-B-A"], ["junk"]),
+    "location": (["", "", "FRZ-01/R01/BOX-1/A1", "FRZ-01/R01/BOX-2/I9", "TANK-01/RL1/CB-1/7"],
+                 ["FRZ-01/R01/BOX-1/a3", "FRZ-01/R01/BOX-9/A1", "/FRZ-01/R01/BOX-2/B1"]),
+    "status": (["", "available", "consumed"], ["lost"]),
+}
+
+
+def _outcome(db: Database, content: bytes, lane: str) -> tuple:
+    try:
+        imports.import_specimens(db, content, actor=ACTOR, lane=lane)  # type: ignore[arg-type]
+    except imports.ImportRejected as exc:
+        return ("rejected", [(e.line, e.column, e.reason) for e in exc.errors])
+    return ("written", stored_specimens(db))
+
+
+@pytest.fixture(scope="module")
+def bank_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("lanes") / "template.db"
+    small_bank(path).dispose()
+    return path
+
+
+def test_auto_lane_matches_the_row_wise_import_on_any_file(bank_template: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    plain_row = st.fixed_dictionaries({column: st.sampled_from(plain) for column, (plain, _) in CELLS.items()})
+    any_row = st.fixed_dictionaries({column: st.sampled_from(plain + other)
+                                     for column, (plain, other) in CELLS.items()})
+    row = st.one_of(plain_row, plain_row, plain_row, any_row)
+    counter = iter(range(10**6))
+
+    @settings(max_examples=150, deadline=None)
+    @given(st.lists(row, min_size=1, max_size=5))
+    def check(rows: list[dict[str, str]]) -> None:
+        lines = [",".join(f"X{n + 1}" if r[c] == "#" else r[c] for c in CELLS) + "\n" for n, r in enumerate(rows)]
+        content = (HEADER_WITH_STATUS + "".join(lines)).encode()
+        outcomes = []
+        for lane in ("auto", "rows"):
+            path = tmp_path / f"{next(counter)}.db"
+            shutil.copy(bank_template, path)
+            db = Database(f"sqlite:///{path}")
+            try:
+                outcomes.append(_outcome(db, content, lane))
+            finally:
+                db.dispose()
+        assert outcomes[0] == outcomes[1]
+
+    check()
