@@ -10,6 +10,10 @@ The one import framework of the domain (formats in docs/import-formats.md):
    before children (so a row may name a parent that appears later in the file), and append one ledger event
    with the counts and the digest.
 Being one transaction, an import killed half-way (even by SIGKILL) leaves the database as it was.
+
+A specimen file first tries the column-wise lane (columnar_import): the same checks on whole columns for a
+plainly valid file, ~3x faster; on anything else it steps aside and the row-by-row checks below run, so
+every rejection names its rows exactly as they do.
 """
 
 from __future__ import annotations
