@@ -115,3 +115,17 @@ def test_child_of_another_participants_specimen_and_lineage_cycles_are_rejected(
         (3, "participant", "parent B1 belongs to another participant"),
         (5, "parent_barcode", "lineage cycle: X1 descends from X2"),
     ]
+
+
+@pytest.mark.parametrize("quantity", ["99999999999999999999", "inf", "1000001"])
+def test_absurd_quantities_are_named_and_nothing_is_written(bank, quantity: str) -> None:
+    content = f"{SPECIMEN_HEADER}LBQ-1,P000001,PL1,{quantity},mL,2024-01-01T08:00:00Z,,,\n".encode()
+    with bank.session() as session:
+        before = session.scalar(select(func.count()).select_from(Specimen))
+    with pytest.raises(imports.ImportRejected) as caught:
+        imports.import_specimens(bank, content, actor=ACTOR)
+    assert [e.as_dict() for e in caught.value.errors] == [
+        {"line": 2, "column": "quantity",
+         "reason": f"{quantity!r} is more than any one specimen holds (at most 1,000,000 in its unit)"}]
+    with bank.session() as session:
+        assert session.scalar(select(func.count()).select_from(Specimen)) == before

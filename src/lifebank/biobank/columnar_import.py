@@ -27,7 +27,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyarrow import csv as pa_csv
 
-from lifebank.biobank.specimen_types import FINAL_STATUSES, SPECIMEN_TYPES, LineageError, lineage_kind
+from lifebank.biobank.specimen_types import (
+    FINAL_STATUSES,
+    SPECIMEN_TYPES,
+    LineageError,
+    lineage_kind,
+    quantity_too_large,
+)
 from lifebank.biobank.storage_layout import GridLayout
 
 BARCODE_RE2 = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"  # barcode.BARCODE_PATTERN (a clean field has no newline)
@@ -223,7 +229,7 @@ def _quantity(text: str) -> float | None:
         value = float(text)
     except ValueError:
         raise NotPlain("quantity") from None
-    if value < 0 or value != value:
+    if value < 0 or value != value or quantity_too_large(value):
         raise NotPlain("quantity")
     return value
 

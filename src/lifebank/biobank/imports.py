@@ -55,11 +55,13 @@ from lifebank.biobank.models import (
 from lifebank.biobank.service import SEXES, layout_of
 from lifebank.biobank.specimen_types import (
     FINAL_STATUSES,
+    MAX_QUANTITY,
     SPECIMEN_TYPES,
     LineageError,
     LineageKind,
     lineage_kind,
     normalise_unit,
+    quantity_too_large,
 )
 from lifebank.biobank.sprec import SprecError, parse_sprec
 from lifebank.biobank.storage_layout import GridLayout, LayoutError
@@ -461,6 +463,9 @@ def _import_specimens(db: Database, content: bytes, *, actor: str, progress: Pro
                     quantity = float(quantity_text)
                     if quantity < 0 or quantity != quantity:
                         raise ValueError
+                    if quantity_too_large(quantity):
+                        errors.append(RowError(line, "quantity", f"{quantity_text!r} is more than any one specimen "
+                                                                 f"holds (at most {MAX_QUANTITY:,.0f} in its unit)"))
                 except ValueError:
                     errors.append(RowError(line, "quantity", f"{quantity_text!r} is not a non-negative number"))
             collected_at: datetime | None = None

@@ -34,11 +34,13 @@ from lifebank.biobank.models import (
 from lifebank.biobank.placement import BoxState, InsufficientSpace, Strategy, plan_placement
 from lifebank.biobank.specimen_types import (
     FINAL_STATUSES,
+    MAX_QUANTITY,
     SPECIMEN_TYPES,
     LineageError,
     SpecimenStatus,
     lineage_kind,
     normalise_unit,
+    quantity_too_large,
     unit_error,
 )
 from lifebank.biobank.sprec import SprecError, parse_sprec
@@ -436,6 +438,9 @@ def register_specimen(db: Database, barcode: str | None, *, participant: str | N
         raise ValidationFailed(error)
     if quantity is not None and quantity < 0:
         raise ValidationFailed("quantity must not be negative")
+    if quantity is not None and quantity_too_large(quantity):
+        raise ValidationFailed(f"quantity {quantity:g} is more than any one specimen holds "
+                               f"(at most {MAX_QUANTITY:,.0f} in its unit)")
     sprec_text = None
     if sprec:
         try:

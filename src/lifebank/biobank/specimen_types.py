@@ -143,3 +143,12 @@ def lineage_kind(parent_types: list[str], child_type: str) -> LineageKind:
     if can_derive(parent_type, child_type):
         return LineageKind.DERIVATIVE
     raise LineageError(f"{child_type} cannot be derived from {parent_type}")
+
+
+# No single tube, bag or block holds more than this in its own unit (1,000 L, 1 kg, 10^12 cells): a larger
+# figure is a typo or a unit mix-up, and infinity is never a quantity.
+MAX_QUANTITY = 1_000_000.0
+
+
+def quantity_too_large(value: float) -> bool:
+    return value > MAX_QUANTITY
