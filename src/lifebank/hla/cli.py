@@ -125,6 +125,7 @@ def donors_list(donor_type: Annotated[str | None, typer.Option("--donor-type")] 
 
 @donors_app.command("show")
 def donors_show(donor_id: str, fmt: FormatOpt = OutputFormat.table) -> None:
+    """One donor: attributes and HLA typing."""
     donor = service.get_donor(database(), donor_id)
     if fmt is OutputFormat.json:
         print_json(donor)
@@ -159,6 +160,7 @@ def donors_update(donor_id: str,
 
 @donors_app.command("delete")
 def donors_delete(donor_id: str) -> None:
+    """Remove a donor from the registry; the search index follows without a rebuild."""
     service.delete_donor(database(), donor_id, actor=cli_actor())
     console.print(f"deleted {donor_id}")
 
