@@ -1,12 +1,7 @@
 """Every allele of IPD-IMGT/HLA 3.58.0: our G group, P group and serology against py-ard (NMDP's reference).
 
-py-ard is built offline from the same release files (recipe in shared/data/hla/README.md). Two systematic,
-documented differences are checked precisely rather than ignored:
-
-* G groups whose official name (hla_nom_g.txt) starts with an allele IMGT has since deleted: py-ard renames the
-  group after its first current member; LifeBank keeps IMGT's published name.
-* Serology of null alleles: py-ard reports the antigen of the two-field name (A*01:22N -> A1); LifeBank reports
-  none, because a null allele expresses no antigen (WMDA rel_dna_ser gives "0").
+py-ard is built offline from the same release files (recipe in shared/data/hla/README.md); every allele must
+give exactly py-ard's answer.
 """
 
 from __future__ import annotations
@@ -17,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from lifebank.hla.nomenclature import Nomenclature, split_allele
+from lifebank.hla.nomenclature import Nomenclature
+from lifebank.hla.typing import TypingParser
 from shared_data import SHARED_DATA
 
 SHARED = SHARED_DATA / "hla"
@@ -62,18 +58,19 @@ def test_release_has_all_41433_alleles(nom: Nomenclature):
 
 
 def test_g_groups_agree_with_pyard(ard, nom: Nomenclature):
-    renamed = {}
-    for allele in sorted(nom.alleles):
-        ours, theirs = nom.g_group_of(allele), ard.redux(allele, "G")
-        if ours != theirs:
-            renamed[allele] = (ours, theirs)
-    # Every difference is a G group py-ard renames after its first listed member (whose name is not the
-    # group's: the lead allele was deleted or renamed); the membership itself agrees.
-    for allele, (ours, theirs) in renamed.items():
-        first = split_allele(nom.g_members[ours][0])
-        assert first is not None
-        assert theirs.startswith(first.truncated(2)) and theirs.endswith("G") and theirs != ours, (allele, ours)
-    assert len(renamed) == 39
+    differ = [a for a in sorted(nom.alleles) if nom.g_group_of(a) != ard.redux(a, "G")]
+    assert differ == []
+
+
+def test_g_groups_named_after_a_deleted_lead_allele_keep_their_published_name_as_an_alias(nom: Nomenclature):
+    # hla_nom_g.txt still calls this group C*02:10:01G, but lists C*02:02:37 first; py-ard and LifeBank name it
+    # after that member, and the published name is still understood as a typing.
+    assert nom.g_group_of("C*02:10:01:01") == "C*02:02:37G"
+    assert nom.g_aliases["C*02:10:01G"] == "C*02:02:37G"
+    assert len(nom.g_aliases) == 3
+    parser = TypingParser(nom)
+    assert parser.position("C*02:10:01G").alleles == parser.position("C*02:02:37G").alleles
+    assert "C*02:10:01:01" in parser.position("C*02:10:01G").alleles
 
 
 def test_p_groups_agree_with_pyard(ard, nom: Nomenclature):
@@ -84,22 +81,25 @@ def test_p_groups_agree_with_pyard(ard, nom: Nomenclature):
 
 
 def test_serology_agrees_with_pyard(ard, nom: Nomenclature):
-    null_differences = 0
+    differ = []
     for allele in sorted(nom.alleles):
-        ours = nom.serology_of.get(allele)
+        ours = nom.serology_equivalents.get(allele, frozenset())
         # For loci without serology py-ard echoes the allele name back.
         theirs = {s for s in ard.redux(allele, "S").split("/") if s and "*" not in s}
-        parts = split_allele(allele)
-        assert parts is not None
-        if parts.suffix in {"N", "Q"} and ours is None and theirs:
-            null_differences += 1  # documented: null (and questionable) alleles express no antigen for us
-            continue
-        if ours is None:
-            assert not theirs, allele
-        else:
-            # py-ard lists the broad with the split (B*15:01 -> B15/B62); ours is the most specific antigen.
-            assert ours in theirs, (allele, ours, theirs)
-    assert null_differences < 400
+        if ours != theirs:
+            differ.append((allele, sorted(ours), sorted(theirs)))
+    assert differ == []
+
+
+def test_a_null_allele_has_serological_equivalents_but_expresses_no_antigen(nom: Nomenclature):
+    # A*01:22N is identical to A*01:01 over the ARD, so its equivalent is A1 (as py-ard says); it is still null:
+    # matching takes the antigen it expresses, which is none (rel_dna_ser gives 0).
+    assert nom.serology_equivalents["A*01:22N"] == {"A1"}
+    assert "A*01:22N" not in nom.serology_of
+    assert "A*01:22N" not in nom.serology_for_alleles("A1")
+    # A split reports its broad too.
+    assert nom.serology_equivalents["A*24:02:01:01"] == {"A9", "A24"}
+    assert nom.lgx_of("A*24:02:01:01") == "A*24:02"
 
 
 def test_release_folder_loads_from_a_copy_and_caches(tmp_path: Path, nom: Nomenclature):

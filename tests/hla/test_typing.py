@@ -64,6 +64,26 @@ def test_xx_code_covers_the_first_field(parser: TypingParser):
     assert p.kind == XX_CODE and all(a.startswith("A*02:") for a in p.alleles) and len(p.alleles) == 1910
 
 
+def test_xx_code_of_a_broad_antigen_covers_its_splits_families(parser: TypingParser):
+    # No DRB1*02 family exists; NMDP reads DRB1*02:XX as DR2, the broad of DR15 and DR16.
+    p = parser.position("DRB1*02:XX")
+    assert p.kind == XX_CODE
+    assert {a.split(":")[0] for a in p.alleles} == {"DRB1*15", "DRB1*16"}
+    assert {a.split(":")[0] for a in parser.position("A*09:XX").alleles} == {"A*23", "A*24"}
+    with pytest.raises(TypingError, match="no B allele has first field 70"):
+        parser.position("B*70:XX")  # B70's splits B71/B72 are B*15 alleles: no family to read it by
+
+
+def test_a_registry_parser_follows_renames_and_says_so(nom):
+    registry = TypingParser(nom, follow_renames=True)
+    p = registry.position("DRB1*11:01:01:01/15:02:01:01")
+    assert p.renamed == (("DRB1*15:02:01:01", "DRB1*15:02:01:02"),)
+    assert "DRB1*15:02:01:02" in p.alleles
+    assert registry.position("A*01:01").renamed == ()
+    with pytest.raises(TypingError, match="was deleted"):
+        registry.position("A*02:100")  # deleted without a successor
+
+
 def test_generic_and_specific_macs(parser: TypingParser):
     generic = parser.position("A*01:AB")
     assert generic.kind == MAC and generic.p_groups == {"A*01:01P", "A*01:02P"}
@@ -93,6 +113,8 @@ def test_column_locus_fills_in_star_names(parser: TypingParser):
     ("token", "message"),
     [
         ("A*01:34N", "A*01:34N was deleted from IPD-IMGT/HLA 3.58.0; it is now named A*01:01:38L"),
+        ("DRB1*15:02:01:01/15:01", "DRB1*15:02:01:01 was deleted from IPD-IMGT/HLA 3.58.0; it is now named "
+                                   "DRB1*15:02:01:02"),
         ("A*99:99", "A*99:99 is not an allele of IPD-IMGT/HLA 3.58.0"),
         ("A*01:ZZZZ", "unknown multiple-allele code 'ZZZZ'"),
         ("Q*01:01", "locus 'Q' is not one LifeBank matches"),

@@ -12,6 +12,8 @@ from lifebank.cli.output import FormatOpt, OutputFormat, console, emit_rows, err
 from lifebank.errors import RowsRejected
 from lifebank.hla import service
 
+RENAMED_SHOWN = 20  # renamed-name notices printed after an import; JSON output has them all
+
 app = typer.Typer(name="hla", help="Stem-cell and cord-blood registry: HLA grading, donors and search.",
                   no_args_is_help=True)
 import_app = typer.Typer(help="Import donors (validated in full, written in one transaction).", no_args_is_help=True)
@@ -90,7 +92,11 @@ def search(patient: Annotated[str, typer.Argument(help="patient GL string")],
 def import_donors(file: Path,
                   donor_type: Annotated[str, typer.Option("--donor-type", help="for ID%GLSTRING files")] = "adult",
                   fmt: FormatOpt = OutputFormat.table) -> None:
-    """Import a 12-column HLA CSV/TSV (DonorId,DonorType,A_1,...,DRB1_2) or an ID%GLSTRING file."""
+    """Import a 12-column HLA CSV/TSV (DonorId,DonorType,A_1,...,DRB1_2) or an ID%GLSTRING file.
+
+    All rows or none: every bad row is listed with its line, column and reason. Names IMGT has renamed since
+    the donor was typed are kept as sent, matched under their current names, and listed.
+    """
     if not file.is_file():
         err_console.print(f"[red]error:[/] {file} is not a file")
         raise typer.Exit(1)
@@ -105,6 +111,13 @@ def import_donors(file: Path,
     else:
         console.print(f"imported {result.rows} donors: {result.added} added, {result.updated} updated "
                       f"(sha256 {result.sha256[:16]}…)")
+        if result.renamed:
+            console.print(f"{len(result.renamed)} typings use names IMGT has since renamed; they are matched under "
+                          "the current names:")
+            for note in result.renamed[:RENAMED_SHOWN]:
+                console.print(f"  line {note['line']} {note['column']}: {note['typed']} is now {note['current']}")
+            if len(result.renamed) > RENAMED_SHOWN:
+                console.print(f"  … and {len(result.renamed) - RENAMED_SHOWN} more (--format json lists them all)")
 
 
 @donors_app.command("list")

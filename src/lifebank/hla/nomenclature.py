@@ -19,7 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 
 VENDORED_RELEASE = Path(__file__).parent / "data" / "imgthla-3.58.0"
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 
 # Matching loci (WMDA/Atlas): A, B, C, DRB1, DQB1 are scored; DPB1 is graded for TCE permissiveness only.
 MATCH_LOCI: tuple[str, ...] = ("A", "B", "C", "DQB1", "DRB1")
@@ -33,7 +33,8 @@ SEROLOGY_PREFIX = {"A": "A", "B": "B", "C": "Cw", "DRB1": "DR", "DQB1": "DQ", "D
 _SER_LOCUS = {"A": "A", "B": "B", "Cw": "C", "DR": "DRB1", "DQ": "DQB1", "DP": "DPB1"}
 
 _ALLELE_RE = re.compile(r"^(?P<locus>[A-Z][A-Z0-9]*)\*(?P<fields>\d{2,4}(?::\d{2,4}){0,3})(?P<suffix>[NLSQCAE])?$")
-_RENAMED_RE = re.compile(r"(?:renamed|identical to(?: corrected sequence of)?)\s+([A-Z][A-Z0-9]*\*[0-9:]+[NLSQCAE]?)")
+_RENAMED_RE = re.compile(r"(?:renamed|newly named|identical to(?: corrected sequence of)?)\s+"
+                         r"([A-Z][A-Z0-9]*\*[0-9:]+[NLSQCAE]?)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +87,8 @@ class Nomenclature:
     deleted: dict[str, str | None]  # deleted name -> its new name when IMGT renamed it
     serology: dict[str, Serology]
     g_members: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    g_aliases: dict[str, str] = field(default_factory=dict)  # IMGT's published G name -> ours, where they differ
+    serology_equivalents: dict[str, frozenset[str]] = field(default_factory=dict)  # allele -> antigens at ARD level
     p_members: dict[str, tuple[str, ...]] = field(default_factory=dict)
     by_prefix: dict[str, tuple[str, ...]] = field(default_factory=dict)  # truncated name -> alleles it covers
     alleles_of_serology: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -111,6 +114,27 @@ class Nomenclature:
         if parts.locus not in self.p_loci:  # loci hla_nom_p.txt does not cover (MICA, TAP1, pseudogenes...)
             return allele
         return parts.truncated(2) + (parts.suffix if parts.suffix else "")
+
+    def lgx_of(self, allele: str) -> str:
+        """The two-field name of the allele's antigen-recognition domain (py-ard's "lgx").
+
+        Alleles identical over the ARD exons share it: the G group's two-field name, else (for the few
+        alleles hla_nom_g.txt leaves ungrouped but hla_nom_p.txt groups) the P group's, else the allele's own.
+        """
+        group = self.g_group.get(allele) or self.p_group.get(allele)
+        parts = split_allele(group[:-1] if group else allele)
+        if parts is None:
+            return allele
+        return parts.truncated(2) + (parts.suffix if group is None and len(parts.fields) <= 2 else "")
+
+    def current_name(self, name: str) -> str | None:
+        """The name IMGT now uses for a deleted `name`, following renames of renames; None when there is none."""
+        seen = {name}
+        new = self.deleted.get(name)
+        while new is not None and not self.expand(new) and new in self.deleted and new not in seen:
+            seen.add(new)
+            new = self.deleted[new]
+        return new if new is not None and self.expand(new) else None
 
     def tce_group_of(self, allele: str) -> str | None:
         return self.tce_v2.get(allele)
@@ -162,6 +186,29 @@ def _groups(path: Path) -> tuple[dict[str, str], dict[str, tuple[str, ...]]]:
     return group_of, members
 
 
+def g_group_name(members: tuple[str, ...]) -> str:
+    """Name a G group after its first listed member, three fields + G (`C*02:02:37G`, `A*02:10:01G`).
+
+    IMGT's published name usually is exactly that, but a few groups keep the name of a lead allele that IMGT
+    has since deleted or moved (`C*02:10:01G` now lists `C*02:02:37` first). NMDP's py-ard derives the name
+    from the members, and registries exchange those names, so LifeBank reports the same; the published name
+    stays accepted as a typing (`Nomenclature.g_aliases`).
+    """
+    first = split_allele(members[0])
+    if first is None:
+        raise ValueError(f"G group member {members[0]!r} is not an allele name")
+    fields = first.fields if len(first.fields) > 2 else (*first.fields, "01")
+    return f"{first.locus}*{':'.join(fields[:3])}G"
+
+
+def _named_g_groups(path: Path) -> tuple[dict[str, str], dict[str, tuple[str, ...]], dict[str, str]]:
+    published_of, published_members = _groups(path)
+    aliases = {published: g_group_name(members) for published, members in published_members.items()}
+    members = {aliases[published]: full for published, full in published_members.items()}
+    group_of = {allele: aliases[published] for allele, published in published_of.items()}
+    return group_of, members, {old: new for old, new in aliases.items() if old != new}
+
+
 def _serology_tree(path: Path) -> dict[str, Serology]:
     """rel_ser_ser: `locus;antigen;splits;associated`. Broad antigens have splits; associated hang off antigens."""
     tree: dict[str, Serology] = {}
@@ -202,6 +249,44 @@ def _serology_assignments(path: Path) -> dict[str, str]:
     return out
 
 
+def _serology_named(path: Path) -> dict[str, frozenset[str]]:
+    """rel_dna_ser: every antigen an allele's unambiguous, possible or assumed column names (not the expert one)."""
+    out: dict[str, frozenset[str]] = {}
+    for line in _data_lines(path):
+        cols = line.split(";")
+        prefix = SEROLOGY_PREFIX.get(cols[0].rstrip("*"))
+        if prefix is None or len(cols) < 3:
+            continue
+        found = {f"{prefix}{v.strip()}" for value in cols[2:5] for v in value.split("/")
+                 if v.strip() not in {"0", "?", ""}}
+        if found:
+            out[f"{cols[0].rstrip('*')}*{cols[1]}"] = frozenset(found)
+    return out
+
+
+def _serology_equivalents(nom: Nomenclature, named: dict[str, frozenset[str]]) -> dict[str, frozenset[str]]:
+    """Each allele's serological equivalents, with the broad of every split, as NMDP's py-ard reduces them.
+
+    A name of three or more fields reports the antigens of its own rel_dna_ser row. A two-field name is also
+    how an ARD-level typing is written, so it reports every antigen seen on that antigen-recognition domain
+    (`A*01:22N` -> A1, because its ARD is A*01:01's). These are equivalents for reporting and exchange; matching
+    uses `serology_of`, under which a null allele expresses nothing.
+    """
+    broad_of = {name: s.parent for name, s in nom.serology.items() if s.kind == "split" and s.parent}
+    by_ard: dict[str, set[str]] = defaultdict(set)
+    for allele, antigens in named.items():
+        by_ard[nom.lgx_of(allele)] |= antigens
+    out: dict[str, frozenset[str]] = {}
+    for allele in nom.alleles:
+        parts = split_allele(allele)
+        if parts is None:
+            continue
+        antigens = by_ard.get(nom.lgx_of(allele), set()) if len(parts.fields) == 2 else named.get(allele, set())
+        if antigens:
+            out[allele] = frozenset(antigens) | {broad_of[a] for a in antigens if a in broad_of}
+    return out
+
+
 def _tce(path: Path) -> dict[str, str]:
     out: dict[str, str] = {}
     with path.open(encoding="utf-8") as handle:
@@ -213,13 +298,29 @@ def _tce(path: Path) -> dict[str, str]:
     return out
 
 
-def _deleted(path: Path) -> dict[str, str | None]:
+def _deleted(path: Path, history: Path) -> dict[str, str | None]:
+    """Deleted names and, where IMGT gave one, the name that replaced each.
+
+    Deleted_alleles.txt says it in prose ("... identical to A*02:01:84", "... partial of newly named
+    DQB1*02:02:15"); wmda/hla_nom.txt has the same as a field (`locus*;name;assigned;deleted;identical_to;reason`)
+    and is read first where present.
+    """
     out: dict[str, str | None] = {}
-    with path.open(encoding="utf-8") as handle:
-        rows = csv.DictReader(line for line in handle if not line.startswith("#"))
-        for row in rows:
-            m = _RENAMED_RE.search(row.get("Description") or "")
-            out[row["Allele"]] = m.group(1) if m else None
+    if path.is_file():
+        with path.open(encoding="utf-8") as handle:
+            rows = csv.DictReader(line for line in handle if not line.startswith("#"))
+            for row in rows:
+                m = _RENAMED_RE.search(row.get("Description") or "")
+                out[row["Allele"]] = m.group(1) if m else None
+    if history.is_file():
+        for line in _data_lines(history):
+            cols = (line.split(";") + [""] * 5)[:5]
+            if not cols[0].endswith("*") or not cols[3]:
+                continue
+            locus = cols[0].rstrip("*")
+            name = f"{locus}*{cols[1]}"
+            if name in out or ":" in cols[1]:
+                out[name] = f"{locus}*{cols[4]}" if cols[4] else out.get(name)
     return out
 
 
@@ -261,7 +362,7 @@ def parse_release(folder: Path) -> Nomenclature:
     if missing:
         raise FileNotFoundError(f"{folder} is not an IPD-IMGT/HLA release folder: missing {', '.join(missing)}")
     alleles = _allele_names(folder / "Allelelist.txt")
-    g_group, g_members = _groups(folder / "wmda" / "hla_nom_g.txt")
+    g_group, g_members, g_aliases = _named_g_groups(folder / "wmda" / "hla_nom_g.txt")
     p_group, p_members = _groups(folder / "wmda" / "hla_nom_p.txt")
     serology_of = _serology_assignments(folder / "wmda" / "rel_dna_ser.txt")
     tree = _serology_tree(folder / "wmda" / "rel_ser_ser.txt")
@@ -275,22 +376,25 @@ def parse_release(folder: Path) -> Nomenclature:
     tce_path = folder / "tce" / "dpb_tce.csv"
     deleted_path = folder / "Deleted_alleles.txt"
     status_path = folder / "Allele_status.txt"
-    return Nomenclature(
+    nom = Nomenclature(
         version=_version(folder),
         alleles=alleles,
         g_group=g_group,
         p_group={a: p for a, p in p_group.items() if not a.endswith(NULL_SUFFIX)},
         serology_of=serology_of,
         tce_v2=_tce(tce_path) if tce_path.is_file() else {},
-        deleted=_deleted(deleted_path) if deleted_path.is_file() else {},
+        deleted=_deleted(deleted_path, folder / "wmda" / "hla_nom.txt"),
         serology=tree,
         g_members=g_members,
+        g_aliases=g_aliases,
         p_members=p_members,
         by_prefix=_prefix_index(alleles),
         alleles_of_serology={k: tuple(v) for k, v in by_serology.items()},
         p_loci=frozenset(p_locus_of(line) for line in _data_lines(folder / "wmda" / "hla_nom_p.txt")),
         full_gdna=_full_gdna(status_path) if status_path.is_file() else frozenset(),
     )
+    nom.serology_equivalents = _serology_equivalents(nom, _serology_named(folder / "wmda" / "rel_dna_ser.txt"))
+    return nom
 
 
 def p_locus_of(line: str) -> str:

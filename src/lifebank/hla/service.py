@@ -55,6 +55,8 @@ class DonorRecord:
     birth_date: date | None = None
     collection_date: date | None = None
     cell_dose: float | None = None
+    line: int = 0
+    renamed: tuple[tuple[str, str, str], ...] = ()  # (column, name as typed, IMGT's current name)
 
     def row(self) -> dict[str, Any]:
         out: dict[str, Any] = {"donor_id": self.donor_id, "donor_type": self.donor_type,
@@ -67,11 +69,16 @@ class DonorRecord:
 
 @dataclass(slots=True)
 class Context:
-    """What one process needs to type and search: nomenclature, MACs, parser, grader and the index."""
+    """What one process needs to type and search: nomenclature, MACs, parsers, grader and the index.
+
+    `parser` reads typings entered now (patients, grade requests) and refuses renamed names; `registry` reads
+    donor records, which were typed under older releases, and follows IMGT's renames.
+    """
 
     nom: Nomenclature
     macs: MacDictionary
     parser: TypingParser
+    registry: TypingParser
     grader: Grader
     index: SearchIndex | None = None
     seen_change: int = 0
@@ -93,7 +100,8 @@ def _load_context(db: Database) -> Context:
     if release is not None and Path(release.folder).is_dir():
         nom = parse_release(Path(release.folder))
     macs = MacDictionary(codes)
-    return Context(nom, macs, TypingParser(nom, macs), Grader(nom), config_seq=config_seq)
+    return Context(nom, macs, TypingParser(nom, macs), TypingParser(nom, macs, follow_renames=True), Grader(nom),
+                   config_seq=config_seq)
 
 
 def _last_rebuild(session: Session) -> int:
@@ -108,7 +116,8 @@ def fresh_context(db: Database) -> Context:
     if last > ctx.config_seq:
         with ctx.lock:
             fresh = _load_context(db)
-            ctx.nom, ctx.macs, ctx.parser, ctx.grader = fresh.nom, fresh.macs, fresh.parser, fresh.grader
+            ctx.nom, ctx.macs, ctx.grader = fresh.nom, fresh.macs, fresh.grader
+            ctx.parser, ctx.registry = fresh.parser, fresh.registry
             ctx.config_seq, ctx.index = fresh.config_seq, None
     return ctx
 
@@ -213,7 +222,7 @@ def validate_donors(db: Database, text: str, *, donor_type: str = "adult") -> tu
     errors: list[RowError] = []
     first = next((line for line in text.splitlines() if line.strip()), "")
     if "%" in first and "," not in first.split("%")[0] and "\t" not in first:
-        raw = _records_from_gl(text, ctx.parser, donor_type, errors)
+        raw = _records_from_gl(text, ctx.registry, donor_type, errors)
     else:
         raw = _records_from_table(text, errors)
     records: list[DonorRecord] = []
@@ -233,6 +242,7 @@ def validate_donors(db: Database, text: str, *, donor_type: str = "adult") -> tu
         if kind is None:
             errors.append(RowError(number, "DonorType", f"{row.get('DonorType')!r} is not adult/cord (or 1/2)"))
         columns: dict[str, str | None] = {}
+        renamed: list[tuple[str, str, str]] = []
         for locus in ALL_LOCI:
             a, b = row.get(f"{locus}_1"), row.get(f"{locus}_2")
             columns[f"{locus}_1"], columns[f"{locus}_2"] = a, b
@@ -240,7 +250,8 @@ def validate_donors(db: Database, text: str, *, donor_type: str = "adult") -> tu
                 if value is None:
                     continue
                 try:
-                    ctx.parser.position(value, locus)
+                    position = ctx.registry.position(value, locus)
+                    renamed += [(column, old, new) for old, new in position.renamed]
                 except TypingError as exc:
                     errors.append(RowError(number, column, str(exc)))
         for locus in ("A", "B", "DRB1"):
@@ -267,7 +278,8 @@ def validate_donors(db: Database, text: str, *, donor_type: str = "adult") -> tu
                 donor_id=donor_id, donor_type=kind, columns=columns, registry_code=row.get("RegistryCode"),
                 abo=abo.upper() if abo else None,
                 cmv=None if cmv is None else ("positive" if cmv.lower() in {"positive", "pos", "+"} else "negative"),
-                birth_date=birth, collection_date=collected, cell_dose=dose))
+                birth_date=birth, collection_date=collected, cell_dose=dose, line=number,
+                renamed=tuple(dict.fromkeys(renamed))))
     return records, errors
 
 
@@ -277,9 +289,11 @@ class ImportResult:
     added: int
     updated: int
     sha256: str
+    renamed: tuple[dict[str, Any], ...] = ()  # typings that used names IMGT has since renamed
 
     def as_dict(self) -> dict[str, Any]:
-        return {"rows": self.rows, "added": self.added, "updated": self.updated, "sha256": self.sha256}
+        return {"rows": self.rows, "added": self.added, "updated": self.updated, "sha256": self.sha256,
+                "renamed": list(self.renamed)}
 
 
 def import_donors(db: Database, text: str, *, actor: str, donor_type: str = "adult") -> ImportResult:
@@ -320,9 +334,12 @@ def write_donors(db: Database, records: Sequence[DonorRecord], *, actor: str, di
             keys += session.execute(select(Donor.id).where(Donor.donor_id.in_(new_ids[start: start + 900])))\
                 .scalars().all()
         _log_changes(session, keys)
+        renamed = tuple({"line": r.line, "donor_id": r.donor_id, "column": column, "typed": old, "current": new}
+                        for r in records for column, old, new in r.renamed)
         ledger.record(session, actor=actor, action="hla.donors.import", entity_type="hla_import", entity_id=digest[:16],
-                      change={"rows": len(records), "added": added, "updated": updated, "sha256": digest})
-    return ImportResult(len(records), added, updated, digest)
+                      change={"rows": len(records), "added": added, "updated": updated, "sha256": digest,
+                              "renamed": len(renamed)})
+    return ImportResult(len(records), added, updated, digest, renamed)
 
 
 def _log_changes(session: Session, keys: Iterable[int]) -> None:
@@ -450,12 +467,12 @@ def _index(db: Database, ctx: Context) -> SearchIndex:
                         if row is None:
                             ctx.index.remove(key)
                         else:
-                            ctx.index.add(key, row[1], row[2], _loci_of(ctx.parser, row[3:]))
+                            ctx.index.add(key, row[1], row[2], _loci_of(ctx.registry, row[3:]))
                     ctx.seen_change = last
             if ctx.index is None:
                 rows = session.execute(select(Donor.id, Donor.donor_type, Donor.cell_dose, *_TYPING_COLUMNS)
                                        .order_by(Donor.id).execution_options(yield_per=50_000))
-                ctx.index = build_from_columns(rows, partial(_resolve, ctx.parser))
+                ctx.index = build_from_columns(rows, partial(_resolve, ctx.registry))
                 ctx.seen_change = last
         return ctx.index
 
@@ -517,7 +534,7 @@ def search(db: Database, patient_gl: str, *, max_mismatches: int = 0, loci: str 
         donor = donors.get(key)
         if donor is None:
             continue
-        typed = _loci_of(ctx.parser, [getattr(donor, c.lower()) for c in HLA_COLUMNS])
+        typed = _loci_of(ctx.registry, [getattr(donor, c.lower()) for c in HLA_COLUMNS])
         result = ctx.grader.grade(patient, Genotype({k: v for k, v in typed.items() if v is not None}), match_loci)
         body = result.as_dict()
         items.append({"donor_id": donor.donor_id, "donor_type": donor.donor_type, "registry": donor.registry_code,

@@ -50,6 +50,7 @@ class Position:
     serology: str | None = None  # the antigen, for serological typings
     names: tuple[str, ...] = ()  # the allele names as typed (MACs expanded); empty for XX, G, P and serology
     expressed: tuple[str, ...] = ()  # its alleles without the null ones (computed once, grading reads it a lot)
+    renamed: tuple[tuple[str, str], ...] = ()  # (name as typed, IMGT's current name) for each name followed
 
     @property
     def is_null(self) -> bool:
@@ -92,11 +93,19 @@ class Genotype:
 
 
 class TypingParser:
-    """Parses typings against one nomenclature release and one MAC dictionary; memoises positions."""
+    """Parses typings against one nomenclature release and one MAC dictionary; memoises positions.
 
-    def __init__(self, nomenclature: Nomenclature, macs: MacDictionary = EMPTY) -> None:
+    `follow_renames` decides what a name IMGT has renamed means. A typing someone enters now (a patient, a
+    grade request) must use current names, so by default it is refused with the new name. A registry's donor
+    record was typed under the release of its day and must stay searchable across releases (as Atlas keeps
+    it), so registry parsers follow the rename and record it in `Position.renamed`.
+    """
+
+    def __init__(self, nomenclature: Nomenclature, macs: MacDictionary = EMPTY, *,
+                 follow_renames: bool = False) -> None:
         self.nom = nomenclature
         self.macs = macs
+        self.follow_renames = follow_renames
         self._cache: dict[tuple[str, str | None], Position] = {}
 
     # -- one position -------------------------------------------------------------------------------------------
@@ -134,7 +143,7 @@ class TypingParser:
         name = f"{tok_locus}*{rest}"
         fields = rest.split(":")
         if len(fields) == 2 and fields[1] == "XX":
-            alleles = self.nom.expand(f"{tok_locus}*{fields[0]}")
+            alleles = self.nom.expand(f"{tok_locus}*{fields[0]}") or self._broad_xx(tok_locus, fields[0])
             if not alleles:
                 raise TypingError(token, f"no {tok_locus} allele has first field {fields[0]}")
             return self._make(tok_locus, XX_CODE, token, alleles)
@@ -143,27 +152,50 @@ class TypingParser:
                 names = self.macs.expand(tok_locus, fields[0], fields[1])
             except MacError as exc:
                 raise TypingError(token, str(exc)) from None
-            alleles = self._expand_names(names, token, lenient=True)
+            renamed: list[tuple[str, str]] = []
+            alleles = self._expand_names(names, token, renamed, lenient=True)
             kept = tuple(n for n in names if self.nom.expand(n)) or names
-            return self._make(tok_locus, MAC, token, alleles, names=kept)
-        if rest.endswith("G") and name in self.nom.g_members:
-            return self._make(tok_locus, G_GROUP, token, self.nom.g_members[name])
+            return self._make(tok_locus, MAC, token, alleles, names=kept, renamed=renamed)
+        group = self.nom.g_aliases.get(name, name)  # IMGT's published name of a group we name after its members
+        if rest.endswith("G") and group in self.nom.g_members:
+            return self._make(tok_locus, G_GROUP, token, self.nom.g_members[group])
         if rest.endswith("P") and name in self.nom.p_members:
             return self._make(tok_locus, P_GROUP, token, self.nom.p_members[name])
-        alleles = self._expand_names((name,), token)
-        return self._make(tok_locus, ALLELE, token, alleles, names=(name,))
+        renamed = []
+        alleles = self._expand_names((name,), token, renamed)
+        return self._make(tok_locus, ALLELE, token, alleles, names=(name,), renamed=renamed)
 
-    def _expand_names(self, names: tuple[str, ...], token: str, *, lenient: bool = False) -> tuple[str, ...]:
-        """Expand each name; `lenient` (MAC expansions, written against older releases) follows IMGT renames
-        and drops names the release no longer has, as long as something remains."""
+    def _broad_xx(self, locus: str, first_field: str) -> tuple[str, ...]:
+        """`DRB1*02:XX`: no DRB1*02 family exists, but DR2 is a broad antigen; NMDP reads the code as the
+        families of its splits (DRB1*15, DRB1*16), and registries still send such codes."""
+        if not first_field.isdigit():
+            return ()
+        antigen = f"{SEROLOGY_PREFIX.get(locus, locus)}{int(first_field)}"
+        broad = self.nom.serology.get(antigen)
+        if broad is None or broad.kind != "broad" or broad.locus != locus:
+            return ()
+        prefix = SEROLOGY_PREFIX.get(locus, locus)
+        out: list[str] = []
+        for split in self.nom.serology.values():
+            if split.parent == antigen and split.kind == "split" and split.name[len(prefix):].isdigit():
+                out.extend(self.nom.expand(f"{locus}*{int(split.name[len(prefix):]):02d}"))
+        return tuple(out)
+
+    def _expand_names(self, names: tuple[str, ...], token: str, renamed: list[tuple[str, str]], *,
+                      lenient: bool = False) -> tuple[str, ...]:
+        """Expand each name, following IMGT renames when the parser does (and always inside MAC expansions,
+        which were written against older releases); `lenient` also drops names the release no longer has,
+        as long as something remains."""
         out: list[str] = []
         for name in names:
             alleles = self.nom.expand(name)
+            if not alleles and (lenient or self.follow_renames):
+                new = self.nom.current_name(name)
+                if new is not None:
+                    alleles = self.nom.expand(new)
+                    renamed.append((name, new))
             if not alleles and lenient:
-                renamed = self.nom.deleted.get(name)
-                alleles = self.nom.expand(renamed) if renamed else ()
-                if not alleles:
-                    continue
+                continue
             if not alleles:
                 self._raise_unknown(name, token)
             out.extend(alleles)
@@ -173,7 +205,7 @@ class TypingParser:
 
     def _raise_unknown(self, name: str, token: str) -> None:
         if name in self.nom.deleted:
-            new = self.nom.deleted[name]
+            new = self.nom.current_name(name)
             if new:
                 raise TypingError(token, f"{name} was deleted from IPD-IMGT/HLA {self.nom.version}; "
                                          f"it is now named {new}")
@@ -208,8 +240,9 @@ class TypingParser:
             if item.partition("*")[0] != tok_locus:
                 raise TypingError(token, f"allele string mixes loci ({item})")
             names.append(item)
-        return self._make(tok_locus, ALLELE_STRING, token, self._expand_names(tuple(names), token),
-                          names=tuple(names))
+        renamed: list[tuple[str, str]] = []
+        alleles = self._expand_names(tuple(names), token, renamed)
+        return self._make(tok_locus, ALLELE_STRING, token, alleles, names=tuple(names), renamed=renamed)
 
     def _serology(self, token: str, locus: str | None, match: re.Match[str] | None) -> Position:
         if match is None:  # bare number from a locus column: "2" in the A_1 column means A2
@@ -229,15 +262,15 @@ class TypingParser:
         alleles = self.nom.serology_for_alleles(antigen)
         return self._make(tok_locus, SEROLOGY, token, alleles, serology=antigen)
 
-    def _make(self, locus: str, kind: str, token: str, alleles: tuple[str, ...],
-              serology: str | None = None, names: tuple[str, ...] = ()) -> Position:
+    def _make(self, locus: str, kind: str, token: str, alleles: tuple[str, ...], serology: str | None = None,
+              names: tuple[str, ...] = (), renamed: list[tuple[str, str]] | None = None) -> Position:
         groups = frozenset(g for g in (self.nom.p_group_of(a) for a in alleles) if g is not None)
         if kind == ALLELE and len(alleles) > 1:
             parts = split_allele(alleles[0])
             # A truncated name covering several alleles is still one protein when it has two fields.
             kind = ALLELE if parts is not None and token.count(":") >= 1 else ALLELE_STRING
         expressed = tuple(a for a in alleles if not a.endswith("N"))
-        return Position(locus, kind, token, alleles, groups, serology, names, expressed)
+        return Position(locus, kind, token, alleles, groups, serology, names, expressed, tuple(renamed or ()))
 
     # -- whole typings ------------------------------------------------------------------------------------------
     def locus_typing(self, locus: str, first: str | None, second: str | None) -> LocusTyping | None:
@@ -306,6 +339,7 @@ class TypingParser:
             positions = [self.position(t) for t in texts]
             alleles = tuple(dict.fromkeys(a for p in positions for a in p.alleles))
             named = tuple(n for p in positions for n in p.names) if all(p.names for p in positions) else ()
-            cached = self._make(locus, ALLELE_STRING, "/".join(texts), alleles, names=named)
+            cached = self._make(locus, ALLELE_STRING, "/".join(texts), alleles, names=named,
+                                renamed=[pair for p in positions for pair in p.renamed])
             self._cache[key] = cached
         return cached
