@@ -61,6 +61,23 @@ def test_api_import_errors_are_a_list(client, users):
     assert problem.status_code == 422 and "'Z'" in problem.json()["detail"]
 
 
+def test_api_allele_lookup(client, users):
+    clinician = users.headers("clinician")
+    null = client.get(f"{API}/alleles/A*01:22N", headers=clinician)
+    assert null.status_code == 200
+    body = null.json()
+    assert (body["status"], body["null"], body["g_groups"], body["lgx"]) == ("current", True, ["A*01:01:01G"],
+                                                                             ["A*01:01"])
+    assert (body["expressed_antigens"], body["serological_equivalents"], body["p_groups"]) == ([], ["A1"], [])
+    renamed = client.get(f"{API}/alleles/DQB1*02:01:10", headers=clinician).json()
+    assert (renamed["status"], renamed["current_name"]) == ("deleted", "DQB1*02:02:15")
+    dp = client.get(f"{API}/alleles/DPB1*04:01:01:01", headers=clinician).json()
+    assert dp["dpb1_tce"] == ["3"]
+    assert client.get(f"{API}/alleles/A*99:99", headers=clinician).status_code == 404
+    assert client.get(f"{API}/alleles/nonsense", headers=clinician).status_code == 422
+    assert client.get(f"{API}/alleles/A*01:01").status_code == 401
+
+
 def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "lifebank", *args], env={**os.environ, **env},
                           capture_output=True, text=True, timeout=180)
@@ -95,6 +112,11 @@ def test_cli_grade_import_search(tmp_path: Path, db_url: str):
     assert json.loads(rejected.stdout)[0]["column"] == "A_2"
     wrong = run(["hla", "grade", "A*99:99", "A*01:01"], env)
     assert wrong.returncode == 1 and wrong.stderr.strip().startswith("error: patient: 'A*99:99'")
+    allele = run(["hla", "allele", "C*02:10:01:01", "--format", "json"], env)
+    assert allele.returncode == 0, allele.stderr
+    assert json.loads(allele.stdout)["g_groups"] == ["C*02:02:37G"]
+    unknown = run(["hla", "allele", "A*99:99"], env)
+    assert unknown.returncode == 1 and "A*99:99 is not an allele of IPD-IMGT/HLA 3.58.0" in unknown.stderr
     macs = tmp_path / "numer.v3.txt"
     macs.write_text("*\tAB\t01/02\n")
     assert run(["hla", "macs", "load", str(macs)], env).returncode == 0

@@ -116,7 +116,8 @@ def test_column_locus_fills_in_star_names(parser: TypingParser):
         ("DRB1*15:02:01:01/15:01", "DRB1*15:02:01:01 was deleted from IPD-IMGT/HLA 3.58.0; it is now named "
                                    "DRB1*15:02:01:02"),
         ("A*99:99", "A*99:99 is not an allele of IPD-IMGT/HLA 3.58.0"),
-        ("A*01:ZZZZ", "unknown multiple-allele code 'ZZZZ'"),
+        ("A*01:ZZZZ", "unknown multiple-allele code 'ZZZZ' in A*01:ZZZZ (not among the 4 codes loaded; "
+                      "load NMDP's current list with `lifebank hla macs load FILE`)"),
         ("Q*01:01", "locus 'Q' is not one LifeBank matches"),
         ("A*77:XX", "no A allele has first field 77"),
         ("A99", "A99 is not a serological antigen"),

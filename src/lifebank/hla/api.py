@@ -50,6 +50,14 @@ class ReleaseIn(BaseModel):
     folder: str = Field(min_length=1, description="an IPD-IMGT/HLA release folder on the server")
 
 
+@router.get("/alleles/{name}")
+def allele(name: str, db: DbDep, _: Reader) -> dict[str, Any]:
+    """One allele name (full or truncated) in the loaded IPD-IMGT/HLA release: G and P groups, ARD two-field name
+    (lgx), expressed antigens, serological equivalents (as py-ard reduces them), DPB1 TCE; or, for a deleted name,
+    IMGT's current name."""
+    return service.describe_allele(db, name)
+
+
 @router.post("/grade")
 def grade(body: GradeIn, db: DbDep, _: Searcher) -> dict[str, Any]:
     """Grade one patient-donor pair: mismatch count, per-locus grades, confidence, antigen match, DPB1 TCE."""

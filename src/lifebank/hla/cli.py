@@ -51,6 +51,30 @@ def grade(patient: Annotated[str, typer.Argument(help="patient GL string")],
               title=f"{result['match']} ({result['mismatch_count']} mismatches), DPB1 TCE {result['dpb1_tce']}")
 
 
+@app.command("allele")
+def allele(name: Annotated[str, typer.Argument(help="allele name, full or truncated, e.g. A*01:22N")],
+           fmt: FormatOpt = OutputFormat.table) -> None:
+    """Look up an allele name: G/P group, ARD name (lgx), antigens, DPB1 TCE, or its new name if deleted."""
+    info = service.describe_allele(database(), name)
+    if fmt is OutputFormat.json:
+        print_json(info)
+        return
+    alleles = info["alleles"]
+    rows = [{"field": "status", "value": info["status"]}]
+    if info["status"] == "deleted":
+        rows.append({"field": "current name", "value": info["current_name"] or "none (deleted without successor)"})
+    else:
+        shown = ", ".join(alleles[:5]) + (f" … ({len(alleles)} in all)" if len(alleles) > 5 else "")
+        rows += [{"field": "alleles", "value": shown},
+                 {"field": "null", "value": "yes" if info["null"] else "no"}]
+        for key, label in (("g_groups", "G group"), ("p_groups", "P group"), ("lgx", "ARD name (lgx)"),
+                           ("expressed_antigens", "expressed antigen"),
+                           ("serological_equivalents", "serological equivalents"), ("dpb1_tce", "DPB1 TCE")):
+            rows.append({"field": label, "value": ", ".join(info[key]) or "none"})
+        rows.append({"field": "full gDNA sequenced", "value": f"{info['full_gdna_known']} of {len(alleles)}"})
+    emit_rows(rows, fmt, title=f"{info['name']} in IPD-IMGT/HLA {info['release']}")
+
+
 @app.command("search")
 def search(patient: Annotated[str, typer.Argument(help="patient GL string")],
            max_mismatches: Annotated[int, typer.Option("--max-mismatches", min=0, max=4)] = 0,

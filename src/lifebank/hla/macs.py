@@ -38,7 +38,9 @@ class MacDictionary:
         """The allele names `locus*first_field:code` stands for, or MacError when the code is unknown."""
         expansion = self.codes.get(code)
         if expansion is None:
-            raise MacError(f"unknown multiple-allele code {code!r} in {locus}*{first_field}:{code}")
+            hint = (f"not among the {len(self.codes):,} codes loaded" if self.codes else "no MAC dictionary is loaded")
+            raise MacError(f"unknown multiple-allele code {code!r} in {locus}*{first_field}:{code} ({hint}; "
+                           "load NMDP's current list with `lifebank hla macs load FILE`)")
         out = []
         for item in expansion.split("/"):
             out.append(f"{locus}*{item}" if ":" in item else f"{locus}*{first_field}:{item}")

@@ -156,6 +156,36 @@ class Nomenclature:
         return tuple(out)
 
 
+def describe(nom: Nomenclature, name: str) -> dict[str, object] | None:
+    """What the release says about a full or truncated allele name, for people checking a typing by hand.
+
+    None when the release never had the name. A deleted name reports its status and IMGT's current name.
+    Groups and antigens are lists because a truncated name (`A*01:01`) covers several alleles.
+    """
+    alleles = nom.expand(name)
+    if not alleles:
+        if name not in nom.deleted:
+            return None
+        return {"name": name, "release": nom.version, "status": "deleted", "current_name": nom.current_name(name),
+                "alleles": []}
+    expressed = [a for a in alleles if not a.endswith(NULL_SUFFIX)]
+    return {
+        "name": name,
+        "release": nom.version,
+        "status": "current",
+        "current_name": name,
+        "alleles": list(alleles),
+        "null": not expressed,
+        "g_groups": sorted({nom.g_group_of(a) for a in alleles}),
+        "p_groups": sorted({p for p in (nom.p_group_of(a) for a in alleles) if p is not None}),
+        "lgx": sorted({nom.lgx_of(a) for a in alleles}),
+        "expressed_antigens": sorted({nom.serology_of[a] for a in expressed if a in nom.serology_of}),
+        "serological_equivalents": sorted({s for a in alleles for s in nom.serology_equivalents.get(a, ())}),
+        "dpb1_tce": sorted({t for t in (nom.tce_group_of(a) for a in alleles) if t is not None}),
+        "full_gdna_known": sum(1 for a in alleles if a in nom.full_gdna),
+    }
+
+
 def _data_lines(path: Path) -> list[str]:
     with path.open(encoding="utf-8") as handle:
         return [line.rstrip("\n") for line in handle if line.strip() and not line.startswith("#")]

@@ -32,7 +32,15 @@ from lifebank.hla.grading import CONFIDENCE_RANK, GRADE_RANK, Grader
 from lifebank.hla.index import SearchIndex, build_from_columns
 from lifebank.hla.macs import MacDictionary, MacError, load_mac_file
 from lifebank.hla.models import HLA_COLUMNS, Change, Donor, MacCode, NomenclatureRelease
-from lifebank.hla.nomenclature import ALL_LOCI, MATCH_LOCI, Nomenclature, parse_release, vendored
+from lifebank.hla.nomenclature import (
+    ALL_LOCI,
+    MATCH_LOCI,
+    Nomenclature,
+    describe,
+    parse_release,
+    split_allele,
+    vendored,
+)
 from lifebank.hla.typing import Genotype, LocusTyping, TypingError, TypingParser
 
 DONOR_TYPES = {"adult": "adult", "a": "adult", "1": "adult", "cord": "cord", "c": "cord", "cbu": "cord",
@@ -142,6 +150,18 @@ def parse(db: Database, gl: str, what: str = "typing") -> Genotype:
         return fresh_context(db).parser.genotype(gl)
     except TypingError as exc:
         raise ValidationFailed(f"{what}: {exc}") from None
+
+
+def describe_allele(db: Database, name: str) -> dict[str, Any]:
+    """The loaded release's view of one allele name (groups, ARD name, antigens, TCE, deletions)."""
+    name = name.strip().removeprefix("HLA-")
+    nom = fresh_context(db).nom
+    found = describe(nom, name)
+    if found is None:
+        if split_allele(name) is None:
+            raise ValidationFailed(f"{name!r} is not shaped like an allele name (e.g. A*01:01:01:01)")
+        raise NotFound(f"{name} is not an allele of IPD-IMGT/HLA {nom.version}")
+    return found
 
 
 # -- grading -------------------------------------------------------------------------------------------------------
