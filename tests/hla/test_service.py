@@ -169,6 +169,19 @@ def test_atlas_donors_import_with_their_mac_dictionary(db):
     assert len({e.reason.split("code ")[1].split(" ")[0] for e in initial_errors}) == 51
 
 
+def test_atlas_initial_donors_import_with_nmdps_full_mac_list(db):
+    # Needs NMDP's whole MAC list, which is not available offline; it runs as soon as the file is dropped into
+    # shared/data/hla/nmdp-mac/ (NMDP's numer.v3.txt layout).
+    full = sorted((SHARED_DATA / "hla" / "nmdp-mac").glob("numer.v3*.txt"))
+    if not full or not ATLAS.exists():
+        pytest.skip("NMDP's full MAC list (shared/data/hla/nmdp-mac/numer.v3.txt) is not on this machine: "
+                    "InitialDonors.csv uses 51 codes beyond Atlas's 2020 subset")
+    service.load_macs(db, full[-1], actor="tester")
+    imported = service.import_donors(db, (ATLAS / "InitialDonors.csv").read_text(), actor="tester")
+    assert imported.added == 208
+    assert service.search(db, PATIENT, max_mismatches=4, limit=1000)["total"] > 0
+
+
 def test_nomenclature_release_loads_from_a_folder(db, tmp_path):
     import shutil
 
