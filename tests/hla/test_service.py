@@ -94,6 +94,16 @@ def test_a_donor_typed_under_an_older_release_imports_under_the_current_names(db
         service.search(db, "A*01:34N+A*02:01^B*08:01+B*07:02^DRB1*03:01+DRB1*15:01", max_mismatches=0)
 
 
+def test_the_server_builds_the_search_index_when_it_starts(db):
+    from lifebank.domains import warm_up
+
+    service.import_donors(db, GOOD, actor="tester")
+    service.reset(db)  # as a fresh server process: no index yet
+    warm_up(db).join(timeout=120)
+    ctx = service.context(db)
+    assert ctx.index is not None and len(ctx.index) == 3
+
+
 def test_gl_string_file_imports(db):
     text = "G1%" + PATIENT + "\nG2%A*01:01+A*02:01^B*08:01+B*07:02^DRB1*03:01+DRB1*15:01\n"
     assert service.import_donors(db, text, actor="tester").added == 2

@@ -54,11 +54,13 @@ def serve(
     """Serve the web UI and the API (refuses to start on an outdated schema)."""
     import uvicorn
 
+    from lifebank.domains import warm_up
     from lifebank.web.app import create_app
 
     cfg = context.settings()
     db = context.database()
     app_ = create_app(cfg, db)
+    warm_up(db)  # the HLA index and the like build in the background while the server starts
     host, port = host or cfg.host, port or cfg.port
     console.print(f"LifeBank {__version__} serving on [bold]http://{host}:{port}/[/] (API docs: /api/docs)",
                   soft_wrap=True)

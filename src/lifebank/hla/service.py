@@ -497,6 +497,11 @@ def _index(db: Database, ctx: Context) -> SearchIndex:
         return ctx.index
 
 
+def warm_up(db: Database) -> None:
+    """Build the search index now (the server calls this at start) instead of on the first search."""
+    _index(db, fresh_context(db))
+
+
 def index_status(db: Database) -> dict[str, Any]:
     ctx = fresh_context(db)
     index = _index(db, ctx)
