@@ -1,4 +1,4 @@
-"""The search benchmark still runs (tiny scale) and prints one `name: value unit` per line."""
+"""The HLA benchmarks still run (tiny scale) and print one `name: value unit` per line."""
 
 from __future__ import annotations
 
@@ -19,3 +19,12 @@ def test_benchmark_runs_small():
     assert all(": " in line for line in lines)
     names = {line.split(":", 1)[0] for line in lines}
     assert {"index_build", "index_memory", "search_p50_2mm_10of10", "speedup_vs_full_scan_0mm"} <= names
+
+
+def test_index_from_database_benchmark_runs_small():
+    script = Path(__file__).parents[2] / "benchmarks" / "hla_index_from_db.py"
+    out = subprocess.run([sys.executable, str(script), "--donors", "3000"], capture_output=True, text=True,
+                         timeout=300, check=True)
+    values = dict(line.split(": ", 1) for line in out.stdout.splitlines() if line.strip())
+    assert values["donors"] == "3000 donors"
+    assert {"write", "index_from_database", "index_memory", "first_search_after_warm_up"} <= set(values)
