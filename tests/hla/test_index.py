@@ -74,6 +74,9 @@ def test_cords_rank_by_cell_dose_when_otherwise_equal(parser, grader):
                    (3, "adult", None, dict(patient.loci))])
     out = index.search(dict(patient.loci), max_mismatches=0, donor_type="cord", scorer=scorer_for(grader))
     assert index.keys[out.rows].tolist() == [2, 1]
+    # Cell dose orders cords only: an equally matched adult comes first in a mixed search.
+    mixed = index.search(dict(patient.loci), max_mismatches=0, scorer=scorer_for(grader))
+    assert index.keys[mixed.rows].tolist() == [3, 2, 1]
 
 
 def test_incremental_add_update_delete_without_rebuild(parser):

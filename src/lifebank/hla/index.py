@@ -336,7 +336,11 @@ class SearchIndex:
 
     def _rank(self, patient: dict[str, LocusTyping | None], hits: np.ndarray, hit_mm: np.ndarray,
               match_loci: Sequence[str], scorer: PositionScorer | None) -> np.ndarray:
-        """Order by mismatches, then grade, then confidence (summed over loci), then cord cell dose."""
+        """Order by mismatches, then grade, then confidence (summed over loci); cell dose then orders cords.
+
+        Cell dose only compares cords, so at an equal match an adult donor, who has none, comes before a cord
+        (as registries list them), and the cords follow by dose.
+        """
         grade = np.zeros(len(hits), dtype=np.int32)
         confidence = np.zeros(len(hits), dtype=np.int32)
         if scorer is not None and len(hits):
@@ -348,7 +352,7 @@ class SearchIndex:
                 grade += g
                 confidence += c
         dose = np.nan_to_num(self.cell_dose[hits], nan=0.0)
-        return np.lexsort((-dose, -confidence, -grade, hit_mm))
+        return np.lexsort((-dose, self.donor_type[hits], -confidence, -grade, hit_mm))
 
     def _locus_scores(self, locus: str, patient: LocusTyping, genotypes: np.ndarray,
                       scorer: PositionScorer) -> tuple[np.ndarray, np.ndarray]:
