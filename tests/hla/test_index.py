@@ -10,8 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lifebank.hla.grading import CONFIDENCE_RANK, GRADE_RANK, Grader
-from lifebank.hla.index import SearchIndex, build
-from lifebank.hla.typing import TypingParser
+from lifebank.hla.index import SearchIndex, build, build_from_columns
+from lifebank.hla.macs import MacDictionary
+from lifebank.hla.typing import TypingError, TypingParser
 from shared_data import SHARED_DATA
 
 MVT3 = SHARED_DATA / "hla" / "wmda-mvt3"
@@ -214,3 +215,33 @@ def test_property_index_equals_grader_on_random_registries(parser, grader, donor
     expected = {i: grader.grade(patient_g, g).mismatch_count for i, g in enumerate(genotypes)}
     assert dict(zip(index.keys[out.rows].tolist(), out.mismatches.tolist(), strict=True)) == {
         i: mm for i, mm in expected.items() if mm <= m}
+
+
+def test_reresolve_reads_typing_texts_again_without_moving_donors(nom, parser):
+    def parse_with(p: TypingParser):
+        def parse(locus, text):
+            try:
+                return p.position(text, locus)
+            except TypingError:
+                return None
+        return parse
+
+    rows = [(1, "adult", None, "*01:QQ", "*02:01", "*08:01", "*07:02", None, None, None, None, None, None,
+             "*03:01", "*15:01"),
+            (2, "adult", None, "*03:01", "*02:01", "*08:01", "*07:02", None, None, None, None, None, None,
+             "*03:01", "*15:01")]
+    index = build_from_columns(rows, parse_with(TypingParser(nom)))  # QQ is no known code: unresolved
+    patient = dict(parser.genotype("A*01:01+A*02:01^B*08:01+B*07:02^DRB1*03:01+DRB1*15:01").loci)
+
+    def zero_mismatch_keys() -> list[int]:
+        out = index.search(patient, max_mismatches=0, match_loci=("A", "B", "DRB1"))
+        return sorted(index.keys[out.rows].tolist())
+
+    assert zero_mismatch_keys() == [1]  # an unresolved position leaves its locus untyped: a potential match
+    geno, order = index.geno["A"].copy(), index.order["A"].copy()
+    index.reresolve(parse_with(TypingParser(nom, MacDictionary({"QQ": "03/04"}))))
+    assert zero_mismatch_keys() == []  # A*01:03/01:04 is now a mismatch for A*01:01
+    index.reresolve(parse_with(TypingParser(nom, MacDictionary({"QQ": "01/02"}))))
+    assert zero_mismatch_keys() == [1]
+    assert index.full_scan(patient, max_mismatches=0, match_loci=("A", "B", "DRB1")).tolist() == [0]
+    assert np.array_equal(index.geno["A"], geno) and np.array_equal(index.order["A"], order)

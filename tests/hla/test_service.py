@@ -192,6 +192,28 @@ def test_atlas_initial_donors_import_with_nmdps_full_mac_list(db):
     assert service.search(db, PATIENT, max_mismatches=4, limit=1000)["total"] > 0
 
 
+def test_a_new_mac_dictionary_re_resolves_the_index_without_a_rebuild(db, tmp_path):
+    def load(expansions: str) -> None:
+        path = tmp_path / "numer.v3.txt"
+        path.write_text(expansions)
+        service.load_macs(db, path, actor="tester")
+
+    load("*\tAB\t01/02\n")
+    donor = "M1,adult,*01:AB,*02:01,*08:01,*07:02,NULL,NULL,NULL,NULL,NULL,NULL,*03:01,*15:01"
+    service.import_donors(db, csv_text(donor), actor="tester")
+    patient = "A*01:01+A*02:01^B*08:01+B*07:02^DRB1*03:01+DRB1*15:01"
+    assert service.search(db, patient, max_mismatches=0, loci="A,B,DRB1")["total"] == 1
+    index = service.context(db).index
+    load("*\tAB\t03/04\n")  # NMDP never redefines a code; a wrong dictionary being corrected does
+    assert service.search(db, patient, max_mismatches=0, loci="A,B,DRB1")["total"] == 0
+    found = service.search(db, patient, max_mismatches=1, loci="A,B,DRB1")
+    assert found["items"][0]["loci"]["A"]["mismatch_count"] == 1
+    load("*\tCD\t01/02\n")  # AB gone: the stored typing no longer parses, the locus counts as untyped
+    found = service.search(db, patient, max_mismatches=0, loci="A,B,DRB1")
+    assert found["total"] == 1 and found["items"][0]["loci"]["A"]["untyped"] is True
+    assert service.context(db).index is index  # re-read the typing texts; no rebuild from the donor table
+
+
 def test_nomenclature_release_loads_from_a_folder(db, tmp_path):
     import shutil
 

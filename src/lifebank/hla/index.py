@@ -16,6 +16,11 @@ Python.
 
 Writes are incremental: new rows are appended (their postings are a small *delta* scanned directly), deleted rows
 are cleared in the `alive` mask, an update is both; `compact()` folds the delta into the postings, in memory.
+
+Typing ids are keyed by the typing's *text*, so a new MAC dictionary or nomenclature release only re-reads the few
+thousand distinct texts (`reresolve`): genotype ids, donor rows and postings stay as they are. A text that does
+not parse (a MAC code not in the dictionary yet, a name deleted without successor) keeps its id as *unresolved*;
+its locus counts as untyped until a later dictionary or release resolves it.
 """
 
 from __future__ import annotations
@@ -34,6 +39,10 @@ UNTYPED = 0  # typing id 0: the locus (or position) was not typed
 _GROW = 1.5
 
 
+# Reads one position typing of a locus from its text: (locus, text) -> Position, or None when it does not parse.
+PositionParser = Callable[[str, str], Position | None]
+
+
 def _grow(array: np.ndarray, size: int, fill: float | int = 0) -> np.ndarray:
     if size <= len(array):
         return array
@@ -47,12 +56,14 @@ class LocusTable:
 
     def __init__(self, locus: str) -> None:
         self.locus = locus
-        self.positions: list[Position | None] = [None]  # id 0 = untyped
-        self.ids: dict[tuple[object, ...], int] = {}
+        self.positions: list[Position | None] = [None]  # id 0 = untyped; None also for unresolved texts
+        self.texts: list[str] = [""]
+        self.ids: dict[str, int] = {}  # typing text -> typing id
         self._by_object: dict[int, tuple[Position, int]] = {}
         self.p_codes: dict[str, int] = {}
         self._codes: list[np.ndarray] = [np.zeros(0, dtype=np.int32)]
         self.null = np.zeros(1, dtype=bool)
+        self.unresolved = np.zeros(1, dtype=bool)
         self._csr: tuple[np.ndarray, np.ndarray] | None = None
         # genotypes: unordered pairs of typing ids; genotype 0 = untyped locus
         self.genotypes: dict[tuple[int, int], int] = {(UNTYPED, UNTYPED): 0}
@@ -61,26 +72,65 @@ class LocusTable:
         self.n_genotypes = 1
 
     def typing_id(self, position: Position) -> int:
-        """The id of a position typing; equal typings (same kind, names and P groups) share one id."""
+        """The id of a parsed position typing; typings of the same text share one id."""
         seen = self._by_object.get(id(position))
         if seen is not None and seen[0] is position:
             return seen[1]
-        key = (position.kind, position.names, position.serology or "", tuple(sorted(position.p_groups)),
-               position.alleles if position.is_null else ())
-        found = self.ids.get(key)
-        if found is not None:
-            self._by_object[id(position)] = (position, found)
-            return found
+        found = self.ids.get(position.text)
+        if found is None:
+            found = self._new_typing(position.text, position)
+        self._by_object[id(position)] = (position, found)
+        return found
+
+    def text_typing_id(self, text: str, parse: PositionParser) -> int:
+        """The id of a typing given as text (a registry column value), parsed the first time it is seen."""
+        found = self.ids.get(text)
+        return found if found is not None else self._new_typing(text, parse(self.locus, text))
+
+    def _new_typing(self, text: str, position: Position | None) -> int:
         new_id = len(self.positions)
-        self.ids[key] = new_id
-        self._by_object[id(position)] = (position, new_id)
+        self.ids[text] = new_id
+        self.texts.append(text)
         self.positions.append(position)
-        codes = [self.p_codes.setdefault(g, len(self.p_codes)) for g in sorted(position.p_groups)]
-        self._codes.append(np.asarray(codes, dtype=np.int32))
+        self._codes.append(self._codes_of(position))
         self.null = _grow(self.null, new_id + 1, False)
-        self.null[new_id] = position.is_null
+        self.unresolved = _grow(self.unresolved, new_id + 1, False)
+        self.null[new_id] = position is not None and position.is_null
+        self.unresolved[new_id] = position is None
         self._csr = None
         return new_id
+
+    def _codes_of(self, position: Position | None) -> np.ndarray:
+        groups = sorted(position.p_groups) if position is not None else []
+        return np.asarray([self.p_codes.setdefault(g, len(self.p_codes)) for g in groups], dtype=np.int32)
+
+    def genotype_of(self, first: str | None, second: str | None, parse: PositionParser) -> int:
+        """The genotype id of a locus's two column values: both empty = untyped, one empty = homozygous."""
+        first, second = (first or "").strip() or None, (second or "").strip() or None
+        if first is None and second is None:
+            return 0
+        one = self.text_typing_id(first or second or "", parse)
+        return self.genotype_id(one, self.text_typing_id(second, parse) if first and second else one)
+
+    def reresolve(self, parse: PositionParser) -> None:
+        """Parse every typing text again (new MAC dictionary or release); ids and genotypes stay as they are."""
+        self.p_codes = {}
+        self._by_object = {}
+        self._codes = [self._codes[0]]
+        for t in range(1, len(self.texts)):
+            position = parse(self.locus, self.texts[t])
+            self.positions[t] = position
+            self._codes.append(self._codes_of(position))
+            self.null[t] = position is not None and position.is_null
+            self.unresolved[t] = position is None
+        self._csr = None
+
+    def untyped_genotypes(self) -> np.ndarray:
+        """Per genotype id: the locus counts as untyped (genotype 0, or a position whose text does not parse)."""
+        n = self.n_genotypes
+        out = self.unresolved[self.g_first[:n]] | self.unresolved[self.g_second[:n]]
+        out[0] = True
+        return out
 
     def genotype_id(self, first: int, second: int) -> int:
         key = (first, second) if first <= second else (second, first)
@@ -142,7 +192,7 @@ class LocusTable:
         straight = (m1[first] | (pn1 & null_first)).astype(np.int8) + (m2[second] | (pn2 & null_second))
         crossed = (m1[second] | (pn1 & null_second)).astype(np.int8) + (m2[first] | (pn2 & null_first))
         mismatches = (2 - np.maximum(straight, crossed)).astype(np.int8)
-        mismatches[0] = 0  # untyped donor locus: a potential match
+        mismatches[self.untyped_genotypes()] = 0  # untyped (or unresolved) donor locus: a potential match
         return mismatches
 
 
@@ -211,22 +261,35 @@ class SearchIndex:
 
     def add(self, key: int, donor_type: str, cell_dose: float | None,
             loci: dict[str, LocusTyping | None]) -> None:
-        """Add (or replace) one donor; its postings go to the delta until the next compaction."""
-        self.remove(key)
+        """Add (or replace) one donor from parsed typings; its postings go to the delta until the next compaction."""
         genotypes = {}
         for locus in self.loci:
             typing = loci.get(locus)
             table = self.tables[locus]
-            if typing is None:
-                genotypes[locus] = np.asarray([0], dtype=np.int32)
-                continue
-            t1, t2 = table.typing_id(typing.first), table.typing_id(typing.second)
-            genotypes[locus] = np.asarray([table.genotype_id(t1, t2)], dtype=np.int32)
+            genotypes[locus] = 0 if typing is None else table.genotype_id(table.typing_id(typing.first),
+                                                                          table.typing_id(typing.second))
+        self._add_one(key, donor_type, cell_dose, genotypes)
+
+    def add_values(self, key: int, donor_type: str, cell_dose: float | None, values: Sequence[str | None],
+                   parse: PositionParser) -> None:
+        """Add (or replace) one donor from its column values (two per locus, in `loci` order)."""
+        genotypes = {locus: self.tables[locus].genotype_of(values[2 * i], values[2 * i + 1], parse)
+                     for i, locus in enumerate(self.loci)}
+        self._add_one(key, donor_type, cell_dose, genotypes)
+
+    def _add_one(self, key: int, donor_type: str, cell_dose: float | None, genotypes: dict[str, int]) -> None:
+        self.remove(key)
         self.add_coded(np.asarray([key], dtype=np.int64), np.asarray([DONOR_TYPES[donor_type]], dtype=np.int8),
-                       np.asarray([np.nan if cell_dose is None else cell_dose], dtype=np.float32), genotypes)
+                       np.asarray([np.nan if cell_dose is None else cell_dose], dtype=np.float32),
+                       {locus: np.asarray([gid], dtype=np.int32) for locus, gid in genotypes.items()})
         self.row_of()[key] = self.size - 1
         if self.size - self.posted > max(50_000, self.posted // 20):
             self.compact()
+
+    def reresolve(self, parse: PositionParser) -> None:
+        """Re-read every distinct typing text with a new parser (MAC dictionary or release); no donor row moves."""
+        for table in self.tables.values():
+            table.reresolve(parse)
 
     def remove(self, key: int) -> bool:
         row = self.row_of().pop(key, None)
@@ -379,7 +442,7 @@ class SearchIndex:
         crossed = scores[0][:, g_second] + scores[1][:, g_first]
         better = (crossed[0] > straight[0]) | ((crossed[0] == straight[0]) & (crossed[1] > straight[1]))
         best = np.where(better, crossed, straight)
-        best[:, genotypes == 0] = 0
+        best[:, table.untyped_genotypes()[genotypes]] = 0
         return best[1], best[2]
 
     def full_scan(self, patient: dict[str, LocusTyping | None], *, max_mismatches: int,
@@ -395,11 +458,12 @@ class SearchIndex:
             p1, p2 = typing.first, typing.second
             m1, m2 = table.matching_typings(p1), table.matching_typings(p2)
             first, second = table.effective_genotypes()
-            t1, t2 = first[self.geno[locus][:n]], second[self.geno[locus][:n]]
+            geno = self.geno[locus][:n]
+            t1, t2 = first[geno], second[geno]
             straight = m1[t1].astype(np.int8) + m2[t2]
             crossed = m1[t2].astype(np.int8) + m2[t1]
             mm = 2 - np.maximum(straight, crossed)
-            mm[t1 == 0] = 0
+            mm[table.untyped_genotypes()[geno]] = 0
             total += mm.astype(np.int8)
         return np.flatnonzero((total <= max_mismatches) & self.alive[:n])
 
@@ -428,11 +492,7 @@ def build(entries: Iterable[tuple[int, str, float | None, dict[str, LocusTyping 
     return index
 
 
-# Resolves one locus's two column values to a typing (None = untyped or no longer valid).
-LocusResolver = Callable[[str, str | None, str | None], LocusTyping | None]
-
-
-def build_from_columns(rows: Iterable[Sequence[object]], resolve: LocusResolver,
+def build_from_columns(rows: Iterable[Sequence[object]], parse: PositionParser,
                        loci: Sequence[str] = ALL_LOCI, chunk: int = 200_000) -> SearchIndex:
     """Index donor rows `(key, donor type, cell dose, A_1, A_2, B_1, ... )` as they come from the database.
 
@@ -454,10 +514,7 @@ def build_from_columns(rows: Iterable[Sequence[object]], resolve: LocusResolver,
                 pair = (row[3 + 2 * i], row[4 + 2 * i])
                 gid = cache.get(pair)
                 if gid is None:
-                    typing = resolve(locus, pair[0], pair[1])  # type: ignore[arg-type]
-                    gid = 0 if typing is None else table.genotype_id(table.typing_id(typing.first),
-                                                                     table.typing_id(typing.second))
-                    cache[pair] = gid
+                    gid = cache[pair] = table.genotype_of(pair[0], pair[1], parse)  # type: ignore[arg-type]
                 out[j] = gid
             genotypes[locus] = out
         index.add_coded(np.fromiter((r[0] for r in batch), dtype=np.int64, count=len(batch)),

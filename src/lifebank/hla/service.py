@@ -41,7 +41,7 @@ from lifebank.hla.nomenclature import (
     split_allele,
     vendored,
 )
-from lifebank.hla.typing import Genotype, LocusTyping, TypingError, TypingParser
+from lifebank.hla.typing import Genotype, LocusTyping, Position, TypingError, TypingParser
 
 DONOR_TYPES = {"adult": "adult", "a": "adult", "1": "adult", "cord": "cord", "c": "cord", "cbu": "cord",
                "2": "cord"}
@@ -117,7 +117,8 @@ def _last_rebuild(session: Session) -> int:
 
 
 def fresh_context(db: Database) -> Context:
-    """The process's context, reloaded first if another process has loaded MACs or a release since."""
+    """The process's context, reloaded first if a MAC dictionary or a release has been loaded since (by any
+    process); the index then re-reads its distinct typing texts with the new parser instead of being rebuilt."""
     ctx = context(db)
     with db.session() as session:
         last = _last_rebuild(session)
@@ -126,7 +127,9 @@ def fresh_context(db: Database) -> Context:
             fresh = _load_context(db)
             ctx.nom, ctx.macs, ctx.grader = fresh.nom, fresh.macs, fresh.grader
             ctx.parser, ctx.registry = fresh.parser, fresh.registry
-            ctx.config_seq, ctx.index = fresh.config_seq, None
+            ctx.config_seq = fresh.config_seq
+            if ctx.index is not None:
+                ctx.index.reresolve(partial(_position_or_none, ctx.registry))
     return ctx
 
 
@@ -457,11 +460,11 @@ def _loci_of(parser: TypingParser, values: Sequence[str | None]) -> dict[str, Lo
     return loci
 
 
-def _resolve(parser: TypingParser, locus: str, first: str | None, second: str | None) -> LocusTyping | None:
+def _position_or_none(parser: TypingParser, locus: str, text: str) -> Position | None:
     try:
-        return parser.locus_typing(locus, first, second)
+        return parser.position(text, locus)
     except TypingError:
-        return None  # typed under an older release/dictionary and no longer valid: treated as untyped
+        return None  # a MAC not loaded yet, a name deleted without successor: the index treats it as untyped
 
 
 def _index(db: Database, ctx: Context) -> SearchIndex:
@@ -472,27 +475,26 @@ def _index(db: Database, ctx: Context) -> SearchIndex:
             if ctx.index is not None and last > ctx.seen_change:
                 changes = session.execute(select(Change.donor_key).where(Change.seq > ctx.seen_change)
                                           .order_by(Change.seq)).scalars().all()
-                if REBUILD in changes:  # MACs or a release changed (fresh_context reloaded them): re-resolve all
-                    ctx.index = None
-                else:
-                    keys = sorted(set(changes))
-                    found: dict[int, Any] = {}
-                    for start in range(0, len(keys), 900):
-                        for row in session.execute(select(Donor.id, Donor.donor_type, Donor.cell_dose,
-                                                          *_TYPING_COLUMNS)
-                                                   .where(Donor.id.in_(keys[start: start + 900]))):
-                            found[row[0]] = row
-                    for key in keys:
-                        row = found.get(key)
-                        if row is None:
-                            ctx.index.remove(key)
-                        else:
-                            ctx.index.add(key, row[1], row[2], _loci_of(ctx.registry, row[3:]))
-                    ctx.seen_change = last
+                # REBUILD markers (MACs or a release loaded) were handled by fresh_context, which re-resolved.
+                keys = sorted(set(changes) - {REBUILD})
+                found: dict[int, Any] = {}
+                for start in range(0, len(keys), 900):
+                    for row in session.execute(select(Donor.id, Donor.donor_type, Donor.cell_dose,
+                                                      *_TYPING_COLUMNS)
+                                               .where(Donor.id.in_(keys[start: start + 900]))):
+                        found[row[0]] = row
+                parse = partial(_position_or_none, ctx.registry)
+                for key in keys:
+                    row = found.get(key)
+                    if row is None:
+                        ctx.index.remove(key)
+                    else:
+                        ctx.index.add_values(key, row[1], row[2], row[3:], parse)
+                ctx.seen_change = last
             if ctx.index is None:
                 rows = session.execute(select(Donor.id, Donor.donor_type, Donor.cell_dose, *_TYPING_COLUMNS)
                                        .order_by(Donor.id).execution_options(yield_per=50_000))
-                ctx.index = build_from_columns(rows, partial(_resolve, ctx.registry))
+                ctx.index = build_from_columns(rows, partial(_position_or_none, ctx.registry))
                 ctx.seen_change = last
         return ctx.index
 
@@ -585,7 +587,6 @@ def load_macs(db: Database, path: Path, *, actor: str) -> dict[str, Any]:
         session.execute(insert(Change), [{"donor_key": REBUILD}])
         ledger.record(session, actor=actor, action="hla.macs.load", entity_type="hla_mac", entity_id=digest[:16],
                       change={"codes": len(rows), "sha256": digest})
-    reset(db)
     return {"codes": len(rows), "sha256": digest}
 
 
@@ -605,5 +606,4 @@ def load_nomenclature(db: Database, folder: Path, *, actor: str) -> dict[str, An
         session.execute(insert(Change), [{"donor_key": REBUILD}])
         ledger.record(session, actor=actor, action="hla.nomenclature.load", entity_type="hla_release",
                       entity_id=nom.version, change={"folder": str(folder), "alleles": len(nom.alleles)})
-    reset(db)
     return {"version": nom.version, "alleles": len(nom.alleles), "folder": str(folder)}
