@@ -214,6 +214,43 @@ def test_a_new_mac_dictionary_re_resolves_the_index_without_a_rebuild(db, tmp_pa
     assert service.context(db).index is index  # re-read the typing texts; no rebuild from the donor table
 
 
+def test_a_bulk_import_makes_other_processes_rebuild_and_the_change_log_stays_bounded(db, db_url, monkeypatch):
+    from lifebank.db.engine import Database
+    from lifebank.hla.models import Change
+
+    other = Database(db_url)  # a second process's handle: its own context and index
+    try:
+        service.import_donors(db, GOOD, actor="tester")
+        assert service.search(other, PATIENT, max_mismatches=0)["total"] == 2
+        monkeypatch.setattr(service, "BULK_CHANGES", 2)
+        more = csv_text("B1,adult,*01:01,*02:01,*08:01,*07:02,NULL,NULL,NULL,NULL,NULL,NULL,*03:01,*15:01",
+                        "B2,adult,*01:01,*02:01,*08:01,*07:02,NULL,NULL,NULL,NULL,NULL,NULL,*03:01,*15:01",
+                        "B3,adult,*01:01,*02:01,*08:01,*07:02,NULL,NULL,NULL,NULL,NULL,NULL,*03:01,*15:01")
+        service.import_donors(db, more, actor="tester")
+        with db.session() as session:  # one RELOAD marker instead of three donor rows
+            assert session.execute(select(Change.donor_key).order_by(Change.seq.desc())).scalars().first() \
+                == service.RELOAD
+        before = service.context(other).index
+        assert service.search(other, PATIENT, max_mismatches=0)["total"] == 5
+        assert service.context(other).index is not before  # rebuilt from the donor table
+        # Pruning: the log keeps only the newest rows; a process that was further behind rebuilds.
+        behind = service.context(other).index
+        monkeypatch.setattr(service, "CHANGE_LOG_KEEP", 2)
+        for revision in range(3):
+            service.update_donor(db, "B1", {"A_2": ["*03:01", "*11:01", "*02:01"][revision]}, actor="tester")
+        with db.session() as session:
+            assert session.execute(select(func.count()).select_from(Change)
+                                   .where(Change.donor_key != service.REBUILD)).scalar_one() == 2
+        assert service.search(other, PATIENT, max_mismatches=0)["total"] == 5  # B1 is A*02:01 again
+        assert service.context(other).index is not behind
+        service.update_donor(db, "B2", {"A_2": "*03:01"}, actor="tester")  # one change, not behind: applied
+        now = service.context(other).index
+        assert service.search(other, PATIENT, max_mismatches=0)["total"] == 4
+        assert service.context(other).index is now
+    finally:
+        other.dispose()
+
+
 def test_nomenclature_release_loads_from_a_folder(db, tmp_path):
     import shutil
 

@@ -73,7 +73,10 @@ class NomenclatureRelease(Base):
 
 
 class Change(Base):
-    """Every donor write, in order: search indexes in other processes catch up from here (-1 = re-resolve all)."""
+    """Donor writes, in order: search indexes in other processes catch up from here.
+
+    donor_key -1 = MACs or a release loaded (re-resolve typings), -2 = bulk write (rebuild from the donor table).
+    """
 
     __tablename__ = "hla_change"
     __table_args__ = (Index("ix_hla_change_donor_key", "donor_key", "seq"),)

@@ -47,7 +47,10 @@ DONOR_TYPES = {"adult": "adult", "a": "adult", "1": "adult", "cord": "cord", "c"
                "2": "cord"}
 SEARCH_LOCI = {"A", "B", "C", "DRB1", "DQB1"}
 CHUNK = 5000
-REBUILD = -1  # hla_change.donor_key meaning "every typing must be re-resolved"
+REBUILD = -1  # hla_change.donor_key meaning "every typing must be re-resolved" (MACs or a release loaded)
+RELOAD = -2  # hla_change.donor_key meaning "the donor table changed wholesale: rebuild indexes from it"
+BULK_CHANGES = 100_000  # a write touching more donors logs one RELOAD instead of a row per donor
+CHANGE_LOG_KEEP = 1_000_000  # donor change rows kept; a process further behind rebuilds its index
 
 
 @dataclass(slots=True)
@@ -366,9 +369,19 @@ def write_donors(db: Database, records: Sequence[DonorRecord], *, actor: str, di
 
 
 def _log_changes(session: Session, keys: Iterable[int]) -> None:
-    rows = [{"donor_key": k} for k in keys]
+    """Record donor writes for other processes' indexes, and keep the log bounded.
+
+    A bulk write logs one RELOAD marker: replaying a million single-donor changes costs more than rebuilding.
+    Donor rows older than the newest CHANGE_LOG_KEEP are pruned (REBUILD markers never are: a process must
+    not miss a MAC dictionary or release); a process that was further behind sees the gap and rebuilds.
+    """
+    keys = list(keys)
+    rows = [{"donor_key": RELOAD}] if len(keys) > BULK_CHANGES else [{"donor_key": k} for k in keys]
     for start in range(0, len(rows), CHUNK):
         session.execute(insert(Change), rows[start: start + CHUNK])
+    top = session.execute(select(func.max(Change.seq))).scalar_one() or 0
+    if top > CHANGE_LOG_KEEP:
+        session.execute(delete(Change).where(Change.seq <= top - CHANGE_LOG_KEEP, Change.donor_key != REBUILD))
 
 
 # -- single donors -------------------------------------------------------------------------------------------------
@@ -467,30 +480,40 @@ def _position_or_none(parser: TypingParser, locus: str, text: str) -> Position |
         return None  # a MAC not loaded yet, a name deleted without successor: the index treats it as untyped
 
 
+def _apply_changes(session: Session, ctx: Context, index: SearchIndex, changes: Sequence[int]) -> None:
+    """Bring `index` up to date with these donor writes (REBUILD markers were handled by fresh_context)."""
+    keys = sorted(set(changes) - {REBUILD})
+    found: dict[int, Any] = {}
+    for start in range(0, len(keys), 900):
+        for row in session.execute(select(Donor.id, Donor.donor_type, Donor.cell_dose, *_TYPING_COLUMNS)
+                                   .where(Donor.id.in_(keys[start: start + 900]))):
+            found[row[0]] = row
+    parse = partial(_position_or_none, ctx.registry)
+    for key in keys:
+        row = found.get(key)
+        if row is None:
+            index.remove(key)
+        else:
+            index.add_values(key, row[1], row[2], row[3:], parse)
+
+
 def _index(db: Database, ctx: Context) -> SearchIndex:
     """The context's index, built on first use and brought up to date with `hla_change`."""
     with ctx.lock:
         with db.session() as session:
             last = session.execute(select(func.max(Change.seq))).scalar_one() or 0
             if ctx.index is not None and last > ctx.seen_change:
+                # Rows this process has not seen may have been pruned: then the oldest donor row is past them.
+                oldest = session.execute(select(func.min(Change.seq)).where(Change.donor_key != REBUILD)
+                                         ).scalar_one() or 0
                 changes = session.execute(select(Change.donor_key).where(Change.seq > ctx.seen_change)
                                           .order_by(Change.seq)).scalars().all()
-                # REBUILD markers (MACs or a release loaded) were handled by fresh_context, which re-resolved.
-                keys = sorted(set(changes) - {REBUILD})
-                found: dict[int, Any] = {}
-                for start in range(0, len(keys), 900):
-                    for row in session.execute(select(Donor.id, Donor.donor_type, Donor.cell_dose,
-                                                      *_TYPING_COLUMNS)
-                                               .where(Donor.id.in_(keys[start: start + 900]))):
-                        found[row[0]] = row
-                parse = partial(_position_or_none, ctx.registry)
-                for key in keys:
-                    row = found.get(key)
-                    if row is None:
-                        ctx.index.remove(key)
-                    else:
-                        ctx.index.add_values(key, row[1], row[2], row[3:], parse)
-                ctx.seen_change = last
+                if (oldest > ctx.seen_change + 1 or RELOAD in changes
+                        or len(changes) > max(BULK_CHANGES, len(ctx.index) // 10)):
+                    ctx.index = None  # cheaper (or, after pruning, only possible) to rebuild from the table
+                else:
+                    _apply_changes(session, ctx, ctx.index, changes)
+                    ctx.seen_change = last
             if ctx.index is None:
                 rows = session.execute(select(Donor.id, Donor.donor_type, Donor.cell_dose, *_TYPING_COLUMNS)
                                        .order_by(Donor.id).execution_options(yield_per=50_000))
