@@ -74,6 +74,18 @@ def test_xx_code_of_a_broad_antigen_covers_its_splits_families(parser: TypingPar
         parser.position("B*70:XX")  # B70's splits B71/B72 are B*15 alleles: no family to read it by
 
 
+def test_genotype_alternatives_mixing_codes_and_alleles_parse_and_reparse(parser: TypingParser):
+    # "A*01:XX+A*02:01|A*02:01+A*03:01": the first position is A*01:XX or A*02:01; a donor file stores it as one
+    # column value, which must parse again to the same alleles.
+    g = parser.genotype("A*01:XX+A*02:01|A*02:01+A*03:01^B*08:01+B*07:02^DRB1*03:01+DRB1*15:01")
+    first = g.loci["A"].first
+    again = parser.position(first.text, "A")
+    assert first.text == "A*01:XX/A*02:01"
+    assert set(again.alleles) == set(first.alleles)
+    assert set(parser.position("A*01:XX").alleles) | set(parser.position("A*02:01").alleles) == set(again.alleles)
+    assert again.p_groups == first.p_groups
+
+
 def test_a_registry_parser_follows_renames_and_says_so(nom):
     registry = TypingParser(nom, follow_renames=True)
     p = registry.position("DRB1*11:01:01:01/15:02:01:01")

@@ -240,6 +240,10 @@ class TypingParser:
             if item.partition("*")[0] != tok_locus:
                 raise TypingError(token, f"allele string mixes loci ({item})")
             names.append(item)
+        if any(split_allele(name) is None for name in names):
+            # An item that is no allele name (XX code, MAC, G/P group): the string is a union of typings, as a
+            # GL string's genotype alternatives are stored ("A*01:XX/A*02:01").
+            return self._union(tok_locus, names)
         renamed: list[tuple[str, str]] = []
         alleles = self._expand_names(tuple(names), token, renamed)
         return self._make(tok_locus, ALLELE_STRING, token, alleles, names=tuple(names), renamed=renamed)
