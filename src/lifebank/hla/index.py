@@ -59,7 +59,6 @@ class LocusTable:
         self.positions: list[Position | None] = [None]  # id 0 = untyped; None also for unresolved texts
         self.texts: list[str] = [""]
         self.ids: dict[str, int] = {}  # typing text -> typing id
-        self._by_object: dict[int, tuple[Position, int]] = {}
         self.p_codes: dict[str, int] = {}
         self._codes: list[np.ndarray] = [np.zeros(0, dtype=np.int32)]
         self.null = np.zeros(1, dtype=bool)
@@ -73,14 +72,8 @@ class LocusTable:
 
     def typing_id(self, position: Position) -> int:
         """The id of a parsed position typing; typings of the same text share one id."""
-        seen = self._by_object.get(id(position))
-        if seen is not None and seen[0] is position:
-            return seen[1]
         found = self.ids.get(position.text)
-        if found is None:
-            found = self._new_typing(position.text, position)
-        self._by_object[id(position)] = (position, found)
-        return found
+        return found if found is not None else self._new_typing(position.text, position)
 
     def text_typing_id(self, text: str, parse: PositionParser) -> int:
         """The id of a typing given as text (a registry column value), parsed the first time it is seen."""
@@ -115,7 +108,6 @@ class LocusTable:
     def reresolve(self, parse: PositionParser) -> None:
         """Parse every typing text again (new MAC dictionary or release); ids and genotypes stay as they are."""
         self.p_codes = {}
-        self._by_object = {}
         self._codes = [self._codes[0]]
         for t in range(1, len(self.texts)):
             position = parse(self.locus, self.texts[t])

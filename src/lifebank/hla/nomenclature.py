@@ -257,41 +257,31 @@ def _serology_tree(path: Path) -> dict[str, Serology]:
     return tree
 
 
-def _serology_assignments(path: Path) -> dict[str, str]:
-    """rel_dna_ser: `locus*;allele;unambiguous;possible;assumed;expert[;...]`; the first assigned one wins."""
-    out: dict[str, str] = {}
+def _rel_dna_ser(path: Path) -> tuple[dict[str, str], dict[str, frozenset[str]]]:
+    """rel_dna_ser (`locus*;allele;unambiguous;possible;assumed;expert[;...]`), read once for two views.
+
+    The expressed antigen: the first non-empty column decides ("0" = null, "?" = no serological equivalent
+    known; "0/1" (possible) names the antigen it has when expressed). The named antigens: every one the
+    unambiguous, possible or assumed column names (not the expert one), as py-ard collects them.
+    """
+    expressed: dict[str, str] = {}
+    named: dict[str, frozenset[str]] = {}
     for line in _data_lines(path):
         cols = line.split(";")
         locus = cols[0].rstrip("*")
         prefix = SEROLOGY_PREFIX.get(locus)
         if prefix is None or len(cols) < 3:
             continue
-        for value in cols[2:6]:
-            # The first non-empty column decides: "0" = null, "?" = no serological equivalent known;
-            # "0/1" (possible) names the antigen it has when expressed.
-            value = value.strip()
-            if not value:
-                continue
-            found = [v for v in value.split("/") if v not in {"0", "?", ""}]
-            if found:
-                out[f"{locus}*{cols[1]}"] = f"{prefix}{found[0]}"
-            break
-    return out
-
-
-def _serology_named(path: Path) -> dict[str, frozenset[str]]:
-    """rel_dna_ser: every antigen an allele's unambiguous, possible or assumed column names (not the expert one)."""
-    out: dict[str, frozenset[str]] = {}
-    for line in _data_lines(path):
-        cols = line.split(";")
-        prefix = SEROLOGY_PREFIX.get(cols[0].rstrip("*"))
-        if prefix is None or len(cols) < 3:
-            continue
-        found = {f"{prefix}{v.strip()}" for value in cols[2:5] for v in value.split("/")
-                 if v.strip() not in {"0", "?", ""}}
+        allele = f"{locus}*{cols[1]}"
+        first = next((value.strip() for value in cols[2:6] if value.strip()), "")
+        found = [v for v in first.split("/") if v not in {"0", "?", ""}]
         if found:
-            out[f"{cols[0].rstrip('*')}*{cols[1]}"] = frozenset(found)
-    return out
+            expressed[allele] = f"{prefix}{found[0]}"
+        antigens = {f"{prefix}{v.strip()}" for value in cols[2:5] for v in value.split("/")
+                    if v.strip() not in {"0", "?", ""}}
+        if antigens:
+            named[allele] = frozenset(antigens)
+    return expressed, named
 
 
 def _serology_equivalents(nom: Nomenclature, named: dict[str, frozenset[str]]) -> dict[str, frozenset[str]]:
@@ -332,8 +322,9 @@ def _deleted(path: Path, history: Path) -> dict[str, str | None]:
     """Deleted names and, where IMGT gave one, the name that replaced each.
 
     Deleted_alleles.txt says it in prose ("... identical to A*02:01:84", "... partial of newly named
-    DQB1*02:02:15"); wmda/hla_nom.txt has the same as a field (`locus*;name;assigned;deleted;identical_to;reason`)
-    and is read first where present.
+    DQB1*02:02:15"); wmda/hla_nom.txt, where a release folder has it, says it as a field
+    (`locus*;name;assigned;deleted;identical_to;reason`), which wins where it names one. Only current-style
+    names (with colons) are taken from it.
     """
     out: dict[str, str | None] = {}
     if path.is_file():
@@ -347,10 +338,11 @@ def _deleted(path: Path, history: Path) -> dict[str, str | None]:
             cols = (line.split(";") + [""] * 5)[:5]
             if not cols[0].endswith("*") or not cols[3]:
                 continue
+            if ":" not in cols[1]:
+                continue
             locus = cols[0].rstrip("*")
             name = f"{locus}*{cols[1]}"
-            if name in out or ":" in cols[1]:
-                out[name] = f"{locus}*{cols[4]}" if cols[4] else out.get(name)
+            out[name] = f"{locus}*{cols[4]}" if cols[4] else out.get(name)
     return out
 
 
@@ -394,7 +386,7 @@ def parse_release(folder: Path) -> Nomenclature:
     alleles = _allele_names(folder / "Allelelist.txt")
     g_group, g_members, g_aliases = _named_g_groups(folder / "wmda" / "hla_nom_g.txt")
     p_group, p_members = _groups(folder / "wmda" / "hla_nom_p.txt")
-    serology_of = _serology_assignments(folder / "wmda" / "rel_dna_ser.txt")
+    serology_of, serology_named = _rel_dna_ser(folder / "wmda" / "rel_dna_ser.txt")
     tree = _serology_tree(folder / "wmda" / "rel_ser_ser.txt")
     by_serology: dict[str, list[str]] = defaultdict(list)
     for allele, antigen in serology_of.items():
@@ -423,7 +415,7 @@ def parse_release(folder: Path) -> Nomenclature:
         p_loci=frozenset(p_locus_of(line) for line in _data_lines(folder / "wmda" / "hla_nom_p.txt")),
         full_gdna=_full_gdna(status_path) if status_path.is_file() else frozenset(),
     )
-    nom.serology_equivalents = _serology_equivalents(nom, _serology_named(folder / "wmda" / "rel_dna_ser.txt"))
+    nom.serology_equivalents = _serology_equivalents(nom, serology_named)
     return nom
 
 

@@ -17,7 +17,6 @@ import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +95,14 @@ class Context:
     config_seq: int = 0  # the last "re-resolve everything" change this context has loaded
     lock: threading.RLock = field(default_factory=threading.RLock)
 
+    def position_of(self, locus: str, text: str) -> Position | None:
+        """A stored donor typing as the index reads it; None when it does not parse (a MAC not loaded yet, a
+        name deleted without successor), which the index counts as untyped."""
+        try:
+            return self.registry.position(text, locus)
+        except TypingError:
+            return None
+
 
 _contexts: weakref.WeakKeyDictionary[Database, Context] = weakref.WeakKeyDictionary()
 _contexts_lock = threading.Lock()
@@ -132,7 +139,7 @@ def fresh_context(db: Database) -> Context:
             ctx.parser, ctx.registry = fresh.parser, fresh.registry
             ctx.config_seq = fresh.config_seq
             if ctx.index is not None:
-                ctx.index.reresolve(partial(_position_or_none, ctx.registry))
+                ctx.index.reresolve(ctx.position_of)
     return ctx
 
 
@@ -473,13 +480,6 @@ def _loci_of(parser: TypingParser, values: Sequence[str | None]) -> dict[str, Lo
     return loci
 
 
-def _position_or_none(parser: TypingParser, locus: str, text: str) -> Position | None:
-    try:
-        return parser.position(text, locus)
-    except TypingError:
-        return None  # a MAC not loaded yet, a name deleted without successor: the index treats it as untyped
-
-
 def _apply_changes(session: Session, ctx: Context, index: SearchIndex, changes: Sequence[int]) -> None:
     """Bring `index` up to date with these donor writes (REBUILD markers were handled by fresh_context)."""
     keys = sorted(set(changes) - {REBUILD})
@@ -488,13 +488,12 @@ def _apply_changes(session: Session, ctx: Context, index: SearchIndex, changes: 
         for row in session.execute(select(Donor.id, Donor.donor_type, Donor.cell_dose, *_TYPING_COLUMNS)
                                    .where(Donor.id.in_(keys[start: start + 900]))):
             found[row[0]] = row
-    parse = partial(_position_or_none, ctx.registry)
     for key in keys:
         row = found.get(key)
         if row is None:
             index.remove(key)
         else:
-            index.add_values(key, row[1], row[2], row[3:], parse)
+            index.add_values(key, row[1], row[2], row[3:], ctx.position_of)
 
 
 def _index(db: Database, ctx: Context) -> SearchIndex:
@@ -517,7 +516,7 @@ def _index(db: Database, ctx: Context) -> SearchIndex:
             if ctx.index is None:
                 rows = session.execute(select(Donor.id, Donor.donor_type, Donor.cell_dose, *_TYPING_COLUMNS)
                                        .order_by(Donor.id).execution_options(yield_per=50_000))
-                ctx.index = build_from_columns(rows, partial(_position_or_none, ctx.registry))
+                ctx.index = build_from_columns(rows, ctx.position_of)
                 ctx.seen_change = last
         return ctx.index
 

@@ -170,11 +170,11 @@ class TypingParser:
         families of its splits (DRB1*15, DRB1*16), and registries still send such codes."""
         if not first_field.isdigit():
             return ()
-        antigen = f"{SEROLOGY_PREFIX.get(locus, locus)}{int(first_field)}"
+        prefix = SEROLOGY_PREFIX.get(locus, locus)
+        antigen = f"{prefix}{int(first_field)}"
         broad = self.nom.serology.get(antigen)
         if broad is None or broad.kind != "broad" or broad.locus != locus:
             return ()
-        prefix = SEROLOGY_PREFIX.get(locus, locus)
         out: list[str] = []
         for split in self.nom.serology.values():
             if split.parent == antigen and split.kind == "split" and split.name[len(prefix):].isdigit():
