@@ -13,7 +13,7 @@ def test_rows_rejected_names_every_row_and_caps_the_summary() -> None:
     errors = [RowError(line, "barcode", f"duplicate barcode B{line}") for line in range(2, 15)]
     exc = RowsRejected("specimen import", errors, rows=100)
     assert exc.status == 422
-    assert exc.detail.startswith("specimen import rejected, nothing written: 13 error(s) in 100 rows: "
+    assert exc.detail.startswith("specimen import rejected, nothing written: 13 errors in 100 rows: "
                                  "line 2, column barcode: duplicate barcode B2;")
     assert exc.detail.endswith("(and 3 more)")
     assert [e.as_dict() for e in exc.errors][0] == {"line": 2, "column": "barcode", "reason": "duplicate barcode B2"}

@@ -30,6 +30,18 @@ class Settings(BaseSettings):
     login_max_failures: int = 5
     login_lockout_minutes: int = 15
     default_locale: str = "en"
+    time_zone: str = Field(default="Asia/Shanghai", description="Time zone pages show times in (IANA name)")
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Asia/Shanghai)") from None
+        return value
 
     @field_validator("data_dir")
     @classmethod
@@ -53,8 +65,8 @@ class Settings(BaseSettings):
             probe.unlink()
         except OSError as exc:
             raise ConfigError(
-                f"data folder {self.data_dir} is not writable ({exc.strerror}); "
-                "set LIFEBANK_DATA_DIR to a folder you can write"
+                "data folder {folder} is not writable ({reason}); set LIFEBANK_DATA_DIR to a folder you can write",
+                folder=str(self.data_dir), reason=exc.strerror,
             ) from None
         return self.data_dir
 
@@ -81,6 +93,7 @@ class Settings(BaseSettings):
             "login_max_failures": self.login_max_failures,
             "login_lockout_minutes": self.login_lockout_minutes,
             "default_locale": self.default_locale,
+            "time_zone": self.time_zone,
         }
 
 

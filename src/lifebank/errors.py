@@ -1,13 +1,18 @@
 """Domain errors shared by every package.
 
 Services raise these; the HTTP layer turns them into RFC 9457 problem documents and the CLI into one
-clear line and a non-zero exit, once, at the edge.
+clear line and a non-zero exit, once, at the edge. The message is a catalogue template with named
+parameters (`NotFound("specimen {barcode} does not exist", barcode=b)`, see `lifebank.messages`): `detail`
+is its English text, `render(language)` the text in the reader's language.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
+
+from lifebank.messages import Msg
 
 
 class LifeBankError(Exception):
@@ -16,9 +21,14 @@ class LifeBankError(Exception):
     status: int = 400
     title: str = "Bad request"
 
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
+    def __init__(self, message: str | Msg, /, **params: Any) -> None:
+        self.message = message if isinstance(message, Msg) else Msg(message, **params)
+        self.detail = str(self.message)
+        super().__init__(self.detail)
+
+    def render(self, language: str | None = None) -> str:
+        """The message in `language` (None: English)."""
+        return self.message.render(language)
 
 
 class ConfigError(LifeBankError):
@@ -72,13 +82,18 @@ class RowError:
 
     line: int  # 1-based line number in the file as the user sees it (a CSV header is line 1)
     column: str
-    reason: str
+    reason: str | Msg  # a catalogue message: Msg("unknown allele {allele}", allele=…)
 
-    def as_dict(self) -> dict[str, object]:
-        return {"line": self.line, "column": self.column, "reason": self.reason}
+    def as_dict(self, language: str | None = None) -> dict[str, object]:
+        reason = self.reason.render(language) if isinstance(self.reason, Msg) else self.reason
+        return {"line": self.line, "column": self.column, "reason": reason}
+
+    def message(self) -> Msg:
+        return Msg("line {line}, column {column}: {reason}", line=self.line, column=self.column,
+                   reason=self.reason)
 
     def __str__(self) -> str:
-        return f"line {self.line}, column {self.column}: {self.reason}"
+        return str(self.message())
 
 
 class RowsRejected(ValidationFailed):
@@ -91,11 +106,19 @@ class RowsRejected(ValidationFailed):
     title = "Import rejected"
     SHOWN = 10
 
-    def __init__(self, what: str, errors: Sequence[RowError], rows: int | None = None, *,
+    def __init__(self, what: str | Msg, errors: Sequence[RowError], rows: int | None = None, *,
                  title: str = "Import rejected") -> None:
         self.title = title
         self.errors = list(errors)
-        shown = "; ".join(str(e) for e in self.errors[: self.SHOWN])
-        more = f" (and {len(self.errors) - self.SHOWN} more)" if len(self.errors) > self.SHOWN else ""
-        counted = f" in {rows} rows" if rows is not None else ""
-        super().__init__(f"{what} rejected, nothing written: {len(self.errors)} error(s){counted}: {shown}{more}")
+        count = len(self.errors)
+        shown = [e.message() for e in self.errors[: self.SHOWN]]
+        more = Msg(" (and {n} more)", n=count - self.SHOWN) if count > self.SHOWN else ""
+        if rows is None:
+            summary = Msg("{what} rejected, nothing written: {count} error: {shown}{more}",
+                          plural="{what} rejected, nothing written: {count} errors: {shown}{more}", count=count,
+                          what=what, shown=shown, more=more)
+        else:
+            summary = Msg("{what} rejected, nothing written: {count} error in {rows} rows: {shown}{more}",
+                          plural="{what} rejected, nothing written: {count} errors in {rows} rows: {shown}{more}",
+                          count=count, rows=rows, what=what, shown=shown, more=more)
+        super().__init__(summary)

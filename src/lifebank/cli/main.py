@@ -13,7 +13,16 @@ from sqlalchemy.exc import SQLAlchemyError
 from lifebank import __version__
 from lifebank.cli import context
 from lifebank.cli.context import cli_actor
-from lifebank.cli.output import FormatOpt, OutputFormat, console, emit_rows, err_console, print_json, print_rejection
+from lifebank.cli.output import (
+    FormatOpt,
+    OutputFormat,
+    console,
+    emit_rows,
+    err_console,
+    print_error,
+    print_json,
+    print_rejection,
+)
 from lifebank.domains import domain_modules
 from lifebank.errors import LifeBankError, RowsRejected
 
@@ -269,7 +278,7 @@ def main() -> None:
         print_rejection(exc, OutputFormat.table)
         sys.exit(1)
     except LifeBankError as exc:
-        err_console.print(f"[red]error:[/] {escape(exc.detail)}", highlight=False, soft_wrap=True)
+        print_error(exc)
         sys.exit(1)
     except SQLAlchemyError as exc:
         err_console.print(f"[red]database error:[/] {escape(str(exc).splitlines()[0])}", highlight=False,

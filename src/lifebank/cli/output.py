@@ -12,7 +12,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from lifebank.errors import RowsRejected
+from lifebank.errors import LifeBankError, RowsRejected
+from lifebank.messages import Msg, render
 
 console = Console()
 err_console = Console(stderr=True)
@@ -25,6 +26,31 @@ class OutputFormat(StrEnum):
 
 # The `--format` option every listing command takes.
 FormatOpt = Annotated[OutputFormat, typer.Option("--format", help="table for people, json for programs")]
+
+
+def cli_language() -> str | None:
+    """The language of the CLI's messages: LIFEBANK_DEFAULT_LOCALE (e.g. zh_Hans), English by default."""
+    import os
+
+    from lifebank.i18n import normalise
+
+    return normalise(os.environ.get("LIFEBANK_DEFAULT_LOCALE"))
+
+
+def text(message: Msg | str) -> str:
+    """A catalogue message rendered in the CLI's language."""
+    return render(message, cli_language())
+
+
+def say(message: Msg | str) -> None:
+    """Print a catalogue message for a person (stdout), in the CLI's language."""
+    console.print(text(message), highlight=False, markup=False, soft_wrap=True)
+
+
+def print_error(exc: LifeBankError) -> None:
+    """One line on stderr: `error: <the message in the CLI's language>`."""
+    err_console.print(f"[red]{text(Msg('error:'))}[/] ", end="", highlight=False)
+    err_console.print(exc.render(cli_language()), highlight=False, markup=False, soft_wrap=True)
 
 
 def print_json(data: Any) -> None:
@@ -47,9 +73,11 @@ def emit_rows(rows: Sequence[Mapping[str, Any]], fmt: OutputFormat, *, columns: 
 
 def print_rejection(exc: RowsRejected, fmt: OutputFormat) -> None:
     """A rejected import: the list of bad rows on stdout with `--format json`, one line per row on stderr else."""
+    language = cli_language()
     if fmt is OutputFormat.json:
-        print_json([e.as_dict() for e in exc.errors])
+        print_json([e.as_dict(language) for e in exc.errors])
         return
-    err_console.print(f"error: {exc.detail.split(':', 1)[0]}", highlight=False, markup=False, soft_wrap=True)
+    summary = exc.render(language).split(":", 1)[0].split("：", 1)[0]
+    err_console.print(f"{text(Msg('error:'))} {summary}", highlight=False, markup=False, soft_wrap=True)
     for error in exc.errors:
-        err_console.print(f"  {error}", highlight=False, markup=False, soft_wrap=True)
+        err_console.print(f"  {error.message().render(language)}", highlight=False, markup=False, soft_wrap=True)

@@ -58,24 +58,25 @@ def build_engine(url: str, *, immediate: bool = False) -> Engine:
         parsed = make_url(url)
     except ArgumentError:
         raise ConfigError(
-            f"LIFEBANK_DATABASE_URL {url!r} is not a database URL "
-            "(expected e.g. sqlite:///data/lifebank.db or postgresql+psycopg://user@host/db)"
+            "LIFEBANK_DATABASE_URL {url!r} is not a database URL "
+            "(expected e.g. sqlite:///data/lifebank.db or postgresql+psycopg://user@host/db)", url=url,
         ) from None
     backend = parsed.get_backend_name()
     if backend not in {"sqlite", "postgresql"}:
-        raise ConfigError(f"database {backend!r} is not supported: use SQLite or PostgreSQL")
+        raise ConfigError("database {backend!r} is not supported: use SQLite or PostgreSQL", backend=backend)
     if backend == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             folder = Path(parsed.database).expanduser().resolve().parent
             if not folder.is_dir():
-                raise ConfigError(f"folder {folder} of the SQLite database does not exist")
+                raise ConfigError("folder {folder} of the SQLite database does not exist", folder=str(folder))
         return _sqlite_engine(url, "BEGIN IMMEDIATE" if immediate else "BEGIN")
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     try:
         return create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=10)
     except NoSuchModuleError:
-        raise ConfigError(f"no database driver for {parsed.drivername!r}; use postgresql+psycopg") from None
+        raise ConfigError("no database driver for {driver!r}; use postgresql+psycopg",
+                              driver=parsed.drivername) from None
 
 
 class Database:
@@ -98,10 +99,9 @@ class Database:
                 conn.execute(text("SELECT 1"))
         except OperationalError as exc:
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-            raise DatabaseUnavailable(
-                f"cannot connect to the database at {make_url(self.url).render_as_string(hide_password=True)}: "
-                f"{reason}"
-            ) from None
+            raise DatabaseUnavailable("cannot connect to the database at {url}: {reason}",
+                                      url=make_url(self.url).render_as_string(hide_password=True),
+                                      reason=reason) from None
 
     @contextmanager
     def session(self) -> Iterator[Session]:

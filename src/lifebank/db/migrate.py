@@ -72,8 +72,8 @@ def ensure_current(db: Database) -> None:
     """Refuse to run on an outdated schema, naming the command that fixes it."""
     current, heads = current_revisions(db), head_revisions(db)
     if not heads <= applied_revisions(db, current):
-        state = "empty" if not current else "outdated"
-        raise SchemaOutdated(
-            f"the database schema is {state} (at {sorted(current) or 'nothing'}, needs {sorted(heads)}); "
-            "run `lifebank db upgrade` first"
-        )
+        if not current:
+            raise SchemaOutdated("the database schema is empty (needs {heads}); run `lifebank db upgrade` first",
+                                 heads=sorted(heads))
+        raise SchemaOutdated("the database schema is outdated (at {current}, needs {heads}); "
+                             "run `lifebank db upgrade` first", current=sorted(current), heads=sorted(heads))

@@ -72,7 +72,7 @@ def require(permission: str) -> Callable[..., auth.Principal]:
 
     def _check(principal: PrincipalDep) -> auth.Principal:
         if not principal.can(permission):
-            raise PermissionDenied(f"permission {permission!r} is required")
+            raise PermissionDenied("permission {permission!r} is required", permission=permission)
         return principal
 
     _check.__name__ = f"require_{permission.replace('.', '_')}"

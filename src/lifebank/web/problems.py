@@ -24,15 +24,21 @@ def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(str(part) for part in loc if part not in {"body", "query", "path"}) or str(loc)
 
 
+def request_language(request: Request) -> str | None:
+    """The language the request's reader gets (set by the app's middleware; English without it)."""
+    return getattr(request.state, "locale", None)
+
+
 def install_problem_handlers(app: FastAPI, *, is_api: Any) -> None:
     """API paths answer with problem+json; UI paths are left to the UI's own HTML error pages."""
 
     @app.exception_handler(LifeBankError)
     async def _domain_error(request: Request, exc: LifeBankError) -> Any:
+        language = request_language(request)
         if not is_api(request) and hasattr(request.app.state, "html_error"):
-            return request.app.state.html_error(request, exc.status, exc.detail)
-        extra = {"errors": [e.as_dict() for e in exc.errors]} if isinstance(exc, RowsRejected) else {}
-        return problem(exc.status, exc.title, exc.detail, **extra)
+            return request.app.state.html_error(request, exc.status, exc.render(language))
+        extra = {"errors": [e.as_dict(language) for e in exc.errors]} if isinstance(exc, RowsRejected) else {}
+        return problem(exc.status, exc.title, exc.render(language), **extra)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Any:

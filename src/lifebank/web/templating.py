@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from lifebank.domains import DOMAINS, domain_modules
+from lifebank.errors import LifeBankError
+from lifebank.messages import Msg, label
 from lifebank.web.i18n import LANGUAGES, translations
 
 _ROOT = Path(__file__).resolve().parent.parent
@@ -42,7 +46,60 @@ def environment(language: str) -> Environment:
         lstrip_blocks=True,
     )
     env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
+    env.filters["label"] = lambda code, kind: label(kind, code, language)
+    env.filters["msg"] = lambda message: _message_text(message, language)
+    env.filters["number"] = _number
     return env
+
+
+def _message_text(message: Msg | LifeBankError | str | None, language: str) -> str:
+    if message is None:
+        return ""
+    if isinstance(message, LifeBankError):
+        return message.render(language)
+    if isinstance(message, Msg):
+        return message.render(language)
+    return str(message)
+
+
+def _number(value: float | int | None) -> str:
+    """Thousands separated, as both languages write them in tables (12,345)."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:,.2f}"
+    return f"{int(value):,}"
+
+
+def time_zone_of(request: Request) -> ZoneInfo:
+    """The reader's time zone: the user's own setting, else the site's (LIFEBANK_TIME_ZONE)."""
+    principal = getattr(request.state, "principal", None)
+    name = getattr(principal, "time_zone", None) or request.app.state.settings.time_zone
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def local_time(value: datetime | date | str | None, zone: ZoneInfo, *, seconds: bool = False) -> str:
+    """A stored time (UTC; naive values are UTC too) as the reader's wall-clock time: 2026-11-30 12:26."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if not isinstance(value, datetime):
+        return value.isoformat()
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+
+
+def message_text(request: Request, message: Msg | LifeBankError | str | None) -> str:
+    """A catalogue message (or a domain error) in the reader's language, for a page or a fragment."""
+    return _message_text(message, request.state.locale)
 
 
 CORE_NAV = [
@@ -67,8 +124,11 @@ def gettext_for(request: Request) -> Any:
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     principal = getattr(request.state, "principal", None)
     nav = [item for item in navigation() if item.permission is None or (principal and principal.can(item.permission))]
+    zone = time_zone_of(request)
     page = environment(request.state.locale).get_template(template).render(
         request=request,
+        localtime=lambda value, seconds=False: local_time(value, zone, seconds=seconds),
+        time_zone=zone.key,
         principal=principal,
         nav=nav if principal else [],
         csrf_token=request.state.csrf_token,
