@@ -25,8 +25,9 @@ _PACKAGE_ROOT = Path(__file__).resolve().parent
 
 def catalog_files(language: str) -> list[Path]:
     roots = [_PACKAGE_ROOT / "web"] + [_PACKAGE_ROOT / d for d in DOMAINS]
-    files = [root / "locale" / language / "LC_MESSAGES" / "messages.po" for root in roots]
-    return [f for f in files if f.is_file()]
+    # Several .po files per domain are allowed (messages.po, specimens.po…), so that people working on one
+    # domain's parts do not edit one file; they merge into one catalogue.
+    return [f for root in roots for f in sorted((root / "locale" / language / "LC_MESSAGES").glob("*.po"))]
 
 
 @cache
