@@ -84,7 +84,7 @@ def _xlsx_file(columns: Sequence[str], headers: Sequence[str], rows: Iterable[An
             raise ValidationFailed("the list has more than {limit} rows, more than one Excel sheet holds; "
                                    "export it as CSV", limit=f"{EXCEL_MAX_ROWS:,}")
         worksheet.append([_cell(_get(row, c)) for c in columns])
-    spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115 - closed by the stream
+    spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # closed by _file_chunks
     workbook.save(spool)
     spool.seek(0)
     return spool
