@@ -1,0 +1,72 @@
+"""The biobank's panels on the dashboard: specimens by status and type, collections per month, storage
+fill, consent status, open reservations — each shown only to roles that may read that part of the bank.
+
+The figures come from one snapshot (`statistics.bank_statistics`), so the dashboard answers in
+milliseconds at 10 M specimens; each panel says when its snapshot was taken.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from urllib.parse import urlencode
+
+from lifebank.auth.service import Principal
+from lifebank.biobank import statistics
+from lifebank.biobank import vocabulary as _vocabulary  # noqa: F401 - registers the labels used below
+from lifebank.db.engine import Database
+from lifebank.messages import label
+from lifebank.web.charts import Bar, bar_chart, column_chart
+from lifebank.web.dashboard_panels import Panel
+
+FULL = 0.90  # a storage unit this full is shown as a warning (ISBER: plan capacity before it runs out)
+TOP_TYPES = 8
+
+
+def _list_link(**filters: str) -> str:
+    return "/biobank/specimens?" + urlencode(filters)
+
+
+def panels(db: Database, principal: Principal, language: str, gettext: Callable[[str], str]) -> list[Panel]:
+    _ = gettext  # the reader's catalogue: chart titles are drawn in their language
+    wanted = [p for p in ("specimen.read", "storage.read", "participant.read") if principal.can(p)]
+    if not wanted:
+        return []
+    snapshot = statistics.bank_statistics(db)
+    if snapshot is None:
+        return [Panel("biobank-pending", 10, "The bank's figures", "biobank/_dashboard_pending.html", {})]
+    found: list[Panel] = []
+    if principal.can("specimen.read"):
+        by_status = snapshot.by_status()
+        status_bars = [Bar(label("specimen_status", s, language), n, href=_list_link(status=s))
+                       for s, n in by_status.items()]
+        type_bars = [Bar(f"{t} · {label('specimen_type', t, language)}", n, href=_list_link(type=t))
+                     for t, n in list(snapshot.by_type().items())[:TOP_TYPES]]
+        found.append(Panel("specimens", 10, "Specimens", "biobank/_dashboard_specimens.html", {
+            "snapshot": snapshot, "reserved": by_status.get("reserved", 0),
+            "status_chart": bar_chart(_("Specimens by status"), status_bars),
+            "type_chart": bar_chart(_("Specimens by type"), type_bars),
+        }))
+        months = [(m, n) for m, n in snapshot.collections_by_month]
+        found.append(Panel("collections", 20, "Collections per month", "biobank/_dashboard_chart.html", {
+            "snapshot": snapshot,
+            "chart": column_chart(_("Collections per month"), months,
+                                  y_title=_("Specimens collected")),
+        }))
+    if principal.can("storage.read") and snapshot.storage:
+        units = sorted(snapshot.storage, key=lambda u: -u.share)
+        bars = [Bar(f"{u.path} ({label('temperature_class', u.temperature_class, language)})", u.used,
+                    total=u.capacity or 1, warn=u.share >= FULL,
+                    href="/biobank/storage?" + urlencode({"path": u.path})) for u in units]
+        found.append(Panel("storage", 30, "Storage fill", "biobank/_dashboard_storage.html", {
+            "snapshot": snapshot, "full": [u for u in units if u.share >= FULL], "threshold": int(FULL * 100),
+            "chart": bar_chart(_("Storage fill"), bars, percent=True),
+        }))
+    if principal.can("participant.read"):
+        consent = snapshot.consent
+        bars = [Bar(_("Consent in force"), consent.get("in_force", 0)),
+                Bar(_("Consent withdrawn"), consent.get("withdrawn", 0)),
+                Bar(_("No consent recorded"), consent.get("none", 0))]
+        found.append(Panel("consent", 40, "Participants and consent", "biobank/_dashboard_consent.html", {
+            "snapshot": snapshot, "chart": bar_chart(_("Consent status"), bars),
+        }))
+    return found
