@@ -11,6 +11,7 @@ from lifebank.auth import service as auth
 from lifebank.biobank import imports, service, statistics
 from lifebank.biobank.models import Specimen
 from lifebank.web.charts import Bar, bar_chart, column_chart
+
 from .biobank_fixtures import ACTOR, add_participant, build_storage, participants_csv
 
 PASSWORD = "Correct-horse-battery-9"
@@ -88,7 +89,8 @@ def test_a_storage_unit_at_90_percent_is_a_warning(client, db) -> None:
     build_storage(db)
     add_participant(db, "P000001")
     barcodes = [service.register_specimen(db, None, participant="P000001", type="SER", quantity=1.0,
-                                          location=_pos("FRZ-01/R01/BOX-1", i) if i < 81 else _pos("FRZ-01/R01/BOX-2", i - 81),
+                                          location=_pos("FRZ-01/R01/BOX-1", i) if i < 81
+                                          else _pos("FRZ-01/R01/BOX-2", i - 81),
                                           actor=ACTOR) for i in range(150)]
     assert len(barcodes) == 150
     statistics.refresh(db)
