@@ -1,4 +1,8 @@
-"""The ASGI application: API under /api/v1, the server-rendered UI at /, static files, errors."""
+"""The ASGI application: API under /api/v1, the server-rendered UI at /, static files, errors, API docs.
+
+Nothing is loaded from a CDN: the UI's scripts and the Swagger UI of `/api/docs` are served from the package
+(`static/vendor/`), so every page works offline and behind the Great Firewall.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -16,8 +21,9 @@ from lifebank.db import migrate
 from lifebank.db.engine import Database
 from lifebank.domains import domain_modules
 from lifebank.errors import LifeBankError
-from lifebank.web import ui
+from lifebank.web import dashboard, find, ui
 from lifebank.web.csrf import CSRF_COOKIE, csrf_token_valid, new_csrf_token
+from lifebank.web.deps import optional_principal
 from lifebank.web.i18n import DEFAULT_LANGUAGE, from_accept_language, normalise
 from lifebank.web.problems import install_problem_handlers
 from lifebank.web.templating import render
@@ -26,6 +32,8 @@ API_PREFIX = "/api/v1"
 # Routes anyone may call without credentials; a test walks every other route and proves it needs auth.
 PUBLIC_API_PATHS = frozenset({f"{API_PREFIX}/health"})
 STATIC_DIR = Path(__file__).parent / "static"
+SWAGGER_UI = "/static/vendor/swagger-ui"
+OPENAPI_URL = "/api/openapi.json"
 
 
 def _is_api(request: Request) -> bool:
@@ -51,14 +59,49 @@ def _health_router() -> APIRouter:
     return router
 
 
+def _shell_router() -> APIRouter:
+    """The offline API docs and the favicon (browsers ask for /favicon.ico whatever the page links)."""
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/api/docs")
+    def api_docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=OPENAPI_URL, title="LifeBank API",
+            swagger_js_url=f"{SWAGGER_UI}/swagger-ui-bundle.js", swagger_css_url=f"{SWAGGER_UI}/swagger-ui.css",
+            swagger_favicon_url="/favicon.ico",
+            # No validator badge: it would send the document to validator.swagger.io.
+            swagger_ui_parameters={"validatorUrl": None},
+        )
+
+    @router.get("/favicon.ico")
+    def favicon() -> FileResponse:
+        return FileResponse(STATIC_DIR / "favicon.ico", media_type="image/x-icon",
+                            headers={"Cache-Control": "public, max-age=86400"})
+
+    return router
+
+
+def back_link(request: Request) -> str:
+    """Where an error page's "back" link goes: the page the reader came from (same site only), else the
+    form's own page for a GET with a bad query, else the dashboard."""
+    referer = request.headers.get("referer", "")
+    base = str(request.base_url)
+    if referer.startswith(base):
+        path = "/" + referer[len(base):]
+        if path != str(request.url).removeprefix(base.rstrip("/")) and not path.startswith("//"):
+            return path
+    if request.method == "GET" and request.url.query and not _is_api(request):
+        return request.url.path
+    return "/dashboard"
+
+
 def create_app(settings: Settings | None = None, db: Database | None = None, *, check_schema: bool = True) -> FastAPI:
     settings = settings or get_settings()
     db = db or Database(settings.effective_database_url)
     if check_schema:
         migrate.ensure_current(db)
 
-    app = FastAPI(title="LifeBank", version=__version__, docs_url="/api/docs", redoc_url=None,
-                  openapi_url="/api/openapi.json")
+    app = FastAPI(title="LifeBank", version=__version__, docs_url=None, redoc_url=None, openapi_url=OPENAPI_URL)
     app.state.settings = settings
     app.state.db = db
     app.state.secret_key = settings.effective_secret_key()
@@ -70,12 +113,20 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
     app.include_router(api)
 
     app.include_router(ui.router)
+    app.include_router(dashboard.router)
+    app.include_router(find.router)
+    app.include_router(_shell_router())
     for module in domain_modules("web"):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
-    def html_error(request: Request, status: int, detail: str) -> HTMLResponse:
-        return render(request, "error.html", status_code=status, status=status, detail=detail)
+    def html_error(request: Request, status: int, detail: str, errors: list[str] | None = None) -> HTMLResponse:
+        try:  # a path no route matched never met the principal dependency; the page shell still wants it
+            optional_principal(request)
+        except LifeBankError:
+            pass
+        return render(request, "error.html", status_code=status, status=status, detail=detail,
+                      errors=errors or [], back=back_link(request))
 
     app.state.html_error = html_error
     install_problem_handlers(app, is_api=_is_api)
