@@ -7,7 +7,7 @@ The queries are shaped so an index serves each filter on SQLite and PostgreSQL a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -15,10 +15,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lifebank.biobank._common import specimen_row
+from lifebank.biobank.duo import duo_terms
 from lifebank.biobank.models import ConsentCode, Container, ContainerType, Participant, Specimen
-from lifebank.biobank.storage import container_at, in_subtree, layout_of
+from lifebank.biobank.specimen_types import SPECIMEN_TYPES, SpecimenStatus
+from lifebank.biobank.storage import in_subtree, layout_of
 from lifebank.biobank.storage_layout import GridLayout
 from lifebank.db.engine import Database
+from lifebank.errors import NotFound, ValidationFailed
+
+# The list's sortable columns: a key from the page or API picks one of these, never raw SQL.
+SORT_KEYS = ("barcode", "type", "status", "participant", "collected", "location")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +35,62 @@ class SpecimenFilter:
     consent: str | None = None  # DUO code the participant's consent in force carries
     container: str | None = None  # name path of any container; its whole subtree matches
     barcode_prefix: str | None = None
+
+
+def checked_filter(session: Session, flt: SpecimenFilter) -> SpecimenFilter:
+    """The filter as the database stores its values, or an error saying why it cannot match.
+
+    An unknown type or status names the allowed values (a typo must not look like "no specimens"); a consent
+    shorthand (GRU, HMB…) becomes its DUO id, as imports accept it; a container path may be typed as the UI
+    shows it (spaces around '/', a trailing '/', even a tube position at the end) and a path that does not
+    exist says so.
+    """
+    changes: dict[str, Any] = {}
+    if flt.type:
+        code = flt.type.strip().upper()
+        if code not in SPECIMEN_TYPES:
+            raise ValidationFailed("unknown specimen type {type}; allowed: {allowed}", type=flt.type,
+                                   allowed=", ".join(SPECIMEN_TYPES))
+        changes["type"] = code
+    if flt.status:
+        code = flt.status.strip().lower()
+        if code not in {s.value for s in SpecimenStatus}:
+            raise ValidationFailed("unknown status {status}; allowed: {allowed}", status=flt.status,
+                                   allowed=", ".join(s.value for s in SpecimenStatus))
+        changes["status"] = code
+    if flt.consent:
+        changes["consent"] = duo_code_of(flt.consent)
+    if flt.container:
+        changes["container"] = container_path_of(session, flt.container)
+    if flt.participant:
+        changes["participant"] = flt.participant.strip()
+    return replace(flt, **changes)
+
+
+def duo_code_of(text: str) -> str:
+    """'GRU', 'gru', 'DUO:0000042' or '0000042' -> 'DUO:0000042'; anything else names a few known terms."""
+    terms = duo_terms()
+    item = text.strip().upper()
+    by_shorthand = {t.shorthand.upper(): t.id for t in terms.values() if t.shorthand}
+    code = by_shorthand.get(item) or (item if item.startswith("DUO:") else f"DUO:{item}")
+    if code not in terms:
+        raise ValidationFailed("{code} is not a DUO term; use an id such as DUO:0000042 or a shorthand: {allowed}",
+                               code=text, allowed=", ".join(sorted(by_shorthand)))
+    return code
+
+
+def container_path_of(session: Session, text: str) -> str:
+    """The stored name path of the container a user typed, or NotFound saying the path does not exist."""
+    path = "/".join(part.strip() for part in text.strip().strip("/").split("/") if part.strip())
+    candidates = [path]
+    if "/" in path:
+        candidates.append(path.rpartition("/")[0])  # 'FRZ-01/R01/BOX-1/A1': the box the tube sits in
+    for candidate in candidates:
+        if session.scalar(select(Container.id).where(Container.name_path == candidate)) is not None:
+            return candidate
+    raise NotFound("no storage unit has the path {path}; paths are written as in the storage page, e.g. {example}",
+                   path=text, example=session.scalar(select(Container.name_path).order_by(Container.id).limit(1))
+                   or "FRZ-01/R01")
 
 
 def _filtered(session: Session, flt: SpecimenFilter, *, counting: bool = False) -> Any:
@@ -54,7 +116,7 @@ def _filtered(session: Session, flt: SpecimenFilter, *, counting: bool = False) 
     if flt.consent:
         query = query.where(_consenting(Specimen.participant_id, flt.consent))
     if flt.container:
-        root = container_at(session, flt.container)
+        root = session.scalars(select(Container).where(Container.name_path == flt.container)).one()
         query = query.where(Specimen.container_id.in_(select(Container.id).where(in_subtree(session, root.path))))
     return query
 
@@ -83,18 +145,67 @@ def _count(session: Session, flt: SpecimenFilter) -> int:
 
 
 def search_specimens(db: Database, flt: SpecimenFilter, *, limit: int = 50, offset: int = 0,
-                     with_total: bool = True) -> tuple[int | None, list[dict[str, Any]]]:
-    """A page of matching specimens in id order, and the exact number of matches (None if not asked for:
-    counting all of a 100 k-tube freezer costs far more than finding the first page)."""
+                     with_total: bool = True, sort: str | None = None) -> tuple[int | None, list[dict[str, Any]]]:
+    """A page of matching specimens, and the exact number of matches (None if not asked for: counting all of
+    a 100 k-tube freezer costs far more than finding the first page).
+
+    `sort` is one of SORT_KEYS, '-' in front for descending; without it, id order (storage order within a
+    container)."""
     with db.session() as session:
-        query = _filtered(session, flt)
+        flt = checked_filter(session, flt)
+        query = _sorted(_filtered(session, flt), flt, sort)
         total = _count(session, flt) if with_total else None
+        specimens = list(session.scalars(query.limit(limit).offset(offset)))
+        items = specimen_views(session, specimens)
+    return total, items
+
+
+def iter_specimens(db: Database, flt: SpecimenFilter, *, sort: str | None = None,
+                   batch: int = 2000) -> Iterator[dict[str, Any]]:
+    """Every match of the filter, in the list's order, read in batches (what an export streams).
+
+    The filter is checked before the first row, so a wrong filter is an error, not an empty file."""
+    with db.session() as session:
+        flt = checked_filter(session, flt)
+    last = 0
+    unsorted = not sort
+    offset = 0
+    while True:
+        with db.session() as session:
+            query = _filtered(session, flt)
+            if unsorted:  # keyset paging on the id: constant cost per batch, however long the list
+                rows = list(session.scalars(query.where(Specimen.id > last).order_by(Specimen.id).limit(batch)))
+            else:
+                rows = list(session.scalars(_sorted(query, flt, sort).limit(batch).offset(offset)))
+            if not rows:
+                return
+            views = specimen_views(session, rows)
+        yield from views
+        last, offset = rows[-1].id, offset + len(rows)
+
+
+def _sorted(query: Any, flt: SpecimenFilter, sort: str | None) -> Any:
+    key = (sort or "").lstrip("-")
+    if not key:
         # Within a container, storage order (box, position) is what people expect, and the (container_id,
         # position) index yields it directly, so the first page needs no sort of the whole freezer.
         order = (Specimen.container_id, Specimen.position, Specimen.id) if flt.container else (Specimen.id,)
-        specimens = list(session.scalars(query.order_by(*order).limit(limit).offset(offset)))
-        items = specimen_views(session, specimens)
-    return total, items
+        return query.order_by(*order)
+    if key not in SORT_KEYS:
+        raise ValidationFailed("cannot sort by {key}; sortable columns: {allowed}", key=key,
+                               allowed=", ".join(SORT_KEYS))
+    descending = (sort or "").startswith("-")
+    if key == "participant":
+        query = query.outerjoin(Participant, Participant.id == Specimen.participant_id)
+        columns: list[Any] = [Participant.code]
+    elif key == "location":
+        query = query.outerjoin(Container, Container.id == Specimen.container_id)
+        columns = [Container.name_path, Specimen.position]
+    else:
+        columns = [{"barcode": Specimen.barcode, "type": Specimen.type, "status": Specimen.status,
+                    "collected": Specimen.collected_at}[key]]
+    ordered = [(c.desc() if descending else c.asc()).nulls_last() for c in columns]
+    return query.order_by(*ordered, Specimen.id.desc() if descending else Specimen.id)
 
 
 def specimen_views(session: Session, specimens: Sequence[Specimen]) -> list[dict[str, Any]]:
@@ -123,7 +234,7 @@ def specimen_views(session: Session, specimens: Sequence[Specimen]) -> list[dict
             "collected_at": s.collected_at.isoformat() if s.collected_at else None,
             "status": s.status, "distributable": s.distributable, "lineage": s.lineage,
             "parent": parents.get(s.parent_id), "sprec": s.sprec, "freeze_thaw": s.freeze_thaw,
-            "location": location,
+            "location": location, "notes": s.notes,
         })
     return views
 

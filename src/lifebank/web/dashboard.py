@@ -29,13 +29,6 @@ RECENT = 8
 IMPORT_ENTITIES = ("import", "hla_import", "omics_batch")
 
 
-def _recent_imports(db: object) -> list[object]:
-    events = []
-    for entity_type in IMPORT_ENTITIES:
-        events.extend(audit.list_events(db, entity_type=entity_type, limit=RECENT)[1])  # type: ignore[arg-type]
-    return sorted(events, key=lambda e: -e.seq)[:RECENT]
-
-
 def collect_panels(request: Request, db: DbDep, principal: Principal) -> tuple[list[Panel], bool]:
     """Every panel this principal may see, in order; the flag says some figures are still being computed."""
     gettext = gettext_for(request)
@@ -47,9 +40,10 @@ def collect_panels(request: Request, db: DbDep, principal: Principal) -> tuple[l
             log.exception("dashboard panels of %s failed", module.__name__)
     if principal.can("audit.read"):
         found.append(Panel("recent-imports", 80, "Recent imports", "_dashboard_events.html",
-                           {"events": _recent_imports(db), "empty": "No imports yet."}))
+                           {"events": audit.recent_events(db, entity_types=IMPORT_ENTITIES, limit=RECENT),
+                            "empty": "No imports yet."}))
         found.append(Panel("recent-events", 90, "Recent ledger events", "_dashboard_events.html",
-                           {"events": audit.list_events(db, limit=RECENT)[1], "empty": "No events yet."}))
+                           {"events": audit.recent_events(db, limit=RECENT), "empty": "No events yet."}))
     pending = any(p.key.endswith("-pending") for p in found)
     return sorted(found, key=lambda p: p.order), pending
 
