@@ -134,6 +134,7 @@ class Specimen(Base):
     freeze_thaw: Mapped[int] = mapped_column(Integer, default=0)
     container_id: Mapped[int | None] = mapped_column(ForeignKey("bb_container.id"))
     position: Mapped[int | None] = mapped_column(Integer)  # index into the box's grid
+    notes: Mapped[str | None] = mapped_column(Text)  # free text a technician keeps with the tube (biobank_0004)
 
 
 class PoolMember(Base):
@@ -182,6 +183,21 @@ class SpecimenEvent(Base):
     kind: Mapped[str] = mapped_column(String(24))
     detail: Mapped[str] = mapped_column(Text, default="")
     actor: Mapped[str] = mapped_column(String(100))
+
+
+class LabelTemplate(Base):
+    """A label layout a manager chose: stock size, symbology and which fields print (biobank_0004)."""
+
+    __tablename__ = "bb_label_template"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    stock: Mapped[str] = mapped_column(String(16))  # labels.STOCKS key: cryo-33x13, a4-3x10, ...
+    symbology: Mapped[str] = mapped_column(String(16), default="code128")
+    fields: Mapped[str] = mapped_column(String(200), default="")  # comma-separated labels.FIELDS
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_by: Mapped[str] = mapped_column(String(100))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ImportRun(Base):
