@@ -120,7 +120,7 @@ def test_move_a_whole_box_and_its_contents_follow(bank):
         {"name": "R01", "kind": "rack", "path": "FRZ-01/R01", "used": 0, "capacity": 81},
         {"name": "R02", "kind": "rack", "path": "FRZ-01/R02", "used": 1, "capacity": 81},
     ]
-    with pytest.raises(ValidationFailed, match="kept at -80C"):
+    with pytest.raises(ValidationFailed, match="kept at −80 °C"):
         service.move_container(bank, "FRZ-01/R02/BOX-2", "TANK-01/RL1", actor=ACTOR)
     with pytest.raises(ValidationFailed, match="cannot hold"):
         service.create_container(bank, "X", type_name="Rack", parent_path="FRZ-01/R02/BOX-2", actor=ACTOR)

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 from functools import lru_cache
 
 from lifebank.biobank.barcode import BARCODE_PATTERN
-from lifebank.biobank.duo import parse_duo_codes
+from lifebank.biobank.duo import UnknownDuoTerm, parse_duo_codes
 from lifebank.biobank.import_sql import Advance
 from lifebank.biobank.participants import SEXES
 from lifebank.biobank.specimen_types import (
@@ -28,6 +28,7 @@ from lifebank.biobank.specimen_types import (
 from lifebank.biobank.sprec import SprecError, parse_sprec
 from lifebank.db.base import utcnow
 from lifebank.errors import RowError
+from lifebank.messages import Msg
 
 PARTICIPANT_COLUMNS = ("participant", "sex", "birth_year", "site", "consent_codes", "consent_date")
 SPECIMEN_COLUMNS = ("barcode", "participant", "type", "quantity", "unit", "collected_at", "parent_barcode", "sprec",
@@ -53,10 +54,10 @@ def _sprec_check(code: str) -> str:
 
 @lru_cache(maxsize=256)
 def _unit_for(type_code: str, unit: str) -> str:
-    """The normalised unit, or '!reason' when wrong for the type."""
+    """The normalised unit, or '!' and the unit the type expects when `unit` is wrong for it."""
     expected = SPECIMEN_TYPES[type_code].unit
     normal = normalise_unit(unit) if unit else expected
-    return normal if normal == expected else f"!unit {unit!r} is wrong for {type_code}: use {expected}"
+    return normal if normal == expected else "!" + expected
 
 
 def _parse_time(value: str) -> datetime:
@@ -94,52 +95,57 @@ def check_participant_rows(rows: list[list[str]], columns: dict[str, int], advan
     errors: list[RowError] = []
     seen: dict[str, int] = {}
     parsed: list[ParsedParticipant] = []
-    duo_cache: dict[str, list[str] | str] = {}
+    duo_cache: dict[str, list[str] | Msg] = {}
     this_year = utcnow().year
     for n, row in enumerate(rows):
         line = n + 2
         if len(row) < width:
             if not any(cell.strip() for cell in row):
                 continue
-            errors.append(RowError(line, "-", f"has {len(row)} fields, the header has {width}"))
+            errors.append(RowError(line, "-", Msg("has {fields} fields, the header has {width}",
+                                                      fields=len(row), width=width)))
             continue
         code = row[c_code].strip()
         bad = len(errors)
         if not code or len(code) > 32 or not code.replace("-", "").replace("_", "").isalnum():
-            errors.append(RowError(line, "participant", f"code {code!r} must be 1-32 letters, digits, - or _"))
+            errors.append(RowError(line, "participant", Msg("code {code!r} must be 1-32 letters, digits, - or _",
+                                                            code=code)))
         elif code in seen:
-            errors.append(RowError(line, "participant", f"{code} is already on line {seen[code]}"))
+            errors.append(RowError(line, "participant", Msg("{code} is already on line {other}", code=code,
+                                                            other=seen[code])))
         else:
             seen[code] = line
         sex = row[c_sex].strip().upper()
         if sex not in SEXES:
-            errors.append(RowError(line, "sex", f"{row[c_sex]!r} must be F, M, O or U"))
+            errors.append(RowError(line, "sex", Msg("{value!r} must be F, M, O or U", value=row[c_sex])))
         year_text = row[c_year].strip()
         year: int | None = None
         if year_text:
             if not year_text.isdigit() or not 1900 <= int(year_text) <= this_year:
-                errors.append(RowError(line, "birth_year", f"{year_text!r} is not a year 1900..{this_year}"))
+                errors.append(RowError(line, "birth_year", Msg("{value!r} is not a year 1900..{this_year}",
+                                                               value=year_text, this_year=this_year)))
             else:
                 year = int(year_text)
         site = row[c_site].strip()
         if not site or len(site) > 64:
-            errors.append(RowError(line, "site", "site is required (at most 64 characters)"))
+            errors.append(RowError(line, "site", Msg("site is required (at most 64 characters)")))
         codes_text = row[c_codes]
         codes = duo_cache.get(codes_text)
         if codes is None:
             try:
-                codes = parse_duo_codes(codes_text) or "at least one DUO code is required"
-            except ValueError as exc:
-                codes = str(exc)
+                codes = parse_duo_codes(codes_text) or Msg("at least one DUO code is required")
+            except UnknownDuoTerm as exc:
+                codes = exc.message
             duo_cache[codes_text] = codes
-        if isinstance(codes, str):
+        if isinstance(codes, Msg):
             errors.append(RowError(line, "consent_codes", codes))
         try:
             consent_date = _parse_date(row[c_date])
         except ValueError:
-            errors.append(RowError(line, "consent_date", f"{row[c_date]!r} is not a date (YYYY-MM-DD)"))
+            errors.append(RowError(line, "consent_date", Msg("{value!r} is not a date (YYYY-MM-DD)",
+                                                                 value=row[c_date])))
         if len(errors) == bad:
-            assert not isinstance(codes, str)
+            assert not isinstance(codes, Msg)
             parsed.append((code, sex, year, site, codes, consent_date,
                            row[c_scope].strip() if c_scope is not None and c_scope < len(row) else ""))
         if n % 10000 == 9999:
@@ -166,7 +172,8 @@ def check_specimen_rows(raw: list[list[str]], columns: dict[str, int], advance: 
         if len(fields) < width:
             if not any(cell.strip() for cell in fields):
                 continue
-            errors.append(RowError(line, "-", f"has {len(fields)} fields, the header has {width}"))
+            errors.append(RowError(line, "-", Msg("has {fields} fields, the header has {width}",
+                                                      fields=len(fields), width=width)))
             continue
         barcode, participant, type_code, quantity_text, unit, collected, parent, sprec, location = \
             pick(fields)
@@ -175,26 +182,29 @@ def check_specimen_rows(raw: list[list[str]], columns: dict[str, int], advance: 
         parent, sprec, quantity_text = parent.strip(), sprec.strip(), quantity_text.strip()
         bad = len(errors)
         if not match_barcode(barcode):
-            errors.append(RowError(line, "barcode", f"{barcode!r} is not a barcode (letters, digits, . _ -)"))
+            errors.append(RowError(line, "barcode", Msg("{barcode!r} is not a barcode (letters, digits, . _ -)",
+                                                        barcode=barcode)))
         elif barcode in line_of:
-            errors.append(RowError(line, "barcode",
-                                   f"duplicate barcode {barcode}: also on line {line_of[barcode]}"))
+            errors.append(RowError(line, "barcode", Msg("duplicate barcode {barcode}: also on line {other}",
+                                                        barcode=barcode, other=line_of[barcode])))
         else:
             line_of[barcode] = line
         type_code = type_code.strip().upper()
         if type_code not in types:
-            errors.append(RowError(line, "type", f"unknown specimen type {type_code!r}"))
+            errors.append(RowError(line, "type", Msg("unknown specimen type {code!r}", code=type_code)))
         else:
-            unit = _unit_for(type_code, unit)
-            if unit[0] == "!":
-                errors.append(RowError(line, "unit", unit[1:]))
+            checked_unit = _unit_for(type_code, unit)
+            if checked_unit[0] == "!":
+                errors.append(RowError(line, "unit", Msg("unit {unit!r} is wrong for {type}: use {expected}",
+                                                         unit=unit, type=type_code, expected=checked_unit[1:])))
+            unit = checked_unit
         quantity = _checked_quantity(quantity_text, line, errors) if quantity_text else None
         collected_at = _checked_time(collected, line, times, errors) if collected else None
         parents = [p.strip() for p in parent.split(";") if p.strip()] if parent else []
         if barcode in parents:
-            errors.append(RowError(line, "parent_barcode", "a specimen cannot be its own parent"))
+            errors.append(RowError(line, "parent_barcode", Msg("a specimen cannot be its own parent")))
         if not participant and not parents:
-            errors.append(RowError(line, "participant", "required for a specimen without a parent"))
+            errors.append(RowError(line, "participant", Msg("required for a specimen without a parent")))
         if sprec:
             sprec = _sprec_check(sprec)
             if sprec[0] == "!":
@@ -219,10 +229,12 @@ def _checked_quantity(quantity_text: str, line: int, errors: list[RowError]) -> 
         if quantity < 0 or quantity != quantity:
             raise ValueError
         if quantity_too_large(quantity):
-            errors.append(RowError(line, "quantity", f"{quantity_text!r} is more than any one specimen "
-                                                     f"holds (at most {MAX_QUANTITY:,.0f} in its unit)"))
+            errors.append(RowError(line, "quantity", Msg("{value!r} is more than any one specimen holds "
+                                                         "(at most {limit} in its unit)", value=quantity_text,
+                                                         limit=f"{MAX_QUANTITY:,.0f}")))
     except ValueError:
-        errors.append(RowError(line, "quantity", f"{quantity_text!r} is not a non-negative number"))
+        errors.append(RowError(line, "quantity", Msg("{value!r} is not a non-negative number",
+                                                    value=quantity_text)))
     return quantity
 
 
@@ -239,23 +251,26 @@ def _checked_time(collected: str, line: int, times: dict[str, datetime | None],
         if len(times) < 100_000:
             times[collected] = collected_at
     if collected_at is None:
-        errors.append(RowError(line, "collected_at", f"{collected!r} is not an ISO 8601 time"))
+        errors.append(RowError(line, "collected_at", Msg("{value!r} is not an ISO 8601 time", value=collected)))
     return collected_at
 
 
 def _checked_status(text_: str, location: str, line: int, errors: list[RowError]) -> str:
     status = text_.strip().lower()
     if status not in IMPORT_STATUSES:
-        errors.append(RowError(line, "status", f"{status!r} must be one of {', '.join(IMPORT_STATUSES)}"))
+        errors.append(RowError(line, "status", Msg("{status!r} must be one of {choices}", status=status,
+                                                  choices=", ".join(IMPORT_STATUSES))))
     elif status in FINAL_STATUSES and location:
-        errors.append(RowError(line, "location", f"a {status} specimen cannot have a location"))
+        errors.append(RowError(line, "location", Msg("a {status} specimen cannot have a location",
+                                                    status=status)))
     return status
 
 
 def _box_and_position(location: str, line: int, errors: list[RowError]) -> tuple[str, str]:
     box_path, _, position = location.strip("/").rpartition("/")
     if not box_path or not position:
-        errors.append(RowError(line, "location", f"{location!r} must be a box path and a position"))
+        errors.append(RowError(line, "location", Msg("{location!r} must be a box path and a position",
+                                                    location=location)))
     return box_path, position
 
 
@@ -292,7 +307,8 @@ def _parents_first(rows: list[_Row], in_file: dict[str, _Row], errors: list[RowE
                     break
                 if seen == 1:
                     errors.append(RowError(node.line, "parent_barcode",
-                                           f"lineage cycle: {parent} descends from {node.barcode}"))
+                                           Msg("lineage cycle: {parent} descends from {child}", parent=parent,
+                                               child=node.barcode)))
             if descended:
                 continue
             depth[node.barcode] = 1 + max((depth.get(p, 0) for p in node.parents if p in in_file), default=0)

@@ -22,6 +22,7 @@ from lifebank.biobank.specimen_types import LineageError, LineageKind, lineage_k
 from lifebank.biobank.storage import layout_of
 from lifebank.biobank.storage_layout import GridLayout, LayoutError
 from lifebank.errors import RowError
+from lifebank.messages import Msg
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +46,7 @@ def check_participants_against_db(session: Session, seen: dict[str, int], errors
     """A participant code of the file that the bank holds already."""
     for chunk in _chunks(list(seen), LOOKUP_CHUNK):
         for code in session.scalars(select(Participant.code).where(Participant.code.in_(chunk))):
-            errors.append(RowError(seen[code], "participant", f"{code} already exists"))
+            errors.append(RowError(seen[code], "participant", Msg("{code} already exists", code=code)))
 
 
 def people_with_consent(session: Session, codes: Sequence[str]) -> dict[str, tuple[int, bool]]:
@@ -63,7 +64,8 @@ def check_specimens_against_db(session: Session, rows: list[_Row], line_of: dict
     """Every good specimen row against the bank: barcodes, participants, parents, boxes and positions."""
     # barcodes already stored
     for (barcode,) in _lookup(session, "SELECT barcode FROM bb_specimen WHERE barcode IN ({})", list(line_of)):
-        errors.append(RowError(line_of[barcode], "barcode", f"barcode {barcode} is already stored"))
+        errors.append(RowError(line_of[barcode], "barcode", Msg("barcode {barcode} is already stored",
+                                                                  barcode=barcode)))
     # participants and whether a consent is in force
     codes = list({r.participant for r in rows if r.participant})
     people = people_with_consent(session, codes)
@@ -87,10 +89,11 @@ def check_specimens_against_db(session: Session, rows: list[_Row], line_of: dict
         if row.participant:
             person = people.get(row.participant)
             if person is None:
-                errors.append(RowError(row.line, "participant", f"unknown participant {row.participant}"))
+                errors.append(RowError(row.line, "participant", Msg("unknown participant {code}",
+                                                                   code=row.participant)))
             elif not person[1]:
                 errors.append(RowError(row.line, "participant",
-                                       f"participant {row.participant} has withdrawn consent"))
+                                       Msg("participant {code} has withdrawn consent", code=row.participant)))
         if row.parents:
             _check_lineage(row, people, in_file, stored_parents, errors)
         if row.box_path:
@@ -121,12 +124,12 @@ def _check_lineage(row: _Row, people: dict[str, tuple[int, bool]], in_file: dict
         elif parent in stored_parents:
             parent_types.append(stored_parents[parent][1])
         else:
-            errors.append(RowError(row.line, "parent_barcode", f"unknown parent {parent}"))
+            errors.append(RowError(row.line, "parent_barcode", Msg("unknown parent {parent}", parent=parent)))
     if len(parent_types) == len(row.parents):
         try:
             kind = lineage_kind(parent_types, row.type)
         except LineageError as exc:
-            errors.append(RowError(row.line, "type", str(exc)))
+            errors.append(RowError(row.line, "type", getattr(exc, "message", None) or str(exc)))
         else:
             if row.participant and kind is not LineageKind.POOL and row.participant in people:
                 parent = row.parents[0]
@@ -134,8 +137,8 @@ def _check_lineage(row: _Row, people: dict[str, tuple[int, bool]], in_file: dict
                                 if parent in in_file and in_file[parent].participant
                                 else stored_parents[parent][2] if parent in stored_parents else None)
                 if parent_owner is not None and parent_owner != people[row.participant][0]:
-                    errors.append(RowError(row.line, "participant", f"parent {parent} belongs to "
-                                                                     "another participant"))
+                    errors.append(RowError(row.line, "participant",
+                                           Msg("parent {parent} belongs to another participant", parent=parent)))
 
 
 def _check_position(row: _Row, boxes: dict[str, _Box | None], taken: dict[tuple[int, int], int],
@@ -145,7 +148,7 @@ def _check_position(row: _Row, boxes: dict[str, _Box | None], taken: dict[tuple[
     then claims: `taken` maps a position to the line that took it, 0 for the bank)."""
     box = boxes[row.box_path]
     if box is None:
-        errors.append(RowError(row.line, "location", f"no box {row.box_path!r}"))
+        errors.append(RowError(row.line, "location", Msg("no box {box!r}", box=row.box_path)))
         return
     labels = label_tables.get(box.layout)
     if labels is None:
@@ -155,13 +158,14 @@ def _check_position(row: _Row, boxes: dict[str, _Box | None], taken: dict[tuple[
         try:
             index = box.layout.index_of(row.position)  # lower case, '03', ... or the reason why not
         except LayoutError as exc:
-            errors.append(RowError(row.line, "location", str(exc)))
+            errors.append(RowError(row.line, "location", exc.message))
             return
     index_cache[(box.id, row.position)] = index
     occupant = taken.get((box.id, index))
     if occupant is not None:
-        where = f"by line {occupant}" if occupant else "already"
-        errors.append(RowError(row.line, "location",
-                               f"position {row.box_path}/{row.position} is occupied {where}"))
+        reason = (Msg("position {location} is occupied by line {other}", location=f"{row.box_path}/{row.position}",
+                      other=occupant) if occupant else
+                  Msg("position {location} is occupied already", location=f"{row.box_path}/{row.position}"))
+        errors.append(RowError(row.line, "location", reason))
     else:
         taken[(box.id, index)] = row.line

@@ -78,6 +78,7 @@ from lifebank.biobank.storage_layout import GridLayout
 from lifebank.db.base import utcnow
 from lifebank.db.engine import Database
 from lifebank.errors import RowError, RowsRejected
+from lifebank.messages import Msg
 
 SPECIMEN_INSERT_COLUMNS = ("id", "barcode", "participant_id", "type", "quantity", "unit", "collected_at", "status",
                            "distributable", "lineage", "parent_id", "sprec", "freeze_thaw", "container_id",
@@ -109,7 +110,13 @@ class ImportRejected(RowsRejected):
     """A participant or specimen import with bad rows: nothing was written. `errors` lists every bad row."""
 
     def __init__(self, kind: str, errors: Sequence[RowError], rows: int) -> None:
-        super().__init__(f"{kind} import", errors, rows)
+        self.kind = kind
+        super().__init__(_IMPORT_OF[kind], errors, rows)
+
+
+# What was rejected, as the summary names it ("participant import rejected, nothing written: ...").
+_IMPORT_OF = {"file": Msg("file import"), "participant": Msg("participant import"),
+              "specimen": Msg("specimen import")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,16 +134,16 @@ def read_table(content: bytes, required: Sequence[str]) -> tuple[dict[str, int],
     try:
         decoded = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ImportRejected("file", [RowError(1, "-", f"not UTF-8 text ({exc.reason} at byte {exc.start})")], 0) \
-            from None
+        raise ImportRejected("file", [RowError(1, "-", Msg("not UTF-8 text ({problem} at byte {byte})",
+                                                           problem=exc.reason, byte=exc.start))], 0) from None
     reader = csv.reader(io.StringIO(decoded, newline=""))
     header = next(reader, None)
     if header is None:
-        raise ImportRejected("file", [RowError(1, "-", "the file is empty")], 0)
+        raise ImportRejected("file", [RowError(1, "-", Msg("the file is empty"))], 0)
     columns = {name.strip().lower(): i for i, name in enumerate(header)}
     missing = [c for c in required if c not in columns]
     if missing:
-        raise ImportRejected("file", [RowError(1, c, "required column is missing") for c in missing], 0)
+        raise ImportRejected("file", [RowError(1, c, Msg("required column is missing")) for c in missing], 0)
     return columns, list(reader)
 
 

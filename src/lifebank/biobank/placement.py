@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from lifebank.messages import Msg
+
 
 class Strategy(StrEnum):
     FIRST = "first"
@@ -21,7 +23,11 @@ class Strategy(StrEnum):
 
 
 class InsufficientSpace(ValueError):
-    pass
+    """Not enough free positions of a temperature class; `message` says how many, for any language."""
+
+    def __init__(self, message: Msg) -> None:
+        self.message = message
+        super().__init__(str(message))
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,5 +84,8 @@ def plan_placement(boxes: Sequence[BoxState], count: int, temperature_class: str
                 if len(slots) == count:
                     return slots
     free = sum(box.free for box in candidates)
-    raise InsufficientSpace(f"{count} positions requested at {temperature_class}, only {free} free in "
-                            f"{len(candidates)} box(es) of that class")
+    raise InsufficientSpace(Msg("{requested} positions requested at {temperature}, only {free} free in {count} box "
+                                "of that class",
+                                plural="{requested} positions requested at {temperature}, only {free} free in "
+                                       "{count} boxes of that class",
+                                count=len(candidates), requested=count, temperature=temperature_class, free=free))

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lifebank.audit import service as ledger
+from lifebank.biobank import vocabulary as _vocabulary  # noqa: F401 - registers the temperature labels
 from lifebank.biobank._common import _event, specimen_row
 from lifebank.biobank.models import Container, ContainerType, Specimen
 from lifebank.biobank.placement import BoxState, InsufficientSpace, Strategy, plan_placement
@@ -31,6 +32,21 @@ from lifebank.biobank.storage_layout import (
 )
 from lifebank.db.engine import Database
 from lifebank.errors import Conflict, NotFound, ValidationFailed
+from lifebank.messages import Msg, labels_of
+
+# Container kinds as nouns inside a sentence ("a rack cannot hold a freezer"); pages use the capitalised
+# labels of vocabulary.py.
+_NOUNS = {"site": Msg("site"), "freezer": Msg("freezer"), "tank": Msg("liquid-nitrogen tank"),
+          "automated_store": Msg("automated store"), "rack": Msg("rack"), "box": Msg("box")}
+
+
+def kind_noun(kind: str) -> Msg | str:
+    return _NOUNS.get(kind, kind)
+
+
+def temperature_text(code: str | None) -> Msg:
+    """A temperature class as users read it ("−80 °C"), in the reader's language."""
+    return Msg(labels_of("temperature_class").get(code, code)) if code else Msg("no temperature class")
 
 
 def define_container_type(db: Database, name: str, *, kind: str, rows: int | None = None,
@@ -41,11 +57,14 @@ def define_container_type(db: Database, name: str, *, kind: str, rows: int | Non
             if not rows or not columns:
                 raise ValidationFailed("a box type needs rows and columns")
             GridLayout(rows, columns, LabelScheme(scheme or LabelScheme.LETTER_NUMBER))
-    except (ValueError, LayoutError) as exc:
-        raise ValidationFailed(str(exc)) from None
+    except LayoutError as exc:
+        raise ValidationFailed(exc.message) from None
+    except ValueError:
+        raise ValidationFailed("container kind {kind!r} is not one of {choices}", kind=kind,
+                               choices=", ".join(k.value for k in ContainerKind)) from None
     with db.transaction() as session:
         if session.scalar(select(ContainerType.id).where(ContainerType.name == name)) is not None:
-            raise Conflict(f"container type {name!r} already exists")
+            raise Conflict("container type {name!r} already exists", name=name)
         ctype = ContainerType(name=name, kind=kind_.value, rows=rows, columns=columns,
                               scheme=(scheme or LabelScheme.LETTER_NUMBER.value) if kind_ is ContainerKind.BOX
                               else None)
@@ -65,7 +84,7 @@ def layout_of(ctype: ContainerType) -> GridLayout | None:
 def container_at(session: Session, name_path: str) -> Container:
     container = session.scalar(select(Container).where(Container.name_path == name_path.strip("/")))
     if container is None:
-        raise NotFound(f"container {name_path!r} does not exist")
+        raise NotFound("container {path!r} does not exist", path=name_path)
     return container
 
 
@@ -76,31 +95,33 @@ def create_container(db: Database, name: str, *, type_name: str, parent_path: st
     Storage units set the temperature class; racks and boxes inherit it from the unit they sit in.
     """
     if not name or "/" in name or len(name) > 64:
-        raise ValidationFailed(f"container name {name!r} must be 1-64 characters without '/'")
+        raise ValidationFailed("container name {name!r} must be 1-64 characters without '/'", name=name)
     with db.transaction() as session:
         ctype = session.scalar(select(ContainerType).where(ContainerType.name == type_name))
         if ctype is None:
-            raise NotFound(f"container type {type_name!r} does not exist")
+            raise NotFound("container type {name!r} does not exist", name=type_name)
         kind = ContainerKind(ctype.kind)
         parent = container_at(session, parent_path) if parent_path else None
         if parent is None and kind not in {ContainerKind.SITE, *(
                 {ContainerKind.FREEZER, ContainerKind.TANK, ContainerKind.AUTOMATED_STORE})}:
-            raise ValidationFailed(f"a {kind.value} must be placed inside another container")
+            raise ValidationFailed("a {kind} must be placed inside another container", kind=kind_noun(kind))
         if parent is not None and not can_hold(ContainerKind(parent.kind), kind):
-            raise ValidationFailed(f"a {parent.kind} cannot hold a {kind.value}")
+            raise ValidationFailed("a {parent} cannot hold a {child}", parent=kind_noun(parent.kind),
+                                   child=kind_noun(kind))
         if kind in {ContainerKind.FREEZER, ContainerKind.TANK, ContainerKind.AUTOMATED_STORE}:
             try:
                 temp = TemperatureClass(temperature_class or "").value
             except ValueError:
-                raise ValidationFailed(f"a {kind.value} needs a temperature class "
-                                       f"({', '.join(t.value for t in TemperatureClass)})") from None
+                raise ValidationFailed("a {kind} needs a temperature class ({choices})", kind=kind_noun(kind),
+                                       choices=", ".join(t.value for t in TemperatureClass)) from None
         else:
             temp = parent.temperature_class if parent is not None else None
             if temperature_class and temp and temperature_class != temp:
-                raise ValidationFailed(f"{name} inherits temperature class {temp} from {parent.name_path}")
+                raise ValidationFailed("{name} inherits temperature class {temperature} from {parent}", name=name,
+                                       temperature=temperature_text(temp), parent=parent.name_path)
         name_path = f"{parent.name_path}/{name}" if parent else name
         if session.scalar(select(Container.id).where(Container.name_path == name_path)) is not None:
-            raise Conflict(f"container {name_path!r} already exists")
+            raise Conflict("container {path!r} already exists", path=name_path)
         layout = layout_of(ctype)
         container = Container(name=name, type_id=ctype.id, kind=kind.value, parent_id=parent.id if parent else None,
                               path="", name_path=name_path, temperature_class=temp,
@@ -131,17 +152,20 @@ def move_container(db: Database, name_path: str, new_parent_path: str, *, actor:
         container = container_at(session, name_path)
         target = container_at(session, new_parent_path)
         if not can_hold(ContainerKind(target.kind), ContainerKind(container.kind)):
-            raise ValidationFailed(f"a {target.kind} cannot hold a {container.kind}")
+            raise ValidationFailed("a {parent} cannot hold a {child}", parent=kind_noun(target.kind),
+                                   child=kind_noun(container.kind))
         if target.path.startswith(container.path):
-            raise ValidationFailed(f"{name_path} cannot be moved into itself")
+            raise ValidationFailed("{path} cannot be moved into itself", path=name_path)
         if target.temperature_class != container.temperature_class:
-            raise ValidationFailed(f"{name_path} is kept at {container.temperature_class}; "
-                                   f"{target.name_path} is {target.temperature_class}")
+            raise ValidationFailed("{path} is kept at {temperature}; {target} is {target_temperature}",
+                                   path=name_path, temperature=temperature_text(container.temperature_class),
+                                   target=target.name_path,
+                                   target_temperature=temperature_text(target.temperature_class))
         old_path, old_names = container.path, container.name_path
         new_path = f"{target.path}{container.id}/"
         new_names = f"{target.name_path}/{container.name}"
         if session.scalar(select(Container.id).where(Container.name_path == new_names)) is not None:
-            raise Conflict(f"{new_names} already exists")
+            raise Conflict("{path} already exists", path=new_names)
         subtree = list(session.scalars(select(Container).where(in_subtree(session, old_path))))
         for node in subtree:
             node.path = new_path + node.path[len(old_path):]
@@ -167,15 +191,16 @@ def resolve_location(session: Session, location: str) -> Location:
     """'FRZ-01/R03/BOX-0012/A1' -> the box and the position index (checked against the box's grid)."""
     box_path, _, position = location.strip().strip("/").rpartition("/")
     if not box_path or not position:
-        raise ValidationFailed(f"location {location!r} must be a box path and a position, e.g. FRZ-01/R03/BOX-1/A1")
+        raise ValidationFailed("location {location!r} must be a box path and a position, e.g. FRZ-01/R03/BOX-1/A1",
+                               location=location)
     box = session.scalar(select(Container).where(Container.name_path == box_path))
     if box is None:
-        raise NotFound(f"box {box_path!r} does not exist")
+        raise NotFound("box {path!r} does not exist", path=box_path)
     layout = box_layout(session, box)
     try:
         index = layout.index_of(position)
     except LayoutError as exc:
-        raise ValidationFailed(str(exc)) from None
+        raise ValidationFailed(exc.message) from None
     return Location(box, layout, index)
 
 
@@ -183,7 +208,8 @@ def box_layout(session: Session, box: Container) -> GridLayout:
     ctype = session.get(ContainerType, box.type_id)
     layout = layout_of(ctype) if ctype else None
     if layout is None:
-        raise ValidationFailed(f"{box.name_path} is a {box.kind}, not a box with positions")
+        raise ValidationFailed("{path} is a {kind}, not a box with positions", path=box.name_path,
+                               kind=kind_noun(box.kind))
     return layout
 
 
@@ -273,18 +299,19 @@ def place_specimens(db: Database, barcodes: Sequence[str], *, temperature_class:
     try:
         strategy_ = Strategy(strategy)
     except ValueError:
-        raise ValidationFailed(f"strategy must be one of {', '.join(s.value for s in Strategy)}") from None
+        raise ValidationFailed("strategy must be one of {choices}",
+                               choices=", ".join(s.value for s in Strategy)) from None
     with db.transaction() as session:
         specimens = [specimen_row(session, b, lock=True) for b in barcodes]
         if len({s.barcode for s in specimens}) != len(specimens):
             raise ValidationFailed("a barcode is listed twice")
         for specimen in specimens:
             if specimen.container_id is not None:
-                raise Conflict(f"{specimen.barcode} is already stored; move it instead")
+                raise Conflict("{barcode} is already stored; move it instead", barcode=specimen.barcode)
         temps = {temperature_class or SPECIMEN_TYPES[s.type].default_temperature for s in specimens}
         if len(temps) != 1:
-            raise ValidationFailed(f"these specimens belong to several temperature classes {sorted(temps)}; "
-                                   "place them separately or name one")
+            raise ValidationFailed("these specimens belong to several temperature classes {classes}; "
+                                   "place them separately or name one", classes=sorted(temps))
         temp = temps.pop()
         query = select(Container).where(Container.capacity > 0, Container.temperature_class == temp)
         if within:
@@ -299,7 +326,7 @@ def place_specimens(db: Database, barcodes: Sequence[str], *, temperature_class:
         try:
             slots = plan_placement(states, len(specimens), temp, strategy_)
         except InsufficientSpace as exc:
-            raise Conflict(str(exc)) from None
+            raise Conflict(exc.message) from None
         by_id = {b.id: b for b in boxes}
         placed: dict[str, str] = {}
         for specimen, slot in zip(specimens, slots, strict=True):

@@ -11,6 +11,9 @@ from __future__ import annotations
 import string
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
+
+from lifebank.messages import Msg
 
 
 class ContainerKind(StrEnum):
@@ -52,7 +55,11 @@ class LabelScheme(StrEnum):
 
 
 class LayoutError(ValueError):
-    pass
+    """A grid or position that does not exist; `message` is the catalogue message, for any language."""
+
+    def __init__(self, template: str, /, **params: Any) -> None:
+        self.message = Msg(template, **params)
+        super().__init__(str(self.message))
 
 
 def can_hold(parent: ContainerKind, child: ContainerKind) -> bool:
@@ -79,7 +86,8 @@ class GridLayout:
 
     def __post_init__(self) -> None:
         if not (1 <= self.rows <= 100 and 1 <= self.columns <= 100):
-            raise LayoutError(f"a grid of {self.rows}x{self.columns} is not supported (1..100 each way)")
+            raise LayoutError("a grid of {rows}x{columns} is not supported (1..100 each way)", rows=self.rows,
+                              columns=self.columns)
 
     @property
     def capacity(self) -> int:
@@ -87,7 +95,8 @@ class GridLayout:
 
     def label(self, index: int) -> str:
         if not 0 <= index < self.capacity:
-            raise LayoutError(f"position index {index} is outside a {self.rows}x{self.columns} grid")
+            raise LayoutError("position index {index} is outside a {rows}x{columns} grid", index=index,
+                              rows=self.rows, columns=self.columns)
         row, column = divmod(index, self.columns)
         if self.scheme is LabelScheme.SEQUENTIAL:
             return str(index + 1)
@@ -123,10 +132,12 @@ class GridLayout:
                     raise ValueError
                 index = row * self.columns + column
         except ValueError:
-            raise LayoutError(f"position {label!r} does not exist in a {self.rows}x{self.columns} "
-                              f"{self.scheme.value} grid") from None
+            raise LayoutError("position {label!r} does not exist in a {rows}x{columns} {scheme} grid",
+                              label=label, rows=self.rows, columns=self.columns,
+                              scheme=self.scheme.value) from None
         if not 0 <= index < self.capacity:
-            raise LayoutError(f"position {label!r} does not exist in a {self.rows}x{self.columns} grid")
+            raise LayoutError("position {label!r} does not exist in a {rows}x{columns} grid", label=label,
+                              rows=self.rows, columns=self.columns)
         return index
 
     def row_col(self, index: int) -> tuple[int, int]:
