@@ -88,7 +88,8 @@ def back_link(request: Request) -> str:
     base = str(request.base_url)
     if referer.startswith(base):
         path = "/" + referer[len(base):]
-        if path != str(request.url).removeprefix(base.rstrip("/")) and not path.startswith("//"):
+        same_page = request.method == "GET" and path == str(request.url).removeprefix(base.rstrip("/"))
+        if not same_page and not path.startswith("//"):
             return path
     if request.method == "GET" and request.url.query and not _is_api(request):
         return request.url.path

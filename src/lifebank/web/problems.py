@@ -8,7 +8,7 @@ pydantic reasons are English: those are mapped to catalogue sentences naming the
 
 from __future__ import annotations
 
-import logging
+import string
 from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from typing import Any
@@ -21,7 +21,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from lifebank.errors import LifeBankError, RowsRejected
 from lifebank.messages import N_, Msg, labels_of, register_labels
 
-log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 
 # pydantic error type -> the catalogue sentence a user reads after the field's name. `{…}` parameters come
@@ -107,11 +106,17 @@ def validation_messages(errors: Any) -> list[Msg]:
     for error in errors:
         template = VALIDATION_REASONS.get(str(error.get("type")), INVALID)
         context: Mapping[str, Any] = error.get("ctx") or {}
+        if not _placeholders(template) <= set(context):  # a context pydantic did not send: say less, not "{le}"
+            template = INVALID
         reason = Msg(template, **{key: str(value) for key, value in context.items()})
         message = Msg("{field}: {reason}", field=field_name(error.get("loc", ())), reason=reason)
         if message not in messages:
             messages.append(message)
     return messages
+
+
+def _placeholders(template: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
 
 
 def status_sentence(status: int) -> Msg:
