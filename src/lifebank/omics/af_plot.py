@@ -10,11 +10,16 @@ from html import escape
 
 from lifebank.omics.allele_counts import AlleleCount
 
-WIDTH, HEIGHT, MARGIN_LEFT, MARGIN_BOTTOM, MARGIN_TOP = 800, 220, 44, 28, 10
+WIDTH, HEIGHT, MARGIN_LEFT, MARGIN_BOTTOM, MARGIN_TOP = 800, 240, 60, 46, 10
 
 
-def af_svg(counts: Sequence[AlleleCount], start: int, end: int, *, title: str) -> str:
-    """SVG markup; positions outside [start, end] are clamped, sites with AN = 0 are drawn as hollow ticks."""
+def af_svg(counts: Sequence[AlleleCount], start: int, end: int, *, title: str, x_title: str = "",
+           y_title: str = "") -> str:
+    """SVG markup; positions outside [start, end] are clamped, sites with AN = 0 are drawn as hollow ticks.
+
+    `x_title` and `y_title` are the axis titles, already in the reader's language ("Position on chr22 (bp)",
+    "Allele frequency"): a plot without them reads as a bar chart of anything.
+    """
     if end <= start:
         end = start + 1
     plot_w, plot_h = WIDTH - MARGIN_LEFT - 10, HEIGHT - MARGIN_BOTTOM - MARGIN_TOP
@@ -31,8 +36,15 @@ def af_svg(counts: Sequence[AlleleCount], start: int, end: int, *, title: str) -
         y = base - tick * plot_h
         parts.append(f'<text x="{MARGIN_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" class="tick">{tick:g}</text>')
         parts.append(f'<line x1="{MARGIN_LEFT}" y1="{y:.1f}" x2="{WIDTH - 10}" y2="{y:.1f}" class="grid"/>')
-    parts.append(f'<text x="{MARGIN_LEFT}" y="{HEIGHT - 6}" class="tick">{start:,}</text>')
-    parts.append(f'<text x="{WIDTH - 10}" y="{HEIGHT - 6}" text-anchor="end" class="tick">{end:,}</text>')
+    parts.append(f'<text x="{MARGIN_LEFT}" y="{base + 16}" class="tick">{start:,}</text>')
+    parts.append(f'<text x="{WIDTH - 10}" y="{base + 16}" text-anchor="end" class="tick">{end:,}</text>')
+    if x_title:
+        parts.append(f'<text x="{MARGIN_LEFT + plot_w / 2:.1f}" y="{HEIGHT - 6}" text-anchor="middle" '
+                     f'class="axis-title x-title">{escape(x_title)}</text>')
+    if y_title:
+        middle = MARGIN_TOP + plot_h / 2
+        parts.append(f'<text x="14" y="{middle:.1f}" text-anchor="middle" transform="rotate(-90 14 {middle:.1f})" '
+                     f'class="axis-title y-title">{escape(y_title)}</text>')
     for c in counts:
         x = x_of(c.pos)
         label = escape(f"{c.chrom}:{c.pos} {c.ref}>{c.alt} AC={c.ac} AN={c.an} AF={c.af_text}")

@@ -7,12 +7,16 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from lifebank.auth.service import Principal
+from lifebank.errors import ValidationFailed
+from lifebank.omics import cohorts as cohort_service
 from lifebank.omics import service
+from lifebank.omics.variant_list import COLUMNS, export_rows, variant_list
 from lifebank.web.deps import DbDep, SettingsDep, require
+from lifebank.web.exports import ExportFormat, export_response
 from lifebank.web.pagination import Page, PageParams, page_params
 
 router = APIRouter(prefix="/omics", tags=["omics"])
@@ -42,6 +46,7 @@ class SamplesIn(BaseModel):
 class CohortIn(BaseModel):
     name: str
     criteria: dict[str, Any]
+    allow_empty: bool = Field(False, description="save even when no one meets the criteria (refused otherwise)")
 
 
 @router.get("/datasets", summary="Datasets with their genome build and size")
@@ -84,8 +89,6 @@ def variants(
     region: str | None = None, id: Annotated[str | None, Query(description="e.g. rs123")] = None,
     gene: str | None = None, dataset: str | None = None,
 ) -> Page[dict[str, object]]:
-    from lifebank.errors import ValidationFailed
-
     if sum(x is not None for x in (region, id, gene)) != 1:
         raise ValidationFailed("give exactly one of region, id, gene")
     if region is not None:
@@ -98,6 +101,19 @@ def variants(
         _, rows = service.variants_in_gene(db, settings.data_dir, gene or "", dataset=dataset)
     return Page(total=len(rows), limit=page.limit, offset=page.offset,
                 items=rows[page.offset:page.offset + page.limit])
+
+
+@router.get("/variants/export", summary="The whole variant list of a region, gene or ID as CSV or xlsx")
+def variants_export(db: DbDep, settings: SettingsDep, _p: Reader, format: ExportFormat = ExportFormat.csv,
+                    region: str | None = None, id: Annotated[str | None, Query(description="e.g. rs123")] = None,
+                    gene: str | None = None, dataset: str | None = None,
+                    cohort: Annotated[str | None, Query(description="AC/AN/AF over this cohort")] = None,
+                    ) -> StreamingResponse:
+    if sum(x is not None for x in (region, id, gene)) != 1:
+        raise ValidationFailed("give exactly one of region, id, gene")
+    found = variant_list(db, settings.data_dir, region=region or "", gene=gene or "", variant_id=id or "",
+                         dataset=dataset, cohort=cohort)
+    return export_response(format, "variants", COLUMNS, export_rows(found), sheet="variants")
 
 
 @router.get("/af", summary="AC/AN/AF per biallelic site over every sample or a saved cohort")
@@ -128,8 +144,6 @@ def genotypes(body: SamplesIn, db: DbDep, settings: SettingsDep, _p: Reader) -> 
 
 @router.post("/export", response_class=PlainTextResponse, summary="A region of a dataset as VCF")
 def export(body: SamplesIn, db: DbDep, settings: SettingsDep, _p: Reader) -> PlainTextResponse:
-    from lifebank.errors import ValidationFailed
-
     if body.dataset is None:
         raise ValidationFailed("dataset is required for an export")
     text = service.export_vcf(db, settings.data_dir, body.region, dataset=body.dataset, samples=body.samples)
@@ -138,23 +152,38 @@ def export(body: SamplesIn, db: DbDep, settings: SettingsDep, _p: Reader) -> Pla
 
 @router.get("/cohorts", summary="Saved cohorts")
 def cohorts(db: DbDep, _p: CohortReader) -> list[dict[str, object]]:
-    return service.list_cohorts(db)
+    return cohort_service.list_cohorts(db)
 
 
 @router.get("/cohorts/{name}", summary="A cohort's criteria, size and members")
 def cohort(name: str, db: DbDep, _p: CohortReader) -> dict[str, object]:
-    return service.get_cohort(db, name)
+    return cohort_service.get_cohort(db, name)
+
+
+@router.get("/cohorts/{name}/members/export", summary="A cohort's members as CSV or xlsx")
+def cohort_members_export(name: str, db: DbDep, _p: CohortReader,
+                          format: ExportFormat = ExportFormat.csv) -> StreamingResponse:
+    members = cohort_service.get_cohort(db, name)["members"]
+    return export_response(format, f"cohort-{name}", cohort_service.MEMBER_COLUMNS,
+                           members, sheet="members")  # type: ignore[arg-type]
+
+
+@router.delete("/cohorts/{name}", summary="Delete a saved cohort (ledgered with its criteria, size and digest)")
+def cohort_delete(name: str, db: DbDep, principal: CohortWriter) -> dict[str, object]:
+    return cohort_service.delete_cohort(db, name, actor=principal.username)
 
 
 @router.post("/cohorts/preview", summary="Members a set of criteria selects (nothing saved)")
 def cohort_preview(body: CohortIn, db: DbDep, settings: SettingsDep, _p: CohortReader) -> dict[str, object]:
-    members = service.preview_cohort(db, settings.data_dir, service.CohortCriteria.from_dict(body.criteria))
+    criteria = cohort_service.CohortCriteria.from_dict(body.criteria)
+    members = cohort_service.preview_cohort(db, settings.data_dir, criteria)
     return {"size": len(members),
             "members": [{"participant": m.participant, "vcf_samples": list(m.vcf_samples)} for m in members]}
 
 
 @router.post("/cohorts", status_code=201, summary="Build a cohort and save it by name")
 def cohort_create(body: CohortIn, db: DbDep, settings: SettingsDep, principal: CohortWriter) -> dict[str, object]:
-    service.save_cohort(db, settings.data_dir, body.name, service.CohortCriteria.from_dict(body.criteria),
-                        actor=principal.username)
-    return service.get_cohort(db, body.name)
+    criteria = cohort_service.CohortCriteria.from_dict(body.criteria)
+    cohort_service.save_cohort(db, settings.data_dir, body.name, criteria, actor=principal.username,
+                               allow_empty=body.allow_empty)
+    return cohort_service.get_cohort(db, body.name.strip())

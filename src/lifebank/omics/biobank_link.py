@@ -18,7 +18,7 @@ def _biobank(name: str) -> Callable[..., Any]:
         module = importlib.import_module("lifebank.biobank")
         return getattr(module, name)
     except (ImportError, AttributeError):
-        raise ConfigError(f"the biobank domain does not provide {name}() yet") from None
+        raise ConfigError("the biobank domain does not provide {name}() yet", name=name) from None
 
 
 def available() -> bool:
@@ -50,3 +50,19 @@ def participants_with_specimens(db: Database, *, specimen_type: str | None = Non
 
 def list_participant_codes(db: Database, limit: int) -> list[str]:
     return list(_biobank("list_participant_codes")(db, limit))
+
+
+def vocabulary(kind: str) -> list[str]:
+    """The biobank's codes of one kind ('specimen_type', 'specimen_status', 'sex'), in its order.
+
+    They come from the labels the biobank registers (`lifebank.biobank.vocabulary`), the same table its own
+    pages use, so the cohort builder offers and accepts exactly what the biobank stores. Empty when the
+    biobank domain is not installed.
+    """
+    from lifebank.messages import labels_of
+
+    try:
+        importlib.import_module("lifebank.biobank.vocabulary")
+    except ImportError:
+        return []
+    return list(labels_of(kind))

@@ -13,9 +13,10 @@ import typer
 
 from lifebank.cli import context
 from lifebank.cli.context import cli_actor
-from lifebank.cli.output import FormatOpt, OutputFormat, console, emit_rows, err_console, print_json, print_rejection
+from lifebank.cli.output import FormatOpt, OutputFormat, emit_rows, err_console, print_json, print_rejection, say, text
 from lifebank.cli.progress import progress_bar
 from lifebank.errors import RowsRejected, ValidationFailed
+from lifebank.messages import Msg
 
 app = typer.Typer(name="omics", help="Multi-omics variant store: VCF import, region/AF queries, cohorts.",
                   no_args_is_help=True)
@@ -54,7 +55,7 @@ def _read_samples(path: Path | None) -> list[str] | None:
         return None
     samples = [line.strip() for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
     if not samples:
-        raise ValidationFailed(f"{path}: no sample IDs (one VCF sample ID per line)")
+        raise ValidationFailed("{path}: no sample IDs (one VCF sample ID per line)", path=str(path))
     return samples
 
 
@@ -77,7 +78,8 @@ def import_cmd(
     mapping = sample_map.read_text(encoding="utf-8") if sample_map is not None else None
     keep = [f.strip() for f in info.split(",") if f.strip()] if info is not None else None
     try:
-        with progress_bar(f"importing {file.name}", record_count_hint(file), unit="records") as advance:
+        with progress_bar(text(Msg("importing {file}", file=file.name)), record_count_hint(file),
+                          unit="records") as advance:
             result = service.import_vcf(db, context.settings().data_dir, file, dataset=dataset, actor=cli_actor(),
                                         genome_build=build, sample_map=mapping, info_fields=keep,
                                         on_progress=advance)
@@ -87,15 +89,19 @@ def import_cmd(
     if fmt is OutputFormat.json:
         print_json(result.as_dict())
         return
-    console.print(f"imported {file.name} into {result.dataset} batch {result.batch}: {result.records} records → "
-                  f"{result.sites} biallelic sites, {result.samples} samples ({result.mapped_samples} linked)")
+    say(Msg("imported {file} into {dataset} batch {batch}: {records} records → {sites} biallelic sites, "
+            "{samples} samples ({linked} linked)", file=file.name, dataset=result.dataset, batch=result.batch,
+            records=result.records, sites=result.sites, samples=result.samples, linked=result.mapped_samples))
     if result.unmapped_samples:
-        err_console.print(f"[yellow]{len(result.unmapped_samples)} sample(s) not linked to a participant:[/] "
-                          + ", ".join(result.unmapped_samples[:20])
-                          + (" …" if len(result.unmapped_samples) > 20 else ""))
+        shown = ", ".join(result.unmapped_samples[:20]) + (" …" if len(result.unmapped_samples) > 20 else "")
+        err_console.print(text(Msg("{count} sample not linked to a participant: {samples}",
+                                   plural="{count} samples not linked to a participant: {samples}",
+                                   count=len(result.unmapped_samples), samples=shown)),
+                          style="yellow", markup=False, highlight=False)
     if result.map_rows_not_in_file:
-        err_console.print("[yellow]sample map rows for samples not in the file:[/] "
-                          + ", ".join(result.map_rows_not_in_file[:20]))
+        err_console.print(text(Msg("sample map rows for samples not in the file: {samples}",
+                                   samples=", ".join(result.map_rows_not_in_file[:20]))),
+                          style="yellow", markup=False, highlight=False)
 
 
 @app.command("datasets")
@@ -200,7 +206,7 @@ def export_cmd(
         sys.stdout.write(text)
     else:
         output.write_text(text)
-        err_console.print(f"wrote {output}")
+        err_console.print(text(Msg("wrote {path}", path=str(output))), markup=False, highlight=False)
 
 
 CRITERIA_HELP = "consent_code, sex, site, specimen_type, specimen_status, min_quantity, dataset, variant, gene, " \
@@ -208,13 +214,14 @@ CRITERIA_HELP = "consent_code, sex, site, specimen_type, specimen_status, min_qu
 
 
 def _criteria(pairs: list[str]) -> object:
-    from lifebank.omics.service import CohortCriteria
+    from lifebank.omics.cohorts import CohortCriteria
 
     data: dict[str, object] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or key not in CohortCriteria.__dataclass_fields__:
-            raise ValidationFailed(f"criterion {pair!r}: use KEY=VALUE with KEY one of {CRITERIA_HELP}")
+            raise ValidationFailed("criterion {pair!r}: use KEY=VALUE with KEY one of {keys}", pair=pair,
+                                   keys=CRITERIA_HELP)
         data[key] = value
     return CohortCriteria.from_dict(data)
 
@@ -223,26 +230,34 @@ def _criteria(pairs: list[str]) -> object:
 def cohort_create(
     name: Annotated[str, typer.Argument()],
     where: Annotated[list[str], typer.Option("--where", "-w", help=f"KEY=VALUE, repeatable: {CRITERIA_HELP}")],
+    allow_empty: Annotated[bool, typer.Option("--allow-empty",
+                                              help="Save even when no one meets the criteria")] = False,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
-    """Build a cohort from participant, specimen and genotype criteria and save it by name."""
-    from lifebank.omics import service
+    """Build a cohort from participant, specimen and genotype criteria and save it by name.
 
-    _, members = service.save_cohort(context.database(), context.settings().data_dir, name,
-                                     _criteria(where), actor=cli_actor())  # type: ignore[arg-type]
+    Specimen type, status and sex take the biobank's codes (DNA, available, F …); a cohort nobody meets is
+    refused unless --allow-empty says it is meant (its members are fixed when it is saved).
+    """
+    from lifebank.omics import cohorts
+
+    _, members = cohorts.save_cohort(context.database(), context.settings().data_dir, name,
+                                     _criteria(where), actor=cli_actor(),  # type: ignore[arg-type]
+                                     allow_empty=allow_empty)
     if fmt is OutputFormat.json:
         print_json({"name": name, "size": len(members),
                     "members": [{"participant": m.participant, "vcf_samples": list(m.vcf_samples)} for m in members]})
     else:
-        console.print(f"saved cohort {name}: {len(members)} member(s)")
+        say(Msg("saved cohort {name}: {count} member", plural="saved cohort {name}: {count} members", name=name,
+                count=len(members)))
 
 
 @cohort_app.command("list")
 def cohort_list(fmt: FormatOpt = OutputFormat.table) -> None:
     """List saved cohorts."""
-    from lifebank.omics import service
+    from lifebank.omics import cohorts
 
-    rows = service.list_cohorts(context.database())
+    rows = cohorts.list_cohorts(context.database())
     if fmt is OutputFormat.json:
         print_json(rows)
         return
@@ -253,12 +268,34 @@ def cohort_list(fmt: FormatOpt = OutputFormat.table) -> None:
 @cohort_app.command("show")
 def cohort_show(name: Annotated[str, typer.Argument()], fmt: FormatOpt = OutputFormat.table) -> None:
     """A cohort's criteria, size and members."""
-    from lifebank.omics import service
+    from lifebank.omics import cohorts
 
-    cohort = service.get_cohort(context.database(), name)
+    cohort = cohorts.get_cohort(context.database(), name)
     if fmt is OutputFormat.json:
         print_json(cohort)
         return
-    console.print(f"{cohort['name']}: {cohort['size']} member(s); criteria {json.dumps(cohort['criteria'])}")
+    say(Msg("{name}: {count} member; criteria {criteria}", plural="{name}: {count} members; criteria {criteria}",
+            name=cohort["name"], count=cohort["size"], criteria=json.dumps(cohort["criteria"])))
     emit_rows([{"participant": m["participant"], "vcf_samples": ",".join(m["vcf_samples"])}
                for m in cohort["members"]], fmt, columns=["participant", "vcf_samples"])  # type: ignore[union-attr]
+
+
+@cohort_app.command("delete")
+def cohort_delete(name: Annotated[str, typer.Argument()],
+                  yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation")] = False,
+                  fmt: FormatOpt = OutputFormat.table) -> None:
+    """Delete a saved cohort; the ledger keeps its criteria, size and a digest of its members."""
+    from lifebank.omics import cohorts
+
+    db = context.database()
+    cohort = cohorts.get_cohort(db, name)
+    if not yes and sys.stdin.isatty():
+        question = text(Msg("delete cohort {name} ({count} member)?", plural="delete cohort {name} ({count} members)?",
+                            name=name, count=cohort["size"]))
+        if not typer.confirm(question):
+            raise typer.Exit(1)
+    gone = cohorts.delete_cohort(db, name, actor=cli_actor())
+    if fmt is OutputFormat.json:
+        print_json(gone)
+    else:
+        say(Msg("deleted cohort {name}", name=name))

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from lifebank.config import get_settings
 from lifebank.db.engine import Database
-from lifebank.omics import biobank_link, service
+from lifebank.omics import biobank_link, cohorts, service
 from lifebank.omics.ingest import open_vcf
 from lifebank.omics.models import OmicsDataset
 
@@ -46,6 +46,6 @@ def load_demo(db: Database, progress_bar: ProgressFactory, data_dir: Path | None
         service.import_vcf(db, data_dir, DEMO_VCF, dataset=DEMO_DATASET, actor=ACTOR, genome_build="GRCh38",
                            sample_map=_sample_map(db), on_progress=advance)
     if biobank_link.available():
-        criteria = service.CohortCriteria(consent_code="DUO:0000042", dataset=DEMO_DATASET,
+        criteria = cohorts.CohortCriteria(consent_code="DUO:0000042", dataset=DEMO_DATASET,
                                           region="chr22:10510000-10515000", max_af=0.2)
-        service.save_cohort(db, data_dir, DEMO_COHORT, criteria, actor=ACTOR)
+        cohorts.save_cohort(db, data_dir, DEMO_COHORT, criteria, actor=ACTOR)

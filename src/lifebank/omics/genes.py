@@ -44,5 +44,5 @@ def genes_named(symbol: str) -> list[Gene]:
     """Every row of the symbol (two for PAR genes on X and Y); NotFound names the unknown symbol."""
     found = _genes().get(symbol.strip().upper())
     if not found:
-        raise NotFound(f"gene {symbol!r} is not in the NCBI GRCh38 gene table")
+        raise NotFound("gene {symbol!r} is not in the NCBI GRCh38 gene table", symbol=symbol)
     return found

@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 from cyvcf2 import VCF
 
 from lifebank.errors import ValidationFailed
+from lifebank.messages import Msg
 from lifebank.omics import layout
 from lifebank.omics.normalise import VECTOR_END, split_alleles, split_info
 
@@ -74,16 +75,17 @@ def open_vcf(path: Path, *, threads: int | None = None) -> VCF:
             return VCF(str(path), gts012=False, strict_gt=False, lazy=True, threads=threads)
         return VCF(str(path), gts012=False, strict_gt=False, lazy=True)
     except (OSError, Exception) as exc:  # cyvcf2 raises a bare Exception for unreadable headers
-        raise ValidationFailed(f"{path.name}: not a readable VCF/BCF ({exc})") from None
+        raise ValidationFailed("{file}: not a readable VCF/BCF ({reason})", file=path.name, reason=str(exc)) from None
 
 
-def _locate_parse_error(path: Path) -> tuple[int, str]:
+def _locate_parse_error(path: Path) -> tuple[int, str | Msg]:
     """Re-read without read-ahead threads to find the first record htslib cannot parse: (good records, last site).
 
     Decompression threads read ahead, so the error they hit surfaces before the records preceding it are
     returned; this slower single-threaded pass (on the error path only) names the right record.
     """
-    good, last = 0, "the header"
+    good = 0
+    last: str | Msg = Msg("the header")
     try:
         for variant in open_vcf(path):
             good += 1
@@ -244,8 +246,11 @@ def _json_value(value: object) -> object:
     return value
 
 
-def _record_label(number: int, header_lines: int | None) -> str:
-    return f"record {number}" if header_lines is None else f"record {number} (line {header_lines + number})"
+def _record_label(number: int, header_lines: int | None) -> Msg:
+    """Where a record is: its number, and its line for text VCFs (a BCF has no lines)."""
+    if header_lines is None:
+        return Msg("record {number}", number=number)
+    return Msg("record {number} (line {line})", number=number, line=header_lines + number)
 
 
 def write_batch(vcf_path: Path, root: Path, *, dataset: str, batch: int, keep_info: Sequence[str] | None,
@@ -255,7 +260,7 @@ def write_batch(vcf_path: Path, root: Path, *, dataset: str, batch: int, keep_in
     samples = list(vcf.samples)
     n_samples = len(samples)
     if len(set(samples)) != n_samples:
-        raise ValidationFailed(f"{vcf_path.name}: duplicate sample IDs in the header")
+        raise ValidationFailed("{file}: duplicate sample IDs in the header", file=vcf_path.name)
     info_numbers = {h["ID"]: h["Number"] for h in (x.info() for x in vcf.header_iter())
                     if h.get("HeaderType") == "INFO"}
     format_ids = {h["ID"] for h in (x.info() for x in vcf.header_iter()) if h.get("HeaderType") == "FORMAT"}
@@ -265,8 +270,8 @@ def write_batch(vcf_path: Path, root: Path, *, dataset: str, batch: int, keep_in
     if keep is not None:
         unknown = sorted(set(keep) - set(info_numbers))
         if unknown:
-            raise ValidationFailed(
-                f"{vcf_path.name}: INFO field(s) {', '.join(unknown)} are not declared in the header")
+            raise ValidationFailed("{file}: INFO field(s) {fields} are not declared in the header",
+                                   file=vcf_path.name, fields=", ".join(unknown))
 
     summary = BatchSummary(samples=samples)
     is_bcf = vcf_path.suffix.lower() == ".bcf"
@@ -276,7 +281,7 @@ def write_batch(vcf_path: Path, root: Path, *, dataset: str, batch: int, keep_in
     current: _ChromWriter | None = None
     current_chrom: str | None = None
     site = 0
-    last = "the header"
+    last: str | Msg = Msg("the header")
     pending = 0
     iterator = iter(vcf)
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet-writer")
@@ -289,15 +294,18 @@ def write_batch(vcf_path: Path, root: Path, *, dataset: str, batch: int, keep_in
             except Exception as exc:
                 good, last = _locate_parse_error(vcf_path)
                 raise ValidationFailed(
-                    f"{vcf_path.name}: {_record_label(good + 1, header_lines)}, after {last}, is "
-                    f"truncated or malformed: htslib could not parse it ({exc})") from None
+                    "{file}: {record}, after {last}, is truncated or malformed: htslib could not parse it ({reason})",
+                    file=vcf_path.name, record=_record_label(good + 1, header_lines), last=last,
+                    reason=str(exc)) from None
             summary.records += 1
             chrom = variant.CHROM
-            where = f"{_record_label(summary.records, header_lines)} {chrom}:{variant.POS}"
+            where = Msg("{record} {chrom}:{pos}", record=_record_label(summary.records, header_lines), chrom=chrom,
+                        pos=variant.POS)
             if chrom != current_chrom:
                 if chrom in done_chroms:
-                    raise ValidationFailed(f"{vcf_path.name}: {where}: contig {chrom} appears again after another "
-                                           "contig; sort the file (bcftools sort)")
+                    raise ValidationFailed("{file}: {where}: contig {chrom} appears again after another contig; "
+                                           "sort the file (bcftools sort)", file=vcf_path.name, where=where,
+                                           chrom=chrom)
                 if current_chrom is not None:
                     done_chroms.add(current_chrom)
                 layout.check_contig(chrom)
@@ -323,10 +331,13 @@ def write_batch(vcf_path: Path, root: Path, *, dataset: str, batch: int, keep_in
                 phased = gt[:, -1].astype(bool)
                 ploidy = alleles.shape[1]
                 if ploidy > 2:
-                    raise ValidationFailed(f"{vcf_path.name}: {where}: ploidy {ploidy} is not supported (max 2)")
+                    raise ValidationFailed("{file}: {where}: ploidy {ploidy} is not supported (max 2)",
+                                           file=vcf_path.name, where=where, ploidy=ploidy)
                 top = int(alleles.max(initial=0))
                 if top > n_alts:
-                    raise ValidationFailed(f"{vcf_path.name}: {where}: GT allele {top} but only {n_alts} ALT allele(s)")
+                    raise ValidationFailed("{file}: {where}: GT allele {top} but only {count} ALT allele",
+                                           plural="{file}: {where}: GT allele {top} but only {count} ALT alleles",
+                                           file=vcf_path.name, where=where, top=top, count=n_alts)
                 dp = _format_int(variant, "DP", n_samples, has_dp)
                 gq = _format_int(variant, "GQ", n_samples, has_gq)
             else:

@@ -67,13 +67,15 @@ FORMATS_SCHEMA = pa.schema([
 
 def check_name(kind: str, value: str) -> str:
     if not NAME_PATTERN.match(value):
-        raise ValidationFailed(f"{kind} name {value!r}: use letters, digits, '_', '.', '-' (at most 64)")
+        raise ValidationFailed("{kind} name {value!r}: use letters, digits, '_', '.', '-' (at most 64)", kind=kind,
+                               value=value)
     return value
 
 
 def check_contig(value: str) -> str:
     if not CONTIG_PATTERN.match(value):
-        raise ValidationFailed(f"contig {value!r} cannot name a partition folder (letters, digits, '_', '.', '-')")
+        raise ValidationFailed("contig {value!r} cannot name a partition folder (letters, digits, '_', '.', '-')",
+                               value=value)
     return value
 
 

@@ -284,7 +284,7 @@ def export_sites(store: VariantStore, batches: Sequence[BatchRef], region: Regio
     column_of = {sample_id: i for i, sample_id in enumerate(dict.fromkeys(samples))}
     unknown = set(column_of) - {m[3] for m in members}
     if unknown:
-        raise ValidationFailed(f"unknown sample(s): {', '.join(sorted(unknown)[:10])}")
+        raise ValidationFailed("unknown sample(s): {samples}", samples=", ".join(sorted(unknown)[:10]))
     by_batch: dict[tuple[str, int], dict[int, int]] = {}
     for dataset, batch, sample, sample_id in members:
         by_batch.setdefault((dataset, batch), {})[sample] = column_of[sample_id]

@@ -29,7 +29,7 @@ def parse_region(text: str) -> Region:
     """`CHR`, `CHR:POS`, `CHR:START-END` or `CHR:START-` (bcftools' forms); positions are 1-based, inclusive."""
     match = _REGION.match(text.strip())
     if not match:
-        raise ValidationFailed(f"region {text!r} is not CHR:START-END")
+        raise ValidationFailed("region {text!r} is not CHR:START-END", text=text)
     chrom = match["chrom"]
     raw_start, raw_end = match["start"], match["end"]
     start = int(raw_start.replace(",", "")) if raw_start else 1
@@ -40,7 +40,7 @@ def parse_region(text: str) -> Region:
     else:
         end = MAX_POSITION
     if start < 1 or end < start or end > MAX_POSITION:
-        raise ValidationFailed(f"region {text!r}: need 1 <= START <= END")
+        raise ValidationFailed("region {text!r}: need 1 <= START <= END", text=text)
     return Region(chrom, start, end)
 
 

@@ -10,6 +10,7 @@ import io
 from dataclasses import dataclass
 
 from lifebank.errors import RowError, RowsRejected
+from lifebank.messages import Msg
 
 COLUMNS = ("vcf_sample", "participant", "specimen_barcode")
 
@@ -18,7 +19,7 @@ class SampleMapInvalid(RowsRejected):
     """A sample map with row-level errors; `.errors` lists every one of them."""
 
     def __init__(self, errors: list[RowError]) -> None:
-        super().__init__("sample map", errors, title="Validation failed")
+        super().__init__(Msg("sample map"), errors, title="Validation failed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +34,7 @@ def parse_sample_map(text: str) -> list[SampleLink]:
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
     rows = list(reader)
     if not rows or [c.strip() for c in rows[0]] != list(COLUMNS):
-        raise SampleMapInvalid([RowError(1, "header", f"expected the header {','.join(COLUMNS)}")])
+        raise SampleMapInvalid([RowError(1, "header", Msg("expected the header {header}", header=",".join(COLUMNS)))])
     errors: list[RowError] = []
     links: list[SampleLink] = []
     seen: dict[str, int] = {}
@@ -41,17 +42,18 @@ def parse_sample_map(text: str) -> list[SampleLink]:
         if not any(cell.strip() for cell in row):
             continue
         if len(row) != 3:
-            errors.append(RowError(line, "row", f"expected 3 columns, found {len(row)}"))
+            errors.append(RowError(line, "row", Msg("expected 3 columns, found {count}", count=len(row))))
             continue
         sample, participant, barcode = (cell.strip() for cell in row)
         if not sample:
-            errors.append(RowError(line, "vcf_sample", "empty"))
+            errors.append(RowError(line, "vcf_sample", Msg("empty")))
             continue
         if sample in seen:
-            errors.append(RowError(line, "vcf_sample", f"{sample!r} already mapped on line {seen[sample]}"))
+            errors.append(RowError(line, "vcf_sample", Msg("{sample!r} already mapped on line {line}",
+                                                          sample=sample, line=seen[sample])))
             continue
         if not participant and not barcode:
-            errors.append(RowError(line, "participant", "give a participant code, a specimen barcode or both"))
+            errors.append(RowError(line, "participant", Msg("give a participant code, a specimen barcode or both")))
             continue
         seen[sample] = line
         links.append(SampleLink(sample, participant or None, barcode or None, line))

@@ -7,7 +7,6 @@ If anything fails, the renamed folders are removed again and the catalogue is un
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import shutil
@@ -24,13 +23,14 @@ from sqlalchemy.orm import Session, selectinload
 from lifebank.audit.service import record
 from lifebank.db.engine import Database
 from lifebank.errors import Conflict, NotFound, RowError, ValidationFailed
+from lifebank.messages import Msg
 from lifebank.omics import biobank_link, layout
 from lifebank.omics.allele_counts import AlleleCounts
 from lifebank.omics.genes import genes_named
 from lifebank.omics.ingest import ProgressCallback, file_sha256, write_batch
-from lifebank.omics.models import Cohort, CohortMember, OmicsBatch, OmicsDataset, OmicsFile, OmicsSample
+from lifebank.omics.models import OmicsBatch, OmicsDataset, OmicsFile, OmicsSample
 from lifebank.omics.queries import BatchRef, VariantStore, export_sites
-from lifebank.omics.regions import Region, parse_region
+from lifebank.omics.regions import Region, chrom_aliases, parse_region
 from lifebank.omics.sample_map import SampleLink, SampleMapInvalid, parse_sample_map
 from lifebank.omics.vcf_export import write_vcf
 
@@ -82,15 +82,17 @@ def _check_links(db: Database, links: list[SampleLink]) -> None:
     owners = biobank_link.specimen_participants(db, barcodes) if barcodes else {}
     for link in links:
         if link.participant and link.participant not in known:
-            errors.append(RowError(link.line, "participant", f"no participant {link.participant!r} in the biobank"))
+            errors.append(RowError(link.line, "participant", Msg("no participant {code!r} in the biobank",
+                                                                 code=link.participant)))
         if link.specimen_barcode:
             owner = owners.get(link.specimen_barcode)
             if owner is None:
                 errors.append(RowError(link.line, "specimen_barcode",
-                                       f"no specimen {link.specimen_barcode!r} in the biobank"))
+                                       Msg("no specimen {barcode!r} in the biobank", barcode=link.specimen_barcode)))
             elif link.participant and owner != link.participant:
-                errors.append(RowError(link.line, "specimen_barcode", f"specimen {link.specimen_barcode!r} belongs "
-                                                                      f"to {owner}, not {link.participant}"))
+                errors.append(RowError(link.line, "specimen_barcode",
+                                       Msg("specimen {barcode!r} belongs to {owner}, not {participant}",
+                                           barcode=link.specimen_barcode, owner=owner, participant=link.participant)))
     if errors:
         raise SampleMapInvalid(errors)
 
@@ -109,10 +111,11 @@ def import_vcf(db: Database, data_dir: Path, path: Path, *, dataset: str, actor:
     """Import one VCF/BCF as a new batch of `dataset` (created on first import)."""
     layout.check_name("dataset", dataset)
     if genome_build not in GENOME_BUILDS:
-        raise ValidationFailed(f"genome build {genome_build!r}: use one of {', '.join(GENOME_BUILDS)}")
+        raise ValidationFailed("genome build {build!r}: use one of {allowed}", build=genome_build,
+                               allowed=", ".join(GENOME_BUILDS))
     path = Path(path)
     if not path.is_file():
-        raise NotFound(f"no file {path}")
+        raise NotFound("no file {path}", path=str(path))
     links = parse_sample_map(sample_map) if sample_map is not None else []
     link_of = _resolve_links(db, links)
     source_sha = file_sha256(path)
@@ -121,10 +124,12 @@ def import_vcf(db: Database, data_dir: Path, path: Path, *, dataset: str, actor:
         existing = session.scalar(select(OmicsDataset).where(OmicsDataset.name == dataset))
         if existing is not None:
             if existing.genome_build != genome_build:
-                raise Conflict(f"dataset {dataset!r} is {existing.genome_build}, not {genome_build}")
+                raise Conflict("dataset {dataset!r} is {build}, not {requested}", dataset=dataset,
+                               build=existing.genome_build, requested=genome_build)
             if session.scalar(select(OmicsBatch.number).where(OmicsBatch.dataset_id == existing.id,
                                                                OmicsBatch.source_sha256 == source_sha)) is not None:
-                raise Conflict(f"{path.name} (sha256 {source_sha[:12]}…) is already imported into {dataset!r}")
+                raise Conflict("{file} (sha256 {sha}…) is already imported into {dataset!r}", file=path.name,
+                               sha=source_sha[:12], dataset=dataset)
             keep = json.loads(existing.info_fields) if existing.info_fields else None
             if info_fields is not None:
                 keep = list(info_fields)
@@ -144,8 +149,8 @@ def import_vcf(db: Database, data_dir: Path, path: Path, *, dataset: str, actor:
         summary = write_batch(path, staging, dataset=dataset, batch=batch, keep_info=keep, on_progress=on_progress)
         again = sorted(set(summary.samples) & previous)
         if again:
-            raise Conflict(f"sample(s) {', '.join(again[:10])} are already in dataset {dataset!r}; "
-                           "a sample may appear in one batch only")
+            raise Conflict("sample(s) {samples} are already in dataset {dataset!r}; a sample may appear in one "
+                           "batch only", samples=", ".join(again[:10]), dataset=dataset)
         for table in layout.TABLES:
             source = layout.batch_folder(staging, table, dataset, batch)
             if not source.exists():
@@ -153,9 +158,9 @@ def import_vcf(db: Database, data_dir: Path, path: Path, *, dataset: str, actor:
             target = layout.batch_folder(root, table, dataset, batch)
             target.parent.mkdir(parents=True, exist_ok=True)
             if target.exists():
-                raise Conflict(f"batch folder {target} exists but is not catalogued: another import into "
-                               f"{dataset!r} is running, or a crash or an earlier database left it behind "
-                               "(remove it when no import is running)")
+                raise Conflict("batch folder {folder} exists but is not catalogued: another import into "
+                               "{dataset!r} is running, or a crash or an earlier database left it behind "
+                               "(remove it when no import is running)", folder=str(target), dataset=dataset)
             source.rename(target)
             moved.append(target)
         in_file = set(summary.samples)
@@ -195,7 +200,8 @@ def import_vcf(db: Database, data_dir: Path, path: Path, *, dataset: str, actor:
         moved = []
         return result
     except IntegrityError:
-        raise Conflict(f"another import into {dataset!r} committed batch {batch} first; run the import again") from None
+        raise Conflict("another import into {dataset!r} committed batch {batch} first; run the import again",
+                       dataset=dataset, batch=batch) from None
     finally:
         for folder in moved:
             shutil.rmtree(folder, ignore_errors=True)
@@ -244,7 +250,7 @@ def list_samples(db: Database, dataset: str) -> list[dict[str, object]]:
 def _dataset(session: Session, name: str) -> OmicsDataset:
     ds = session.scalar(select(OmicsDataset).where(OmicsDataset.name == name))
     if ds is None:
-        raise NotFound(f"no omics dataset {name!r}")
+        raise NotFound("no omics dataset {name!r}", name=name)
     return ds
 
 
@@ -285,28 +291,64 @@ def gene_regions(symbol: str) -> list[Region]:
     return [gene.region() for gene in genes_named(symbol)]
 
 
-def _check_gene_build(db: Database, dataset: str | None) -> None:
+def in_contig_style(region: Region, contigs: set[str]) -> Region:
+    """The region named as the data names its contig (`chr13` when the dataset says `chr22`, `13` when `22`)."""
+    for alias in chrom_aliases(region.chrom):
+        if alias in contigs:
+            return Region(alias, region.start, region.end)
+    if contigs and all(c.startswith("chr") for c in contigs) and not region.chrom.startswith("chr"):
+        return Region(f"chr{region.chrom}", region.start, region.end)
+    return region
+
+
+def gene_regions_in_data(db: Database, symbol: str, dataset: str | None = None) -> list[Region]:
+    """The gene's GRCh38 region(s) named in the data's contig style; a gene on a contig the data lacks is an
+    error that says so (instead of "0 variants in 13:…", which reads as "no variant in the gene")."""
+    check_gene_build(db, dataset)
+    regions = gene_regions(symbol)
+    refs = [r for r in batch_refs(db, dataset) if is_grch38(db, r.dataset)]
+    contigs = {c for r in refs for c in r.chroms}
+    styled = [in_contig_style(reg, contigs) for reg in regions]
+    if not refs:
+        return styled
+    inside = [reg for reg in styled if reg.chrom in contigs]
+    if inside:
+        return inside
+    shown = ", ".join(sorted(contigs)[:10]) + (" …" if len(contigs) > 10 else "")
+    where = " / ".join(dict.fromkeys(reg.chrom for reg in styled))
+    gene = symbol.strip().upper()
+    if dataset is not None:
+        raise ValidationFailed("gene {gene} lies on {contig}, a contig dataset {dataset} does not have "
+                               "(its contigs: {contigs}); no variant of this dataset can lie in the gene",
+                               gene=gene, contig=where, dataset=dataset, contigs=shown)
+    raise ValidationFailed("gene {gene} lies on {contig}, a contig none of the datasets has "
+                           "(their contigs: {contigs}); no imported variant can lie in the gene",
+                           gene=gene, contig=where, contigs=shown)
+
+
+def check_gene_build(db: Database, dataset: str | None) -> None:
+    """Genes have GRCh38 coordinates only: a GRCh37 dataset asked for by name is refused."""
     with db.session() as session:
         query = select(OmicsDataset.name).where(OmicsDataset.genome_build != "GRCh38")
         if dataset is not None:
             query = query.where(OmicsDataset.name == dataset)
         other = session.scalars(query).all()
     if dataset is not None and other:
-        raise ValidationFailed(f"dataset {dataset!r} is not GRCh38: the gene table has GRCh38 coordinates only")
+        raise ValidationFailed("dataset {dataset!r} is not GRCh38: the gene table has GRCh38 coordinates only",
+                               dataset=dataset)
 
 
 def variants_in_gene(db: Database, data_dir: Path, symbol: str, *, dataset: str | None = None,
                      ) -> tuple[list[Region], list[dict[str, object]]]:
-    _check_gene_build(db, dataset)
-    regions = gene_regions(symbol)
-    refs = [r for r in batch_refs(db, dataset) if _is_grch38(db, r.dataset)]
+    regions = gene_regions_in_data(db, symbol, dataset)
+    refs = [r for r in batch_refs(db, dataset) if is_grch38(db, r.dataset)]
     rows: list[dict[str, object]] = []
     for reg in regions:
         rows += variant_store(data_dir).sites_in_region(refs, reg)
     return regions, _sites_view(rows)
 
 
-def _is_grch38(db: Database, dataset: str) -> bool:
+def is_grch38(db: Database, dataset: str) -> bool:
     with db.session() as session:
         return session.scalar(select(OmicsDataset.genome_build).where(OmicsDataset.name == dataset)) == "GRCh38"
 
@@ -318,6 +360,8 @@ def allele_counts(db: Database, data_dir: Path, region: str | Region, *, dataset
     if cohort is not None:
         if samples is not None:
             raise ValidationFailed("give either samples or a cohort, not both")
+        from lifebank.omics.cohorts import cohort_samples
+
         samples = cohort_samples(db, cohort)
     refs = batch_refs(db, dataset)
     if samples is not None:
@@ -333,8 +377,8 @@ def _check_known_samples(db: Database, samples: Sequence[str], dataset: str | No
         known = set(session.scalars(query))
     unknown = sorted(set(samples) - known)
     if unknown:
-        more = f" (and {len(unknown) - 10} more)" if len(unknown) > 10 else ""
-        raise ValidationFailed(f"unknown VCF sample(s): {', '.join(unknown[:10])}{more}")
+        more = Msg(" (and {n} more)", n=len(unknown) - 10) if len(unknown) > 10 else ""
+        raise ValidationFailed("unknown VCF sample(s): {samples}{more}", samples=", ".join(unknown[:10]), more=more)
 
 
 def genotypes(db: Database, data_dir: Path, region: str | Region, *, dataset: str | None = None,
@@ -364,177 +408,15 @@ def export_vcf(db: Database, data_dir: Path, region: str | Region, *, dataset: s
     return out.getvalue()
 
 
-# --- cohorts -----------------------------------------------------------------------------------------
-
-@dataclass(frozen=True, slots=True)
-class CohortCriteria:
-    """Participant filters, specimen availability and a genotype condition; every given part must hold."""
-
-    consent_code: str | None = None
-    sex: str | None = None
-    site: str | None = None
-    specimen_type: str | None = None
-    specimen_status: str | None = None
-    min_quantity: float | None = None
-    dataset: str | None = None
-    variant: str | None = None     # CHR:POS or CHR:POS:REF:ALT — carries a non-reference allele there
-    gene: str | None = None        # carries a non-reference allele in the gene
-    region: str | None = None      # ... or in the region
-    max_af: float | None = None    # only variants with AF (whole dataset) below this count
-
-    @property
-    def has_participant_filter(self) -> bool:
-        return any(v is not None for v in (self.consent_code, self.sex, self.site))
-
-    @property
-    def has_specimen_filter(self) -> bool:
-        return any(v is not None for v in (self.specimen_type, self.specimen_status, self.min_quantity))
-
-    @property
-    def has_genotype_filter(self) -> bool:
-        return any(v is not None for v in (self.variant, self.gene, self.region))
-
-    def as_dict(self) -> dict[str, object]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, object]) -> CohortCriteria:
-        known = {k: (v if v != "" else None) for k, v in data.items() if k in cls.__dataclass_fields__}
-        for key in ("min_quantity", "max_af"):
-            if known.get(key) is not None:
-                try:
-                    known[key] = float(known[key])  # type: ignore[arg-type]
-                except ValueError:
-                    raise ValidationFailed(f"{key} {known[key]!r} is not a number") from None
-        return cls(**known)  # type: ignore[arg-type]
+_COHORT_NAMES = frozenset({"CohortCriteria", "CohortMemberView", "preview_cohort", "save_cohort", "delete_cohort",
+                           "list_cohorts", "get_cohort", "cohort_samples"})
 
 
-@dataclass(frozen=True, slots=True)
-class CohortMemberView:
-    participant: str | None
-    vcf_samples: tuple[str, ...]
+def __getattr__(name: str) -> object:
+    """Cohort use cases moved to `lifebank.omics.cohorts`; older callers still find them here (lazily, because
+    cohorts imports this module)."""
+    if name in _COHORT_NAMES:
+        from lifebank.omics import cohorts
 
-
-def _carriers(db: Database, data_dir: Path, criteria: CohortCriteria) -> set[str]:
-    store = variant_store(data_dir)
-    refs = batch_refs(db, criteria.dataset)
-    if criteria.max_af is not None and not 0 < criteria.max_af <= 1:
-        raise ValidationFailed(f"max_af {criteria.max_af} must be in (0, 1]")
-    found: set[str] = set()
-    if criteria.variant is not None:
-        parts = criteria.variant.strip().split(":")
-        if len(parts) not in (2, 4) or not parts[1].replace(",", "").isdigit():
-            raise ValidationFailed(f"variant {criteria.variant!r} is not CHR:POS or CHR:POS:REF:ALT")
-        pos = int(parts[1].replace(",", ""))
-        ref, alt = (parts[2], parts[3]) if len(parts) == 4 else (None, None)
-        found |= store.carriers(refs, Region(parts[0], pos, pos), max_af=criteria.max_af, position=pos,
-                                ref=ref, alt=alt)
-    if criteria.gene is not None:
-        _check_gene_build(db, criteria.dataset)
-        grch38 = [r for r in refs if _is_grch38(db, r.dataset)]
-        for reg in gene_regions(criteria.gene):
-            found |= store.carriers(grch38, reg, max_af=criteria.max_af)
-    if criteria.region is not None:
-        found |= store.carriers(refs, parse_region(criteria.region), max_af=criteria.max_af)
-    return found
-
-
-def preview_cohort(db: Database, data_dir: Path, criteria: CohortCriteria) -> list[CohortMemberView]:
-    """Members meeting every criterion: participants (with their linked VCF samples), or VCF samples alone
-    when only a genotype condition is given (samples not linked to a participant are kept, never dropped)."""
-    if not (criteria.has_participant_filter or criteria.has_specimen_filter or criteria.has_genotype_filter):
-        raise ValidationFailed("give at least one criterion")
-    participants: set[str] | None = None
-    if criteria.has_participant_filter:
-        participants = biobank_link.participants_matching(db, consent_code=criteria.consent_code, sex=criteria.sex,
-                                                          site=criteria.site)
-    if criteria.has_specimen_filter:
-        with_specimens = biobank_link.participants_with_specimens(
-            db, specimen_type=criteria.specimen_type, status=criteria.specimen_status or "available",
-            min_quantity=criteria.min_quantity)
-        participants = with_specimens if participants is None else participants & with_specimens
-    with db.session() as session:
-        query = select(OmicsSample.vcf_sample, OmicsSample.participant_code).join(OmicsBatch).join(OmicsDataset)
-        if criteria.dataset is not None:
-            _dataset(session, criteria.dataset)
-            query = query.where(OmicsDataset.name == criteria.dataset)
-        sample_rows = session.execute(query).all()
-    samples_of: dict[str, list[str]] = {}
-    for vcf_sample, participant in sample_rows:
-        if participant:
-            samples_of.setdefault(participant, []).append(vcf_sample)
-    if criteria.has_genotype_filter:
-        carriers = _carriers(db, data_dir, criteria)
-        if participants is None:
-            owner = dict(sample_rows)
-            by_member: dict[str | None, list[str]] = {}
-            members = []
-            for sample in sorted(carriers):
-                if owner.get(sample):
-                    by_member.setdefault(owner[sample], []).append(sample)
-                else:
-                    members.append(CohortMemberView(None, (sample,)))
-            members += [CohortMemberView(p, tuple(s)) for p, s in by_member.items()]
-            return sorted(members, key=lambda m: (m.participant or "", m.vcf_samples))
-        participants = {p for p in participants if set(samples_of.get(p, ())) & carriers}
-        return [CohortMemberView(p, tuple(sorted(set(samples_of[p]) & carriers))) for p in sorted(participants)]
-    assert participants is not None
-    return [CohortMemberView(p, tuple(sorted(samples_of.get(p, ())))) for p in sorted(participants)]
-
-
-def save_cohort(db: Database, data_dir: Path, name: str, criteria: CohortCriteria, *, actor: str,
-                ) -> tuple[int, list[CohortMemberView]]:
-    name = name.strip()
-    if not name or len(name) > 100:
-        raise ValidationFailed("cohort name: 1 to 100 characters")
-    members = preview_cohort(db, data_dir, criteria)
-    with db.transaction() as session:
-        if session.scalar(select(Cohort.id).where(Cohort.name == name)) is not None:
-            raise Conflict(f"a cohort named {name!r} already exists")
-        cohort = Cohort(name=name, definition=json.dumps(criteria.as_dict(), sort_keys=True), size=len(members),
-                        created_by=actor)
-        rows = [CohortMember(participant_code=m.participant, vcf_sample=s) for m in members
-                for s in (m.vcf_samples or (None,))]
-        cohort.members = rows
-        session.add(cohort)
-        session.flush()
-        digest = hashlib.sha256("\n".join(f"{r.participant_code}\t{r.vcf_sample}" for r in rows).encode()).hexdigest()
-        record(session, actor=actor, action="omics.cohort.create", entity_type="omics_cohort", entity_id=name,
-               change={"criteria": criteria.as_dict(), "size": len(members), "members_sha256": digest})
-        return cohort.id, members
-
-
-def list_cohorts(db: Database) -> list[dict[str, object]]:
-    with db.session() as session:
-        return [{"name": c.name, "size": c.size, "criteria": json.loads(c.definition),
-                 "created_at": c.created_at.isoformat(), "created_by": c.created_by}
-                for c in session.scalars(select(Cohort).order_by(Cohort.name))]
-
-
-def get_cohort(db: Database, name: str) -> dict[str, object]:
-    with db.session() as session:
-        cohort = session.scalar(select(Cohort).options(selectinload(Cohort.members)).where(Cohort.name == name))
-        if cohort is None:
-            raise NotFound(f"no cohort {name!r}")
-        grouped: dict[str, list[str]] = {}
-        for m in cohort.members:
-            key = m.participant_code or f"\x00{m.vcf_sample}"
-            grouped.setdefault(key, [])
-            if m.vcf_sample:
-                grouped[key].append(m.vcf_sample)
-        members = [{"participant": None if k.startswith("\x00") else k, "vcf_samples": v} for k, v in grouped.items()]
-        return {"name": cohort.name, "size": cohort.size, "criteria": json.loads(cohort.definition),
-                "created_at": cohort.created_at.isoformat(), "created_by": cohort.created_by, "members": members}
-
-
-def cohort_samples(db: Database, name: str) -> list[str]:
-    """The VCF samples of a saved cohort's members: the sample subset of an AF query."""
-    with db.session() as session:
-        cohort_id = session.scalar(select(Cohort.id).where(Cohort.name == name))
-        if cohort_id is None:
-            raise NotFound(f"no cohort {name!r}")
-        samples = session.scalars(select(CohortMember.vcf_sample).where(CohortMember.cohort_id == cohort_id,
-                                                                        CohortMember.vcf_sample.is_not(None))
-                                  .order_by(CohortMember.id)).all()
-    return list(dict.fromkeys(s for s in samples if s))
-
+        return getattr(cohorts, name)
+    raise AttributeError(name)
