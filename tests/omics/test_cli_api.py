@@ -123,3 +123,59 @@ def test_api_sample_map_errors_are_listed_in_the_problem(client, users):
     assert response.json()["errors"] == [
         {"line": 3, "column": "participant", "reason": "give a participant code, a specimen barcode or both"}]
     assert client.get("/api/v1/omics/datasets", headers=headers).json() == []
+
+
+def test_api_cohort_refuses_unknown_values_and_empty_cohorts_and_deletes(client, users, db, tmp_path):
+    from lifebank.omics import service
+
+    from .conftest import EDGE_VCF
+
+    vcf = tmp_path / "edge.vcf"
+    vcf.write_text(EDGE_VCF)
+    service.import_vcf(db, client.app.state.settings.data_dir, vcf, dataset="edge", actor="t")
+    reader = users.headers("researcher")
+    banana = client.post("/api/v1/omics/cohorts", json={"name": "b", "criteria": {"specimen_type": "BANANA"}},
+                         headers=reader)
+    assert banana.status_code == 422
+    assert banana.json()["detail"].startswith("Specimen type (specimen_type): 'BANANA' is not a known value; "
+                                              "choose one of ")
+    chinese = client.post("/api/v1/omics/cohorts/preview", json={"name": "b", "criteria": {"specimen_status": "x"}},
+                          headers={**reader, "Accept-Language": "zh-CN"})
+    assert chinese.status_code == 422 and chinese.json()["detail"].startswith("样本状态（specimen_status）")
+    nobody = {"name": "nobody", "criteria": {"variant": "2:999"}}
+    refused = client.post("/api/v1/omics/cohorts", json=nobody, headers=reader)
+    assert refused.status_code == 422 and "no members" in refused.json()["detail"]
+    saved = client.post("/api/v1/omics/cohorts", json={**nobody, "allow_empty": True}, headers=reader)
+    assert saved.status_code == 201 and saved.json()["size"] == 0
+    carriers = client.post("/api/v1/omics/cohorts", json={"name": "c", "criteria": {"variant": "1:10:CT:C"}},
+                           headers=reader).json()
+    assert carriers["size"] == 3  # s1 0/1, s2 1|2, s4 ./1 carry CT>C
+    export = client.get("/api/v1/omics/cohorts/c/members/export", params={"format": "csv"}, headers=reader)
+    assert export.content.decode("utf-8-sig").splitlines() == [
+        "participant,vcf_samples", ",s1", ",s2", ",s4"]
+    assert client.delete("/api/v1/omics/cohorts/c", headers=users.headers("clinician")).status_code == 403
+    deleted = client.delete("/api/v1/omics/cohorts/c", headers=reader)
+    assert deleted.status_code == 200 and deleted.json()["size"] == 3
+    assert client.get("/api/v1/omics/cohorts/c", headers=reader).status_code == 404
+    assert client.delete("/api/v1/omics/cohorts/c", headers=reader).status_code == 404
+
+
+def test_cli_cohort_create_refuses_banana_and_delete_removes(cli_env, tmp_path):
+    from .conftest import EDGE_VCF
+
+    vcf = tmp_path / "edge.vcf"
+    vcf.write_text(EDGE_VCF)
+    assert run(["omics", "import", str(vcf), "--dataset", "edge"], cli_env).returncode == 0
+    banana = run(["omics", "cohort", "create", "b", "--where", "specimen_type=BANANA"], cli_env)
+    assert banana.returncode == 1
+    assert banana.stderr.startswith("error: Specimen type (specimen_type): 'BANANA' is not a known value")
+    empty = run(["omics", "cohort", "create", "e", "--where", "variant=2:999"], cli_env)
+    assert empty.returncode == 1 and "no members" in empty.stderr
+    made = run(["omics", "cohort", "create", "c", "--where", "variant=1:10:CT:C"], cli_env)
+    assert made.returncode == 0 and made.stdout.strip() == "saved cohort c: 3 members"
+    gone = run(["omics", "cohort", "delete", "c"], cli_env)
+    assert gone.returncode == 0, gone.stderr
+    assert gone.stdout.strip() == "deleted cohort c"
+    assert json.loads(run(["omics", "cohort", "list", "--format", "json"], cli_env).stdout) == []
+    again = run(["omics", "cohort", "delete", "c"], cli_env)
+    assert again.returncode == 1 and again.stderr.strip() == "error: no cohort 'c'"

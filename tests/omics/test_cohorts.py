@@ -6,10 +6,15 @@ from datetime import date
 
 import pytest
 
+import re
+
+from sqlalchemy import select
+
+from lifebank.audit.models import LedgerEvent
 from lifebank.biobank import service as biobank
-from lifebank.errors import Conflict, ValidationFailed
-from lifebank.omics import service
-from lifebank.omics.service import CohortCriteria
+from lifebank.errors import Conflict, NotFound, ValidationFailed
+from lifebank.omics import cohorts, service
+from lifebank.omics.cohorts import CohortCriteria
 
 from .conftest import EDGE_VCF
 
@@ -60,3 +65,99 @@ def test_saved_cohort_is_the_sample_subset_of_an_af_query(db, linked):
         service.save_cohort(db, linked, "dna carriers", CohortCriteria(sex="F"), actor=ACTOR)
     with pytest.raises(ValidationFailed, match="at least one criterion"):
         service.preview_cohort(db, linked, CohortCriteria())
+
+
+def test_unknown_specimen_type_or_status_is_refused_naming_field_and_choices(db, linked):
+    with pytest.raises(ValidationFailed) as caught:
+        CohortCriteria.from_dict({"specimen_type": "BANANA"})
+    assert caught.value.detail.startswith("Specimen type (specimen_type): 'BANANA' is not a known value; "
+                                          "choose one of BLD, SER,")
+    assert "DNA" in caught.value.detail
+    assert "样本类型" in caught.value.render("zh_Hans")
+    with pytest.raises(ValidationFailed, match=r"specimen_status.*'lost'.*available, reserved"):
+        CohortCriteria.from_dict({"specimen_status": "lost"})
+    with pytest.raises(ValidationFailed, match="unknown criterion colour"):
+        CohortCriteria.from_dict({"colour": "red"})
+    assert CohortCriteria.from_dict({"specimen_type": "dna", "sex": "f"}) == CohortCriteria(specimen_type="DNA",
+                                                                                            sex="F")
+
+
+def test_a_cohort_nobody_meets_is_refused_unless_confirmed(db, linked):
+    nobody = CohortCriteria(specimen_type="RNA")
+    assert service.preview_cohort(db, linked, nobody) == []
+    with pytest.raises(ValidationFailed, match="the cohort would have no members"):
+        cohorts.save_cohort(db, linked, "nobody", nobody, actor=ACTOR)
+    with pytest.raises(NotFound):
+        cohorts.get_cohort(db, "nobody")
+    _, members = cohorts.save_cohort(db, linked, "nobody", nobody, actor=ACTOR, allow_empty=True)
+    assert members == [] and cohorts.get_cohort(db, "nobody")["size"] == 0
+
+
+def test_deleting_a_cohort_removes_it_and_is_ledgered(db, linked):
+    cohorts.save_cohort(db, linked, "women", CohortCriteria(sex="F"), actor=ACTOR)
+    gone = cohorts.delete_cohort(db, "women", actor="deleter")
+    assert gone["size"] == 3 and gone["criteria"] == {"sex": "F"}
+    with pytest.raises(NotFound):
+        cohorts.get_cohort(db, "women")
+    with pytest.raises(NotFound):
+        cohorts.delete_cohort(db, "women", actor="deleter")
+    with db.session() as session:
+        event = session.scalars(select(LedgerEvent).where(LedgerEvent.action == "omics.cohort.delete")).one()
+    assert (event.actor, event.entity_id) == ("deleter", "women")
+    # the name is free again
+    cohorts.save_cohort(db, linked, "women", CohortCriteria(sex="F"), actor=ACTOR)
+
+
+def _csrf(client, headers) -> str:
+    page = client.get("/omics/cohorts", headers=headers)
+    return re.search(r'name="csrf_token" value="([^"]+)"', page.text)[1]
+
+
+def test_preview_answers_200_with_the_error_so_htmx_shows_it(client, users, db, linked):
+    headers = {**users.headers("researcher"), "Accept-Language": "zh-CN"}
+    token = _csrf(client, headers)
+    answer = client.post("/omics/cohorts/preview", data={"csrf_token": token, "specimen_type": "BANANA"},
+                         headers=headers)
+    assert answer.status_code == 200
+    assert 'id="preview-error"' in answer.text and "BANANA" in answer.text and "样本类型" in answer.text
+    fine = client.post("/omics/cohorts/preview", data={"csrf_token": token, "sex": "F"}, headers=headers)
+    assert 'id="cohort-size">3 名成员<' in fine.text
+
+
+def test_builder_offers_known_values_and_save_page_asks_before_saving_empty(client, users, db, linked):
+    headers = users.headers("researcher")
+    page = client.get("/omics/cohorts", headers=headers).text
+    assert '<select id="specimen_type" name="specimen_type">' in page and '<option value="DNA">' in page
+    assert '<option value="in_use">in_use · Checked out</option>' in page
+    token = _csrf(client, headers)
+    refused = client.post("/omics/cohorts", data={"csrf_token": token, "name": "none", "specimen_type": "RNA"},
+                          headers=headers)
+    assert refused.status_code == 422
+    assert "the cohort would have no members" in refused.text and 'name="allow_empty"' in refused.text
+    saved = client.post("/omics/cohorts", data={"csrf_token": token, "name": "none", "specimen_type": "RNA",
+                                                "allow_empty": "yes"}, headers=headers, follow_redirects=False)
+    assert saved.status_code == 303
+    cohort = client.get("/omics/cohorts/none", headers=headers).text
+    assert "<dt>Specimen type</dt><dd>RNA</dd>" in cohort
+    assert "<th>Participant</th>" in cohort and 'class="none"' in cohort
+
+
+def test_cohort_page_labels_criteria_exports_members_and_deletes(client, users, db, linked):
+    cohorts.save_cohort(db, linked, "dna", CohortCriteria(specimen_type="DNA", max_af=0.5, variant="1:10"),
+                        actor=ACTOR)
+    headers = users.headers("researcher")
+    page = client.get("/omics/cohorts/dna", headers=headers).text
+    assert "<dt>Only variants with allele frequency below</dt><dd>0.5</dd>" in page
+    assert "max_af" not in page
+    chinese = client.get("/omics/cohorts/dna", headers={**headers, "Accept-Language": "zh-CN"}).text
+    assert "<dd>DNA</dd>" in chinese and "仅计入等位基因频率低于此值的变异" in chinese
+    exported = client.get("/omics/cohorts/dna/export", params={"format": "csv"}, headers=headers)
+    lines = exported.content.decode("utf-8-sig").splitlines()
+    assert lines == ["Participant,VCF samples", "P1,s1", "P2,s2", "P4,s4", "P5,s5"]
+    token = _csrf(client, headers)
+    deleted = client.post("/omics/cohorts/dna/delete", data={"csrf_token": token}, headers=headers,
+                          follow_redirects=True)
+    assert "Cohort dna deleted." in deleted.text
+    assert client.get("/omics/cohorts/dna", headers=headers).status_code == 404
+    clinician = users.headers("clinician")
+    assert client.post("/omics/cohorts/dna/delete", data={"csrf_token": token}, headers=clinician).status_code == 403
