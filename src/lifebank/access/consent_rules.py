@@ -399,9 +399,12 @@ def _requirements(consent: Consent, request: RequestedUse, refusals: list[Msg], 
             continue
         if not named:
             conditions.append(Msg("only those the access committee approves may use it ({code})", code=shorthand))
-        elif asked is None or asked not in named:
+        elif asked is None:
+            refusals.append(Msg("the consent limits use to named {kind} ({code}); the request names none",
+                                kind=Msg(_NAMED[code]), code=shorthand))
+        elif asked not in named:
             refusals.append(Msg("the consent limits use to named {kind} ({code}); {name} is not one of them",
-                                kind=Msg(_NAMED[code]), code=shorthand, name=asked or "—"))
+                                kind=Msg(_NAMED[code]), code=shorthand, name=asked))
 
 
 _NAMED = {US: N_("users"), PS: N_("projects"), IS: N_("institutions")}
