@@ -16,6 +16,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from lifebank.messages import Msg
+
 GENESIS_HASH = "0" * 64
 
 
@@ -68,11 +70,20 @@ def event_hash(event: EventFields) -> str:
 
 @dataclass(frozen=True, slots=True)
 class ChainBreak:
+    """The first event where the chain fails, and why (a catalogue message: the CLI and pages translate it)."""
+
     seq: int
-    reason: str
+    message: Msg
+
+    @property
+    def reason(self) -> str:
+        return str(self.message)
+
+    def describe(self) -> Msg:
+        return Msg("event #{seq}: {reason}", seq=self.seq, reason=self.message)
 
     def __str__(self) -> str:
-        return f"event #{self.seq}: {self.reason}"
+        return str(self.describe())
 
 
 def first_break(
@@ -85,18 +96,21 @@ def first_break(
     for event in events:
         if event.seq != expected_seq:
             if event.seq > expected_seq:
-                return checked, ChainBreak(expected_seq, f"missing (next stored event is #{event.seq}): row deleted")
-            return checked, ChainBreak(event.seq, f"out of order or duplicated (expected #{expected_seq})")
+                return checked, ChainBreak(expected_seq, Msg("missing (next stored event is #{next}): row deleted",
+                                                          next=event.seq))
+            return checked, ChainBreak(event.seq, Msg("out of order or duplicated (expected #{expected})",
+                                                      expected=expected_seq))
         if event.prev_hash != prev_hash:
-            return checked, ChainBreak(event.seq, "previous-hash link broken: rows inserted, deleted or reordered")
+            return checked, ChainBreak(event.seq, Msg("previous-hash link broken: rows inserted, deleted or reordered"))
         if event_hash(event) != event.hash:
-            return checked, ChainBreak(event.seq, "content does not match its hash: row edited")
+            return checked, ChainBreak(event.seq, Msg("content does not match its hash: row edited"))
         prev_hash = event.hash
         expected_seq += 1
         checked += 1
     last_seq = expected_seq - 1
     if (head_seq or 0) != last_seq or (head_hash or GENESIS_HASH) != prev_hash:
         if (head_seq or 0) > last_seq:
-            return checked, ChainBreak(last_seq + 1, f"missing: the head records {head_seq} events, found {last_seq}")
-        return checked, ChainBreak(last_seq, "the ledger head does not match the last event: head record altered")
+            return checked, ChainBreak(last_seq + 1, Msg("missing: the head records {recorded} events, found {found}",
+                                                        recorded=head_seq, found=last_seq))
+        return checked, ChainBreak(last_seq, Msg("the ledger head does not match the last event: head record altered"))
     return checked, None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Index, Integer, String
+from sqlalchemy import BigInteger, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lifebank.db.base import Base, UTCDateTime
@@ -12,7 +12,8 @@ from lifebank.db.base import Base, UTCDateTime
 
 class LedgerEvent(Base):
     __tablename__ = "ledger_event"
-    __table_args__ = (Index("ix_ledger_event_entity", "entity_type", "entity_id"),)
+    __table_args__ = (Index("ix_ledger_event_entity", "entity_type", "entity_id"),
+                      Index("ix_ledger_event_occurred_at", "occurred_at"))
 
     seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
                                      autoincrement=False)
@@ -25,6 +26,20 @@ class LedgerEvent(Base):
     change_digest: Mapped[str] = mapped_column(String(64), nullable=False)
     prev_hash: Mapped[str] = mapped_column(String(64), nullable=False)
     hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+
+
+class LedgerChange(Base):
+    """What an event changed, as the canonical JSON its `change_digest` was computed from.
+
+    Kept beside the chain, not in it: no foreign key, so erasing a person's data (or a tamper test deleting an
+    event) never touches the chain, and the event page proves the text against the digest.
+    """
+
+    __tablename__ = "ledger_change"
+
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                     autoincrement=False)
+    change_json: Mapped[str] = mapped_column(Text, nullable=False)
 
 
 class LedgerHead(Base):

@@ -1,18 +1,22 @@
-"""Use cases of the ledger: append an event inside the caller's transaction, verify, list."""
+"""Use cases of the ledger: append an event inside the caller's transaction, verify, list, show one, export."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
-from lifebank.audit.chain import GENESIS_HASH, ChainBreak, EventFields, change_digest, event_hash, first_break
-from lifebank.audit.models import LedgerEvent, LedgerHead
+from lifebank.audit.chain import GENESIS_HASH, ChainBreak, EventFields, canonical_json, event_hash, first_break
+from lifebank.audit.models import LedgerChange, LedgerEvent, LedgerHead
 from lifebank.db.base import utcnow
 from lifebank.db.engine import Database
+from lifebank.errors import NotFound, SchemaOutdated, ValidationFailed
 
 SYSTEM_ACTOR = "system"
 
@@ -30,15 +34,17 @@ def record(
 
     The head row is moved with an UPDATE first: on PostgreSQL that takes its row lock, on SQLite the
     write lock (already held by BEGIN IMMEDIATE), so concurrent writers line up and never fork the chain.
+    The change itself is kept beside the chain (`ledger_change`), as the very bytes its digest covers.
     """
     moved = session.execute(
         update(LedgerHead).where(LedgerHead.id == 1).values(seq=LedgerHead.seq + 1)
         .returning(LedgerHead.seq, LedgerHead.hash)
     ).one_or_none()
     if moved is None:
-        raise RuntimeError("ledger head row is missing: run `lifebank db upgrade`")
+        raise SchemaOutdated("the ledger head row is missing; run `lifebank db upgrade`")
     seq, prev_hash = moved
     now = utcnow()
+    encoded = canonical_json(change or {})
     fields = EventFields(
         seq=seq,
         occurred_at=now.isoformat(timespec="microseconds"),
@@ -46,7 +52,7 @@ def record(
         action=action,
         entity_type=entity_type,
         entity_id=str(entity_id),
-        change_digest=change_digest(change or {}),
+        change_digest=hashlib.sha256(encoded).hexdigest(),
         prev_hash=prev_hash,
     )
     digest = event_hash(fields)
@@ -56,9 +62,20 @@ def record(
         prev_hash=prev_hash, hash=digest,
     )
     session.add(event)
+    session.add(LedgerChange(seq=seq, change_json=encoded.decode()))
     session.execute(update(LedgerHead).where(LedgerHead.id == 1).values(hash=digest))
     session.flush()
     return event
+
+
+def serialise_writers(session: Session) -> None:
+    """Take the ledger head's lock now, at the start of a transaction that checks a rule across rows.
+
+    "Never leave the platform without an active administrator" reads other users' rows; two admins
+    demoting each other at once must not both see the other still in place. On SQLite BEGIN IMMEDIATE
+    already serialises writers; on PostgreSQL the head row's lock does it (every ledgered write takes it).
+    """
+    session.execute(select(LedgerHead.seq).where(LedgerHead.id == 1).with_for_update())
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +109,54 @@ def verify(db: Database) -> VerifyResult:
     return VerifyResult(checked=checked, broken=broken)
 
 
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    """What the audit page, the API and the export narrow the ledger to; every criterion is optional.
+
+    `since`/`until` are UTC instants (the page turns the reader's local dates into them); `until` is
+    exclusive, so "to 30 Nov" means up to the start of 1 Dec in the reader's zone.
+    """
+
+    entity_type: str | None = None
+    entity_id: str | None = None
+    actor: str | None = None
+    action: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    @classmethod
+    def from_local_dates(cls, zone: ZoneInfo, *, start: date | None = None, end: date | None = None,
+                         entity_type: str | None = None, entity_id: str | None = None, actor: str | None = None,
+                         action: str | None = None) -> EventFilter:
+        """A filter whose date range is whole days in the reader's zone (`end` included)."""
+        if start and end and end < start:
+            raise ValidationFailed("the date range ends ({end}) before it starts ({start})", start=start.isoformat(),
+                                   end=end.isoformat())
+
+        def midnight(day: date) -> datetime:
+            return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+
+        return cls(entity_type=(entity_type or "").strip() or None, entity_id=(entity_id or "").strip() or None,
+                   actor=(actor or "").strip() or None, action=(action or "").strip() or None,
+                   since=midnight(start) if start else None,
+                   until=midnight(end + timedelta(days=1)) if end else None)
+
+    def apply(self, query: Select[Any]) -> Select[Any]:
+        if self.entity_type:
+            query = query.where(LedgerEvent.entity_type == self.entity_type)
+        if self.entity_id:
+            query = query.where(LedgerEvent.entity_id == self.entity_id)
+        if self.actor:
+            query = query.where(LedgerEvent.actor == self.actor)
+        if self.action:
+            query = query.where(LedgerEvent.action == self.action)
+        if self.since:
+            query = query.where(LedgerEvent.occurred_at >= self.since)
+        if self.until:
+            query = query.where(LedgerEvent.occurred_at < self.until)
+        return query
+
+
 def list_events(
     db: Database,
     *,
@@ -100,19 +165,48 @@ def list_events(
     actor: str | None = None,
     limit: int = 50,
     offset: int = 0,
+    where: EventFilter | None = None,
 ) -> tuple[int, list[LedgerEvent]]:
-    """Newest first; filters combine."""
-    query = select(LedgerEvent)
-    if entity_type:
-        query = query.where(LedgerEvent.entity_type == entity_type)
-    if entity_id:
-        query = query.where(LedgerEvent.entity_id == entity_id)
-    if actor:
-        query = query.where(LedgerEvent.actor == actor)
+    """Newest first; filters combine (`where`, or the older keyword filters)."""
+    where = where or EventFilter(entity_type=entity_type, entity_id=entity_id, actor=actor)
+    query = where.apply(select(LedgerEvent))
     with db.session() as session:
-        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        total = session.scalar(where.apply(select(func.count(LedgerEvent.seq)))) or 0
         events = list(session.scalars(query.order_by(LedgerEvent.seq.desc()).limit(limit).offset(offset)))
     return total, events
+
+
+def iter_events(db: Database, where: EventFilter) -> Iterator[dict[str, Any]]:
+    """Every matching event with its change, newest first, streamed in batches (exports of long ledgers)."""
+    query = where.apply(select(LedgerEvent, LedgerChange.change_json)
+                        .outerjoin(LedgerChange, LedgerChange.seq == LedgerEvent.seq))
+    with db.session() as session:
+        rows = session.execute(query.order_by(LedgerEvent.seq.desc()).execution_options(yield_per=2000))
+        for event, change_json in rows:
+            yield {**event_view(event), "occurred": event.occurred_at, "change": change_json or ""}
+
+
+@dataclass(frozen=True, slots=True)
+class EventDetail:
+    """One event with what it changed; `change` is None when it was not kept (events before 0002)."""
+
+    event: LedgerEvent
+    change: dict[str, Any] | None
+    change_matches_digest: bool | None
+
+
+def event_detail(db: Database, seq: int) -> EventDetail:
+    import json
+
+    with db.session() as session:
+        event = session.get(LedgerEvent, seq)
+        if event is None:
+            raise NotFound("ledger event #{seq} does not exist", seq=seq)
+        stored = session.get(LedgerChange, seq)
+    if stored is None:
+        return EventDetail(event, None, None)
+    matches = hashlib.sha256(stored.change_json.encode()).hexdigest() == event.change_digest
+    return EventDetail(event, json.loads(stored.change_json), matches)
 
 
 def event_view(event: LedgerEvent) -> dict[str, Any]:
@@ -127,3 +221,16 @@ def event_view(event: LedgerEvent) -> dict[str, Any]:
         "prev_hash": event.prev_hash,
         "hash": event.hash,
     }
+
+
+def recent_events(db: Database, *, entity_types: tuple[str, ...] = (), limit: int = 8) -> list[LedgerEvent]:
+    """The newest events (optionally of these entity types), without counting the ledger.
+
+    For the dashboard: newest first straight down the primary key, so the cost does not grow with a ledger of
+    millions of events the way a filtered count would.
+    """
+    query = select(LedgerEvent).order_by(LedgerEvent.seq.desc()).limit(limit)
+    if entity_types:
+        query = query.where(LedgerEvent.entity_type.in_(entity_types))
+    with db.session() as session:
+        return list(session.scalars(query))

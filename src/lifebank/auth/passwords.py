@@ -19,7 +19,7 @@ _COMMON = {
 def check_policy(password: str, username: str) -> None:
     """NIST SP 800-63B style: length over composition rules, and no obvious guesses."""
     if len(password) < MIN_LENGTH:
-        raise ValidationFailed(f"password is too weak: it needs at least {MIN_LENGTH} characters")
+        raise ValidationFailed("password is too weak: it needs at least {min} characters", min=MIN_LENGTH)
     if len(set(password)) < 5:
         raise ValidationFailed("password is too weak: it repeats too few different characters")
     if username and username.lower() in password.lower():

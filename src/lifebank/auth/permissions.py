@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from lifebank.errors import ValidationFailed
+from lifebank.messages import N_, register_labels
+
 
 class Role(StrEnum):
     ADMIN = "admin"
@@ -16,6 +19,16 @@ class Role(StrEnum):
     CLINICIAN = "clinician"
     RESEARCHER = "researcher"
     PARTNER = "partner"
+
+
+register_labels("role", {
+    Role.ADMIN.value: N_("Administrator"),
+    Role.BIOBANK_MANAGER.value: N_("Biobank manager"),
+    Role.TECHNICIAN.value: N_("Technician"),
+    Role.CLINICIAN.value: N_("Clinician"),
+    Role.RESEARCHER.value: N_("Researcher"),
+    Role.PARTNER.value: N_("Partner"),
+})
 
 
 # Every capability the platform checks. A route or service that needs one not listed here is a bug.
@@ -58,7 +71,9 @@ def permissions_of(roles: set[str] | frozenset[str]) -> frozenset[str]:
 
 
 def parse_role(value: str) -> Role:
+    """A role from its code; an unknown one is a user error naming the roles there are."""
     try:
-        return Role(value)
+        return Role(value.strip())
     except ValueError:
-        raise ValueError(f"unknown role {value!r}; roles are {', '.join(r.value for r in Role)}") from None
+        raise ValidationFailed("unknown role {role!r}; roles are {roles}", role=value,
+                               roles=", ".join(r.value for r in Role)) from None

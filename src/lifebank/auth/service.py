@@ -1,29 +1,61 @@
-"""Use cases of authentication and authorisation. Every state change is ledgered in its transaction."""
+"""Use cases of authentication and authorisation. Every state change is ledgered in its transaction.
+
+One rule guards the whole platform: there is always at least one active administrator. It lives here, in
+the service, so the pages, the API and the CLI all obey it — an admin who removes their own admin role, or
+disables the last other admin, would otherwise lock everyone out of user management for good.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from lifebank.audit.service import SYSTEM_ACTOR, record
-from lifebank.auth.models import ApiToken, LoginThrottle, RoleGrant, User, WebSession
+from lifebank.audit.service import SYSTEM_ACTOR, record, serialise_writers
+from lifebank.auth.models import LoginThrottle, RoleGrant, User, WebSession
 from lifebank.auth.passwords import DUMMY_HASH, check_policy, hash_password, verify_password
 from lifebank.auth.permissions import Role, parse_role, permissions_of
+from lifebank.auth.tokens import (
+    TOKEN_PREFIX,
+    IssuedToken,
+    create_token,
+    list_tokens,
+    revoke_token,
+    sha256,
+    token_owner,
+    token_principal_user,
+    user_by_name,
+)
 from lifebank.config import Settings
 from lifebank.db.base import utcnow
 from lifebank.db.engine import Database
 from lifebank.errors import AuthenticationRequired, Conflict, NotFound, TooManyAttempts, ValidationFailed
+from lifebank.messages import N_, register_labels
 
 _USERNAME = re.compile(r"^[a-z][a-z0-9._-]{2,63}$")
-TOKEN_PREFIX = "lbt"
+
+register_labels("ledger_action", {
+    "user.create": N_("User created"),
+    "user.enable": N_("User enabled"),
+    "user.disable": N_("User disabled"),
+    "user.roles": N_("Roles changed"),
+    "user.locale": N_("Language chosen"),
+    "user.preferences": N_("Preferences changed"),
+    "user.password_reset": N_("Password reset"),
+    "user.unlock": N_("User unlocked"),
+    "auth.login": N_("Logged in"),
+    "auth.login_failed": N_("Failed login"),
+    "auth.logout": N_("Logged out"),
+    "token.create": N_("API token created"),
+    "token.revoke": N_("API token revoked"),
+})
+register_labels("entity_type", {"user": N_("User"), "api_token": N_("API token")})
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,27 +67,42 @@ class Principal:
     roles: frozenset[str]
     locale: str | None = None
     permissions: frozenset[str] = field(default_factory=frozenset)
+    time_zone: str | None = None  # read by lifebank.web.templating.time_zone_of
 
     def can(self, permission: str) -> bool:
         return permission in self.permissions
 
 
 def principal_of(user: User) -> Principal:
-    return Principal(user.id, user.username, user.roles, user.locale, permissions_of(user.roles))
+    return Principal(user.id, user.username, user.roles, user.locale, permissions_of(user.roles), user.time_zone)
 
 
-def _sha256(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
+class AccountDisabled(AuthenticationRequired):
+    """The password was right but the account is disabled: said plainly, since the caller proved who they are."""
+
+    def __init__(self, username: str) -> None:
+        super().__init__("user {username!r} is disabled", username=username)
+        self.username = username
 
 
-def _user_by_name(session: Session, username: str) -> User:
-    user = session.scalar(select(User).where(User.username == username.lower()))
-    if user is None:
-        raise NotFound(f"no user {username!r}")
-    return user
+class LockedOut(TooManyAttempts):
+    """Too many failed logins for a name (known or not); `until` says when the next attempt is heard."""
+
+    def __init__(self, username: str, until: datetime, now: datetime) -> None:
+        minutes = max(1, int((until - now).total_seconds() // 60) + 1)
+        super().__init__("too many failed logins for {username!r}; try again in {minutes} min (after {until} UTC)",
+                         username=username, minutes=minutes, until=until.strftime("%Y-%m-%d %H:%M"))
+        self.until = until
 
 
 # --- users -------------------------------------------------------------------------------------------
+
+def _parse_roles(roles: list[str]) -> list[Role]:
+    parsed = sorted({parse_role(r) for r in roles if r})
+    if not parsed:
+        raise ValidationFailed("a user needs at least one role")
+    return parsed
+
 
 def create_user(
     db: Database, username: str, password: str, roles: list[str], *, display_name: str = "",
@@ -63,21 +110,15 @@ def create_user(
 ) -> User:
     username = username.strip().lower()
     if not _USERNAME.match(username):
-        raise ValidationFailed(
-            f"username {username!r} is not valid: 3-64 characters, a letter first, then letters, digits, . _ -"
-        )
-    if not roles:
-        raise ValidationFailed("a user needs at least one role")
-    try:
-        parsed = sorted({parse_role(r) for r in roles})
-    except ValueError as exc:
-        raise ValidationFailed(str(exc)) from None
+        raise ValidationFailed("username {username!r} is not valid: 3-64 characters, a letter first, "
+                               "then letters, digits, . _ -", username=username)
+    parsed = _parse_roles(roles)
     check_policy(password, username)
     try:
         with db.transaction() as session:
             if session.scalar(select(User.id).where(User.username == username)) is not None:
-                raise Conflict(f"user {username!r} already exists")
-            user = User(username=username, display_name=display_name or username,
+                raise Conflict("user {username!r} already exists", username=username)
+            user = User(username=username, display_name=display_name.strip() or username,
                         password_hash=hash_password(password), locale=locale)
             user.grants = [RoleGrant(role=r.value) for r in parsed]
             session.add(user)
@@ -85,7 +126,7 @@ def create_user(
             record(session, actor=actor, action="user.create", entity_type="user", entity_id=username,
                    change={"roles": [r.value for r in parsed], "locale": locale})
     except IntegrityError:
-        raise Conflict(f"user {username!r} already exists") from None
+        raise Conflict("user {username!r} already exists", username=username) from None
     return user
 
 
@@ -94,61 +135,168 @@ def list_users(db: Database) -> list[User]:
         return list(session.scalars(select(User).order_by(User.username)))
 
 
+def get_user(db: Database, username: str) -> User:
+    with db.session() as session:
+        return user_by_name(session, username)
+
+
+def _ensure_an_admin_remains(session: Session, user: User, *, keeps_admin: bool, stays_active: bool) -> None:
+    """Refuse a change that would leave no active administrator (called after `serialise_writers`)."""
+    if not (user.is_active and Role.ADMIN.value in user.roles) or (keeps_admin and stays_active):
+        return
+    others = session.scalar(
+        select(func.count(User.id.distinct())).join(RoleGrant, RoleGrant.user_id == User.id)
+        .where(User.is_active.is_(True), User.id != user.id, RoleGrant.role == Role.ADMIN.value,
+               RoleGrant.scope_type.is_(None))) or 0
+    if others == 0:
+        raise Conflict("{username} is the last active administrator: give another active user the admin role "
+                       "first", username=user.username)
+
+
+def _end_sessions(session: Session, user: User) -> int:
+    now = utcnow()
+    ended = 0
+    for web_session in session.scalars(select(WebSession).where(
+            WebSession.user_id == user.id, WebSession.ended_at.is_(None))):
+        web_session.ended_at = now
+        ended += 1
+    return ended
+
+
 def set_active(db: Database, username: str, active: bool, *, actor: str = SYSTEM_ACTOR) -> User:
     with db.transaction() as session:
-        user = _user_by_name(session, username)
+        serialise_writers(session)
+        user = user_by_name(session, username)
+        _ensure_an_admin_remains(session, user, keeps_admin=True, stays_active=active)
+        if user.is_active == active:
+            return user
         user.is_active = active
-        if not active:
-            now = utcnow()
-            for web_session in session.scalars(select(WebSession).where(
-                    WebSession.user_id == user.id, WebSession.ended_at.is_(None))):
-                web_session.ended_at = now
+        change = {} if active else {"sessions_ended": _end_sessions(session, user)}
         record(session, actor=actor, action="user.enable" if active else "user.disable",
-               entity_type="user", entity_id=user.username)
+               entity_type="user", entity_id=user.username, change=change)
     return user
 
 
 def set_roles(db: Database, username: str, roles: list[str], *, actor: str) -> User:
-    try:
-        parsed = sorted({parse_role(r) for r in roles})
-    except ValueError as exc:
-        raise ValidationFailed(str(exc)) from None
-    if not parsed:
-        raise ValidationFailed("a user needs at least one role")
+    """Replace a user's (global) roles; the last active admin keeps theirs."""
+    parsed = _parse_roles(roles)
     with db.transaction() as session:
-        user = _user_by_name(session, username)
-        user.grants = [g for g in user.grants if g.scope_type is not None] + [RoleGrant(role=r.value) for r in parsed]
+        serialise_writers(session)
+        user = user_by_name(session, username)
+        _ensure_an_admin_remains(session, user, keeps_admin=Role.ADMIN in parsed, stays_active=True)
+        before = sorted(user.roles)
+        wanted = {r.value for r in parsed}
+        # Keep the grants that stay (the unique constraint forbids re-inserting one before its delete flushes).
+        user.grants = [g for g in user.grants if g.scope_type is not None or g.role in wanted] + \
+            [RoleGrant(role=role) for role in sorted(wanted - user.roles)]
+        session.flush()
         record(session, actor=actor, action="user.roles", entity_type="user", entity_id=user.username,
-               change={"roles": [r.value for r in parsed]})
+               change={"before": before, "roles": [r.value for r in parsed]})
     return user
+
+
+def change_roles(db: Database, username: str, *, add: list[str], remove: list[str], actor: str) -> User:
+    """Add and remove roles (what `lifebank user roles NAME --add … --remove …` does)."""
+    adding = {parse_role(r).value for r in add}
+    removing = {parse_role(r).value for r in remove}
+    with db.session() as session:
+        current = set(user_by_name(session, username).roles)
+    return set_roles(db, username, sorted((current | adding) - removing), actor=actor)
+
+
+def reset_password(db: Database, username: str, password: str, *, actor: str) -> User:
+    """An administrator sets a new password: the user's open sessions end and any lockout is lifted."""
+    with db.transaction() as session:
+        user = user_by_name(session, username)
+        check_policy(password, user.username)
+        user.password_hash = hash_password(password)
+        ended = _end_sessions(session, user)
+        throttle = session.get(LoginThrottle, user.username)
+        if throttle is not None:
+            session.delete(throttle)
+        record(session, actor=actor, action="user.password_reset", entity_type="user", entity_id=user.username,
+               change={"sessions_ended": ended})
+    return user
+
+
+def unlock(db: Database, username: str, *, actor: str) -> bool:
+    """Lift a login lockout (and forget the failures counted); False when there was none to lift."""
+    key = username.strip().lower()[:64]
+    with db.transaction() as session:
+        user_by_name(session, key)
+        throttle = session.get(LoginThrottle, key)
+        if throttle is None:
+            return False
+        was_locked = throttle.locked_until is not None and throttle.locked_until > utcnow()
+        session.delete(throttle)
+        record(session, actor=actor, action="user.unlock", entity_type="user", entity_id=key,
+               change={"failures": throttle.failures, "was_locked": was_locked})
+    return was_locked
+
+
+def lockouts(db: Database) -> dict[str, datetime]:
+    """Usernames locked out right now, with the time the lock ends."""
+    now = utcnow()
+    with db.session() as session:
+        rows = session.execute(select(LoginThrottle.key, LoginThrottle.locked_until)
+                               .where(LoginThrottle.locked_until > now))
+        return {key: until for key, until in rows}
+
+
+def valid_time_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationFailed("unknown time zone {zone!r} (use an IANA name such as Asia/Shanghai)",
+                               zone=name) from None
+    return name
 
 
 def set_locale(db: Database, user_id: int, locale: str) -> None:
     with db.transaction() as session:
         user = session.get(User, user_id)
         if user is None:
-            raise NotFound(f"no user #{user_id}")
+            raise NotFound("no user #{id}", id=user_id)
+        if user.locale == locale:
+            return
         user.locale = locale
         record(session, actor=user.username, action="user.locale", entity_type="user", entity_id=user.username,
                change={"locale": locale})
 
 
+def set_preferences(db: Database, user_id: int, *, locale: str | None, time_zone: str | None) -> User:
+    """A user's own language and time zone (None: the site's defaults)."""
+    zone = valid_time_zone(time_zone.strip()) if time_zone and time_zone.strip() else None
+    with db.transaction() as session:
+        user = session.get(User, user_id)
+        if user is None:
+            raise NotFound("no user #{id}", id=user_id)
+        user.locale, user.time_zone = locale, zone
+        record(session, actor=user.username, action="user.preferences", entity_type="user",
+               entity_id=user.username, change={"locale": locale, "time_zone": zone})
+    return user
+
+
 # --- login -------------------------------------------------------------------------------------------
 
 def authenticate(db: Database, settings: Settings, username: str, password: str) -> Principal:
-    """Check a password, throttling repeated failures per username whether or not the user exists."""
+    """Check a password, throttling repeated failures per username whether or not the user exists.
+
+    A wrong password says only "wrong username or password", whether the name exists or not; only the
+    right password of a disabled account is told that the account is disabled.
+    """
     key = username.strip().lower()[:64]
     now = utcnow()
     with db.transaction() as session:
         throttle = session.get(LoginThrottle, key)
         if throttle and throttle.locked_until and throttle.locked_until > now:
-            minutes = max(1, int((throttle.locked_until - now).total_seconds() // 60) + 1)
-            raise TooManyAttempts(f"too many failed logins for {key!r}; try again in {minutes} min")
+            raise LockedOut(key, throttle.locked_until, now)
         user = session.scalar(select(User).where(User.username == key))
         valid = verify_password(user.password_hash if user else DUMMY_HASH, password) and user is not None
         if valid and user is not None and user.is_active:
             if throttle:
                 session.delete(throttle)
+            user.last_login_at = now
             record(session, actor=user.username, action="auth.login", entity_type="user", entity_id=user.username)
             return principal_of(user)
         window = timedelta(minutes=settings.login_lockout_minutes)
@@ -163,21 +311,21 @@ def authenticate(db: Database, settings: Settings, username: str, password: str)
         record(session, actor=SYSTEM_ACTOR, action="auth.login_failed", entity_type="user", entity_id=key,
                change={"failures": throttle.failures})
     if user is not None and valid and not user.is_active:
-        raise AuthenticationRequired(f"user {key!r} is disabled")
+        raise AccountDisabled(key)
     raise AuthenticationRequired("wrong username or password")
 
 
 def start_session(db: Database, settings: Settings, principal: Principal) -> str:
     token = secrets.token_urlsafe(32)
     with db.transaction() as session:
-        session.add(WebSession(token_hash=_sha256(token), user_id=principal.user_id,
+        session.add(WebSession(token_hash=sha256(token), user_id=principal.user_id,
                                expires_at=utcnow() + timedelta(hours=settings.session_hours)))
     return token
 
 
 def session_principal(db: Database, token: str) -> Principal | None:
     with db.session() as session:
-        web_session = session.scalar(select(WebSession).where(WebSession.token_hash == _sha256(token)))
+        web_session = session.scalar(select(WebSession).where(WebSession.token_hash == sha256(token)))
         if (web_session is None or web_session.ended_at is not None or web_session.expires_at <= utcnow()
                 or not web_session.user.is_active):
             return None
@@ -186,73 +334,16 @@ def session_principal(db: Database, token: str) -> Principal | None:
 
 def end_session(db: Database, token: str) -> None:
     with db.transaction() as session:
-        web_session = session.scalar(select(WebSession).where(WebSession.token_hash == _sha256(token)))
+        web_session = session.scalar(select(WebSession).where(WebSession.token_hash == sha256(token)))
         if web_session is not None and web_session.ended_at is None:
             web_session.ended_at = utcnow()
             record(session, actor=web_session.user.username, action="auth.logout", entity_type="user",
                    entity_id=web_session.user.username)
 
 
-# --- API tokens --------------------------------------------------------------------------------------
-
-@dataclass(frozen=True, slots=True)
-class IssuedToken:
-    token: str
-    prefix: str
-    expires_at: datetime
-
-
-def create_token(db: Database, username: str, name: str, *, days: int = 90, actor: str = SYSTEM_ACTOR) -> IssuedToken:
-    if not 1 <= days <= 3650:
-        raise ValidationFailed(f"token lifetime {days} days is out of range (1-3650)")
-    prefix = secrets.token_hex(4)
-    secret = secrets.token_urlsafe(32)
-    token = f"{TOKEN_PREFIX}_{prefix}_{secret}"
-    expires = utcnow() + timedelta(days=days)
-    with db.transaction() as session:
-        user = _user_by_name(session, username)
-        if not user.is_active:
-            raise ValidationFailed(f"user {username!r} is disabled")
-        session.add(ApiToken(user_id=user.id, name=name, prefix=prefix, token_hash=_sha256(token), expires_at=expires))
-        record(session, actor=actor, action="token.create", entity_type="api_token", entity_id=prefix,
-               change={"user": user.username, "name": name, "expires_at": expires})
-    return IssuedToken(token, prefix, expires)
-
-
-def revoke_token(db: Database, prefix: str, *, actor: str = SYSTEM_ACTOR) -> None:
-    with db.transaction() as session:
-        token = session.scalar(select(ApiToken).where(ApiToken.prefix == prefix))
-        if token is None:
-            raise NotFound(f"no API token with prefix {prefix!r}")
-        if token.revoked_at is None:
-            token.revoked_at = utcnow()
-            record(session, actor=actor, action="token.revoke", entity_type="api_token", entity_id=prefix)
-
-
-def list_tokens(db: Database, username: str | None = None) -> list[ApiToken]:
-    with db.session() as session:
-        query = select(ApiToken).order_by(ApiToken.created_at)
-        if username:
-            query = query.where(ApiToken.user_id == _user_by_name(session, username).id)
-        return list(session.scalars(query))
-
-
 def token_principal(db: Database, token: str) -> Principal:
     """Resolve a bearer token or say exactly why it is refused."""
-    parts = token.split("_", 2)
-    if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
-        raise AuthenticationRequired("malformed API token")
-    with db.session() as session:
-        stored = session.scalar(select(ApiToken).where(ApiToken.prefix == parts[1]))
-        if stored is None or not hmac.compare_digest(stored.token_hash, _sha256(token)):
-            raise AuthenticationRequired("unknown API token")
-        if stored.revoked_at is not None:
-            raise AuthenticationRequired("API token has been revoked")
-        if stored.expires_at <= utcnow():
-            raise AuthenticationRequired("API token has expired")
-        if not stored.user.is_active:
-            raise AuthenticationRequired(f"user {stored.user.username!r} is disabled")
-        return principal_of(stored.user)
+    return principal_of(token_principal_user(db, token))
 
 
 def has_users(db: Database) -> bool:
@@ -261,3 +352,11 @@ def has_users(db: Database) -> bool:
 
 
 ALL_ROLES = [r.value for r in Role]
+
+__all__ = [
+    "ALL_ROLES", "TOKEN_PREFIX", "AccountDisabled", "IssuedToken", "LockedOut", "Principal", "authenticate",
+    "change_roles", "create_token", "create_user", "end_session", "get_user", "has_users", "list_tokens",
+    "list_users", "lockouts", "principal_of", "reset_password", "revoke_token", "session_principal",
+    "set_active", "set_locale", "set_preferences", "set_roles", "start_session", "token_owner",
+    "token_principal", "unlock",
+]

@@ -8,6 +8,7 @@ from functools import lru_cache
 from lifebank.config import Settings, get_settings
 from lifebank.db import migrate
 from lifebank.db.engine import Database
+from lifebank.errors import ConfigError
 
 
 def settings() -> Settings:
@@ -19,10 +20,21 @@ def _database(url: str) -> Database:
     return Database(url)
 
 
-def database(*, require_current: bool = True) -> Database:
-    """The configured database, connected and (unless told otherwise) at the current schema."""
+def database(*, require_current: bool = True, create: bool = False) -> Database:
+    """The configured database, connected and (unless told otherwise) at the current schema.
+
+    The embedded SQLite database lives in the data folder. When LIFEBANK_DATA_DIR is not set and the
+    default folder (`./data`) does not exist, a command run from the wrong place would silently start an
+    empty bank there; so only commands that mean to create one (`db upgrade`, `demo`: `create=True`) do,
+    and the others say where the folder would be and how to point at the real one.
+    """
     cfg = settings()
     if cfg.is_sqlite and not cfg.database_url:
+        if not create and "data_dir" not in cfg.model_fields_set and not cfg.data_dir.is_dir():
+            raise ConfigError(
+                "no LifeBank data folder at {folder}: set LIFEBANK_DATA_DIR to the folder that holds "
+                "lifebank.db (or LIFEBANK_DATABASE_URL), or create a new database here with "
+                "`lifebank db upgrade` (or `lifebank demo`)", folder=str(cfg.data_dir))
         cfg.ensure_data_dir()
     db = _database(cfg.effective_database_url)
     db.check_connection()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 from typing import Annotated
 
-import click
 import typer
 from rich.markup import escape
 from sqlalchemy.exc import SQLAlchemyError
@@ -22,9 +21,12 @@ from lifebank.cli.output import (
     print_error,
     print_json,
     print_rejection,
+    say,
+    text,
 )
 from lifebank.domains import domain_modules
 from lifebank.errors import LifeBankError, RowsRejected
+from lifebank.messages import Msg
 
 app = typer.Typer(name="lifebank", help="LifeBank: biobank, stem-cell registry and genome data platform.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -41,7 +43,7 @@ app.add_typer(config_app, name="config")
 
 def _version(value: bool) -> None:
     if value:
-        console.print(f"lifebank {__version__}")
+        say(Msg("lifebank {version}", version=__version__))
         raise typer.Exit()
 
 
@@ -71,8 +73,8 @@ def serve(
     app_ = create_app(cfg, db)
     warm_up(db)  # the HLA index and the like build in the background while the server starts
     host, port = host or cfg.host, port or cfg.port
-    console.print(f"LifeBank {__version__} serving on [bold]http://{host}:{port}/[/] (API docs: /api/docs)",
-                  soft_wrap=True)
+    say(Msg("LifeBank {version} serving on {url} (API docs: /api/docs)", version=__version__,
+            url=f"http://{host}:{port}/"))
     uvicorn.run(app_, host=host, port=port, log_level="info")
 
 
@@ -86,14 +88,15 @@ def demo(
     from lifebank import demo as demo_data
     from lifebank.db import migrate
 
-    db = context.database(require_current=False)
+    db = context.database(require_current=False, create=True)
     migrate.upgrade(db)
     login = demo_data.load(db)
     cfg = context.settings()
-    url = f"http://{host or cfg.host}:{port or cfg.port}/"
-    console.print(f"\n[bold green]LifeBank demo ready[/] at [bold]{url}[/]", soft_wrap=True)
-    console.print(f"Log in as [bold]{login.username}[/] with password [bold]{login.password}[/]"
-                  f" (other demo users: {', '.join(login.others)}; same password)\n", soft_wrap=True)
+    console.print()
+    say(Msg("LifeBank demo ready at {url}", url=f"http://{host or cfg.host}:{port or cfg.port}/"))
+    say(Msg("Log in as {username} with password {password} (other demo users: {others}; same password)",
+            username=login.username, password=login.password, others=", ".join(login.others)))
+    console.print()
     if serve_after:
         serve(host=host, port=port)
 
@@ -105,9 +108,9 @@ def db_upgrade() -> None:
     """Bring the schema to the newest revision of every domain."""
     from lifebank.db import migrate
 
-    db = context.database(require_current=False)
+    db = context.database(require_current=False, create=True)
     migrate.upgrade(db)
-    console.print(f"schema up to date: {', '.join(sorted(migrate.current_revisions(db)))}")
+    say(Msg("schema up to date: {revisions}", revisions=", ".join(sorted(migrate.current_revisions(db)))))
 
 
 @db_app.command("current")
@@ -121,8 +124,9 @@ def db_current(fmt: FormatOpt = OutputFormat.table) -> None:
     if fmt is OutputFormat.json:
         print_json({"current": current, "heads": heads, "up_to_date": up_to_date})
     else:
-        console.print(f"current: {', '.join(current) or '(empty)'}\nnewest:  {', '.join(heads)}")
-        console.print("up to date" if up_to_date else "[yellow]outdated: run `lifebank db upgrade`[/]")
+        say(Msg("current: {current}", current=", ".join(current) or text(Msg("(empty)"))))
+        say(Msg("newest:  {heads}", heads=", ".join(heads)))
+        say(Msg("up to date") if up_to_date else Msg("outdated: run `lifebank db upgrade`"))
     if not up_to_date:
         raise typer.Exit(1)
 
@@ -143,26 +147,83 @@ def user_create(
 
     user = service.create_user(context.database(), username, password, role, display_name=display_name,
                                locale=locale, actor=cli_actor())
-    console.print(f"created user {user.username} ({', '.join(sorted(user.roles))})")
+    say(Msg("created user {username} ({roles})", username=user.username, roles=", ".join(sorted(user.roles))))
 
 
 @user_app.command("list")
 def user_list(fmt: FormatOpt = OutputFormat.table) -> None:
-    """List users."""
+    """List users (roles as a list with `--format json`)."""
     from lifebank.auth import service
 
-    rows = [{"username": u.username, "display_name": u.display_name, "roles": ",".join(sorted(u.roles)),
-             "active": u.is_active, "locale": u.locale} for u in service.list_users(context.database())]
-    emit_rows(rows, fmt, columns=["username", "display_name", "roles", "active", "locale"])
+    db = context.database()
+    locks = service.lockouts(db)
+    rows = [{"username": u.username, "display_name": u.display_name, "roles": sorted(u.roles),
+             "active": u.is_active, "locale": u.locale, "time_zone": u.time_zone,
+             "last_login_at": u.last_login_at.isoformat() if u.last_login_at else None,
+             "locked_until": locks[u.username].isoformat() if u.username in locks else None}
+            for u in service.list_users(db)]
+    if fmt is OutputFormat.table:
+        rows = [{**row, "roles": ",".join(row["roles"])} for row in rows]
+    emit_rows(rows, fmt, columns=["username", "display_name", "roles", "active", "locale", "time_zone",
+                                  "last_login_at", "locked_until"])
+
+
+@user_app.command("roles")
+def user_roles(
+    username: str,
+    add: Annotated[list[str] | None, typer.Option("--add", help="Role to grant (repeatable)")] = None,
+    remove: Annotated[list[str] | None, typer.Option("--remove", help="Role to take away (repeatable)")] = None,
+) -> None:
+    """Show a user's roles, or grant and take away roles (the last active admin keeps the admin role)."""
+    from lifebank.auth import service
+
+    db = context.database()
+    if add or remove:
+        user = service.change_roles(db, username, add=add or [], remove=remove or [], actor=cli_actor())
+    else:
+        user = service.get_user(db, username)
+    say(Msg("{username}: {roles}", username=user.username, roles=", ".join(sorted(user.roles))))
 
 
 @user_app.command("disable")
 def user_disable(username: str) -> None:
-    """Disable a user: logins, sessions and tokens stop working."""
+    """Disable a user: logins, sessions and tokens stop working (never the last active admin)."""
     from lifebank.auth import service
 
     service.set_active(context.database(), username, False, actor=cli_actor())
-    console.print(f"disabled user {username}")
+    say(Msg("disabled user {username}", username=username))
+
+
+@user_app.command("enable")
+def user_enable(username: str) -> None:
+    """Enable a disabled user again."""
+    from lifebank.auth import service
+
+    service.set_active(context.database(), username, True, actor=cli_actor())
+    say(Msg("enabled user {username}", username=username))
+
+
+@user_app.command("unlock")
+def user_unlock(username: str) -> None:
+    """Lift a login lockout after too many failed logins."""
+    from lifebank.auth import service
+
+    lifted = service.unlock(context.database(), username, actor=cli_actor())
+    say(Msg("unlocked user {username}", username=username) if lifted else
+        Msg("user {username} was not locked out", username=username))
+
+
+@user_app.command("password")
+def user_password(
+    username: str,
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True,
+                                          envvar="LIFEBANK_NEW_PASSWORD")],
+) -> None:
+    """Set a new password for a user; their open browser sessions end."""
+    from lifebank.auth import service
+
+    service.reset_password(context.database(), username, password, actor=cli_actor())
+    say(Msg("new password set for {username}; their sessions ended", username=username))
 
 
 @token_app.command("create")
@@ -179,8 +240,9 @@ def token_create(
     if fmt is OutputFormat.json:
         print_json({"token": issued.token, "prefix": issued.prefix, "expires_at": issued.expires_at.isoformat()})
     else:
-        console.print(issued.token, soft_wrap=True)
-        err_console.print(f"prefix {issued.prefix}, expires {issued.expires_at:%Y-%m-%d}")
+        console.print(issued.token, soft_wrap=True, markup=False, highlight=False)
+        err_console.print(text(Msg("prefix {prefix}, expires {date}", prefix=issued.prefix,
+                                   date=f"{issued.expires_at:%Y-%m-%d}")), markup=False, highlight=False)
 
 
 @token_app.command("revoke")
@@ -189,7 +251,7 @@ def token_revoke(prefix: str) -> None:
     from lifebank.auth import service
 
     service.revoke_token(context.database(), prefix, actor=cli_actor())
-    console.print(f"revoked token {prefix}")
+    say(Msg("revoked token {prefix}", prefix=prefix))
 
 
 @token_app.command("list")
@@ -215,9 +277,12 @@ def audit_verify(fmt: FormatOpt = OutputFormat.table) -> None:
                     "broken_seq": result.broken.seq if result.broken else None,
                     "reason": result.broken.reason if result.broken else None})
     elif result.ok:
-        console.print(f"ledger intact: {result.checked} events verified")
-    else:
-        err_console.print(f"[red]ledger broken at {result.broken}[/] ({result.checked} events verified before it)")
+        say(Msg("ledger intact: {count} event verified", plural="ledger intact: {count} events verified",
+                count=result.checked))
+    elif result.broken is not None:
+        err_console.print(text(Msg("ledger broken at {where} ({count} events verified before it)",
+                                   where=result.broken.describe(), count=result.checked)),
+                          style="red", markup=False, highlight=False, soft_wrap=True)
     if not result.ok:
         raise typer.Exit(1)
 
@@ -242,7 +307,7 @@ def audit_log(
     for row in rows:
         row["hash"] = row["hash"][:12]
     emit_rows(rows, fmt, columns=["seq", "occurred_at", "actor", "action", "entity_type", "entity_id", "hash"],
-              title=f"{total} events")
+              title=Msg("{count} event", plural="{count} events", count=total))
 
 
 # --- config ------------------------------------------------------------------------------------------
@@ -265,14 +330,18 @@ for _module in domain_modules("cli"):
 
 
 def main() -> None:
-    """Entry point: domain errors and unreachable databases become one line on stderr and exit 1."""
+    """Entry point: usage mistakes, domain errors and unreachable databases become one line on stderr.
+
+    Exit codes: 0 done, 1 refused (a domain error, a database problem), 2 a usage mistake (unknown
+    command or option, a bad value), 130 interrupted. Never a traceback for anything a user can cause.
+    """
     try:
         code = app(standalone_mode=False)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        err_console.print("aborted")
+    except typer.TyperException as exc:  # Typer's (vendored Click's) usage errors
+        _print_usage_error(exc)
+        sys.exit(getattr(exc, "exit_code", 2))
+    except typer.Abort:
+        err_console.print(text(Msg("aborted")), markup=False, highlight=False)
         sys.exit(1)
     except RowsRejected as exc:
         print_rejection(exc, OutputFormat.table)
@@ -281,10 +350,21 @@ def main() -> None:
         print_error(exc)
         sys.exit(1)
     except SQLAlchemyError as exc:
-        err_console.print(f"[red]database error:[/] {escape(str(exc).splitlines()[0])}", highlight=False,
-                          soft_wrap=True)
+        err_console.print(f"[red]{escape(text(Msg('database error:')))}[/] {escape(str(exc).splitlines()[0])}",
+                          highlight=False, soft_wrap=True)
         sys.exit(1)
     except KeyboardInterrupt:
-        err_console.print("interrupted")
+        err_console.print(text(Msg("interrupted")), markup=False, highlight=False)
         sys.exit(130)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _print_usage_error(exc: Exception) -> None:
+    ctx = getattr(exc, "ctx", None)
+    if type(exc).__name__ == "NoArgsIsHelpError":
+        return  # a group named alone: Typer has already printed its help
+    format_message = getattr(exc, "format_message", None)
+    problem = format_message() if callable(format_message) else str(exc)
+    command = ctx.command_path if ctx is not None else "lifebank"
+    err_console.print(text(Msg("usage error: {problem} (see `{command} --help`)", problem=problem,
+                               command=command)), markup=False, highlight=False, soft_wrap=True)

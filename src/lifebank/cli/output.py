@@ -10,7 +10,9 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
+from rich.text import Text
 
 from lifebank.errors import LifeBankError, RowsRejected
 from lifebank.messages import Msg, render
@@ -58,17 +60,27 @@ def print_json(data: Any) -> None:
 
 
 def emit_rows(rows: Sequence[Mapping[str, Any]], fmt: OutputFormat, *, columns: Sequence[str] | None = None,
-              title: str | None = None) -> None:
+              title: str | Msg | None = None) -> None:
+    """Rows as a table for people, or a JSON list with `--format json`.
+
+    A cell is never cut or ellipsized: a barcode or an id that is cut is a wrong barcode. On a terminal,
+    long cells fold onto the next line inside their column; when stdout is a pipe or a file, the table is
+    printed at its full natural width, one row per line, whatever COLUMNS says.
+    """
     if fmt is OutputFormat.json:
         print_json(list(rows))
         return
     columns = list(columns or (rows[0].keys() if rows else []))
-    table = Table(title=title)
+    table = Table(title=text(title) if title else None)
     for column in columns:
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
-    console.print(table)
+        table.add_row(*(Text("" if row.get(c) is None else str(row.get(c))) for c in columns))
+    if console.is_terminal:
+        console.print(table)
+        return
+    natural = Measurement.get(console, console.options.update(max_width=1_000_000), table).maximum
+    Console(width=max(console.width, natural), highlight=False, color_system=None).print(table)
 
 
 def print_rejection(exc: RowsRejected, fmt: OutputFormat) -> None:

@@ -1,4 +1,7 @@
-"""Pages of the platform shell: login/logout, dashboard, language switch, user admin, audit log."""
+"""Pages of the platform shell: login/logout, dashboard, language switch.
+
+Users and accounts are pages of `lifebank.auth.web`, the audit log of `lifebank.audit.web`.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +11,13 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from lifebank.audit import service as audit
 from lifebank.auth import service as auth
-from lifebank.auth.permissions import Role
 from lifebank.errors import LifeBankError, PermissionDenied
+from lifebank.messages import Msg
 from lifebank.web.csrf import check_csrf
 from lifebank.web.deps import SESSION_COOKIE, DbDep, SettingsDep, optional_principal
 from lifebank.web.i18n import LANGUAGES, normalise
-from lifebank.web.templating import gettext_for, render
+from lifebank.web.templating import local_time, render, time_zone_of
 
 router = APIRouter(include_in_schema=False)
 LANG_COOKIE = "lifebank_lang"
@@ -39,8 +41,7 @@ def page_requires(permission: str):  # noqa: ANN201 - returns a FastAPI dependen
     def _check(request: Request) -> auth.Principal:
         principal = page_principal(request)
         if not principal.can(permission):
-            _ = gettext_for(request)
-            raise PermissionDenied(_("You do not have permission to open this page."))
+            raise PermissionDenied("You do not have permission to open this page.")
         return principal
 
     return _check
@@ -72,14 +73,11 @@ def login(
     csrf_token: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/dashboard",
 ) -> Response:
     check_csrf(request, csrf_token)
-    _ = gettext_for(request)
     try:
         principal = auth.authenticate(db, settings, username, password)
     except LifeBankError as exc:
-        message = _("Too many failed logins. Try again later.") if exc.status == 429 else \
-            _("Wrong username or password.")
-        return render(request, "login.html", status_code=exc.status, next=_safe_next(next), error=message,
-                      username=username)
+        return render(request, "login.html", status_code=exc.status, next=_safe_next(next),
+                      error=_login_refusal(request, exc), username=username)
     token = auth.start_session(db, settings, principal)
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", secure=settings.cookie_secure,
@@ -87,6 +85,18 @@ def login(
     if principal.locale:
         response.set_cookie(LANG_COOKIE, principal.locale, samesite="lax", secure=settings.cookie_secure, path="/")
     return response
+
+
+def _login_refusal(request: Request, exc: LifeBankError) -> Msg:
+    """What the login form says: a lockout names its end in the reader's time; a wrong password or an
+    unknown name get the same words (no hint which names exist); only the right password of a disabled
+    account learns that the account is disabled."""
+    if isinstance(exc, auth.LockedOut):
+        return Msg("Too many failed logins. Try again after {time}.",
+                   time=local_time(exc.until, time_zone_of(request)))
+    if isinstance(exc, auth.AccountDisabled):
+        return Msg("Your account is disabled. Ask an administrator to enable it.")
+    return Msg("Wrong username or password.")
 
 
 @router.post("/logout")
@@ -118,73 +128,6 @@ def switch_language(
 @router.get("/dashboard", response_class=HTMLResponse)
 def dashboard(request: Request, principal: PagePrincipal) -> Response:
     return render(request, "dashboard.html", permissions=sorted(principal.permissions))
-
-
-@router.get("/admin/users", response_class=HTMLResponse)
-def users_page(request: Request, db: DbDep,
-               _p: Annotated[auth.Principal, Depends(page_requires("user.admin"))]) -> Response:
-    return render(request, "admin_users.html", users=auth.list_users(db), roles=[r.value for r in Role],
-                  error=None, created=None)
-
-
-@router.post("/admin/users", response_class=HTMLResponse)
-def users_create(
-    request: Request, db: DbDep, principal: Annotated[auth.Principal, Depends(page_requires("user.admin"))],
-    username: Annotated[str, Form()], password: Annotated[str, Form()],
-    role: Annotated[list[str], Form()], display_name: Annotated[str, Form()] = "",
-    csrf_token: Annotated[str, Form()] = "",
-) -> Response:
-    check_csrf(request, csrf_token)
-    error, created = None, None
-    try:
-        created = auth.create_user(db, username, password, role, display_name=display_name,
-                                   actor=principal.username).username
-    except LifeBankError as exc:
-        error = exc.detail
-    return render(request, "admin_users.html", status_code=422 if error else 200, users=auth.list_users(db),
-                  roles=[r.value for r in Role], error=error, created=created)
-
-
-@router.post("/admin/users/{username}/active")
-def users_set_active(
-    request: Request, username: str, db: DbDep,
-    principal: Annotated[auth.Principal, Depends(page_requires("user.admin"))],
-    active: Annotated[bool, Form()], csrf_token: Annotated[str, Form()] = "",
-) -> Response:
-    check_csrf(request, csrf_token)
-    if username == principal.username and not active:
-        raise PermissionDenied(gettext_for(request)("You cannot disable your own account."))
-    auth.set_active(db, username, active, actor=principal.username)
-    return RedirectResponse("/admin/users", status_code=303)
-
-
-@router.post("/admin/users/{username}/roles", response_class=HTMLResponse)
-def users_set_roles(
-    request: Request, username: str, db: DbDep,
-    principal: Annotated[auth.Principal, Depends(page_requires("user.admin"))],
-    role: Annotated[list[str] | None, Form()] = None, csrf_token: Annotated[str, Form()] = "",
-) -> Response:
-    check_csrf(request, csrf_token)
-    try:
-        auth.set_roles(db, username, role or [], actor=principal.username)
-    except LifeBankError as exc:
-        return render(request, "admin_users.html", status_code=exc.status, users=auth.list_users(db),
-                      roles=[r.value for r in Role], error=exc.detail, created=None)
-    return RedirectResponse("/admin/users", status_code=303)
-
-
-@router.get("/audit", response_class=HTMLResponse)
-def audit_page(
-    request: Request, db: DbDep, _p: Annotated[auth.Principal, Depends(page_requires("audit.read"))],
-    entity_type: str | None = None, entity_id: str | None = None, page: int = 1, verify: bool = False,
-) -> Response:
-    limit = 50
-    page = max(page, 1)
-    total, events = audit.list_events(db, entity_type=entity_type or None, entity_id=entity_id or None,
-                                      limit=limit, offset=(page - 1) * limit)
-    verdict = audit.verify(db) if verify else None
-    return render(request, "audit.html", events=events, total=total, page=page, limit=limit,
-                  entity_type=entity_type or "", entity_id=entity_id or "", verdict=verdict)
 
 
 def login_redirect(request: Request, exc: LoginRedirect) -> Response:
