@@ -25,12 +25,15 @@ so the change and its proof commit or fail together.
 from __future__ import annotations
 
 from lifebank.biobank._common import _chunks, _event, specimen_row
+from lifebank.biobank.free_positions import find_free_positions
 from lifebank.biobank.history import _ancestors, _lineage_tree, specimen_history, specimen_lineage
 from lifebank.biobank.participants import (
     SEXES,
+    ParticipantFilter,
     check_participant_fields,
     existing_participants,
     has_consent_in_force,
+    iter_participants,
     list_participant_codes,
     list_participants,
     participant_row,
@@ -39,7 +42,9 @@ from lifebank.biobank.participants import (
     participants_with_specimens,
     record_consent,
     register_participant,
+    register_participant_with_consent,
     withdraw_consent,
+    withdrawal_preview,
 )
 from lifebank.biobank.search import (
     SORT_KEYS,
@@ -81,16 +86,20 @@ from lifebank.biobank.storage import (
     container_info,
     create_container,
     define_container_type,
+    edit_container_type,
     in_subtree,
     layout_of,
+    list_container_types,
     list_containers,
     location_label,
     move_container,
     occupancy,
+    parent_choices,
     place_specimens,
     resolve_location,
 )
 from lifebank.db.base import utcnow
+from lifebank.db.engine import Database
 
 __all__ = [
     # participants
@@ -107,6 +116,10 @@ __all__ = [
     "record_consent",
     "register_participant",
     "withdraw_consent",
+    "ParticipantFilter",
+    "iter_participants",
+    "register_participant_with_consent",
+    "withdrawal_preview",
     # storage
     "Location",
     "box_layout",
@@ -123,6 +136,10 @@ __all__ = [
     "occupancy",
     "place_specimens",
     "resolve_location",
+    "edit_container_type",
+    "find_free_positions",
+    "list_container_types",
+    "parent_choices",
     # specimens
     "QC_KINDS",
     "SCHEME",
@@ -165,3 +182,10 @@ __all__ = [
     # the clock, as tests read it through this module
     "utcnow",
 ]
+
+
+def warm_up(db: Database) -> None:
+    """Take the dashboard's first snapshot of the bank's figures as the server starts (seconds at 10 M)."""
+    from lifebank.biobank import statistics
+
+    statistics.refresh(db)

@@ -32,12 +32,17 @@ from lifebank.biobank.storage_layout import (
 )
 from lifebank.db.engine import Database
 from lifebank.errors import Conflict, NotFound, ValidationFailed
-from lifebank.messages import Msg, labels_of
+from lifebank.messages import N_, Msg, labels_of, register_labels
 
 # Container kinds as nouns inside a sentence ("a rack cannot hold a freezer"); pages use the capitalised
 # labels of vocabulary.py.
 _NOUNS = {"site": Msg("site"), "freezer": Msg("freezer"), "tank": Msg("liquid-nitrogen tank"),
           "automated_store": Msg("automated store"), "rack": Msg("rack"), "box": Msg("box")}
+
+
+register_labels("label_scheme", {"letter-number": N_("Letter-number (A1…H12)"),
+                                 "number-number": N_("Number-number (1-1…10-10)"),
+                                 "sequential": N_("Sequential (1…81)")})
 
 
 def kind_noun(kind: str) -> Msg | str:
@@ -342,3 +347,61 @@ def place_specimens(db: Database, barcodes: Sequence[str], *, temperature_class:
                       entity_id=specimens[0].barcode if len(specimens) == 1 else f"{len(specimens)} specimens",
                       change=placed)
     return placed
+
+
+def list_container_types(db: Database) -> list[dict[str, Any]]:
+    """Every container type with how many containers use it (a used type's grid cannot change)."""
+    with db.session() as session:
+        used = dict(session.execute(select(Container.type_id, func.count()).group_by(Container.type_id)).all())
+        return [{"name": t.name, "kind": t.kind, "rows": t.rows, "columns": t.columns, "scheme": t.scheme,
+                 "containers": used.get(t.id, 0)}
+                for t in session.scalars(select(ContainerType).order_by(ContainerType.kind, ContainerType.name))]
+
+
+def edit_container_type(db: Database, name: str, *, new_name: str | None = None, rows: int | None = None,
+                        columns: int | None = None, scheme: str | None = None, actor: str) -> ContainerType:
+    """Rename a container type, or change its grid while no container uses it.
+
+    A box's capacity and every stored position index follow its type's grid, so reshaping a type in use
+    would silently move tubes to other positions: that is refused, naming how many containers use it.
+    """
+    with db.transaction() as session:
+        ctype = session.scalar(select(ContainerType).where(ContainerType.name == name))
+        if ctype is None:
+            raise NotFound("container type {name!r} does not exist", name=name)
+        before = {"name": ctype.name, "rows": ctype.rows, "columns": ctype.columns, "scheme": ctype.scheme}
+        new_name = (new_name or name).strip()
+        if not new_name or len(new_name) > 64:
+            raise ValidationFailed("container type name {name!r} must be 1-64 characters", name=new_name)
+        if new_name != name and session.scalar(select(ContainerType.id)
+                                               .where(ContainerType.name == new_name)) is not None:
+            raise Conflict("container type {name!r} already exists", name=new_name)
+        grid = (rows or ctype.rows, columns or ctype.columns, scheme or ctype.scheme)
+        if ctype.kind == ContainerKind.BOX and grid != (ctype.rows, ctype.columns, ctype.scheme):
+            users = session.scalar(select(func.count()).where(Container.type_id == ctype.id)) or 0
+            if users:
+                raise Conflict("container type {name!r} is used by {count} container; its grid cannot change",
+                               plural="container type {name!r} is used by {count} containers; its grid cannot "
+                                      "change", count=users, name=name)
+            try:
+                GridLayout(grid[0] or 0, grid[1] or 0, LabelScheme(grid[2] or LabelScheme.LETTER_NUMBER))
+            except LayoutError as exc:
+                raise ValidationFailed(exc.message) from None
+            except ValueError:
+                raise ValidationFailed("label scheme {scheme!r} is not one of {choices}", scheme=grid[2],
+                                       choices=", ".join(s.value for s in LabelScheme)) from None
+            ctype.rows, ctype.columns, ctype.scheme = grid
+        ctype.name = new_name
+        after = {"name": ctype.name, "rows": ctype.rows, "columns": ctype.columns, "scheme": ctype.scheme}
+        ledger.record(session, actor=actor, action="storage.type.edit", entity_type="container_type",
+                      entity_id=name, change={k: [before[k], after[k]] for k in after if before[k] != after[k]})
+    return ctype
+
+
+def parent_choices(db: Database, limit: int = 500) -> list[dict[str, Any]]:
+    """Containers that can hold others (sites, storage units, racks), by path: the choices of the create
+    and move forms (boxes hold tubes only)."""
+    with db.session() as session:
+        return [{"path": path, "kind": kind, "temperature_class": temp} for path, kind, temp in session.execute(
+            select(Container.name_path, Container.kind, Container.temperature_class)
+            .where(Container.kind != ContainerKind.BOX.value).order_by(Container.name_path).limit(limit))]

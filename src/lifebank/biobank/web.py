@@ -4,21 +4,23 @@
 - `pages_storage`    — storage units, occupancy, box maps, storage management
 - `pages_import`     — bulk import with the row-error report
 - `pages_labels`     — label printing
+- `pages_participants` — participants and consent (register, new version, withdrawal with preview)
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from lifebank.biobank import pages_import, pages_labels, pages_specimens, pages_storage
+from lifebank.biobank import pages_import, pages_labels, pages_participants, pages_specimens, pages_storage
 from lifebank.biobank import vocabulary as _vocabulary  # noqa: F401 - registers the labels of the codes
 from lifebank.web.templating import NavItem
 
 router = APIRouter(prefix="/biobank", include_in_schema=False)
-for _pages in (pages_specimens, pages_storage, pages_import, pages_labels):
+for _pages in (pages_specimens, pages_storage, pages_import, pages_labels, pages_participants):
     router.include_router(_pages.router)
 
 NAV: list[NavItem] = [
+    NavItem("Participants", "/biobank/participants", "participant.read", 9),
     NavItem("Specimens", "/biobank/specimens", "specimen.read", 10),
     NavItem("Storage", "/biobank/storage", "storage.read", 11),
     NavItem("Import", "/biobank/import", "import.run", 12),
