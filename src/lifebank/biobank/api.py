@@ -15,6 +15,10 @@ from lifebank.web.deps import DbDep, require
 from lifebank.web.pagination import Page, PageParams, page_params
 
 router = APIRouter(prefix="/biobank", tags=["biobank"])
+# first, so that /participants/export is not taken for a participant code by /participants/{code} below
+from lifebank.biobank import api_manage  # noqa: E402
+
+router.include_router(api_manage.router)
 
 Reader = Annotated[Principal, Depends(require("specimen.read"))]
 ParticipantReader = Annotated[Principal, Depends(require("participant.read"))]
