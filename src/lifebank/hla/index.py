@@ -9,10 +9,12 @@ position typings per locus and far fewer distinct locus genotypes than donors. S
 
 A search first grades each genotype of each locus against the patient (match vectors over typing ids, then
 two gathers per genotype): that gives the mismatch count of every genotype, independent of the number of donors.
-Candidates come from postings alone: a donor with at most `m` mismatched loci is fully matched at one of any
-`m + 1` loci (pigeonhole), so the union of the zero-mismatch postings of the `m + 1` most selective loci holds
-every hit. Only candidates are then counted exactly, with one gather per locus. Nothing loops over donors in
-Python.
+Donors are also posted by their genotype at a *group* of loci (A+B, and the other loci; see `group_postings`):
+each distinct multi-locus genotype is graded from the locus grades, and a donor with at most `m` mismatches has
+`s` at the first group and at most `m - s` at the second for one `s`, so the search reads only the smaller of
+those two postings per `s` and checks the other group beside it. Every row it reads is graded exactly; nothing
+loops over donors in Python and nothing touches every donor. `scan` gives the same answer the straightforward
+way (one gather per locus over all donors) and is the reference the tests and the benchmark hold `search` to.
 
 Writes are incremental: new rows are appended (their postings are a small *delta* scanned directly), deleted rows
 are cleared in the `alive` mask, an update is both; `compact()` folds the delta into the postings, in memory.
@@ -30,6 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lifebank.hla.group_postings import GroupPostings, locus_groups, matching_rows, post_groups
 from lifebank.hla.nomenclature import ALL_LOCI, MATCH_LOCI
 from lifebank.hla.typing import LocusTyping, Position
 
@@ -222,6 +225,7 @@ class SearchIndex:
         self.geno = {locus: np.zeros(0, dtype=np.int32) for locus in self.loci}
         self.order: dict[str, np.ndarray] = {locus: np.zeros(0, dtype=np.int32) for locus in self.loci}
         self.offsets: dict[str, np.ndarray] = {locus: np.zeros(2, dtype=np.int64) for locus in self.loci}
+        self.groups = [GroupPostings(group) for group in locus_groups(self.loci)]
         self.posted = 0  # rows [0, posted) are in the postings; later rows are the delta
         self._row_of: dict[int, int] | None = None
 
@@ -306,6 +310,7 @@ class SearchIndex:
             offsets = np.zeros(len(counts) + 1, dtype=np.int64)
             np.cumsum(counts, out=offsets[1:])
             self.order[locus], self.offsets[locus] = order, offsets
+        post_groups(self.groups, self.geno, n)
         self.posted = n
 
     def __len__(self) -> int:
@@ -314,80 +319,76 @@ class SearchIndex:
     def memory_bytes(self) -> int:
         arrays = [self.keys, self.alive, self.donor_type, self.cell_dose, *self.geno.values(), *self.order.values(),
                   *self.offsets.values()]
-        return sum(a.nbytes for a in arrays)
+        return sum(a.nbytes for a in arrays) + sum(group.nbytes() for group in self.groups)
 
     # -- search -------------------------------------------------------------------------------------------------
-    def _postings(self, locus: str, genotype_ids: np.ndarray) -> np.ndarray:
-        offsets = self.offsets[locus]
-        genotype_ids = genotype_ids[genotype_ids < len(offsets) - 1]
-        starts, ends = offsets[genotype_ids], offsets[genotype_ids + 1]
-        lengths = ends - starts
-        total = int(lengths.sum())
-        if total == 0:
-            return np.zeros(0, dtype=np.int64)
-        # Vectorised concatenation of many slices of `order`: index = start of its slice + rank within it.
-        slice_of = np.repeat(np.arange(len(starts)), lengths)
-        within = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        return self.order[locus][starts[slice_of] + within].astype(np.int64)
-
-    def _candidates(self, zero: dict[str, np.ndarray], sizes: dict[str, int], match_loci: Sequence[str],
-                    max_mismatches: int) -> np.ndarray:
-        """Rows that may have at most `max_mismatches` mismatched loci, from postings only.
-
-        Among any k match loci at least k - m are fully matched. k = m + 1 gives a union of zero-mismatch
-        postings; k = m + 2 (when the extra locus is cheap to post) needs two fully matched loci, counted in a
-        byte per donor, which is far more selective at m >= 1.
-        """
-        ranked = sorted(match_loci, key=lambda locus: sizes[locus])
-        m = max_mismatches
-        if m + 1 > len(ranked):
-            return np.arange(self.posted, dtype=np.int64)
-        if m == 0:
-            return self._postings(ranked[0], zero[ranked[0]])
-        use_count = m + 2 <= len(ranked) and sizes[ranked[m + 1]] <= self.posted // 3
-        k = m + 2 if use_count else m + 1
-        counts = np.zeros(self.posted, dtype=np.uint8)
-        for locus in ranked[:k]:
-            counts[self._postings(locus, zero[locus])] += 1
-        return np.flatnonzero(counts >= k - m)
+    def _mismatch_of(self, patient: dict[str, LocusTyping | None], match_loci: Sequence[str]) -> dict[str, np.ndarray]:
+        return {locus: self.tables[locus].genotype_mismatches(patient.get(locus)) for locus in match_loci}
 
     def search(self, patient: dict[str, LocusTyping | None], *, max_mismatches: int,
                match_loci: Sequence[str] = MATCH_LOCI, locus_caps: dict[str, int] | None = None,
                donor_type: str | None = None, offset: int = 0, limit: int = 20,
                scorer: PositionScorer | None = None) -> SearchOutcome:
-        """Ranked donors with at most `max_mismatches` over `match_loci` (and per-locus caps)."""
+        """Ranked donors with at most `max_mismatches` over `match_loci` (and per-locus caps).
+
+        Posted rows come from the group postings (exact, see `group_postings`); the delta is counted per locus.
+        """
         caps = locus_caps or {}
-        mismatch_of = {locus: self.tables[locus].genotype_mismatches(patient.get(locus)) for locus in match_loci}
-        zero = {locus: np.flatnonzero(mm == 0) for locus, mm in mismatch_of.items()}
-        sizes = {}
-        for locus, gids in zero.items():
-            offsets = self.offsets[locus]
-            valid = gids[gids < len(offsets) - 1]
-            sizes[locus] = int((offsets[valid + 1] - offsets[valid]).sum())
-        candidates = self._candidates(zero, sizes, match_loci, max_mismatches)
+        mismatch_of = self._mismatch_of(patient, match_loci)
+        grades = [group.mismatches(mismatch_of) for group in self.groups]
+        hits, hit_mm, counted = matching_rows(self.groups, grades, max_mismatches)
         if self.size > self.posted:
-            candidates = np.concatenate([candidates, np.arange(self.posted, self.size, dtype=np.int64)])
-        keep = self.alive[candidates]
+            delta = np.arange(self.posted, self.size, dtype=np.int64)
+            total = np.zeros(len(delta), dtype=np.int8)
+            for locus in match_loci:
+                total += mismatch_of[locus][self.geno[locus][delta]]
+            keep = total <= max_mismatches
+            hits, hit_mm = np.concatenate([hits, delta[keep]]), np.concatenate([hit_mm, total[keep]])
+            counted += len(delta)
+        keep = self.alive[hits]
         if donor_type is not None:
-            keep &= self.donor_type[candidates] == DONOR_TYPES[donor_type]
-        candidates = candidates[keep]
-        counted = len(candidates)
-        total = np.zeros(len(candidates), dtype=np.int8)
-        ok = np.ones(len(candidates), dtype=bool)
+            keep &= self.donor_type[hits] == DONOR_TYPES[donor_type]
+        for locus, cap in caps.items():
+            if locus in mismatch_of:
+                keep &= mismatch_of[locus][self.geno[locus][hits]] <= cap
+        return self._page(patient, hits[keep], hit_mm[keep], counted, max_mismatches=max_mismatches,
+                          match_loci=match_loci, offset=offset, limit=limit, scorer=scorer)
+
+    def scan(self, patient: dict[str, LocusTyping | None], *, max_mismatches: int,
+             match_loci: Sequence[str] = MATCH_LOCI, locus_caps: dict[str, int] | None = None,
+             donor_type: str | None = None, offset: int = 0, limit: int = 20,
+             scorer: PositionScorer | None = None) -> SearchOutcome:
+        """The same answer as `search` the straightforward way: the reference `search` is held to in the tests
+        and the benchmark's fair peer. Every distinct genotype is graded once per locus, then one gather per
+        locus over all donors; the page is ranked by the same code as `search`."""
+        caps = locus_caps or {}
+        n = self.size
+        mismatch_of = self._mismatch_of(patient, match_loci)
+        total = np.zeros(n, dtype=np.int8)
+        ok = self.alive[:n].copy()
         for locus in match_loci:
-            mm = mismatch_of[locus][self.geno[locus][candidates]]
+            mm = mismatch_of[locus][self.geno[locus][:n]]
             total += mm
             if locus in caps:
                 ok &= mm <= caps[locus]
         ok &= total <= max_mismatches
-        hits, hit_mm = candidates[ok], total[ok]
+        if donor_type is not None:
+            ok &= self.donor_type[:n] == DONOR_TYPES[donor_type]
+        hits = np.flatnonzero(ok)
+        return self._page(patient, hits, total[hits], n, max_mismatches=max_mismatches, match_loci=match_loci,
+                          offset=offset, limit=limit, scorer=scorer)
+
+    def _page(self, patient: dict[str, LocusTyping | None], hits: np.ndarray, hit_mm: np.ndarray, counted: int, *,
+              max_mismatches: int, match_loci: Sequence[str], offset: int, limit: int,
+              scorer: PositionScorer | None) -> SearchOutcome:
+        """Rank the hits and cut the requested page (the same for `search` and `scan`, whatever the hit order)."""
         # Mismatch count sorts first, so only the tiers that reach the requested page need grading and ranking.
         tiers = np.cumsum(np.bincount(hit_mm.astype(np.int64), minlength=max_mismatches + 1))
         needed = int(np.searchsorted(tiers, offset + limit)) if len(hits) else 0
         within = np.flatnonzero(hit_mm <= needed) if needed < len(tiers) - 1 else np.arange(len(hits))
         order = within[self._rank(patient, hits[within], hit_mm[within], match_loci, scorer)]
         page = order[offset: offset + limit]
-        return SearchOutcome(len(hits), hits[page], hit_mm[page], counted)
+        return SearchOutcome(len(hits), hits[page].astype(np.int64), hit_mm[page], counted)
 
     def _rank(self, patient: dict[str, LocusTyping | None], hits: np.ndarray, hit_mm: np.ndarray,
               match_loci: Sequence[str], scorer: PositionScorer | None) -> np.ndarray:
@@ -407,7 +408,8 @@ class SearchIndex:
                 grade += g
                 confidence += c
         dose = np.nan_to_num(self.cell_dose[hits], nan=0.0)
-        return np.lexsort((-dose, self.donor_type[hits], -confidence, -grade, hit_mm))
+        # The row breaks the last ties, so the page does not depend on the order the hits were found in.
+        return np.lexsort((hits, -dose, self.donor_type[hits], -confidence, -grade, hit_mm))
 
     def _locus_scores(self, locus: str, patient: LocusTyping, genotypes: np.ndarray,
                       scorer: PositionScorer) -> tuple[np.ndarray, np.ndarray]:
