@@ -33,7 +33,7 @@ def test_reservation_needs_the_capability_and_is_exclusive(bank, client, users):
                        json={"barcodes": ["S1"], "purpose": "study A"}).status_code == 201
     again = client.post(f"{API}/reservations", headers=manager, json={"barcodes": ["S1"], "purpose": "study B"})
     assert again.status_code == 409
-    assert again.json()["detail"] == "S1 cannot be reserved: it is reserved"
+    assert again.json()["detail"] == "S1 cannot be reserved: it is Reserved"
 
 
 def test_import_errors_come_back_as_a_list(bank, client, users):
@@ -65,6 +65,10 @@ def test_labels_render_and_reprints_are_ledgered(bank, client, users):
     assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
     pdf = client.post(f"{API}/labels.pdf", headers=tech, json={"barcodes": ["S1"]})
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    history = client.get(f"{API}/specimens/S1/history", headers=tech).json()
+    # Opening the PNG is not a print: the PDF is the first print, the second PDF a reprint.
+    assert [e["action"] for e in history["ledger"]][:2] == ["specimen.label_printed", "specimen.register"]
+    client.post(f"{API}/labels.pdf", headers=tech, json={"barcodes": ["S1"]})
     history = client.get(f"{API}/specimens/S1/history", headers=tech).json()
     assert [e["action"] for e in history["ledger"]][:2] == ["specimen.label_reprinted", "specimen.label_printed"]
 

@@ -114,7 +114,7 @@ def test_storage_and_specimen_commands(db, cli_env, tmp_path):
     assert grid["cells"][0]["specimen"]["barcode"] == "PL-9"
     assert (tmp_path / "label.png").read_bytes().startswith(b"\x89PNG")
     withdrawn = run(["biobank", "consent-withdraw", "P000100", "--reason", "request"], cli_env)
-    assert "1 specimen(s) no longer distributable" in withdrawn.stdout
+    assert "1 specimen no longer distributable" in withdrawn.stdout
     refused = run(["biobank", "reserve", "PL-9", "--purpose", "study"], cli_env)
     assert refused.returncode == 1
     assert "PL-9 cannot be reserved: it is not distributable (consent withdrawn)" in refused.stderr

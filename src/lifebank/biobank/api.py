@@ -10,8 +10,10 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from lifebank.auth.service import Principal
-from lifebank.biobank import imports, labels, service
+from lifebank.biobank import imports, label_printing, labels, service, specimen_bulk
+from lifebank.errors import PermissionDenied
 from lifebank.web.deps import DbDep, require
+from lifebank.web.exports import export_response, parse_format
 from lifebank.web.pagination import Page, PageParams, page_params
 
 router = APIRouter(prefix="/biobank", tags=["biobank"])
@@ -111,7 +113,44 @@ class PlacementIn(BaseModel):
 
 class LabelsIn(BaseModel):
     barcodes: list[str] = Field(min_length=1, max_length=3000)
-    symbology: str = "code128"
+    symbology: str | None = None  # default: the template's
+    template: str | None = None  # default: the manager's default template
+    stock: str | None = None
+
+
+class EditIn(BaseModel):
+    """Only the fields sent are changed (send null to clear one)."""
+
+    quantity: float | None = None
+    sprec: str | None = None
+    collected_at: datetime | None = None
+    notes: str | None = None
+
+
+class ReasonIn(BaseModel):
+    reason: str = ""
+
+
+class NoteIn(BaseModel):
+    note: str = ""
+
+
+class BulkIn(BaseModel):
+    action: str
+    barcodes: list[str] = Field(min_length=1, max_length=specimen_bulk.MAX_SELECTION)
+    box: str | None = None
+    status: str | None = None
+    note: str = ""
+    format: str = "pdf"
+    template: str | None = None
+
+
+class LabelTemplateIn(BaseModel):
+    name: str = Field(min_length=1, max_length=64)
+    stock: str
+    symbology: str = "datamatrix"
+    fields: list[str] = []
+    is_default: bool = False
 
 
 # --- participants -------------------------------------------------------------------------------------
@@ -205,11 +244,39 @@ def place(body: PlacementIn, db: DbDep,
 def search_specimens(
     db: DbDep, _p: Reader, paging: Paging, type: str | None = None, status: str | None = None,
     participant: str | None = None, consent: str | None = None, container: str | None = None,
+    sort: Annotated[str | None, Query(description="barcode, type, status, participant, collected, location; "
+                                                  "'-' in front for descending")] = None,
 ) -> Page[dict[str, Any]]:
     flt = service.SpecimenFilter(type=type, status=status, participant=participant, consent=consent,
                                  container=container)
-    total, items = service.search_specimens(db, flt, limit=paging.limit, offset=paging.offset)
+    total, items = service.search_specimens(db, flt, limit=paging.limit, offset=paging.offset, sort=sort)
     return Page(total=total, limit=paging.limit, offset=paging.offset, items=items)
+
+
+EXPORT_COLUMNS = ["barcode", "participant", "type", "quantity", "unit", "status", "distributable", "lineage",
+                  "parent", "collected_at", "sprec", "freeze_thaw", "location", "notes"]
+
+
+# Declared before /specimens/{barcode}, which would otherwise take "export" for a barcode.
+@router.get("/specimens/export")
+def export_specimens(
+    db: DbDep, _p: Reader, format: str = "csv", type: str | None = None, status: str | None = None,
+    participant: str | None = None, consent: str | None = None, container: str | None = None,
+    sort: str | None = None,
+) -> Response:
+    """The whole filtered list (the list's filters), streamed as CSV or xlsx."""
+    fmt = parse_format(format)
+    flt = service.SpecimenFilter(type=type, status=status, participant=participant, consent=consent,
+                                 container=container)
+    rows = service.iter_specimens(db, flt, sort=sort)
+    first = next(rows, None)  # a wrong filter fails here, as an error, before any byte is sent
+
+    def all_rows() -> Any:
+        if first is not None:
+            yield first
+            yield from rows
+
+    return export_response(fmt, "specimens", EXPORT_COLUMNS, all_rows(), sheet="specimens")
 
 
 @router.post("/specimens", status_code=201)
@@ -224,6 +291,34 @@ def create_specimen(body: SpecimenIn, db: DbDep,
 
 @router.get("/specimens/{barcode}")
 def get_specimen(barcode: str, db: DbDep, _p: Reader) -> dict[str, Any]:
+    return service.get_specimen(db, barcode)
+
+
+@router.patch("/specimens/{barcode}")
+def edit_specimen(barcode: str, body: EditIn, db: DbDep,
+                  principal: Annotated[Principal, Depends(require("specimen.write"))]) -> dict[str, Any]:
+    changes = service.edit_specimen(db, barcode, actor=principal.username, **body.model_dump(exclude_unset=True))
+    return {"barcode": barcode, "changes": changes, "specimen": service.get_specimen(db, barcode)}
+
+
+@router.post("/specimens/{barcode}/checkout")
+def check_out(barcode: str, body: NoteIn, db: DbDep,
+              principal: Annotated[Principal, Depends(require("specimen.write"))]) -> dict[str, Any]:
+    service.check_out(db, barcode, note=body.note, actor=principal.username)
+    return service.get_specimen(db, barcode)
+
+
+@router.post("/specimens/{barcode}/checkin")
+def check_in(barcode: str, body: NoteIn, db: DbDep,
+             principal: Annotated[Principal, Depends(require("specimen.write"))]) -> dict[str, Any]:
+    service.check_in(db, barcode, note=body.note, actor=principal.username)
+    return service.get_specimen(db, barcode)
+
+
+@router.post("/specimens/{barcode}/discard")
+def discard(barcode: str, body: ReasonIn, db: DbDep,
+            principal: Annotated[Principal, Depends(require("specimen.write"))]) -> dict[str, Any]:
+    service.discard_specimen(db, barcode, reason=body.reason, actor=principal.username)
     return service.get_specimen(db, barcode)
 
 
@@ -251,9 +346,7 @@ def change_status(barcode: str, body: StatusIn, db: DbDep,
                   principal: Annotated[Principal, Depends(require("specimen.write"))]) -> dict[str, str]:
     needed = "specimen.distribute" if body.status == "distributed" else "specimen.write"
     if not principal.can(needed):
-        from lifebank.errors import PermissionDenied
-
-        raise PermissionDenied(f"permission {needed!r} is required")
+        raise PermissionDenied("permission {permission} is required", permission=needed)
     return {"barcode": barcode, "status": service.change_status(db, barcode, body.status, note=body.note,
                                                                 actor=principal.username)}
 
@@ -283,26 +376,82 @@ def release(barcode: str, db: DbDep,
 # --- labels -------------------------------------------------------------------------------------------
 
 @router.get("/specimens/{barcode}/label.png")
-def label_png(barcode: str, db: DbDep, principal: Annotated[Principal, Depends(require("label.print"))],
+def label_png(barcode: str, db: DbDep, _p: Annotated[Principal, Depends(require("label.print"))],
               symbology: Annotated[str, Query(pattern="^(code128|datamatrix)$")] = "code128") -> Response:
+    """A label's picture for the screen: not a print, so not ledgered (print with labels.pdf / labels.zpl)."""
     service.get_specimen(db, barcode)
-    image = labels.render_png(barcode, symbology)
-    service.record_label_print(db, [barcode], actor=principal.username, fmt=f"{symbology}/png")
-    return Response(image, media_type="image/png")
+    return Response(labels.render_png(barcode, symbology), media_type="image/png")
+
+
+def _print(fmt: str, body: LabelsIn, db: Any, principal: Principal) -> Response:
+    job = label_printing.print_labels(db, body.barcodes, fmt=fmt, template=body.template, stock=body.stock,
+                                      symbology=body.symbology, actor=principal.username)
+    return Response(job.content, media_type=job.media_type,
+                    headers={"Content-Disposition": f'attachment; filename="{job.filename}"'})
 
 
 @router.post("/labels.pdf")
 def labels_pdf(body: LabelsIn, db: DbDep,
                principal: Annotated[Principal, Depends(require("label.print"))]) -> Response:
-    if body.symbology not in labels.SYMBOLOGIES:
-        from lifebank.errors import ValidationFailed
+    """Labels as a PDF (a page per label on roll stock, a grid on an A4 sheet); each tube's print is ledgered."""
+    return _print("pdf", body, db, principal)
 
-        raise ValidationFailed(f"symbology must be one of {', '.join(labels.SYMBOLOGIES)}")
-    for barcode in body.barcodes:
-        service.get_specimen(db, barcode)
-    pdf = labels.render_pdf(body.barcodes, body.symbology)
-    service.record_label_print(db, body.barcodes, actor=principal.username, fmt=f"{body.symbology}/pdf")
-    return Response(pdf, media_type="application/pdf")
+
+@router.post("/labels.zpl")
+def labels_zpl(body: LabelsIn, db: DbDep,
+               principal: Annotated[Principal, Depends(require("label.print"))]) -> Response:
+    """Labels as ZPL II for a Zebra printer (application/zpl); each tube's print is ledgered."""
+    return _print("zpl", body, db, principal)
+
+
+@router.get("/label-templates")
+def label_templates(db: DbDep, _p: Annotated[Principal, Depends(require("label.print"))]) -> list[dict[str, Any]]:
+    return label_printing.list_templates(db)
+
+
+@router.put("/label-templates")
+def save_label_template(body: LabelTemplateIn, db: DbDep,
+                        principal: Annotated[Principal, Depends(require(label_printing.TEMPLATE_PERMISSION))],
+                        ) -> dict[str, Any]:
+    return label_printing.save_template(db, body.name, stock=body.stock, symbology=body.symbology,
+                                        fields=body.fields, is_default=body.is_default, actor=principal.username)
+
+
+# --- bulk actions -------------------------------------------------------------------------------------
+
+def _bulk_permission(principal: Principal, body: BulkIn) -> None:
+    needed = {"move": "storage.write", "labels": "label.print"}.get(
+        body.action, "specimen.distribute" if body.status == "distributed" else "specimen.write")
+    if not principal.can(needed):
+        raise PermissionDenied("permission {permission} is required", permission=needed)
+
+
+def _plan_view(plan: specimen_bulk.BulkPlan, request: Request) -> dict[str, Any]:
+    language = getattr(request.state, "locale", None)
+    return {"action": plan.action, "runnable": plan.runnable,
+            "problem": plan.problem.render(language) if plan.problem else None,
+            "tubes": [{"barcode": t.barcode, "outcome": t.outcome.render(language) if t.outcome else None,
+                       "refused": t.refused.render(language) if t.refused else None} for t in plan.tubes]}
+
+
+@router.post("/specimens/bulk/preview")
+def bulk_preview(body: BulkIn, request: Request, db: DbDep,
+                 principal: Annotated[Principal, Depends(require("specimen.read"))]) -> dict[str, Any]:
+    """What a bulk action would do to each tube, and what it would refuse and why. Writes nothing."""
+    _bulk_permission(principal, body)
+    return _plan_view(specimen_bulk.preview(db, body.action, body.barcodes, body.model_dump()), request)
+
+
+@router.post("/specimens/bulk")
+def bulk_run(body: BulkIn, request: Request, db: DbDep,
+             principal: Annotated[Principal, Depends(require("specimen.read"))]) -> Any:
+    """Run a bulk action in one transaction (all or nothing); labels answer with the PDF or ZPL file."""
+    _bulk_permission(principal, body)
+    result = specimen_bulk.run(db, body.action, body.barcodes, body.model_dump(), actor=principal.username)
+    if isinstance(result, label_printing.PrintJob):
+        return Response(result.content, media_type=result.media_type,
+                        headers={"Content-Disposition": f'attachment; filename="{result.filename}"'})
+    return _plan_view(result, request)
 
 
 # --- imports ------------------------------------------------------------------------------------------

@@ -10,8 +10,19 @@ import typer
 
 from lifebank.biobank import imports, service
 from lifebank.cli.context import cli_actor, database
-from lifebank.cli.output import FormatOpt, OutputFormat, console, emit_rows, err_console, print_json, print_rejection
+from lifebank.cli.output import (
+    FormatOpt,
+    OutputFormat,
+    console,
+    emit_rows,
+    err_console,
+    print_json,
+    print_rejection,
+    say,
+    text,
+)
 from lifebank.cli.progress import progress_bar
+from lifebank.messages import Msg
 
 app = typer.Typer(name="biobank", help="Participants, consent, storage, specimens and labels.", no_args_is_help=True)
 import_app = typer.Typer(help="Bulk imports from CSV (validated in full, written in one transaction).",
@@ -29,7 +40,7 @@ def register(root_app: typer.Typer) -> None:
 
 def _run_import(kind: str, file: Path, fmt: OutputFormat) -> None:
     if not file.is_file():
-        err_console.print(f"[red]error:[/] {file} is not a file")
+        err_console.print(text(Msg("error: {file} is not a file", file=str(file))), markup=False, highlight=False)
         raise typer.Exit(1)
     run = imports.import_participants if kind == "participants" else imports.import_specimens
     try:
@@ -40,7 +51,8 @@ def _run_import(kind: str, file: Path, fmt: OutputFormat) -> None:
     if fmt is OutputFormat.json:
         print_json(result.as_dict())
     else:
-        console.print(f"imported {result.rows} {kind} (sha256 {result.sha256[:16]}…)")
+        say(Msg("imported {count} row ({what}, sha256 {digest}…)", plural="imported {count} rows ({what}, sha256 "
+                "{digest}…)", count=result.rows, what=kind, digest=result.sha256[:16]))
 
 
 @import_app.command("participants")
@@ -69,16 +81,20 @@ def specimens_search(
     container: Annotated[str | None, typer.Option(help="container path; its whole subtree matches")] = None,
     limit: Annotated[int, typer.Option(min=1, max=100000)] = 50,
     offset: Annotated[int, typer.Option(min=0)] = 0,
+    sort: Annotated[str | None, typer.Option(help="barcode, type, status, participant, collected or location; "
+                                                  "-barcode for descending")] = None,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
-    """Search specimens; --format json prints {"total": N, "items": [...]}."""
+    """Search specimens; --format json prints {"total": N, "items": [...]}. An unknown type or status is an
+    error naming the allowed values (exit 1), never an empty result."""
     flt = service.SpecimenFilter(type=type, status=status, participant=participant, consent=consent,
                                  container=container)
-    total, items = service.search_specimens(database(), flt, limit=limit, offset=offset)
+    total, items = service.search_specimens(database(), flt, limit=limit, offset=offset, sort=sort)
     if fmt is OutputFormat.json:
         print_json({"total": total, "items": items})
         return
-    emit_rows(items, fmt, columns=SPECIMEN_COLUMNS, title=f"{total} specimen(s)")
+    emit_rows(items, fmt, columns=SPECIMEN_COLUMNS,
+              title=text(Msg("{count} specimen", plural="{count} specimens", count=total or 0)))
 
 
 @specimens_app.command("show")
@@ -105,7 +121,7 @@ def participant_add(code: str, sex: Annotated[str, typer.Option()], site: Annota
     """Register a participant (pseudonymous code only)."""
     service.register_participant(database(), code, sex=sex.upper(), birth_year=birth_year, site=site,
                                  actor=cli_actor())
-    console.print(f"registered participant {code}")
+    say(Msg("registered participant {code}", code=code))
 
 
 @app.command("participant-show")
@@ -135,14 +151,16 @@ def consent_add(code: str, duo: Annotated[str, typer.Option(help="DUO codes sepa
     consent = service.record_consent(database(), code, duo_codes=duo,
                                      consent_date=date.fromisoformat(on) if on else date.today(), scope=scope,
                                      actor=cli_actor())
-    console.print(f"consent version {consent.version} recorded for {code}")
+    say(Msg("consent version {version} recorded for {code}", version=consent.version, code=code))
 
 
 @app.command("consent-withdraw")
 def consent_withdraw(code: str, reason: Annotated[str, typer.Option()] = "") -> None:
     """Withdraw consent: every specimen of the participant becomes not distributable."""
     blocked = service.withdraw_consent(database(), code, reason=reason, actor=cli_actor())
-    console.print(f"consent withdrawn for {code}; {blocked} specimen(s) no longer distributable")
+    say(Msg("consent withdrawn for {code}; {count} specimen no longer distributable",
+            plural="consent withdrawn for {code}; {count} specimens no longer distributable", count=blocked,
+            code=code))
 
 
 # --- storage ------------------------------------------------------------------------------------------
@@ -157,7 +175,7 @@ def container_type_add(name: str, kind: Annotated[str, typer.Option(help="site, 
     """Define a container type (boxes need rows, columns and a labelling scheme)."""
     service.define_container_type(database(), name, kind=kind, rows=rows, columns=columns, scheme=scheme,
                                   actor=cli_actor())
-    console.print(f"container type {name} defined")
+    say(Msg("container type {name} defined", name=name))
 
 
 @app.command("container-add")
@@ -167,7 +185,7 @@ def container_add(name: str, type_name: Annotated[str, typer.Option("--type")],
     """Add a container under a parent (nesting rules are checked)."""
     container = service.create_container(database(), name, type_name=type_name, parent_path=parent,
                                          temperature_class=temperature, actor=cli_actor())
-    console.print(f"container {container.name_path} created")
+    say(Msg("container {path} created", path=container.name_path))
 
 
 @app.command("containers")
@@ -184,8 +202,9 @@ def occupancy(path: str, fmt: FormatOpt = OutputFormat.table) -> None:
     if fmt is OutputFormat.json:
         print_json(result)
         return
-    console.print(f"{result['path']}: {result['used']} / {result['capacity']} positions used in "
-                  f"{result['boxes']} box(es)")
+    say(Msg("{path}: {used} / {capacity} positions used in {count} box", plural="{path}: {used} / {capacity} "
+            "positions used in {count} boxes", count=result["boxes"], path=result["path"], used=result["used"],
+            capacity=result["capacity"]))
     emit_rows(result["children"], fmt, columns=["name", "kind", "used", "capacity"])
 
 
@@ -218,7 +237,7 @@ def specimen_add(participant: Annotated[str | None, typer.Option()] = None,
     specimen = service.register_specimen(database(), barcode, participant=participant, type=type,
                                          quantity=quantity, parents=parent or [], sprec=sprec, location=location,
                                          actor=cli_actor())
-    console.print(f"registered {specimen.barcode}")
+    say(Msg("registered {barcode}", barcode=specimen.barcode))
 
 
 @app.command("split")
@@ -258,14 +277,15 @@ def place(barcodes: list[str], temperature: Annotated[str | None, typer.Option()
 def reserve(barcodes: list[str], purpose: Annotated[str, typer.Option()]) -> None:
     """Reserve specimens for a named purpose (all or none)."""
     service.reserve_specimens(database(), barcodes, purpose=purpose, actor=cli_actor())
-    console.print(f"reserved {len(barcodes)} specimen(s) for {purpose!r}")
+    say(Msg("reserved {count} specimen for {purpose}", plural="reserved {count} specimens for {purpose}",
+            count=len(barcodes), purpose=purpose))
 
 
 @app.command("release")
 def release(barcode: str) -> None:
     """Release a reservation."""
     service.release_reservation(database(), barcode, actor=cli_actor())
-    console.print(f"released {barcode}")
+    say(Msg("released {barcode}", barcode=barcode))
 
 
 @app.command("status")
@@ -278,22 +298,59 @@ def status(barcode: str, new_status: str, note: Annotated[str, typer.Option()] =
 def qc(barcode: str, kind: str, value: float, method: Annotated[str, typer.Option()] = "") -> None:
     """Record a QC measurement (DIN, RIN, concentration, viability, A260/280, volume, cell_count)."""
     service.add_qc(database(), barcode, kind=kind, value=value, method=method, actor=cli_actor())
-    console.print(f"{kind}={value} recorded for {barcode}")
+    say(Msg("{kind}={value} recorded for {barcode}", kind=kind, value=value, barcode=barcode))
+
+
+@app.command("checkout")
+def checkout(barcode: str, note: Annotated[str, typer.Option()] = "") -> None:
+    """Check a tube out of storage (status in_use; its position is kept for its return)."""
+    service.check_out(database(), barcode, note=note, actor=cli_actor())
+    say(Msg("{barcode} checked out", barcode=barcode))
+
+
+@app.command("checkin")
+def checkin(barcode: str, note: Annotated[str, typer.Option()] = "") -> None:
+    """Check a tube back in (available again; one more freeze-thaw cycle)."""
+    service.check_in(database(), barcode, note=note, actor=cli_actor())
+    say(Msg("{barcode} checked in", barcode=barcode))
+
+
+@app.command("discard")
+def discard(barcode: str, reason: Annotated[str, typer.Option(help="why the tube is destroyed (required)")]) -> None:
+    """Discard (destroy) a tube with the reason; it leaves its box."""
+    service.discard_specimen(database(), barcode, reason=reason, actor=cli_actor())
+    say(Msg("{barcode} discarded", barcode=barcode))
 
 
 @app.command("labels")
 def labels(barcodes: list[str], output: Annotated[Path, typer.Option("--output", "-o")],
-           symbology: Annotated[str, typer.Option(help="code128 or datamatrix")] = "code128") -> None:
-    """Render labels: a PNG for one barcode, a PDF sheet otherwise (by the file's suffix). Ledgered."""
+           symbology: Annotated[str | None, typer.Option(help="code128 or datamatrix (default: the template's)")]
+           = None,
+           template: Annotated[str | None, typer.Option(help="label template (default: the bank's default)")] = None,
+           stock: Annotated[str | None, typer.Option(help="cryo-33x13, cryo-25x13, cryo-38x13 or a4-3x10")] = None,
+           ) -> None:
+    """Print labels to a file: .pdf, .zpl (Zebra) or .png (one label, for the screen: not ledgered).
+    PDF and ZPL are prints and are ledgered, one event per tube."""
+    from lifebank.biobank import label_printing
     from lifebank.biobank import labels as label_rendering
 
     db = database()
-    fmt = "pdf" if output.suffix.lower() == ".pdf" else "png"
-    if fmt == "png" and len(barcodes) != 1:
-        err_console.print("[red]error:[/] a PNG holds one label; use a .pdf output for several")
-        raise typer.Exit(1)
-    data = label_rendering.render_pdf(barcodes, symbology) if fmt == "pdf" else \
-        label_rendering.render_png(barcodes[0], symbology)
-    reprint = service.record_label_print(db, barcodes, actor=cli_actor(), fmt=f"{symbology}/{fmt}")
-    output.write_bytes(data)
-    console.print(f"{'reprinted' if reprint else 'printed'} {len(barcodes)} label(s) to {output}")
+    suffix = output.suffix.lower().lstrip(".")
+    if suffix == "png":
+        if len(barcodes) != 1:
+            err_console.print(text(Msg("error: a PNG holds one label; use a .pdf or .zpl output for several")),
+                              markup=False, highlight=False)
+            raise typer.Exit(1)
+        service.get_specimen(db, barcodes[0])
+        output.write_bytes(label_rendering.render_png(barcodes[0], symbology or "code128"))
+        say(Msg("label picture written to {file}", file=str(output)))
+        return
+    job = label_printing.print_labels(db, barcodes, fmt=suffix, template=template, stock=stock,
+                                      symbology=symbology, actor=cli_actor())
+    output.write_bytes(job.content)
+    if job.reprint:
+        say(Msg("reprinted {count} label to {file}", plural="reprinted {count} labels to {file}",
+                count=len(barcodes), file=str(output)))
+    else:
+        say(Msg("printed {count} label to {file}", plural="printed {count} labels to {file}", count=len(barcodes),
+                file=str(output)))
