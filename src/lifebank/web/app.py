@@ -81,9 +81,9 @@ def _shell_router() -> APIRouter:
     return router
 
 
-def back_link(request: Request) -> str:
+def back_link(request: Request, status: int) -> str:
     """Where an error page's "back" link goes: the page the reader came from (same site only), else the
-    form's own page for a GET with a bad query, else the dashboard."""
+    form's own page for a GET refused for its query (422), else the dashboard."""
     referer = request.headers.get("referer", "")
     base = str(request.base_url)
     if referer.startswith(base):
@@ -91,7 +91,7 @@ def back_link(request: Request) -> str:
         same_page = request.method == "GET" and path == str(request.url).removeprefix(base.rstrip("/"))
         if not same_page and not path.startswith("//"):
             return path
-    if request.method == "GET" and request.url.query and not _is_api(request):
+    if status == 422 and request.method == "GET" and request.url.query and not _is_api(request):
         return request.url.path
     return "/dashboard"
 
@@ -127,7 +127,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
         except LifeBankError:
             pass
         return render(request, "error.html", status_code=status, status=status, detail=detail,
-                      errors=errors or [], back=back_link(request))
+                      errors=errors or [], back=back_link(request, status))
 
     app.state.html_error = html_error
     install_problem_handlers(app, is_api=_is_api)
