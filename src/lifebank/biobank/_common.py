@@ -12,6 +12,7 @@ from collections.abc import Collection, Iterable, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lifebank.biobank import specimen_events as _specimen_events  # noqa: F401 - registers event/action labels
 from lifebank.biobank import vocabulary as _vocabulary  # noqa: F401 - registers the status labels used here
 from lifebank.biobank.models import Specimen, SpecimenEvent
 from lifebank.errors import NotFound

@@ -11,12 +11,22 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from lifebank.biobank import pages_import, pages_labels, pages_participants, pages_specimens, pages_storage
+from lifebank.biobank import (
+    pages_import,
+    pages_labels,
+    pages_participants,
+    pages_specimen_actions,
+    pages_specimen_bulk,
+    pages_specimens,
+    pages_storage,
+)
 from lifebank.biobank import vocabulary as _vocabulary  # noqa: F401 - registers the labels of the codes
 from lifebank.web.templating import NavItem
 
 router = APIRouter(prefix="/biobank", include_in_schema=False)
 for _pages in (pages_specimens, pages_storage, pages_import, pages_labels, pages_participants):
+    router.include_router(_pages.router)
+for _pages in (pages_specimen_actions, pages_specimen_bulk):  # the technician's actions on specimens
     router.include_router(_pages.router)
 
 NAV: list[NavItem] = [
