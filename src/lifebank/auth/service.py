@@ -178,12 +178,13 @@ def set_active(db: Database, username: str, active: bool, *, actor: str = SYSTEM
 
 
 def set_roles(db: Database, username: str, roles: list[str], *, actor: str) -> User:
-    """Replace a user's (global) roles; the last active admin keeps theirs."""
-    parsed = _parse_roles(roles)
+    """Replace a user's (global) roles; the last active admin keeps theirs (said before "no role left")."""
+    parsed = sorted({parse_role(r) for r in roles if r})
     with db.transaction() as session:
         serialise_writers(session)
         user = user_by_name(session, username)
         _ensure_an_admin_remains(session, user, keeps_admin=Role.ADMIN in parsed, stays_active=True)
+        parsed = _parse_roles([r.value for r in parsed])
         before = sorted(user.roles)
         wanted = {r.value for r in parsed}
         # Keep the grants that stay (the unique constraint forbids re-inserting one before its delete flushes).
