@@ -30,6 +30,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cache
 
 from lifebank.biobank.duo import duo_terms
 from lifebank.errors import ValidationFailed
@@ -95,19 +96,27 @@ def _ids(codes: Iterable[str]) -> frozenset[str]:
     return frozenset(by_shorthand.get(c.strip().upper(), c.strip().upper()) for c in codes if c.strip())
 
 
+@cache
 def _shorthands() -> dict[str, str]:
     return {t.shorthand.upper(): t.id for t in duo_terms().values() if t.shorthand}
 
 
+_EMPTY: frozenset[str] = frozenset()
+
+
 def _upper(values: Iterable[str]) -> frozenset[str]:
+    if not values:
+        return _EMPTY
     return frozenset(v.strip().upper() for v in values if v.strip())
 
 
 def _clean(values: Iterable[str]) -> frozenset[str]:
+    if not values:
+        return _EMPTY
     return frozenset(v.strip() for v in values if v.strip())
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Consent:
     """A participant's consent in force: its DUO terms and the details some terms need.
 
@@ -125,19 +134,28 @@ class Consent:
     users: frozenset[str] = frozenset()
     projects: frozenset[str] = frozenset()
     institutions: frozenset[str] = frozenset()
-    _hash: int = field(init=False, repr=False, compare=False)
+    _key: tuple = field(init=False, repr=False)
+    _hash: int = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         for name, value in (("codes", _ids(self.codes)), ("diseases", _clean(self.diseases)),
                             ("countries", _upper(self.countries)), ("users", _clean(self.users)),
                             ("projects", _clean(self.projects)), ("institutions", _clean(self.institutions))):
             object.__setattr__(self, name, value)
-        object.__setattr__(self, "_hash", hash((self.codes, self.diseases, self.consent_date,
-                                                self.time_limit_months, self.countries, self.moratorium_until,
-                                                self.users, self.projects, self.institutions)))
+        key = (self.codes, self.diseases, self.consent_date, self.time_limit_months, self.countries,
+               self.moratorium_until, self.users, self.projects, self.institutions)
+        object.__setattr__(self, "_key", key)
+        object.__setattr__(self, "_hash", hash(key))
 
     def __hash__(self) -> int:
         return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if not isinstance(other, Consent):
+            return NotImplemented
+        return self._hash == other._hash and self._key == other._key
 
     @classmethod
     def of(cls, *codes: str, **details: object) -> Consent:
