@@ -5,6 +5,7 @@ and in the ledger."""
 from __future__ import annotations
 
 import io
+import re
 
 from openpyxl import load_workbook
 
@@ -101,6 +102,9 @@ def test_the_list_filters_sorts_counts_pages_and_exports(bank, client):
     assert bad.status_code == 200 and "is not a DUO term" in bad.text
     down = client.get("/biobank/participants", params={"sort": "code", "desc": "1"})
     assert down.text.index("P000059") < down.text.index("P000058")
+    link = re.search(r'id="export-csv" href="([^"]+)"', down.text).group(1).replace("&amp;", "&")
+    linked = client.get(link)
+    assert linked.status_code == 200 and linked.text.lstrip("\ufeff").splitlines()[1].startswith("P000059,")
     xlsx = client.get("/api/v1/biobank/participants/export", params={"format": "xlsx", "site": "GZ"})
     assert xlsx.status_code == 200
     rows = list(load_workbook(io.BytesIO(xlsx.content)).active.iter_rows(values_only=True))

@@ -45,7 +45,7 @@ def participant_list(request: Request, db: DbDep, principal: Reader, code: str =
     except LifeBankError as exc:
         total, items, error = 0, [], exc
     pages = max(1, -(-total // PAGE_SIZE))
-    query = urlencode({**filters, "sort": sort, "desc": "1" if desc else ""})
+    query = urlencode({**filters, "sort": sort, **({"desc": "1"} if desc else {})})
     return render(request, "biobank/participants.html", items=items, total=total, page=page, pages=pages,
                   filters=filters, sort=sort, desc=desc, query=query, error=error,
                   summary=Msg("{count} participant", plural="{count} participants", count=total),
