@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from lifebank.audit import service as audit
 from lifebank.auth import service as auth
 from lifebank.config import Settings
+from lifebank.errors import AuthenticationRequired
 
 PASSWORD = "Correct-horse-battery-9"
 
@@ -23,6 +26,13 @@ def _login(client, username: str, password: str = PASSWORD, language: str | None
                            follow_redirects=False)
     assert response.status_code == 303, response.text
     return token
+
+
+def _fail_logins(db, settings: Settings, username: str) -> None:
+    """Fail as many logins as it takes to lock the name out."""
+    for _ in range(settings.login_max_failures):
+        with pytest.raises(AuthenticationRequired):
+            auth.authenticate(db, settings, username, "wrong-password-x")
 
 
 def test_user_creation_errors_are_inline_in_the_readers_language(client, db) -> None:
@@ -61,11 +71,7 @@ def test_admin_resets_a_password_unlocks_and_sees_last_login(client, db, app) ->
     auth.create_user(db, "una", PASSWORD, ["technician"])
     auth.authenticate(db, settings, "una", PASSWORD)
     una_session = auth.start_session(db, settings, auth.authenticate(db, settings, "una", PASSWORD))
-    for _ in range(settings.login_max_failures):
-        try:
-            auth.authenticate(db, settings, "una", "wrong-password-x")
-        except Exception:  # noqa: BLE001 - each failure is the point here
-            pass
+    _fail_logins(db, settings, "una")
     token = _login(client, "root")
     users = client.get("/admin/users").text
     assert "locked until" in users
@@ -79,11 +85,7 @@ def test_admin_resets_a_password_unlocks_and_sees_last_login(client, db, app) ->
     assert auth.session_principal(db, una_session) is None
     assert "una" not in auth.lockouts(db)  # a reset lifts the lockout too
     assert auth.authenticate(db, settings, "una", new_password).username == "una"
-    for _ in range(settings.login_max_failures):
-        try:
-            auth.authenticate(db, settings, "una", "wrong-password-x")
-        except Exception:  # noqa: BLE001
-            pass
+    _fail_logins(db, settings, "una")
     unlocked = client.post("/admin/users/una/unlock", data={"csrf_token": token})
     assert unlocked.status_code == 200 and "Login lockout lifted." in unlocked.text
     actions = [e.action for e in audit.list_events(db, entity_id="una")[1]]

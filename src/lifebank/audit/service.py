@@ -163,12 +163,13 @@ def list_events(
     entity_type: str | None = None,
     entity_id: str | None = None,
     actor: str | None = None,
+    action: str | None = None,
     limit: int = 50,
     offset: int = 0,
     where: EventFilter | None = None,
 ) -> tuple[int, list[LedgerEvent]]:
-    """Newest first; filters combine (`where`, or the older keyword filters)."""
-    where = where or EventFilter(entity_type=entity_type, entity_id=entity_id, actor=actor)
+    """Newest first; filters combine (`where`, or the keyword filters)."""
+    where = where or EventFilter(entity_type=entity_type, entity_id=entity_id, actor=actor, action=action)
     query = where.apply(select(LedgerEvent))
     with db.session() as session:
         total = session.scalar(where.apply(select(func.count(LedgerEvent.seq)))) or 0

@@ -291,6 +291,7 @@ def audit_verify(fmt: FormatOpt = OutputFormat.table) -> None:
 def audit_log(
     entity: Annotated[str | None, typer.Option(help="TYPE or TYPE:ID, e.g. user:alice")] = None,
     actor: Annotated[str | None, typer.Option()] = None,
+    action: Annotated[str | None, typer.Option(help="Ledger action, e.g. user.roles")] = None,
     limit: Annotated[int, typer.Option(min=1, max=10000)] = 50,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
@@ -299,7 +300,7 @@ def audit_log(
 
     entity_type, _, entity_id = (entity or "").partition(":")
     total, events = service.list_events(context.database(), entity_type=entity_type or None,
-                                        entity_id=entity_id or None, actor=actor, limit=limit)
+                                        entity_id=entity_id or None, actor=actor, action=action, limit=limit)
     rows = [service.event_view(e) for e in events]
     if fmt is OutputFormat.json:
         print_json({"total": total, "items": rows})
