@@ -50,7 +50,7 @@ def allowed_actions(principal: Principal) -> dict[str, bool]:
     """Which actions the reader may take: a form the roles cannot use is not shown."""
     return {"write": principal.can("specimen.write"), "move": principal.can("storage.write"),
             "reserve": principal.can("specimen.reserve"), "print": principal.can("label.print"),
-            "distribute": principal.can("specimen.distribute")}
+            "distribute": principal.can("specimen.distribute"), "storage": principal.can("storage.read")}
 
 
 @router.get("/specimens", response_class=HTMLResponse)
