@@ -25,7 +25,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "lifebank"
 
 
 # Exceptions whose user-facing message is not their first argument (0-based position).
-MESSAGE_ARG = {"RowError": 2, "TypingError": 1}
+MESSAGE_ARG = {"RowError": 2, "TypingError": 1, "SprecError": 2}
 
 
 @cache

@@ -35,6 +35,7 @@ from lifebank.biobank.specimen_types import (
     quantity_too_large,
 )
 from lifebank.biobank.storage_layout import GridLayout
+from lifebank.messages import Msg
 
 BARCODE_RE2 = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"  # barcode.BARCODE_PATTERN (a clean field has no newline)
 # Bytes a plain file body consists of: printable ASCII, newlines, and the two bytes of 'µ' in UTF-8 (no other
@@ -215,8 +216,10 @@ def _not_plain(what: str) -> Any:
     raise NotPlain(what)
 
 
-def _ok(checked: str) -> str:
-    """Unwrap the row-wise import's '!reason' convention."""
+def _ok(checked: str | Msg) -> str:
+    """Unwrap the row-wise checks' answers: a message (SPREC) or '!reason' (unit) means not plain."""
+    if isinstance(checked, Msg):
+        raise NotPlain(str(checked))
     if checked[0] == "!":
         raise NotPlain(checked[1:])
     return checked

@@ -44,12 +44,12 @@ def _parse_date(value: str) -> date:
 
 
 @lru_cache(maxsize=4096)
-def _sprec_check(code: str) -> str:
+def _sprec_check(code: str) -> str | Msg:
     """Normalised SPREC, or '!reason' when invalid (cached: imports repeat a few codes many times)."""
     try:
         return str(parse_sprec(code))
     except SprecError as exc:
-        return "!" + exc.reason
+        return exc.reason
 
 
 @lru_cache(maxsize=256)
@@ -207,8 +207,8 @@ def check_specimen_rows(raw: list[list[str]], columns: dict[str, int], advance: 
             errors.append(RowError(line, "participant", Msg("required for a specimen without a parent")))
         if sprec:
             sprec = _sprec_check(sprec)
-            if sprec[0] == "!":
-                errors.append(RowError(line, "sprec", sprec[1:]))
+            if isinstance(sprec, Msg):
+                errors.append(RowError(line, "sprec", sprec))
         status = "available"
         if c_status is not None and c_status < len(fields) and fields[c_status].strip():
             status = _checked_status(fields[c_status], location, line, errors)

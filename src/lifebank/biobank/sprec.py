@@ -18,24 +18,30 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from lifebank.messages import N_, Msg
+
 CODE_LIST = Path(__file__).parent / "data" / "sprec" / "sprec_codes.csv"
 VERSIONS = ("2.0", "3.0", "4.0")
 MATERIALS = ("fluid", "solid")
 
-FLUID_ELEMENTS = ("type of sample", "type of primary container", "pre-centrifugation delay", "centrifugation",
-                  "second centrifugation", "post-centrifugation delay", "long-term storage")
-SOLID_ELEMENTS = ("type of sample", "type of collection", "warm ischaemia time", "cold ischaemia time",
-                  "fixation/stabilisation type", "fixation time", "long-term storage")
+FLUID_ELEMENTS = (N_("type of sample"), N_("type of primary container"), N_("pre-centrifugation delay"),
+                  N_("centrifugation"), N_("second centrifugation"), N_("post-centrifugation delay"),
+                  N_("long-term storage"))
+SOLID_ELEMENTS = (N_("type of sample"), N_("type of collection"), N_("warm ischaemia time"),
+                  N_("cold ischaemia time"), N_("fixation/stabilisation type"), N_("fixation time"),
+                  N_("long-term storage"))
+MATERIAL_NAMES = {"fluid": N_("fluid"), "solid": N_("solid tissue")}
 
 
 class SprecError(ValueError):
     """An invalid SPREC string; `element` is the 1-based element at fault (0 for the whole string)."""
 
-    def __init__(self, code: str, element: int, reason: str) -> None:
-        super().__init__(f"SPREC {code!r}: {reason}")
+    def __init__(self, code: str, element: int, reason: Msg) -> None:
         self.code = code
         self.element = element
-        self.reason = reason
+        self.reason = reason  # a catalogue message, rendered in the reader's language at the edge
+        self.message = Msg("SPREC {code!r}: {reason}", code=code, reason=reason)
+        super().__init__(str(self.message))
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,10 +105,13 @@ def _check_material(code: str, parts: list[str], material: str, version: str) ->
         introduced = allowed.get(value)
         if introduced is None:
             name = (FLUID_ELEMENTS if material == "fluid" else SOLID_ELEMENTS)[index - 1]
-            return SprecError(code, index, f"{value!r} is not a {material} code for element {index} ({name})")
+            return SprecError(code, index, Msg("{value!r} is not a {material} code for element {index} ({name})",
+                                               value=value, material=Msg(MATERIAL_NAMES[material]), index=index,
+                                               name=Msg(name)))
         if VERSIONS.index(introduced) > VERSIONS.index(version):
-            return SprecError(code, index, f"{value!r} (element {index}) was introduced in SPREC {introduced}, "
-                                           f"not valid in {version}")
+            return SprecError(code, index, Msg("{value!r} (element {index}) was introduced in SPREC {introduced}, "
+                                               "not valid in {version}", value=value, index=index,
+                                               introduced=introduced, version=version))
     return None
 
 
@@ -117,18 +126,20 @@ def parse_sprec(code: str, *, version: str = "4.0", material: str | None = None)
     text = code.strip().upper()
     parts = text.split("-")
     if len(parts) not in (7, 8):
-        raise SprecError(code, 0, f"has {len(parts)} elements; SPREC has 7 (plus an optional freeze-thaw count)")
+        raise SprecError(code, 0, Msg("has {count} elements; SPREC has 7 (plus an optional freeze-thaw count)",
+                                      count=len(parts)))
     freeze_thaw: int | None = None
     if len(parts) == 8:
         if not parts[7].isdigit():
-            raise SprecError(code, 8, f"8th element {parts[7]!r} must be a freeze-thaw count (digits)")
+            raise SprecError(code, 8, Msg("8th element {value!r} must be a freeze-thaw count (digits)",
+                                          value=parts[7]))
         freeze_thaw = int(parts[7])
         parts = parts[:7]
     candidates = (material,) if material else tuple(
         m for m in MATERIALS if parts[0] in code_table()[(m, 1)]
     )
     if not candidates:
-        raise SprecError(code, 1, f"{parts[0]!r} is not a SPREC sample type")
+        raise SprecError(code, 1, Msg("{value!r} is not a SPREC sample type", value=parts[0]))
     first_error: SprecError | None = None
     for candidate in candidates:
         error = _check_material(code, parts, candidate, version)
