@@ -52,3 +52,93 @@ def test_browser_search_shows_the_colour_grid(live_server, page):
     assert colour == "rgb(198, 40, 40)"
     untyped = page.locator('tr[data-donor="D2"] td[data-locus="C"] .hla-cell.untyped')
     assert untyped.count() == 2
+
+
+def test_bad_form_input_is_shown_in_the_form_not_as_problem_json(client, users):
+    headers = users.headers("clinician")
+    page = client.get("/hla/search", headers=headers, params={"patient": PATIENT, "max_mismatches": "abc"})
+    assert page.status_code == 422
+    assert page.headers["content-type"].startswith("text/html")
+    start = page.text.index('<form method="get" action="/hla/search"')
+    form = page.text[start:page.text.index("</form>", start)]
+    assert "Maximum mismatches: &#39;abc&#39; is not a whole number from 0 to 4" in form
+    assert "hla-results" not in page.text
+    chinese = client.get("/hla/search", headers={**headers, "Accept-Language": "zh-CN"},
+                         params={"max_mismatches": "abc", "loci": "7", "page": "x"})
+    assert chinese.status_code == 422 and "最大错配数：&#39;abc&#39; 不是 0 到 4 之间的整数" in chinese.text
+    for params in ({"loci": "7"}, {"donor_type": "alien"}, {"page": "0"}):
+        assert client.get("/hla/search", headers=headers, params=params).status_code == 422
+
+
+def test_results_say_1_mismatch_and_2_mismatches(client, db, users):
+    service.import_donors(db, DONORS + "D3,adult,*01:01,*03:01,*08:01,*44:02,NULL,NULL,NULL,NULL,NULL,NULL,"
+                                       "*03:01,*15:01\n", actor="tester")
+    headers = users.headers("clinician")
+    html = client.get("/hla/search", headers=headers, params={"patient": PATIENT, "max_mismatches": 2}).text
+
+    def row(donor: str) -> str:
+        start = html.index(f'data-donor="{donor}"')
+        return html[start:html.index("</tr>", start)]
+
+    assert "<small>0 mismatches</small>" in row("D1")
+    assert "<small>1 mismatch</small>" in row("D2")
+    assert "<small>2 mismatches</small>" in row("D3")
+    assert "1 mismatches" not in html
+    assert '<div class="table-wrap">' in html
+    chinese = client.get("/hla/search", headers={**headers, "Accept-Language": "zh-CN"},
+                         params={"patient": PATIENT, "max_mismatches": 2}).text
+    assert "<small>2 个错配</small>" in chinese and "共找到 3 名供者。" in chinese
+    none = client.get("/hla/search", headers=headers, params={
+        "patient": "A*11:01+A*11:01^B*44:02+B*44:02^DRB1*04:01+DRB1*04:01"}).text
+    assert "0 donors found." in none and "No donor within these mismatches." in none and "<th>Donor</th>" in none
+
+
+def test_search_results_export_with_the_active_search(client, db, users):
+    import csv
+    import io
+    import re
+
+    from openpyxl import load_workbook
+
+    service.import_donors(db, DONORS, actor="tester")
+    headers = users.headers("clinician")
+    page = client.get("/hla/search", headers=headers, params={"patient": PATIENT, "max_mismatches": 1,
+                                                               "donor_type": "adult"}).text
+    link = re.search(r'href="(/hla/search/export\?format=csv[^"]*)"', page)[1].replace("&amp;", "&")
+    assert "max_mismatches=1" in link and "donor_type=adult" in link
+    rows = list(csv.reader(io.StringIO(client.get(link, headers=headers).content.decode("utf-8-sig"))))
+    assert rows[0][:6] == ["Rank", "Donor", "Type", "Registry", "Match", "Mismatches"]
+    assert [r[1] for r in rows[1:]] == ["D1", "D2"] and rows[1][5] == "0"
+    api = client.get("/api/v1/hla/search/export", headers=headers,
+                     params={"patient": PATIENT, "max_mismatches": 0, "format": "xlsx"})
+    assert api.status_code == 200
+    sheet = [list(r) for r in load_workbook(io.BytesIO(api.content)).active.iter_rows(values_only=True)]
+    assert sheet[0][:3] == ["rank", "donor_id", "donor_type"] and [r[1] for r in sheet[1:]] == ["D1"]
+    assert client.get("/api/v1/hla/search/export", headers=users.headers("researcher"),
+                      params={"patient": PATIENT}).status_code == 403
+
+
+@pytest.mark.browser
+def test_browser_bad_input_shown_inline_in_chinese_and_grid_fits_a_phone(live_server, browser):
+    service.import_donors(live_server.db, DONORS, actor="tester")
+    live_server.create_user("clinician", "chen", locale="zh_Hans")
+    context = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    try:
+        live_server.login(page, "chen")
+        page.goto(f"{live_server.url}/hla/search?max_mismatches=abc")
+        error = page.locator("#hla-search #hla-error")
+        assert error.inner_text() == "最大错配数：'abc' 不是 0 到 4 之间的整数"
+        assert "application/problem+json" not in page.content()
+        page.fill("textarea[name=patient]", PATIENT)
+        page.select_option("select[name=max_mismatches]", "1")
+        page.click("#hla-search button[type=submit]")
+        page.wait_for_selector("#hla-total")
+        assert page.inner_text("#hla-total") == "共找到 2 名供者。"
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        # no header or cell wraps one character per line: each is at most two text lines tall
+        heights = page.locator("table.hla-results th, table.hla-results td:first-child").evaluate_all(
+            "cells => cells.map(c => c.getBoundingClientRect().height / parseFloat(getComputedStyle(c).lineHeight))")
+        assert max(heights) < 3.5, heights
+    finally:
+        context.close()

@@ -8,13 +8,15 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from lifebank.auth.service import Principal
 from lifebank.errors import ValidationFailed
 from lifebank.hla import service
+from lifebank.hla.search_export import COLUMNS, search_rows
 from lifebank.web.deps import DbDep, require
+from lifebank.web.exports import ExportFormat, export_response
 from lifebank.web.pagination import PageParams, page_params
 
 router = APIRouter(prefix="/hla", tags=["hla"])
@@ -84,6 +86,17 @@ def search_get(db: DbDep, _: Searcher, patient: Annotated[str, Query(min_length=
                           limit=limit, offset=offset)
 
 
+@router.get("/search/export")
+def search_export(db: DbDep, _: Searcher, patient: Annotated[str, Query(min_length=1)],
+                  format: ExportFormat = ExportFormat.csv,
+                  max_mismatches: Annotated[int, Query(ge=0, le=4)] = 0,
+                  loci: Annotated[str | None, Query(description="comma-separated, e.g. A,B,C,DRB1")] = None,
+                  donor_type: Annotated[Literal["adult", "cord"] | None, Query()] = None) -> StreamingResponse:
+    """Every donor the search finds (all pages, ranked) as CSV or xlsx: rank, donor, match, per-locus grades."""
+    rows = search_rows(db, patient, max_mismatches=max_mismatches, loci=loci, donor_type=donor_type)
+    return export_response(format, "donor-search", COLUMNS, rows, sheet="donors")
+
+
 @router.post("/donors/import", status_code=201,
              openapi_extra={"requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}}})
 async def import_donors(request: Request, db: DbDep, principal: Writer,
@@ -91,7 +104,7 @@ async def import_donors(request: Request, db: DbDep, principal: Writer,
     """Body: a 12-column HLA CSV/TSV or an `ID%GLSTRING` file. All-or-nothing; errors list every bad row."""
     raw = await request.body()
     if len(raw) > MAX_UPLOAD:
-        raise ValidationFailed(f"file larger than {MAX_UPLOAD} bytes")
+        raise ValidationFailed("file larger than {limit} bytes", limit=f"{MAX_UPLOAD:,}")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:

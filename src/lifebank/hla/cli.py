@@ -8,9 +8,10 @@ from typing import Annotated, Any
 import typer
 
 from lifebank.cli.context import cli_actor, database
-from lifebank.cli.output import FormatOpt, OutputFormat, console, emit_rows, err_console, print_json, print_rejection
-from lifebank.errors import RowsRejected
+from lifebank.cli.output import FormatOpt, OutputFormat, emit_rows, print_json, print_rejection, say, text
+from lifebank.errors import RowsRejected, ValidationFailed
 from lifebank.hla import service
+from lifebank.messages import Msg
 
 RENAMED_SHOWN = 20  # renamed-name notices printed after an import; JSON output has them all
 
@@ -48,7 +49,9 @@ def grade(patient: Annotated[str, typer.Argument(help="patient GL string")],
         print_json(result)
         return
     emit_rows(_locus_rows(result["loci"]), fmt,
-              title=f"{result['match']} ({result['mismatch_count']} mismatches), DPB1 TCE {result['dpb1_tce']}")
+              title=text(Msg("{match} ({count} mismatch), DPB1 TCE {tce}", plural="{match} ({count} mismatches), "
+                             "DPB1 TCE {tce}", match=result["match"], count=result["mismatch_count"],
+                             tce=result["dpb1_tce"])))
 
 
 @app.command("allele")
@@ -72,7 +75,8 @@ def allele(name: Annotated[str, typer.Argument(help="allele name, full or trunca
                            ("serological_equivalents", "serological equivalents"), ("dpb1_tce", "DPB1 TCE")):
             rows.append({"field": label, "value": ", ".join(info[key]) or "none"})
         rows.append({"field": "full gDNA sequenced", "value": f"{info['full_gdna_known']} of {len(alleles)}"})
-    emit_rows(rows, fmt, title=f"{info['name']} in IPD-IMGT/HLA {info['release']}")
+    emit_rows(rows, fmt, title=text(Msg("{name} in IPD-IMGT/HLA {release}", name=info["name"],
+                                        release=info["release"])))
 
 
 @app.command("search")
@@ -89,8 +93,7 @@ def search(patient: Annotated[str, typer.Argument(help="patient GL string")],
     for item in cap or []:
         locus, sep, value = item.partition("=")
         if not sep or not value.strip().isdigit():
-            err_console.print(f"[red]error:[/] --cap {item!r} is not LOCUS=N")
-            raise typer.Exit(1)
+            raise ValidationFailed("--cap {value!r} is not LOCUS=N", value=item)
         caps[locus.strip().upper()] = int(value)
     result = service.search(database(), patient, max_mismatches=max_mismatches, loci=loci, donor_type=donor_type,
                             limit=limit, offset=offset, locus_caps=caps)
@@ -109,7 +112,9 @@ def search(patient: Annotated[str, typer.Argument(help="patient GL string")],
         row["DPB1 TCE"] = item["dpb1_tce"]
         row["cell dose"] = item["cell_dose"]
         rows.append(row)
-    emit_rows(rows, fmt, title=f"{result['total']} donors within {max_mismatches} mismatches")
+    emit_rows(rows, fmt, title=text(Msg("{count} donor within {max} mismatches",
+                                        plural="{count} donors within {max} mismatches", count=result["total"],
+                                        max=max_mismatches)))
 
 
 @import_app.command("donors")
@@ -122,8 +127,7 @@ def import_donors(file: Path,
     the donor was typed are kept as sent, matched under their current names, and listed.
     """
     if not file.is_file():
-        err_console.print(f"[red]error:[/] {file} is not a file")
-        raise typer.Exit(1)
+        raise ValidationFailed("{path} is not a file", path=str(file))
     try:
         result = service.import_donors(database(), file.read_text(encoding="utf-8-sig"), actor=cli_actor(),
                                        donor_type=donor_type)
@@ -133,15 +137,18 @@ def import_donors(file: Path,
     if fmt is OutputFormat.json:
         print_json(result.as_dict())
     else:
-        console.print(f"imported {result.rows} donors: {result.added} added, {result.updated} updated "
-                      f"(sha256 {result.sha256[:16]}…)")
+        say(Msg("imported {count} donor: {added} added, {updated} updated (sha256 {sha}…)",
+                plural="imported {count} donors: {added} added, {updated} updated (sha256 {sha}…)",
+                count=result.rows, added=result.added, updated=result.updated, sha=result.sha256[:16]))
         if result.renamed:
-            console.print(f"{len(result.renamed)} typings use names IMGT has since renamed; they are matched under "
-                          "the current names:")
+            say(Msg("{count} typing uses a name IMGT has since renamed; it is matched under the current name:",
+                    plural="{count} typings use names IMGT has since renamed; they are matched under the current "
+                    "names:", count=len(result.renamed)))
             for note in result.renamed[:RENAMED_SHOWN]:
-                console.print(f"  line {note['line']} {note['column']}: {note['typed']} is now {note['current']}")
+                say(Msg("  line {line} {column}: {typed} is now {current}", line=note["line"],
+                        column=note["column"], typed=note["typed"], current=note["current"]))
             if len(result.renamed) > RENAMED_SHOWN:
-                console.print(f"  … and {len(result.renamed) - RENAMED_SHOWN} more (--format json lists them all)")
+                say(Msg("  … and {n} more (--format json lists them all)", n=len(result.renamed) - RENAMED_SHOWN))
 
 
 @donors_app.command("list")
@@ -157,7 +164,7 @@ def donors_list(donor_type: Annotated[str | None, typer.Option("--donor-type")] 
                 "A": "+".join(filter(None, (d["hla"]["A_1"], d["hla"]["A_2"]))),
                 "B": "+".join(filter(None, (d["hla"]["B_1"], d["hla"]["B_2"]))),
                 "DRB1": "+".join(filter(None, (d["hla"]["DRB1_1"], d["hla"]["DRB1_2"])))} for d in items],
-              fmt, title=f"{total} donors")
+              fmt, title=text(Msg("{count} donor", plural="{count} donors", count=total)))
 
 
 @donors_app.command("show")
@@ -181,8 +188,7 @@ def donors_update(donor_id: str,
     for change in changes:
         key, sep, value = change.partition("=")
         if not sep:
-            err_console.print(f"[red]error:[/] {change!r} is not FIELD=VALUE")
-            raise typer.Exit(1)
+            raise ValidationFailed("{value!r} is not FIELD=VALUE", value=change)
         parsed[key.strip()] = value.strip() or None
     try:
         donor = service.update_donor(database(), donor_id, parsed, actor=cli_actor())
@@ -192,14 +198,14 @@ def donors_update(donor_id: str,
     if fmt is OutputFormat.json:
         print_json(donor)
     else:
-        console.print(f"updated {donor_id} (revision {donor['revision']})")
+        say(Msg("updated {donor} (revision {revision})", donor=donor_id, revision=donor["revision"]))
 
 
 @donors_app.command("delete")
 def donors_delete(donor_id: str) -> None:
     """Remove a donor from the registry; the search index follows without a rebuild."""
     service.delete_donor(database(), donor_id, actor=cli_actor())
-    console.print(f"deleted {donor_id}")
+    say(Msg("deleted {donor}", donor=donor_id))
 
 
 @macs_app.command("load")
@@ -209,7 +215,8 @@ def macs_load(file: Path, fmt: FormatOpt = OutputFormat.table) -> None:
     if fmt is OutputFormat.json:
         print_json(result)
     else:
-        console.print(f"loaded {result['codes']} multiple-allele codes")
+        say(Msg("loaded {count} multiple-allele code", plural="loaded {count} multiple-allele codes",
+                count=result["codes"]))
 
 
 @nomenclature_app.command("load")
@@ -219,7 +226,8 @@ def nomenclature_load(folder: Path, fmt: FormatOpt = OutputFormat.table) -> None
     if fmt is OutputFormat.json:
         print_json(result)
     else:
-        console.print(f"using IPD-IMGT/HLA {result['version']} ({result['alleles']} alleles) from {result['folder']}")
+        say(Msg("using IPD-IMGT/HLA {version} ({alleles} alleles) from {folder}", version=result["version"],
+                alleles=result["alleles"], folder=result["folder"]))
 
 
 @index_app.command("status")

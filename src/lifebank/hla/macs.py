@@ -15,13 +15,23 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from lifebank.messages import Msg
 
 _CODE_RE = re.compile(r"^[A-Z]{2,5}$")
 _EXPANSION_RE = re.compile(r"^\d{2,4}(?::\d{2,4})?[NLSQCAE]?(?:/\d{2,4}(?::\d{2,4})?[NLSQCAE]?)*$")
 
 
 class MacError(ValueError):
-    """A MAC file line or a MAC use that cannot be understood."""
+    """A MAC file line or a MAC use that cannot be understood; `message` is a catalogue message."""
+
+    def __init__(self, message: str | Msg, /, **params: Any) -> None:
+        self.message = message if isinstance(message, Msg) else Msg(message, **params)
+        super().__init__(str(self.message))
+
+    def render(self, language: str | None = None) -> str:
+        return self.message.render(language)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,9 +48,11 @@ class MacDictionary:
         """The allele names `locus*first_field:code` stands for, or MacError when the code is unknown."""
         expansion = self.codes.get(code)
         if expansion is None:
-            hint = (f"not among the {len(self.codes):,} codes loaded" if self.codes else "no MAC dictionary is loaded")
-            raise MacError(f"unknown multiple-allele code {code!r} in {locus}*{first_field}:{code} ({hint}; "
-                           "load NMDP's current list with `lifebank hla macs load FILE`)")
+            hint = (Msg("not among the {n} codes loaded", n=f"{len(self.codes):,}") if self.codes
+                    else Msg("no MAC dictionary is loaded"))
+            raise MacError("unknown multiple-allele code {code!r} in {typing} ({hint}; load NMDP's current list "
+                           "with `lifebank hla macs load FILE`)", code=code, typing=f"{locus}*{first_field}:{code}",
+                           hint=hint)
         out = []
         for item in expansion.split("/"):
             out.append(f"{locus}*{item}" if ":" in item else f"{locus}*{first_field}:{item}")
@@ -71,7 +83,8 @@ def load_mac_file(path: Path) -> MacDictionary:
     with Path(path).open(encoding="utf-8") as handle:
         macs = parse_mac_lines(handle)
     if not macs.codes:
-        raise MacError(f"{path} holds no multiple-allele codes (expected NMDP numer.v3.txt or Atlas CSV layout)")
+        raise MacError("{path} holds no multiple-allele codes (expected NMDP numer.v3.txt or Atlas CSV layout)",
+                       path=str(path))
     return macs
 
 

@@ -17,6 +17,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
+
+from lifebank.messages import Msg
 
 VENDORED_RELEASE = Path(__file__).parent / "data" / "imgthla-3.58.0"
 CACHE_FORMAT = 3
@@ -35,6 +38,18 @@ _SER_LOCUS = {"A": "A", "B": "B", "Cw": "C", "DR": "DRB1", "DQ": "DQB1", "DP": "
 _ALLELE_RE = re.compile(r"^(?P<locus>[A-Z][A-Z0-9]*)\*(?P<fields>\d{2,4}(?::\d{2,4}){0,3})(?P<suffix>[NLSQCAE])?$")
 _RENAMED_RE = re.compile(r"(?:renamed|newly named|identical to(?: corrected sequence of)?)\s+"
                          r"([A-Z][A-Z0-9]*\*[0-9:]+[NLSQCAE]?)")
+
+
+class ReleaseError(ValueError):
+    """An IPD-IMGT/HLA release folder that cannot be read; `message` is a catalogue message."""
+
+    def __init__(self, message: str | Msg, /, **params: Any) -> None:
+        self.message = message if isinstance(message, Msg) else Msg(message, **params)
+        super().__init__(str(self.message))
+
+
+class ReleaseMissing(ReleaseError, FileNotFoundError):
+    """The folder lacks the release files LifeBank reads."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,7 +241,7 @@ def g_group_name(members: tuple[str, ...]) -> str:
     """
     first = split_allele(members[0])
     if first is None:
-        raise ValueError(f"G group member {members[0]!r} is not an allele name")
+        raise ReleaseError("G group member {member!r} is not an allele name", member=members[0])
     fields = first.fields if len(first.fields) > 2 else (*first.fields, "01")
     return f"{first.locus}*{':'.join(fields[:3])}G"
 
@@ -382,7 +397,8 @@ def parse_release(folder: Path) -> Nomenclature:
                 "wmda/rel_ser_ser.txt"]
     missing = [name for name in required if not (folder / name).is_file()]
     if missing:
-        raise FileNotFoundError(f"{folder} is not an IPD-IMGT/HLA release folder: missing {', '.join(missing)}")
+        raise ReleaseMissing("{folder} is not an IPD-IMGT/HLA release folder: missing {files}", folder=str(folder),
+                             files=", ".join(missing))
     alleles = _allele_names(folder / "Allelelist.txt")
     g_group, g_members, g_aliases = _named_g_groups(folder / "wmda" / "hla_nom_g.txt")
     p_group, p_members = _groups(folder / "wmda" / "hla_nom_p.txt")

@@ -35,12 +35,14 @@ from lifebank.hla.nomenclature import (
     ALL_LOCI,
     MATCH_LOCI,
     Nomenclature,
+    ReleaseError,
     describe,
     parse_release,
     split_allele,
     vendored,
 )
 from lifebank.hla.typing import Genotype, LocusTyping, Position, TypingError, TypingParser
+from lifebank.messages import N_, Msg
 
 DONOR_TYPES = {"adult": "adult", "a": "adult", "1": "adult", "cord": "cord", "c": "cord", "cbu": "cord",
                "2": "cord"}
@@ -158,11 +160,14 @@ def reset(db: Database) -> None:
         _contexts.pop(db, None)
 
 
+WHAT = {"typing": N_("typing"), "patient": N_("patient"), "donor": N_("donor")}
+
+
 def parse(db: Database, gl: str, what: str = "typing") -> Genotype:
     try:
         return fresh_context(db).parser.genotype(gl)
     except TypingError as exc:
-        raise ValidationFailed(f"{what}: {exc}") from None
+        raise ValidationFailed("{what}: {reason}", what=Msg(WHAT.get(what, what)), reason=exc.message) from None
 
 
 def describe_allele(db: Database, name: str) -> dict[str, Any]:
@@ -172,8 +177,8 @@ def describe_allele(db: Database, name: str) -> dict[str, Any]:
     found = describe(nom, name)
     if found is None:
         if split_allele(name) is None:
-            raise ValidationFailed(f"{name!r} is not shaped like an allele name (e.g. A*01:01:01:01)")
-        raise NotFound(f"{name} is not an allele of IPD-IMGT/HLA {nom.version}")
+            raise ValidationFailed("{name!r} is not shaped like an allele name (e.g. A*01:01:01:01)", name=name)
+        raise NotFound("{name} is not an allele of IPD-IMGT/HLA {release}", name=name, release=nom.version)
     return found
 
 
@@ -198,7 +203,7 @@ def _date(value: str | None, line: int, column: str, errors: list[RowError]) -> 
     try:
         return date.fromisoformat(value)
     except ValueError:
-        errors.append(RowError(line, column, f"{value!r} is not a date (YYYY-MM-DD)"))
+        errors.append(RowError(line, column, Msg("{value!r} is not a date (YYYY-MM-DD)", value=value)))
         return None
 
 
@@ -207,19 +212,20 @@ def _records_from_table(text: str, errors: list[RowError]) -> list[tuple[int, di
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     header = next(reader, None)
     if header is None:
-        errors.append(RowError(1, "header", "empty file"))
+        errors.append(RowError(1, "header", Msg("empty file")))
         return []
     header = [_clean(h) or "" for h in header]
     missing = [c for c in ("DonorId", *HLA_COLUMNS) if c not in header]
     if missing:
-        errors.append(RowError(1, "header", f"missing column(s) {', '.join(missing)}"))
+        errors.append(RowError(1, "header", Msg("missing column(s) {columns}", columns=", ".join(missing))))
         return []
     out = []
     for number, values in enumerate(reader, start=2):
         if not any(v.strip() for v in values):
             continue
         if len(values) != len(header):
-            errors.append(RowError(number, "row", f"{len(values)} fields, header has {len(header)}"))
+            errors.append(RowError(number, "row", Msg("{count} fields, header has {header}", count=len(values),
+                                                      header=len(header))))
             continue
         out.append((number, {h: _clean(v) for h, v in zip(header, values, strict=True)}))
     return out
@@ -233,12 +239,12 @@ def _records_from_gl(text: str, parser: TypingParser, donor_type: str,
             continue
         donor_id, sep, gl = line.strip().partition("%")
         if not sep:
-            errors.append(RowError(number, "line", "expected ID%GLSTRING"))
+            errors.append(RowError(number, "line", Msg("expected ID%GLSTRING")))
             continue
         try:
             genotype = parser.genotype(gl)
         except TypingError as exc:
-            errors.append(RowError(number, "GLSTRING", str(exc)))
+            errors.append(RowError(number, "GLSTRING", exc.message))
             continue
         row: dict[str, str | None] = {"DonorId": donor_id.strip(), "DonorType": donor_type}
         for locus in ALL_LOCI:
@@ -264,16 +270,18 @@ def validate_donors(db: Database, text: str, *, donor_type: str = "adult") -> tu
         before = len(errors)
         donor_id = row.get("DonorId")
         if not donor_id:
-            errors.append(RowError(number, "DonorId", "missing donor id"))
+            errors.append(RowError(number, "DonorId", Msg("missing donor id")))
         elif len(donor_id) > 64:
-            errors.append(RowError(number, "DonorId", "longer than 64 characters"))
+            errors.append(RowError(number, "DonorId", Msg("longer than 64 characters")))
         elif donor_id in seen:
-            errors.append(RowError(number, "DonorId", f"{donor_id} repeats line {seen[donor_id]}"))
+            errors.append(RowError(number, "DonorId", Msg("{donor} repeats line {line}", donor=donor_id,
+                                                          line=seen[donor_id])))
         else:
             seen[donor_id] = number
         kind = DONOR_TYPES.get((row.get("DonorType") or donor_type).lower())
         if kind is None:
-            errors.append(RowError(number, "DonorType", f"{row.get('DonorType')!r} is not adult/cord (or 1/2)"))
+            errors.append(RowError(number, "DonorType", Msg("{value!r} is not adult/cord (or 1/2)",
+                                                            value=row.get("DonorType"))))
         columns: dict[str, str | None] = {}
         renamed: list[tuple[str, str, str]] = []
         for locus in ALL_LOCI:
@@ -286,10 +294,11 @@ def validate_donors(db: Database, text: str, *, donor_type: str = "adult") -> tu
                     position = ctx.registry.position(value, locus)
                     renamed += [(column, old, new) for old, new in position.renamed]
                 except TypingError as exc:
-                    errors.append(RowError(number, column, str(exc)))
+                    errors.append(RowError(number, column, exc.message))
         for locus in ("A", "B", "DRB1"):
             if columns[f"{locus}_1"] is None and columns[f"{locus}_2"] is None:
-                errors.append(RowError(number, f"{locus}_1", f"{locus} must be typed (WMDA minimum A, B, DRB1)"))
+                errors.append(RowError(number, f"{locus}_1", Msg("{locus} must be typed (WMDA minimum A, B, DRB1)",
+                                                                 locus=locus)))
         dose = None
         if (raw_dose := row.get("CellDose")) is not None:
             try:
@@ -297,13 +306,15 @@ def validate_donors(db: Database, text: str, *, donor_type: str = "adult") -> tu
                 if dose < 0:
                     raise ValueError
             except ValueError:
-                errors.append(RowError(number, "CellDose", f"{raw_dose!r} is not a non-negative number"))
+                errors.append(RowError(number, "CellDose", Msg("{value!r} is not a non-negative number",
+                                                               value=raw_dose)))
         abo = row.get("ABO")
         if abo is not None and abo.upper().rstrip("+-") not in {"A", "B", "AB", "O"}:
-            errors.append(RowError(number, "ABO", f"{abo!r} is not A, B, AB or O (optionally + or -)"))
+            errors.append(RowError(number, "ABO", Msg("{value!r} is not A, B, AB or O (optionally + or -)",
+                                                      value=abo)))
         cmv = row.get("CMV")
         if cmv is not None and cmv.lower() not in {"positive", "negative", "pos", "neg", "+", "-"}:
-            errors.append(RowError(number, "CMV", f"{cmv!r} is not positive/negative"))
+            errors.append(RowError(number, "CMV", Msg("{value!r} is not positive/negative", value=cmv)))
         birth = _date(row.get("BirthDate"), number, "BirthDate", errors)
         collected = _date(row.get("CollectionDate"), number, "CollectionDate", errors)
         if len(errors) == before and donor_id and kind:
@@ -333,7 +344,7 @@ def import_donors(db: Database, text: str, *, actor: str, donor_type: str = "adu
     """Validate every row, then write all of them in one transaction (new donors added, known ones updated)."""
     records, errors = validate_donors(db, text, donor_type=donor_type)
     if errors:
-        raise RowsRejected("donor import", errors, len(records) + len({e.line for e in errors}))
+        raise RowsRejected(Msg("donor import"), errors, len(records) + len({e.line for e in errors}))
     digest = hashlib.sha256(text.encode()).hexdigest()
     return write_donors(db, records, actor=actor, digest=digest)
 
@@ -395,7 +406,7 @@ def _log_changes(session: Session, keys: Iterable[int]) -> None:
 def _donor_row(session: Session, donor_id: str) -> Donor:
     donor = session.execute(select(Donor).where(Donor.donor_id == donor_id)).scalar_one_or_none()
     if donor is None:
-        raise NotFound(f"donor {donor_id!r} not found")
+        raise NotFound("donor {donor!r} not found", donor=donor_id)
     return donor
 
 
@@ -435,7 +446,7 @@ def update_donor(db: Database, donor_id: str, changes: dict[str, Any], *, actor:
                                   current["collection_date"].isoformat(), **current["hla"]}
     unknown = set(changes) - set(row) - {"DonorType"}
     if unknown:
-        raise ValidationFailed(f"unknown donor field(s): {', '.join(sorted(unknown))}")
+        raise ValidationFailed("unknown donor field(s): {fields}", fields=", ".join(sorted(unknown)))
     row.update({k: None if v is None else str(v) for k, v in changes.items()})
     header = list(row)
     buffer = io.StringIO()
@@ -444,7 +455,7 @@ def update_donor(db: Database, donor_id: str, changes: dict[str, Any], *, actor:
     writer.writerow(["" if row[h] is None else row[h] for h in header])
     records, errors = validate_donors(db, buffer.getvalue())
     if errors:
-        raise RowsRejected("donor update", errors, 1, title="Validation failed")
+        raise RowsRejected(Msg("donor update"), errors, 1, title="Validation failed")
     record = records[0]
     with db.transaction() as session:
         donor = _donor_row(session, donor_id)
@@ -540,7 +551,8 @@ def parse_loci(loci: str | Sequence[str] | None) -> tuple[str, ...]:
     names = [x.strip().upper() for x in (loci.split(",") if isinstance(loci, str) else loci) if x.strip()]
     bad = [x for x in names if x not in SEARCH_LOCI]
     if bad:
-        raise ValidationFailed(f"loci: {', '.join(bad)} cannot be matched (choose from A, B, C, DRB1, DQB1)")
+        raise ValidationFailed("loci: {loci} cannot be matched (choose from A, B, C, DRB1, DQB1)",
+                               loci=", ".join(bad))
     if not {"A", "B", "DRB1"} <= set(names):
         raise ValidationFailed("loci: A, B and DRB1 are always matched")
     return tuple(locus for locus in MATCH_LOCI if locus in names)
@@ -551,22 +563,23 @@ def search(db: Database, patient_gl: str, *, max_mismatches: int = 0, loci: str 
            locus_caps: dict[str, int] | None = None) -> dict[str, Any]:
     """Ranked donors within `max_mismatches` (0-4); each result explains every locus."""
     if not 0 <= max_mismatches <= 4:
-        raise ValidationFailed(f"max_mismatches: {max_mismatches} is not between 0 and 4")
+        raise ValidationFailed("max_mismatches: {value} is not between 0 and 4", value=max_mismatches)
     if donor_type is not None and donor_type not in {"adult", "cord"}:
-        raise ValidationFailed(f"donor_type: {donor_type!r} is not adult or cord")
+        raise ValidationFailed("donor_type: {value!r} is not adult or cord", value=donor_type)
     if limit < 1 or limit > 1000 or offset < 0:
         raise ValidationFailed("limit must be 1-1000 and offset >= 0")
     match_loci = parse_loci(loci)
     caps = dict(locus_caps or {})
     for locus, cap in caps.items():
         if locus not in match_loci or not 0 <= cap <= 2:
-            raise ValidationFailed(f"locus cap {locus}={cap}: locus must be matched and the cap 0-2")
+            raise ValidationFailed("locus cap {locus}={cap}: locus must be matched and the cap 0-2", locus=locus,
+                                   cap=cap)
     ctx = fresh_context(db)
     index = _index(db, ctx)
     patient = parse(db, patient_gl, "patient")
     missing = [locus for locus in ("A", "B", "DRB1") if patient.get(locus) is None]
     if missing:
-        raise ValidationFailed(f"patient: {', '.join(missing)} must be typed to search")
+        raise ValidationFailed("patient: {loci} must be typed to search", loci=", ".join(missing))
 
     def scorer(p: Any, d: Any) -> tuple[int, int]:
         g = ctx.grader.position(p, d)
@@ -598,8 +611,11 @@ def load_macs(db: Database, path: Path, *, actor: str) -> dict[str, Any]:
     """Replace the MAC dictionary; every donor typing is re-resolved on the next search."""
     try:
         macs = load_mac_file(path)
-    except (MacError, OSError) as exc:
-        raise ValidationFailed(str(exc)) from None
+    except MacError as exc:
+        raise ValidationFailed(exc.message) from None
+    except OSError as exc:
+        raise ValidationFailed("cannot read {path}: {reason}", path=str(path),
+                               reason=exc.strerror or str(exc)) from None
     digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
     rows = [{"code": code, "expansion": expansion} for code, expansion in macs.codes.items()]
     with db.transaction() as session:
@@ -617,8 +633,11 @@ def load_nomenclature(db: Database, folder: Path, *, actor: str) -> dict[str, An
     folder = Path(folder).expanduser().resolve()
     try:
         nom = parse_release(folder)
-    except (FileNotFoundError, OSError, ValueError) as exc:
-        raise ValidationFailed(str(exc)) from None
+    except ReleaseError as exc:
+        raise ValidationFailed(exc.message) from None
+    except (OSError, ValueError) as exc:
+        raise ValidationFailed("cannot read the IPD-IMGT/HLA release in {folder}: {reason}", folder=str(folder),
+                               reason=str(exc)) from None
     with db.transaction() as session:
         release = session.get(NomenclatureRelease, 1)
         if release is None:

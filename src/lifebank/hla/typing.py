@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from lifebank.hla.macs import EMPTY, MacDictionary, MacError
 from lifebank.hla.nomenclature import ALL_LOCI, SEROLOGY_PREFIX, Nomenclature, split_allele
+from lifebank.messages import Msg
 
 # Kinds of typing, most to least specific.
 ALLELE = "allele"
@@ -30,12 +31,20 @@ _LOCUS_FROM_SEROLOGY = {"A": "A", "B": "B", "Cw": "C", "C": "C", "DR": "DRB1", "
 
 
 class TypingError(ValueError):
-    """A typing token that is not valid HLA nomenclature; the message names the token."""
+    """A typing token that is not valid HLA nomenclature; the message names the token.
 
-    def __init__(self, token: str, reason: str) -> None:
-        super().__init__(f"{token!r}: {reason}")
+    `reason` is a catalogue message (a template with named parameters), so the UI, the API and the CLI show
+    it in their reader's language; `message` is the whole sentence, `'A*99:99': … is not an allele …`.
+    """
+
+    def __init__(self, token: str, reason: str | Msg) -> None:
         self.token = token
-        self.reason = reason
+        self.reason = reason if isinstance(reason, Msg) else Msg(reason)
+        self.message = Msg("{token!r}: {reason}", token=token, reason=self.reason)
+        super().__init__(str(self.message))
+
+    def render(self, language: str | None = None) -> str:
+        return self.message.render(language)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,21 +146,23 @@ class TypingParser:
         tok_locus, _, rest = token.partition("*")
         tok_locus = tok_locus.removeprefix("HLA-")
         if locus and tok_locus != locus:
-            raise TypingError(token, f"is locus {tok_locus}, expected {locus}")
+            raise TypingError(token, Msg("is locus {found}, expected {locus}", found=tok_locus, locus=locus))
         if tok_locus not in ALL_LOCI:
-            raise TypingError(token, f"locus {tok_locus!r} is not one LifeBank matches ({', '.join(ALL_LOCI)})")
+            raise TypingError(token, Msg("locus {locus!r} is not one LifeBank matches ({loci})", locus=tok_locus,
+                                         loci=", ".join(ALL_LOCI)))
         name = f"{tok_locus}*{rest}"
         fields = rest.split(":")
         if len(fields) == 2 and fields[1] == "XX":
             alleles = self.nom.expand(f"{tok_locus}*{fields[0]}") or self._broad_xx(tok_locus, fields[0])
             if not alleles:
-                raise TypingError(token, f"no {tok_locus} allele has first field {fields[0]}")
+                raise TypingError(token, Msg("no {locus} allele has first field {field}", locus=tok_locus,
+                                             field=fields[0]))
             return self._make(tok_locus, XX_CODE, token, alleles)
         if len(fields) == 2 and fields[1].isalpha() and fields[1].isupper() and fields[1] not in {"G", "P"}:
             try:
                 names = self.macs.expand(tok_locus, fields[0], fields[1])
             except MacError as exc:
-                raise TypingError(token, str(exc)) from None
+                raise TypingError(token, exc.message) from None
             renamed: list[tuple[str, str]] = []
             alleles = self._expand_names(names, token, renamed, lenient=True)
             kept = tuple(n for n in names if self.nom.expand(n)) or names
@@ -207,12 +218,14 @@ class TypingParser:
         if name in self.nom.deleted:
             new = self.nom.current_name(name)
             if new:
-                raise TypingError(token, f"{name} was deleted from IPD-IMGT/HLA {self.nom.version}; "
-                                         f"it is now named {new}")
-            raise TypingError(token, f"{name} was deleted from IPD-IMGT/HLA {self.nom.version}")
+                raise TypingError(token, Msg("{name} was deleted from IPD-IMGT/HLA {release}; it is now named {new}",
+                                             name=name, release=self.nom.version, new=new))
+            raise TypingError(token, Msg("{name} was deleted from IPD-IMGT/HLA {release}", name=name,
+                                         release=self.nom.version))
         if split_allele(name) is None:
-            raise TypingError(token, f"{name} is not a valid allele name")
-        raise TypingError(token, f"{name} is not an allele of IPD-IMGT/HLA {self.nom.version}")
+            raise TypingError(token, Msg("{name} is not a valid allele name", name=name))
+        raise TypingError(token, Msg("{name} is not an allele of IPD-IMGT/HLA {release}", name=name,
+                                     release=self.nom.version))
 
     def _allele_string(self, token: str, locus: str | None) -> Position:
         items = [item.strip() for item in token.split("/")]
@@ -225,7 +238,7 @@ class TypingParser:
             first = f"{locus}*{first}"
         tok_locus = first.partition("*")[0]
         if locus and tok_locus != locus:
-            raise TypingError(token, f"is locus {tok_locus}, expected {locus}")
+            raise TypingError(token, Msg("is locus {found}, expected {locus}", found=tok_locus, locus=locus))
         names = []
         for item in [first] + items[1:]:
             if not item:
@@ -238,7 +251,7 @@ class TypingParser:
             elif "*" not in item:
                 item = f"{tok_locus}*{item}"
             if item.partition("*")[0] != tok_locus:
-                raise TypingError(token, f"allele string mixes loci ({item})")
+                raise TypingError(token, Msg("allele string mixes loci ({item})", item=item))
             names.append(item)
         if any(split_allele(name) is None for name in names):
             # An item that is no allele name (XX code, MAC, G/P group): the string is a union of typings, as a
@@ -258,11 +271,13 @@ class TypingParser:
             prefix = SEROLOGY_PREFIX[tok_locus]
             antigen = f"{prefix}{match['number']}"
             if locus and tok_locus != locus:
-                raise TypingError(token, f"is a {tok_locus} antigen, expected {locus}")
+                raise TypingError(token, Msg("is a {found} antigen, expected {locus}", found=tok_locus, locus=locus))
         if antigen not in self.nom.serology:
-            raise TypingError(token, f"{antigen} is not a serological antigen of IPD-IMGT/HLA {self.nom.version}")
+            raise TypingError(token, Msg("{antigen} is not a serological antigen of IPD-IMGT/HLA {release}",
+                                         antigen=antigen, release=self.nom.version))
         if self.nom.serology[antigen].locus != tok_locus:
-            raise TypingError(token, f"{antigen} is a {self.nom.serology[antigen].locus} antigen, not {tok_locus}")
+            raise TypingError(token, Msg("{antigen} is a {found} antigen, not {locus}", antigen=antigen,
+                                         found=self.nom.serology[antigen].locus, locus=tok_locus))
         alleles = self.nom.serology_for_alleles(antigen)
         return self._make(tok_locus, SEROLOGY, token, alleles, serology=antigen)
 
@@ -296,7 +311,8 @@ class TypingParser:
         for block in gl.split("^"):
             for locus_typing in self._gl_block(block.strip()):
                 if locus_typing.locus in loci:
-                    raise TypingError(block, f"locus {locus_typing.locus} appears twice in the GL string")
+                    raise TypingError(block, Msg("locus {locus} appears twice in the GL string",
+                                                 locus=locus_typing.locus))
                 loci[locus_typing.locus] = locus_typing
         return Genotype(loci)
 

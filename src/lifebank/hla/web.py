@@ -1,17 +1,25 @@
-"""Pages of the HLA registry: donor search (patient typing in, ranked donors with a per-locus colour grid)."""
+"""Pages of the HLA registry: donor search (patient typing in, ranked donors with a per-locus colour grid).
+
+The form's fields arrive as text and are checked here, so a mistyped URL (`max_mismatches=abc`) is shown in
+the form in the reader's language instead of FastAPI's problem+json.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
 from lifebank.auth.service import Principal
-from lifebank.errors import LifeBankError
+from lifebank.errors import LifeBankError, ValidationFailed
 from lifebank.hla import service
+from lifebank.hla.search_export import COLUMNS, HEADERS, search_rows
+from lifebank.messages import N_, Msg, register_labels
 from lifebank.web.deps import DbDep
-from lifebank.web.templating import NavItem, render
+from lifebank.web.exports import export_response, parse_format
+from lifebank.web.templating import NavItem, gettext_for, message_text, render
 from lifebank.web.ui import page_requires
 
 router = APIRouter(prefix="/hla", include_in_schema=False)
@@ -20,6 +28,11 @@ NAV: list[NavItem] = [NavItem("Donor search", "/hla/search", "hla.search", 30)]
 
 PAGE_SIZE = 25
 LOCI_CHOICES = {"10": "A,B,C,DRB1,DQB1", "8": "A,B,C,DRB1"}
+register_labels("donor_type", {"adult": N_("Adult donor"), "cord": N_("Cord-blood unit")})
+register_labels("ledger_action", {"hla.donors.import": N_("Donors imported"), "hla.donor.update": N_("Donor changed"),
+                                  "hla.donor.delete": N_("Donor removed"),
+                                  "hla.macs.load": N_("MAC dictionary loaded"),
+                                  "hla.nomenclature.load": N_("IPD-IMGT/HLA release loaded")})
 
 
 def cell_class(position: dict[str, object]) -> str:
@@ -29,19 +42,50 @@ def cell_class(position: dict[str, object]) -> str:
     return str(position["confidence"])
 
 
+def search_form(max_mismatches: str, loci: str, donor_type: str, page: str) -> tuple[int, str, str | None, int]:
+    """The form's choices checked as text: (max mismatches, loci, donor type, page), or ValidationFailed."""
+    text = max_mismatches.strip() or "0"
+    if not (text.isdigit() and 0 <= int(text) <= 4):
+        raise ValidationFailed("Maximum mismatches: {value!r} is not a whole number from 0 to 4", value=max_mismatches)
+    if loci not in LOCI_CHOICES:
+        raise ValidationFailed("Match loci: {value!r} is not one of 10/10 or 8/8", value=loci)
+    if donor_type not in ("", "adult", "cord"):
+        raise ValidationFailed("Donor type: {value!r} is not adult or cord", value=donor_type)
+    number = page.strip() or "1"
+    if not number.isdigit() or int(number) < 1:
+        raise ValidationFailed("page {value!r} is not a page number", value=page)
+    return int(text), LOCI_CHOICES[loci], donor_type or None, int(number)
+
+
 @router.get("/search", response_class=HTMLResponse)
 def search_page(request: Request, db: DbDep, _p: Annotated[Principal, Depends(page_requires("hla.search"))],
-                patient: str = "", max_mismatches: int = 0, loci: str = "10", donor_type: str = "",
-                page: int = 1) -> Response:
-    page = max(page, 1)
-    result, error = None, None
-    if patient.strip():
-        try:
-            result = service.search(db, patient.strip(), max_mismatches=max(0, min(max_mismatches, 4)),
-                                    loci=LOCI_CHOICES.get(loci, LOCI_CHOICES["10"]), donor_type=donor_type or None,
-                                    limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
-        except LifeBankError as exc:
-            error = exc.detail
+                patient: str = "", max_mismatches: str = "0", loci: str = "10", donor_type: str = "",
+                page: str = "1") -> Response:
+    result, error, number = None, None, 1
+    try:
+        mismatches, loci_list, kind, number = search_form(max_mismatches, loci, donor_type, page)
+        if patient.strip():
+            result = service.search(db, patient.strip(), max_mismatches=mismatches, loci=loci_list,
+                                    donor_type=kind, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE)
+    except LifeBankError as exc:
+        error = message_text(request, exc)
     form = {"patient": patient, "max_mismatches": max_mismatches, "loci": loci, "donor_type": donor_type}
-    return render(request, "hla/search.html", result=result, error=error, form=form, page=page, limit=PAGE_SIZE,
-                  cell_class=cell_class)
+    query = urlencode({"patient": patient.strip(), "max_mismatches": max_mismatches, "loci": loci,
+                       "donor_type": donor_type})
+    return render(request, "hla/search.html", status_code=422 if error else 200, result=result, error=error,
+                  form=form, page=number, limit=PAGE_SIZE, cell_class=cell_class, query=query)
+
+
+@router.get("/search/export")
+def search_export(request: Request, db: DbDep, _p: Annotated[Principal, Depends(page_requires("hla.search"))],
+                  patient: str = "", max_mismatches: str = "0", loci: str = "10", donor_type: str = "",
+                  format: str = "csv") -> Response:
+    """Every donor of the active search (all pages) as CSV or Excel, headers in the reader's language."""
+    _ = gettext_for(request)
+    fmt = parse_format(format)
+    mismatches, loci_list, kind, _page = search_form(max_mismatches, loci, donor_type, "1")
+    if not patient.strip():
+        raise ValidationFailed(Msg("give the patient's typing (a GL string) to search"))
+    rows = search_rows(db, patient.strip(), max_mismatches=mismatches, loci=loci_list, donor_type=kind)
+    return export_response(fmt, "donor-search", COLUMNS, rows, headers=[_(HEADERS[c]) for c in COLUMNS],
+                           sheet="donors")

@@ -42,7 +42,7 @@ def parse_sample_map(text: str) -> list[SampleLink]:
         if not any(cell.strip() for cell in row):
             continue
         if len(row) != 3:
-            errors.append(RowError(line, "row", Msg("expected 3 columns, found {count}", count=len(row))))
+            errors.append(RowError(line, "row", Msg("expected 3 columns, found {found}", found=len(row))))
             continue
         sample, participant, barcode = (cell.strip() for cell in row)
         if not sample:
