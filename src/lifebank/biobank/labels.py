@@ -124,16 +124,24 @@ def _draw_label(sheet, item: LabelData, symbology: str, fields: Sequence[str], x
 
     pad = 1 * mm
     image = ImageReader(io.BytesIO(_code_image(item.barcode, symbology)))
-    lines = [item.barcode, *item.lines(fields)]
+    fields_text = item.lines(fields)
     if symbology == "datamatrix":
+        lines = [item.barcode, *fields_text]
         side = height - 2 * pad
         sheet.drawImage(image, x + pad, y + pad, side, side)
-        text_x, top, room = x + side + 2 * pad, y + height - pad, height - 2 * pad
+        text_x, top, room, room_w = x + side + 2 * pad, y + height - pad, height - 2 * pad, width - side - 3 * pad
     else:
-        bars = (height - 2 * pad) * (0.55 if len(lines) > 1 else 0.7)
+        # A linear code takes the label's width; the fields share a line or two under it.
+        short = item.lines([f for f in fields if f != "sprec"])
+        lines = [item.barcode] + ([" · ".join(short)] if short else []) + \
+            (item.lines(["sprec"]) if "sprec" in fields else [])
+        bars = (height - 2 * pad) * (0.7 if len(lines) == 1 else 0.55 if len(lines) == 2 else 0.45)
         sheet.drawImage(image, x + pad, y + height - pad - bars, width - 2 * pad, bars, preserveAspectRatio=False)
-        text_x, top, room = x + pad, y + height - pad - bars, height - 2 * pad - bars
-    font = max(3.5, min(7.0, room / max(len(lines), 1) / 1.15))
+        text_x, top, room, room_w = x + pad, y + height - pad - bars, height - 2 * pad - bars, width - 2 * pad
+    font = min(7.0, room / max(len(lines), 1) / 1.15)
+    widest = max(sheet.stringWidth(text, "Helvetica", font) for text in lines)
+    if widest > room_w:  # shrink to the width too: a long SPREC code must not run off the label
+        font = font * room_w / widest
     sheet.setFont("Helvetica", font)
     for n, text in enumerate(lines):
         sheet.drawString(text_x, top - (n + 1) * font * 1.1, text)
