@@ -82,3 +82,58 @@ def test_cohort_builder_previews_saves_and_reuses_a_cohort(live_server, page):
     cells = page.locator("#variants tbody tr").evaluate_all(
         "rows => rows.map(r => r.children[6].innerText + '\\t' + r.children[7].innerText)")
     assert cells == expected
+
+
+def test_cohort_preview_error_is_shown_inline(live_server, page):
+    _load(live_server, link=True)
+    live_server.create_user("researcher", "pia")
+    live_server.login(page, "pia")
+    page.goto(f"{live_server.url}/omics/cohorts")
+    page.fill("#variant", "chr22:abc")  # not CHR:POS: the service answers with an error
+    page.click("#preview-button")
+    error = page.locator("#preview #preview-error")
+    error.wait_for()
+    assert error.inner_text() == "variant 'chr22:abc' is not CHR:POS or CHR:POS:REF:ALT"
+    page.fill("#variant", "")
+    page.select_option("#sex", "F")
+    page.click("#preview-button")
+    page.wait_for_selector("#cohort-size")
+    assert page.locator("#cohort-size").inner_text() == "5 members"
+    assert page.locator("#preview-error").count() == 0
+
+
+def test_cohort_delete_with_confirmation(live_server, page):
+    _load(live_server, link=True)
+    live_server.create_user("researcher", "dan")
+    live_server.login(page, "dan")
+    page.goto(f"{live_server.url}/omics/cohorts")
+    page.select_option("#sex", "M")
+    page.fill("#name", "men")
+    page.click("#cohort-form button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/omics/cohorts/men")
+    assert not page.locator("#confirm-delete").is_visible()  # behind the "Delete this cohort…" disclosure
+    page.click("#delete-cohort summary")
+    page.click("#confirm-delete")
+    page.wait_for_url(f"{live_server.url}/omics/cohorts?deleted=men")
+    assert page.locator("#cohort-deleted").inner_text() == "Cohort men deleted."
+    assert page.locator("#cohorts tbody tr.none").count() == 1
+    from sqlalchemy import select
+
+    from lifebank.audit.models import LedgerEvent
+
+    with live_server.db.session() as session:
+        actions = session.scalars(select(LedgerEvent.action).where(LedgerEvent.entity_id == "men")).all()
+    assert actions == ["omics.cohort.create", "omics.cohort.delete"]
+
+
+def test_gene_outside_the_datasets_contigs_is_explained(live_server, page):
+    _load(live_server, link=False)
+    live_server.create_user("researcher", "gus", locale="zh_Hans")
+    live_server.login(page, "gus")
+    page.goto(f"{live_server.url}/omics/variants")
+    page.fill("#gene", "BRCA2")
+    page.click("#variant-search button[type=submit]")
+    error = page.locator("#variant-error")
+    error.wait_for()
+    assert error.inner_text().startswith("基因 BRCA2 位于 chr13，所有数据集都没有这个重叠群（它们的重叠群：chr22）")
+    assert page.locator("#variant-count").count() == 0

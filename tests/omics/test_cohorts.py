@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import pytest
-
-import re
-
 from sqlalchemy import select
 
 from lifebank.audit.models import LedgerEvent
