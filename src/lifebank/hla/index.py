@@ -441,7 +441,11 @@ class SearchIndex:
 
     def full_scan(self, patient: dict[str, LocusTyping | None], *, max_mismatches: int,
                   match_loci: Sequence[str] = MATCH_LOCI) -> np.ndarray:
-        """The straightforward vectorised baseline: count every live donor's mismatches (benchmark reference)."""
+        """The benchmark's old peer, kept to print the old comparison: counts every live donor's mismatches by
+        gathering each donor's two typings per locus (four boolean gathers over all donors), no ranking.
+
+        `scan` is the fair peer. This one also skips the patient-side null rule, so it can disagree with `search`
+        for a patient typed with a null allele."""
         n = self.size
         total = np.zeros(n, dtype=np.int8)
         for locus in match_loci:
