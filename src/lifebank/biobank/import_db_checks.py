@@ -129,7 +129,7 @@ def _check_lineage(row: _Row, people: dict[str, tuple[int, bool]], in_file: dict
         try:
             kind = lineage_kind(parent_types, row.type)
         except LineageError as exc:
-            errors.append(RowError(row.line, "type", getattr(exc, "message", None) or str(exc)))
+            errors.append(RowError(row.line, "type", exc.message))
         else:
             if row.participant and kind is not LineageKind.POOL and row.participant in people:
                 parent = row.parents[0]

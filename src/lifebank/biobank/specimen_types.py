@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from lifebank.messages import Msg
+
 
 class LineageKind(StrEnum):
     PRIMARY = "primary"  # collected from the participant
@@ -100,25 +102,29 @@ _DERIVES: dict[str, frozenset[str]] = {
 
 
 class LineageError(ValueError):
-    pass
+    """An impossible type or lineage step; `message` is the catalogue message for any language."""
+
+    def __init__(self, message: Msg) -> None:
+        self.message = message
+        super().__init__(str(message))
 
 
 def specimen_type(code: str) -> SpecimenType:
     try:
         return SPECIMEN_TYPES[code.strip().upper()]
     except KeyError:
-        raise LineageError(f"unknown specimen type {code!r}") from None
+        raise LineageError(Msg("unknown specimen type {code!r}", code=code)) from None
 
 
 def normalise_unit(unit: str) -> str:
     return UNIT_ALIASES.get(unit.strip().lower(), unit.strip())
 
 
-def unit_error(type_code: str, unit: str) -> str | None:
+def unit_error(type_code: str, unit: str) -> Msg | None:
     """Why `unit` is wrong for the type, or None when it is the type's unit."""
     expected = SPECIMEN_TYPES[type_code].unit
     if normalise_unit(unit) != expected:
-        return f"unit {unit!r} is wrong for {type_code}: use {expected}"
+        return Msg("unit {unit!r} is wrong for {type}: use {expected}", unit=unit, type=type_code, expected=expected)
     return None
 
 
@@ -135,14 +141,15 @@ def lineage_kind(parent_types: list[str], child_type: str) -> LineageKind:
     if len(parent_types) > 1:
         if any(t != child_type for t in parent_types):
             kinds = sorted(set(parent_types))
-            raise LineageError(f"a pool must have parents of its own type {child_type}, not {kinds}")
+            raise LineageError(Msg("a pool must have parents of its own type {type}, not {kinds}", type=child_type,
+                                   kinds=", ".join(kinds)))
         return LineageKind.POOL
     parent_type = parent_types[0]
     if parent_type == child_type:
         return LineageKind.ALIQUOT
     if can_derive(parent_type, child_type):
         return LineageKind.DERIVATIVE
-    raise LineageError(f"{child_type} cannot be derived from {parent_type}")
+    raise LineageError(Msg("{child} cannot be derived from {parent}", child=child_type, parent=parent_type))
 
 
 # No single tube, bag or block holds more than this in its own unit (1,000 L, 1 kg, 10^12 cells): a larger
