@@ -23,13 +23,15 @@ install: $(VENV)/.installed ## LifeBank into .venv
 
 dev: $(VENV)/.dev-installed ## LifeBank and the test/lint tools into .venv
 
-# Debian packages the test suite drives: Chromium (browser tests) and bcftools (the omics reference).
+# Debian packages the test suite drives: Chromium (browser tests), a CJK font (so the Chinese pages are laid
+# out with real glyph widths when the phone-width tests measure them) and bcftools (the omics reference).
 # Installed with apt-get only when missing; needs root (or sudo).
 system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v bcftools >/dev/null 2>&1 || missing="$$missing bcftools"; \
 	command -v tabix >/dev/null 2>&1 || missing="$$missing tabix"; \
+	fc-list :lang=zh 2>/dev/null | grep -q . || missing="$$missing fonts-noto-cjk"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO="sudo"; \
