@@ -9,6 +9,8 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import text
 
 from lifebank.audit import service as audit
@@ -40,6 +42,21 @@ def test_local_days_become_utc_instants_of_the_readers_zone() -> None:
     assert where.actor == "ada" and where.action is None
     with pytest.raises(ValidationFailed, match=r"ends \(2026-11-01\) before it starts \(2026-11-30\)"):
         audit.EventFilter.from_local_dates(ZoneInfo("UTC"), start=date(2026, 11, 30), end=date(2026, 11, 1))
+
+
+@given(st.sampled_from(["Asia/Shanghai", "Europe/London", "America/New_York", "Australia/Lord_Howe", "UTC"]),
+       st.dates(min_value=date(2000, 1, 1), max_value=date(2100, 12, 31)), st.integers(min_value=0, max_value=40))
+def test_a_local_day_range_covers_exactly_those_days(zone_name: str, start: date, extra_days: int) -> None:
+    """Whole local days, DST included: the range starts at local midnight and lasts 23 to 25 h per day."""
+    zone = ZoneInfo(zone_name)
+    end = start + timedelta(days=extra_days)
+    where = audit.EventFilter.from_local_dates(zone, start=start, end=end)
+    assert where.since is not None and where.until is not None
+    assert where.since.astimezone(zone).date() == start and where.since.astimezone(zone).hour == 0
+    assert where.until.astimezone(zone).date() == end + timedelta(days=1)
+    hours = (where.until - where.since).total_seconds() / 3600
+    days = extra_days + 1
+    assert days * 24 - 2 <= hours <= days * 24 + 2
 
 
 def test_filters_page_counts_and_labels(client, db) -> None:

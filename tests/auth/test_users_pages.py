@@ -158,3 +158,25 @@ def test_account_preferences_change_language_and_time_zone(client, db) -> None:
     assert ok.status_code == 200 and "偏好设置已保存。" in ok.text and "Europe/London" in ok.text
     me = client.get("/api/v1/me").json()
     assert me["time_zone"] == "Europe/London" and me["locale"] == "zh_Hans" and me["last_login_at"]
+
+
+def test_user_admin_api_resets_unlocks_and_guards_the_last_admin(client, db, app, users) -> None:
+    settings: Settings = app.state.settings
+    admin = users.headers("admin", "root")
+    auth.create_user(db, "zoe", PASSWORD, ["technician"])
+    _fail_logins(db, settings, "zoe")
+    listed = {u["username"]: u for u in client.get("/api/v1/users", headers=admin).json()["items"]}
+    assert listed["zoe"]["locked_until"] and listed["zoe"]["roles"] == ["technician"]
+    assert client.post("/api/v1/users/zoe/unlock", headers=admin).json()["locked_until"] is None
+    weak = client.post("/api/v1/users/zoe/password", json={"password": "short"}, headers=admin)
+    assert weak.status_code == 422 and "too weak" in weak.json()["detail"]
+    assert client.post("/api/v1/users/zoe/password", json={"password": "Bench-tablet-passphrase-42"},
+                       headers=admin).status_code == 200
+    assert auth.authenticate(db, settings, "zoe", "Bench-tablet-passphrase-42").username == "zoe"
+    refused = client.post("/api/v1/users/root/disable", headers=admin)
+    assert refused.status_code == 409 and refused.json()["detail"] == (
+        "root is the last active administrator: give another active user the admin role first")
+    chinese = client.post("/api/v1/users/root/disable", headers={**admin, "Accept-Language": "zh-CN"})
+    assert "最后一位在用的管理员" in chinese.json()["detail"]
+    assert client.post("/api/v1/users/zoe/password", json={"password": "x" * 20},
+                       headers=users.headers("technician")).status_code == 403
