@@ -136,7 +136,7 @@ def test_rsid_and_gene_queries(db, tmp_path):
     by_id = service.variants_by_id(db, data, "rs80357713")
     assert [(r["chrom"], r["pos"], r["alt"]) for r in by_id] == [("chr13", 32316000, "T")]
     regions, rows = service.variants_in_gene(db, data, "brca2")
-    assert [str(r) for r in regions] == ["13:32315508-32400268"]
+    assert [str(r) for r in regions] == ["chr13:32315508-32400268"]  # named as the dataset names its contigs
     assert [(r["pos"], r["alt"]) for r in rows] == [(32316000, "T"), (32390000, "A"), (32390000, "C")]
 
 
