@@ -108,8 +108,10 @@ def _translated(language: str) -> dict[str, str]:
         with po_file.open("rb") as handle:
             for message in read_po(handle):
                 if message.id and message.string:
-                    msgid = message.id if isinstance(message.id, str) else message.id[0]
-                    table[msgid] = str(message.string if isinstance(message.string, str) else message.string[0])
+                    ids = [message.id] if isinstance(message.id, str) else list(message.id)  # plural: both ids
+                    text = str(message.string if isinstance(message.string, str) else message.string[0])
+                    for msgid in ids:
+                        table[msgid] = text
     return table
 
 
@@ -150,6 +152,10 @@ def test_a_message_renders_in_english_and_chinese() -> None:
     assert exc.detail == "specimen LB000001X does not exist"
     assert exc.render("zh_Hans") != exc.detail
     assert "LB000001X" in exc.render("zh_Hans")
+
+
+def test_a_count_without_a_plural_still_fills_the_template() -> None:
+    assert str(Msg("{count} donors found", count=3)) == "3 donors found"
 
 
 def test_plural_agrees_with_the_count() -> None:

@@ -62,7 +62,7 @@ class Msg:
                 (self.template if n == 1 else self.plural)
         else:
             text = catalogue.gettext(self.template) if catalogue else self.template
-        if not self.params and self.plural is None:
+        if not self.params and self.count is None:
             return text
         values = {key: _render_value(value, language) for key, value in self.params.items()}
         if self.count is not None:
