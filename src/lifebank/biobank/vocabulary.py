@@ -40,6 +40,19 @@ register_labels("temperature_class", {
     "-80C": N_("−80 °C"),
     "LN2": N_("Liquid nitrogen (below −150 °C)"),
 })
+# Ledger actions of participants, consent, storage and imports (specimen actions: specimen_events.py).
+register_labels("ledger_action", {
+    "participant.register": N_("Participant registered"),
+    "consent.record": N_("Consent recorded"),
+    "consent.withdraw": N_("Consent withdrawn"),
+    "storage.type.define": N_("Container type defined"),
+    "storage.type.edit": N_("Container type changed"),
+    "storage.container.create": N_("Storage container created"),
+    "storage.container.move": N_("Storage container moved"),
+    "specimen.place": N_("Specimens placed in storage"),
+    "import.participants": N_("Participants imported"),
+    "import.specimens": N_("Specimens imported"),
+})
 register_labels("sex", {"F": N_("Female"), "M": N_("Male"), "O": N_("Other"), "U": N_("Unknown")})
 register_labels("specimen_type", {
     "BLD": N_("Whole blood"),

@@ -50,7 +50,9 @@ CRITERIA_LABELS = {
 }
 register_labels("cohort_criterion", CRITERIA_LABELS)
 register_labels("ledger_action", {"omics.cohort.create": N_("Cohort saved"),
-                                  "omics.cohort.delete": N_("Cohort deleted")})
+                                  "omics.cohort.delete": N_("Cohort deleted"),
+                                  "omics.dataset.create": N_("Variant dataset created"),
+                                  "omics.import": N_("Variants imported")})
 CHOICE_FIELDS = {"specimen_type": "specimen_type", "specimen_status": "specimen_status", "sex": "sex"}
 
 

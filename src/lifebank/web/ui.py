@@ -125,11 +125,6 @@ def switch_language(
     return response
 
 
-@router.get("/dashboard", response_class=HTMLResponse)
-def dashboard(request: Request, principal: PagePrincipal) -> Response:
-    return render(request, "dashboard.html", permissions=sorted(principal.permissions))
-
-
 def login_redirect(request: Request, exc: LoginRedirect) -> Response:
     return RedirectResponse(f"/login?next={quote(exc.next_path)}", status_code=303)
 
