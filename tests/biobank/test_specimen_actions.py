@@ -100,6 +100,8 @@ def test_bulk_action_with_one_refused_tube_changes_nothing(bank):
     assert service.get_specimen(bank, "S1")["status"] == "available"
     specimen_bulk.run(bank, "status", ["S1"], {"status": "in_use"}, actor=ACTOR)
     assert service.get_specimen(bank, "S1")["status"] == "in_use"
+    reserving = specimen_bulk.preview(bank, "status", ["S1"], {"status": "reserved"})
+    assert not reserving.runnable and "reserving needs a purpose" in str(reserving.problem)
 
 
 def test_bulk_move_refuses_a_box_without_room(bank):

@@ -38,6 +38,5 @@ def test_specimen_list_pages_keep_the_filters(bank, client, users):
     for i in range(51):
         service.register_specimen(bank, f"S{i:02d}", participant="P000001", type="SER", quantity=1, actor=ACTOR)
     first = client.get("/biobank/specimens", headers=tech, params={"type": "SER", "consent": "DUO:0000042"})
-    assert "51 specimens found." in first.text
-    assert "href=\"?type=SER&amp;status=&amp;participant=&amp;consent=DUO%3A0000042&amp;container=&amp;page=2\"" \
-        in first.text
+    assert "51 specimens found." in first.text and "Page 1 of 2." in first.text
+    assert "href=\"?type=SER&amp;consent=DUO%3A0000042&amp;page=2\"" in first.text

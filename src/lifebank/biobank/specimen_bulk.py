@@ -110,6 +110,8 @@ def _plan(session: Session, action: str, barcodes: list[str], params: dict[str, 
     elif action == "status":
         target = parse_status(params.get("status") or "")
         note = (params.get("note") or "").strip()
+        if target == "reserved":  # a reservation has a purpose and a holder: it is its own action
+            plan.problem = Msg("reserving needs a purpose: use Reserve on the specimen's page or the API")
         for barcode in barcodes:
             if barcode in unknown:
                 plan.tubes.append(unknown[barcode])
