@@ -142,3 +142,17 @@ def test_browser_bad_input_shown_inline_in_chinese_and_grid_fits_a_phone(live_se
         assert max(heights) < 3.5, heights
     finally:
         context.close()
+
+
+def test_donor_page_shows_the_typing_as_registered_and_refuses_unknown_donors(client, db, users) -> None:
+    from lifebank.hla import service
+
+    service.import_donors(db, "DonorId,DonorType,A_1,A_2,B_1,B_2,C_1,C_2,DPB1_1,DPB1_2,DQB1_1,DQB1_2,DRB1_1,DRB1_2\n"
+                              "D-PAGE-1,adult,*01:01,*02:01,*08:01,*07:02,NULL,NULL,NULL,NULL,NULL,NULL,*03:01,*15:01\n",
+                          actor="tester")
+    headers = users.headers("clinician")
+    page = client.get("/hla/donors/D-PAGE-1", headers=headers)
+    assert page.status_code == 200
+    assert "A*01:01" in page.text and "DRB1*15:01" in page.text and "D-PAGE-1" in page.text
+    assert client.get("/hla/donors/NO-SUCH-DONOR", headers=headers).status_code == 404
+    assert client.get("/hla/donors/D-PAGE-1", headers=users.headers("partner")).status_code == 403

@@ -89,3 +89,19 @@ def search_export(request: Request, db: DbDep, _p: Annotated[Principal, Depends(
     rows = search_rows(db, patient.strip(), max_mismatches=mismatches, loci=loci_list, donor_type=kind)
     return export_response(fmt, "donor-search", COLUMNS, rows, headers=[_(HEADERS[c]) for c in COLUMNS],
                            sheet="donors")
+
+
+@router.get("/donors/{donor_id}", response_class=HTMLResponse)
+def donor_page(request: Request, donor_id: str, db: DbDep,
+               _p: Annotated[Principal, Depends(page_requires("hla.read"))]) -> Response:
+    """One donor or cord unit as registered: the typing as sent, per locus, and the registry's details.
+
+    Where the header's find box lands for a donor id (a coordinator scans or types it from a search list).
+    """
+    donor = service.get_donor(db, donor_id)
+    def named(locus: str, value: str | None) -> str | None:  # Atlas files send '*01:01' under column A_1
+        return f"{locus}{value}" if value and value.startswith("*") else value
+
+    loci = [(locus, named(locus, donor["hla"].get(f"{locus}_1")), named(locus, donor["hla"].get(f"{locus}_2")))
+            for locus in ("A", "B", "C", "DRB1", "DQB1", "DPB1")]
+    return render(request, "hla/donor.html", donor=donor, loci=loci)
