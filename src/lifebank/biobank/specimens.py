@@ -85,13 +85,13 @@ def register_specimen(db: Database, barcode: str | None, *, participant: str | N
         try:
             sprec_text = str(parse_sprec(sprec))
         except SprecError as exc:
-            raise ValidationFailed("SPREC code {code} is not valid: {reason}", code=sprec, reason=str(exc)) from None
+            raise ValidationFailed("SPREC code {code} is not valid: {reason}", code=sprec, reason=exc.reason) from None
     with db.transaction() as session:
         parent_rows = [specimen_row(session, p) for p in parents]
         try:
             kind = lineage_kind([p.type for p in parent_rows], type_code)
         except LineageError as exc:
-            raise ValidationFailed(str(exc)) from None
+            raise ValidationFailed(exc.message) from None
         participant_id: int | None = None
         distributable = True
         if participant:
@@ -149,7 +149,7 @@ def split_specimen(db: Database, parent_barcode: str, *, count: int, quantity: f
         try:
             kind = lineage_kind([parent.type], child_type)
         except LineageError as exc:
-            raise ValidationFailed(str(exc)) from None
+            raise ValidationFailed(exc.message) from None
         if kind.value == "aliquot":
             needed = quantity * count
             if parent.quantity is not None and needed > parent.quantity + 1e-9:
@@ -366,7 +366,7 @@ def edit_specimen(db: Database, barcode: str, *, actor: str, quantity: float | N
         try:
             wanted["sprec"] = str(parse_sprec(sprec)) if sprec and sprec.strip() else None
         except SprecError as exc:
-            raise ValidationFailed("SPREC code {code} is not valid: {reason}", code=sprec, reason=str(exc)) from None
+            raise ValidationFailed("SPREC code {code} is not valid: {reason}", code=sprec, reason=exc.reason) from None
     if collected_at is not _UNSET:
         wanted["collected_at"] = collected_at
     if notes is not _UNSET:
