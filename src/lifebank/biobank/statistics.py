@@ -158,7 +158,7 @@ class _Cache:
 _cache = _Cache()
 
 
-def bank_statistics(db: Database, *, wait: float = 0.25, max_age: float = MAX_AGE) -> BankStatistics | None:
+def bank_statistics(db: Database, *, wait: float = 0.1, max_age: float = MAX_AGE) -> BankStatistics | None:
     """The latest snapshot; computes one in the background when it is missing or older than `max_age`.
 
     Waits up to `wait` seconds for a missing snapshot (a small bank answers at once); None means it is still
