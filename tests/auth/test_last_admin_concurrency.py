@@ -21,7 +21,7 @@ def test_concurrent_demotions_leave_an_active_admin(db) -> None:
         start = threading.Barrier(2)
         outcomes: dict[str, str] = {}
 
-        def demote(name: str) -> None:
+        def demote(name: str, start: threading.Barrier = start, outcomes: dict[str, str] = outcomes) -> None:
             start.wait()
             try:
                 auth.set_roles(db, name, ["technician"], actor=name)

@@ -41,7 +41,7 @@ PERMISSIONS: frozenset[str] = frozenset({
     "specimen.reserve", "specimen.distribute",
     "storage.read", "storage.write",
     "import.run",
-    "label.print",
+    "label.print", "label.design",
     "hla.read", "hla.search", "hla.write",
     "omics.read", "omics.write",
     "cohort.read", "cohort.write",
@@ -53,7 +53,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.ADMIN: PERMISSIONS,
     Role.BIOBANK_MANAGER: frozenset(_READ_BANK | {
         "participant.write", "consent.write", "specimen.write", "specimen.reserve", "specimen.distribute",
-        "storage.write", "import.run", "label.print", "audit.read", "cohort.read", "cohort.write",
+        "storage.write", "import.run", "label.print", "label.design", "audit.read", "cohort.read", "cohort.write",
         "omics.read", "hla.read",
     }),
     Role.TECHNICIAN: frozenset(_READ_BANK | {"specimen.write", "storage.write", "label.print", "import.run"}),
