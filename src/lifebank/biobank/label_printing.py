@@ -23,8 +23,8 @@ from lifebank.db.engine import Database
 from lifebank.errors import NotFound, ValidationFailed
 
 FORMATS = ("pdf", "zpl")
-# Who may change the bank's label templates: the manager's bank-administration permission (technicians print
-# with the templates but do not change them). A dedicated `label.design` permission belongs in auth.
+# Who may change the bank's label templates: label.design (managers and admins; technicians print with the
+# templates but do not change them).
 TEMPLATE_PERMISSION = "label.design"
 # The template used until a manager saves one: the 33 x 13 mm cryo label with a DataMatrix and every field.
 BUILT_IN = {"name": "standard", "stock": "cryo-33x13", "symbology": "datamatrix", "fields": list(FIELDS),
