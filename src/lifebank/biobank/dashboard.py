@@ -59,6 +59,7 @@ def panels(db: Database, principal: Principal, language: str, gettext: Callable[
                     href="/biobank/storage?" + urlencode({"path": u.path})) for u in units]
         found.append(Panel("storage", 30, "Storage fill", "biobank/_dashboard_storage.html", {
             "snapshot": snapshot, "full": [u for u in units if u.share >= FULL], "threshold": int(FULL * 100),
+            "units": snapshot.storage,
             "chart": bar_chart(_("Storage fill"), bars, percent=True),
         }))
     if principal.can("participant.read"):

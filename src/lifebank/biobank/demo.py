@@ -13,7 +13,7 @@ import random
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
@@ -103,13 +103,17 @@ def _build_storage(db: Database) -> dict[str, _Shelf]:
     return {temp: _Shelf(_slots(boxes)) for temp, boxes in by_class.items()}
 
 
+# Six years of collections ending late in 2026, so the dashboard's last 24 months show a working bank.
+DEMO_START = datetime(2020, 12, 1, 8, tzinfo=UTC)
+
+
 def _participants_csv(rng: random.Random) -> bytes:
     lines = ["participant,sex,birth_year,site,consent_codes,consent_date,consent_scope\n"]
     for i in range(1, PARTICIPANTS + 1):
         primary = rng.choices(["DUO:0000042", "DUO:0000006", "DUO:0000007"], weights=[70, 20, 10])[0]
         modifiers = [m for m, p in (("DUO:0000021", 0.3), ("DUO:0000019", 0.2), ("DUO:0000046", 0.15))
                      if rng.random() < p]
-        consent_date = date(2019, 1, 1) + timedelta(days=rng.randrange(6 * 365))
+        consent_date = DEMO_START.date() + timedelta(days=rng.randrange(6 * 365))
         birth = rng.randrange(1935, 2006) if i % 40 else rng.randrange(2019, 2025)  # a few newborns (cord blood)
         lines.append(f"P{i:06d},{rng.choice('FFMM' if i % 97 else 'U')},{birth},{rng.choice(SITES)},"
                      f"{';'.join([primary, *modifiers])},{consent_date.isoformat()},biobank general consent v2\n")
@@ -119,7 +123,7 @@ def _participants_csv(rng: random.Random) -> bytes:
 def _specimens_csv(rng: random.Random, shelves: dict[str, _Shelf]) -> bytes:
     writer = _Writer()
     minus80, ln2, minus20 = shelves["-80C"], shelves["LN2"], shelves["-20C"]
-    start = datetime(2019, 1, 1, 8, tzinfo=UTC)
+    start = DEMO_START
     for i in range(1, PARTICIPANTS + 1):
         code = f"P{i:06d}"
         drawn = start + timedelta(days=rng.randrange(6 * 365), minutes=rng.randrange(600))

@@ -53,6 +53,10 @@ register_labels("ledger_action", {
     "import.participants": N_("Participants imported"),
     "import.specimens": N_("Specimens imported"),
 })
+register_labels("entity_type", {
+    "participant": N_("Participant"), "specimen": N_("Specimen"), "container": N_("Storage container"),
+    "container_type": N_("Container type"), "import": N_("Import"), "label_template": N_("Label template"),
+})
 register_labels("sex", {"F": N_("Female"), "M": N_("Male"), "O": N_("Other"), "U": N_("Unknown")})
 register_labels("specimen_type", {
     "BLD": N_("Whole blood"),

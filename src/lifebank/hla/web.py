@@ -29,6 +29,8 @@ NAV: list[NavItem] = [NavItem("Donor search", "/hla/search", "hla.search", 30)]
 PAGE_SIZE = 25
 LOCI_CHOICES = {"10": "A,B,C,DRB1,DQB1", "8": "A,B,C,DRB1"}
 register_labels("donor_type", {"adult": N_("Adult donor"), "cord": N_("Cord-blood unit")})
+register_labels("entity_type", {"hla_donor": N_("HLA donor"), "hla_import": N_("Donor import"),
+                                "hla_mac": N_("MAC dictionary"), "hla_release": N_("IPD-IMGT/HLA release")})
 register_labels("ledger_action", {"hla.donors.import": N_("Donors imported"), "hla.donor.update": N_("Donor changed"),
                                   "hla.donor.delete": N_("Donor removed"),
                                   "hla.macs.load": N_("MAC dictionary loaded"),

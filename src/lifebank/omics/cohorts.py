@@ -49,6 +49,8 @@ CRITERIA_LABELS = {
     "max_af": N_("Only variants with allele frequency below"),
 }
 register_labels("cohort_criterion", CRITERIA_LABELS)
+register_labels("entity_type", {"omics_dataset": N_("Variant dataset"), "omics_batch": N_("Variant batch"),
+                                "omics_cohort": N_("Cohort")})
 register_labels("ledger_action", {"omics.cohort.create": N_("Cohort saved"),
                                   "omics.cohort.delete": N_("Cohort deleted"),
                                   "omics.dataset.create": N_("Variant dataset created"),

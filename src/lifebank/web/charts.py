@@ -15,9 +15,10 @@ from html import escape
 from markupsafe import Markup
 
 WIDTH = 600
-BAR_HEIGHT = 22
-GAP = 6
-LABEL_WIDTH = 170
+BAR_HEIGHT = 26
+GAP = 8
+LABEL_WIDTH = 230
+TEXT_Y = 18  # baseline of a bar's text, from the bar's top
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +40,7 @@ def bar_chart(title: str, bars: Sequence[Bar], *, percent: bool = False) -> Mark
         return Markup("")
     peak = max((b.value for b in bars), default=0) or 1
     height = len(bars) * (BAR_HEIGHT + GAP) + GAP
-    track = WIDTH - LABEL_WIDTH - 90
+    track = WIDTH - LABEL_WIDTH - 130
     parts = [f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" width="100%" role="img" '
              f'aria-label="{escape(title)}" preserveAspectRatio="xMinYMin meet"><title>{escape(title)}</title>']
     for i, bar in enumerate(bars):
@@ -47,16 +48,15 @@ def bar_chart(title: str, bars: Sequence[Bar], *, percent: bool = False) -> Mark
         share = (bar.value / bar.total if bar.total else bar.value / peak) if (bar.total or peak) else 0
         length = max(0.0, min(1.0, share)) * track
         text = f"{share * 100:.0f} %" if percent else _fmt(bar.value)
-        if percent and bar.total is not None:
-            text = f"{share * 100:.0f} % ({_fmt(bar.value)}/{_fmt(bar.total)})"
-        label = escape(bar.label if len(bar.label) <= 26 else bar.label[:25] + "…")
+        detail = f"{text} ({_fmt(bar.value)}/{_fmt(bar.total)})" if percent and bar.total else text
+        label = escape(bar.label if len(bar.label) <= 22 else bar.label[:21] + "…")
         css = "bar warn" if bar.warn else "bar"
-        row = (f'<text x="{LABEL_WIDTH - 6}" y="{y + 15}" text-anchor="end" class="chart-label">{label}</text>'
+        row = (f'<text x="{LABEL_WIDTH - 6}" y="{y + TEXT_Y}" text-anchor="end" class="chart-label">{label}</text>'
                + (f'<rect x="{LABEL_WIDTH}" y="{y}" width="{track}" height="{BAR_HEIGHT}" class="track"/>'
                   if bar.total else "")
                + f'<rect x="{LABEL_WIDTH}" y="{y}" width="{length:.1f}" height="{BAR_HEIGHT}" class="{css}">'
-               f'<title>{escape(bar.label)}: {escape(text)}</title></rect>'
-               f'<text x="{LABEL_WIDTH + length + 4:.1f}" y="{y + 15}" class="chart-value">{escape(text)}</text>')
+               f'<title>{escape(bar.label)}: {escape(detail)}</title></rect>'
+               f'<text x="{LABEL_WIDTH + length + 4:.1f}" y="{y + TEXT_Y}" class="chart-value">{escape(text)}</text>')
         if bar.href:
             row = f'<a href="{escape(bar.href)}">{row}</a>'
         parts.append(row)
@@ -86,8 +86,10 @@ def column_chart(title: str, points: Sequence[tuple[str, float]], *, y_title: st
         x = left + i * step
         parts.append(f'<rect x="{x + step * 0.1:.1f}" y="{top + plot_h - h:.1f}" width="{step * 0.8:.1f}" '
                      f'height="{h:.1f}" class="bar"><title>{escape(label)}: {_fmt(value)}</title></rect>')
-        if i % every == 0 or i == len(points) - 1:
-            parts.append(f'<text x="{x + step / 2:.1f}" y="{height - 10}" text-anchor="middle" '
+        last = i == len(points) - 1
+        if (i % every == 0 and len(points) - 1 - i >= every / 2) or last:  # no label crowds the last one
+            anchor, at = ("end", x + step) if last else ("middle", x + step / 2)
+            parts.append(f'<text x="{at:.1f}" y="{height - 10}" text-anchor="{anchor}" '
                          f'class="chart-label">{escape(label)}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))

@@ -39,10 +39,10 @@ def collect_panels(request: Request, db: DbDep, principal: Principal) -> tuple[l
         except Exception:  # one domain's failing panel must not take the whole dashboard down
             log.exception("dashboard panels of %s failed", module.__name__)
     if principal.can("audit.read"):
-        found.append(Panel("recent-imports", 80, "Recent imports", "_dashboard_events.html",
+        found.append(Panel("recent-imports", 80, "Recent imports", "_dashboard_events.html", wide=True, context=
                            {"events": audit.recent_events(db, entity_types=IMPORT_ENTITIES, limit=RECENT),
                             "empty": "No imports yet."}))
-        found.append(Panel("recent-events", 90, "Recent ledger events", "_dashboard_events.html",
+        found.append(Panel("recent-events", 90, "Recent ledger events", "_dashboard_events.html", wide=True, context=
                            {"events": audit.recent_events(db, limit=RECENT), "empty": "No events yet."}))
     pending = any(p.key.endswith("-pending") for p in found)
     return sorted(found, key=lambda p: p.order), pending
