@@ -18,7 +18,9 @@ import pyarrow as pa
 from lifebank.errors import ValidationFailed
 from lifebank.omics import layout
 from lifebank.omics.allele_counts import AlleleCount, AlleleCounts
+from lifebank.omics.region_reads import GenotypeMatrix, count_alleles, dense_genotypes
 from lifebank.omics.regions import Region, chrom_aliases
+from lifebank.omics.site_index import ChromIndex
 from lifebank.omics.vcf_export import ExportSite, genotype_text
 
 HIVE_TYPES = "{'dataset': VARCHAR, 'batch': INTEGER, 'chrom': VARCHAR}"
@@ -48,6 +50,9 @@ class VariantStore:
         self._lock = threading.Lock()
         self._sample_index: dict[tuple[str, int], dict[str, int]] = {}
         self._spans: dict[str, int] = {}
+        self._indexes: dict[tuple[str, int, str], ChromIndex] = {}
+        # the last regions' merged sites: a page and its total (`count_sites_in_region`) are one lookup
+        self._recent: dict[tuple[tuple[BatchRef, ...], Region], list[dict[str, object]]] = {}
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         with self._lock:
@@ -74,29 +79,61 @@ class VariantStore:
 
     # --- sites -----------------------------------------------------------------------------------------
 
+    def chrom_index(self, ref: BatchRef, chrom: str) -> ChromIndex:
+        """The in-memory index of one batch's contig (loaded once: committed files never change)."""
+        key = (ref.dataset, ref.batch, chrom)
+        index = self._indexes.get(key)
+        if index is None:
+            index = self._indexes[key] = ChromIndex.load(
+                layout.chrom_file(self.root, "sites", ref.dataset, ref.batch, chrom),
+                layout.chrom_file(self.root, "genotypes", ref.dataset, ref.batch, chrom))
+        return index
+
+    def _parts(self, batches: Sequence[BatchRef], region: Region) -> list[tuple[BatchRef, str, ChromIndex]]:
+        aliases = chrom_aliases(region.chrom)
+        return [(ref, chrom, self.chrom_index(ref, chrom)) for ref in batches for chrom in ref.chroms
+                if chrom in aliases]
+
+    def _region_sites(self, batches: Sequence[BatchRef], region: Region) -> list[dict[str, object]]:
+        """Distinct (dataset, chrom, pos, ref, alt) sites overlapping the region, ordered by dataset, chrom,
+        pos, first batch and first site number (what the SQL `GROUP BY ... ORDER BY` of a scan gave)."""
+        key = (tuple(batches), region)
+        cached = self._recent.get(key)
+        if cached is not None:
+            return cached
+        merged: dict[tuple[str, str, int, str, str], list] = {}
+        for ref, chrom, index in self._parts(batches, region):
+            rows = index.rows_in(region.start, region.end)
+            if not len(rows):
+                continue
+            table = index.read_sites(rows, ["id", "ref", "alt", "qual", "filter", "info"])
+            columns = [table[name].to_pylist() for name in ("id", "ref", "alt", "qual", "filter", "info")]
+            for pos, site, vid, ref_allele, alt, qual, filt, info in zip(
+                    index.pos[rows].tolist(), index.site[rows].tolist(), *columns, strict=True):
+                found = merged.get((ref.dataset, chrom, pos, ref_allele, alt))
+                if found is None:
+                    merged[(ref.dataset, chrom, pos, ref_allele, alt)] = [ref.batch, site, {
+                        "dataset": ref.dataset, "chrom": chrom, "pos": pos, "id": vid, "ref": ref_allele,
+                        "alt": alt, "qual": qual, "filter": filt, "info": info}]
+                else:  # the same site in another batch (or repeated): the first batch's values stand
+                    found[0], found[1] = min(found[0], ref.batch), min(found[1], site)
+        ordered = sorted(merged.items(), key=lambda item: (item[0][0], item[0][1], item[0][2], item[1][0],
+                                                           item[1][1]))
+        result = [entry[2] for _, entry in ordered]
+        if len(self._recent) >= 8:
+            self._recent.pop(next(iter(self._recent)), None)
+        self._recent[key] = result
+        return result
+
     def sites_in_region(self, batches: Sequence[BatchRef], region: Region, *, limit: int | None = None,
                         offset: int = 0) -> list[dict[str, object]]:
         """Biallelic sites overlapping the region (like `bcftools view -r`: POS..END overlaps), in order."""
-        files = self._files("sites", batches, region.chrom)
-        if not files:
-            return []
-        page = f"LIMIT {int(limit)} OFFSET {int(offset)}" if limit is not None else ""
-        sql = f"""
-            SELECT dataset, chrom, pos, any_value(id) AS id, ref, alt, any_value(qual) AS qual,
-                   any_value("filter") AS "filter", any_value(info) AS info, min(site) AS first_site
-            FROM {self._scan(files)}
-            WHERE pos <= ? AND "end" >= ?
-            GROUP BY dataset, chrom, pos, ref, alt
-            ORDER BY dataset, chrom, pos, min(batch), first_site {page}"""
-        return self._dicts(sql, [region.end, region.start], drop=("first_site",))
+        found = self._region_sites(batches, region)
+        page = found[offset:] if limit is None else found[offset:offset + limit]
+        return [dict(row) for row in page]
 
     def count_sites_in_region(self, batches: Sequence[BatchRef], region: Region) -> int:
-        files = self._files("sites", batches, region.chrom)
-        if not files:
-            return 0
-        sql = f"""SELECT count(*) FROM (SELECT DISTINCT dataset, chrom, pos, ref, alt FROM {self._scan(files)}
-                  WHERE pos <= ? AND "end" >= ?)"""
-        return int(self._cursor().execute(sql, [region.end, region.start]).fetchall()[0][0])
+        return len(self._region_sites(batches, region))
 
     def sites_by_id(self, batches: Sequence[BatchRef], variant_id: str) -> list[dict[str, object]]:
         files = self._files("sites", batches, None)
@@ -172,41 +209,61 @@ class VariantStore:
                       n_samples: int) -> dict[str, np.ndarray]:
         """Columns pos, ref, alt, ac, an of one batch's sites in the region, in site order.
 
-        Only sparse genotype rows are stored: a member without a row at a site holds a REF call of the
-        site's ploidy, so AN = (members - rows) * ploidy + called alleles of the rows.
-
-        The region's sites come first; their site numbers then bound the genotype scan (`site BETWEEN`,
-        pruned by row-group statistics, and small enough for DuckDB's perfect-hash GROUP BY), and the
-        per-site sums are joined back to the sites by array index.
+        The region's rows come from the in-memory site index; AC/AN from one bincount over the sparse genotype
+        rows of their site-number range (`region_reads.count_alleles`); REF/ALT from the sites' row groups.
         """
-        sites = str(layout.chrom_file(self.root, "sites", ref.dataset, ref.batch, chrom)).replace("'", "''")
-        genos = str(layout.chrom_file(self.root, "genotypes", ref.dataset, ref.batch, chrom)).replace("'", "''")
-        cur = self._cursor()
-        found = cur.execute(f"""SELECT site, pos, ref, alt, ploidy FROM read_parquet('{sites}')
-                            WHERE pos <= $end AND "end" >= $start ORDER BY site""",
-                            {"start": region.start, "end": region.end}).fetchnumpy()
-        site = found["site"].astype(np.int64)
-        if not len(site):
-            return {"pos": site, "ref": found["ref"], "alt": found["alt"], "ac": site, "an": site}
-        lo, hi = int(site[0]), int(site[-1])
-        subset = ""
+        index = self.chrom_index(ref, chrom)
+        rows = index.rows_in(region.start, region.end)
+        member = None
         if len(members) < n_samples:
-            cur.register("subset_idx", pa.table({"sample": pa.array(np.asarray(members, dtype=np.int32))}))
-            # an inner hash join on the integer sample number: DuckDB pushes it into the scan as a filter,
-            # much faster than `IN (subquery)`
-            subset = "JOIN subset_idx USING (sample)"
-        sums = cur.execute(f"""SELECT site, sum((a1 = 1)::INTEGER + (a2 = 1)::INTEGER) AS ac,
-                                  sum((a1 >= 0)::INTEGER + (a2 >= 0)::INTEGER) AS called, count(*) AS k
-                           FROM read_parquet('{genos}') {subset} WHERE site BETWEEN $lo AND $hi GROUP BY site""",
-                           {"lo": lo, "hi": hi}).fetchnumpy()
-        width = hi - lo + 1
-        ac, called, rows = (np.zeros(width, np.int64) for _ in range(3))
-        at = sums["site"].astype(np.int64) - lo
-        ac[at], called[at], rows[at] = sums["ac"], sums["called"], sums["k"]
-        at = site - lo
-        ploidy = found["ploidy"].astype(np.int64)
-        return {"pos": found["pos"], "ref": found["ref"], "alt": found["alt"], "ac": ac[at],
-                "an": (len(members) - rows[at]) * ploidy + called[at]}
+            member = np.zeros(n_samples, bool)
+            member[np.asarray(members, dtype=np.int64)] = True
+        ac, an = count_alleles(index, rows, member, len(members))
+        table = index.read_sites(rows, ["ref", "alt"])
+        return {"pos": index.pos[rows], "ref": table["ref"].to_numpy(zero_copy_only=False),
+                "alt": table["alt"].to_numpy(zero_copy_only=False), "ac": ac, "an": an}
+
+    def genotype_matrix(self, batches: Sequence[BatchRef], region: Region) -> GenotypeMatrix:
+        """Every sample's GT at every site of the region (one batch: its samples; several: their union, a
+        batch lacking a site gives its samples no-calls there, as `bcftools merge` would)."""
+        parts = [(ref, chrom, index, index.rows_in(region.start, region.end))
+                 for ref, chrom, index in self._parts(batches, region)]
+        samples: list[str] = []
+        offsets: dict[tuple[str, int], int] = {}
+        for ref in batches:
+            if (ref.dataset, ref.batch) not in offsets:
+                offsets[(ref.dataset, ref.batch)] = len(samples)
+                samples += sorted(self.sample_index(ref), key=self.sample_index(ref).__getitem__)
+        keys: dict[tuple[str, str, int, str, str], int] = {}
+        pieces = []
+        for ref, chrom, index, rows in parts:
+            table = index.read_sites(rows, ["ref", "alt"])
+            line = [keys.setdefault((ref.dataset, chrom, pos, r, a), len(keys)) for pos, r, a in zip(
+                index.pos[rows].tolist(), table["ref"].to_pylist(), table["alt"].to_pylist(), strict=True)]
+            pieces.append((ref, index, rows, np.asarray(line, dtype=np.int64)))
+        order = sorted(keys, key=lambda k: (k[0], k[1], k[2]))
+        slot = np.empty(len(keys), np.int64)
+        slot[[keys[k] for k in order]] = np.arange(len(order))
+        if len(pieces) == 1 and len(keys) == len(pieces[0][2]) and offsets[(pieces[0][0].dataset,
+                                                                             pieces[0][0].batch)] == 0:
+            ref, index, rows, line = pieces[0]
+            a1, a2, phased = dense_genotypes(index, rows, len(samples))
+            target = slot[line]
+            if not np.array_equal(target, np.arange(len(target))):  # rows out of position order
+                a1[target], a2[target], phased[target] = a1.copy(), a2.copy(), phased.copy()
+        else:
+            a1 = np.full((len(order), len(samples)), -1, np.int8)
+            a2 = np.full((len(order), len(samples)), -1, np.int8)
+            phased = np.zeros((len(order), len(samples)), bool)
+            for ref, index, rows, line in pieces:
+                first = offsets[(ref.dataset, ref.batch)]
+                width = len(self.sample_index(ref))
+                b1, b2, bp = dense_genotypes(index, rows, width)
+                a1[slot[line], first:first + width] = b1
+                a2[slot[line], first:first + width] = b2
+                phased[slot[line], first:first + width] = bp
+        return GenotypeMatrix(samples, [k[1] for k in order], np.array([k[2] for k in order], np.int64),
+                              [k[3] for k in order], [k[4] for k in order], a1, a2, phased)
 
     # --- genotypes -------------------------------------------------------------------------------------
 

@@ -1,0 +1,104 @@
+"""Per-region reads over a `ChromIndex`: allele counts with one NumPy bincount, and dense genotypes.
+
+Both work on the sparse genotype rows of the region's site-number range only (row groups chosen by their
+`site` statistics). AC/AN follow `bcftools +fill-tags -- -t AC,AN`: a member without a row at a site holds
+a homozygous-REF call of the site's ploidy (ploidy called alleles), a stored call adds its non-missing
+alleles, a no-call nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from lifebank.omics.site_index import ChromIndex
+
+# A call's state is (a1 + 2) * 4 + (a2 + 2) with allele codes in -2..1 (-2: haploid second allele, -1: no-call,
+# 0: REF, 1: ALT); per state, how many ALT alleles and how many called alleles it holds.
+_CODES = np.arange(-2, 2)
+_STATE_ALT = ((_CODES[:, None] == 1).astype(np.int64) + (_CODES[None, :] == 1)).ravel()
+_STATE_CALLED = ((_CODES[:, None] >= 0).astype(np.int64) + (_CODES[None, :] >= 0)).ravel()
+STATES = 16
+
+
+def count_alleles(index: ChromIndex, rows: np.ndarray, member: np.ndarray | None,
+                  n_members: int) -> tuple[np.ndarray, np.ndarray]:
+    """AC and AN of the given site rows over the members (a boolean mask by sample number; None: everyone).
+
+    One pass: each kept genotype row is keyed (site - lo) * 16 + state and counted with `np.bincount`; the
+    16 per-state counts of a site give its ALT alleles, called alleles and stored rows.
+    """
+    if not len(rows):
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    site = index.site[rows]
+    low, high = int(site.min()), int(site.max())
+    calls = index.genotype_rows(low, high)
+    at = calls["site"].astype(np.int64) - low
+    a1, a2 = calls["a1"], calls["a2"]
+    if member is not None:
+        keep = member[calls["sample"]]
+        at, a1, a2 = at[keep], a1[keep], a2[keep]
+    key = at * STATES + ((a1.astype(np.int64) + 2) * 4 + (a2 + 2))
+    table = np.bincount(key, minlength=(high - low + 1) * STATES).reshape(high - low + 1, STATES)
+    table = table[site - low]
+    stored = table.sum(axis=1)
+    ac = table @ _STATE_ALT
+    an = (n_members - stored) * index.ploidy[rows].astype(np.int64) + table @ _STATE_CALLED
+    return ac, an
+
+
+@dataclass(frozen=True, slots=True)
+class GenotypeMatrix:
+    """Every sample's GT at every site of a region, dense: what `bcftools view -r` decodes, as arrays.
+
+    `a1`, `a2` are int8 (sites x samples) allele codes as in the genotypes table (0 REF, 1 ALT, -1 no-call,
+    a2 = -2 for a haploid call); `phased` is bool. Samples absent from the sparse table hold the site's
+    implied homozygous-REF call (its ploidy and phasing).
+    """
+
+    samples: list[str]
+    chrom: list[str]
+    pos: np.ndarray
+    ref: list[str]
+    alt: list[str]
+    a1: np.ndarray
+    a2: np.ndarray
+    phased: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ref)
+
+    def gt_texts(self, row: int) -> list[str]:
+        """The GT strings of one site, as htslib prints them (`0|1`, `./.`, `1`)."""
+        from lifebank.omics.vcf_export import genotype_text
+
+        return [genotype_text(int(x), int(y), bool(p))
+                for x, y, p in zip(self.a1[row], self.a2[row], self.phased[row], strict=True)]
+
+
+def dense_genotypes(index: ChromIndex, rows: np.ndarray, n_samples: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """a1, a2, phased (sites x samples) of the given site rows of one batch."""
+    a1 = np.zeros((len(rows), n_samples), np.int8)
+    a2 = np.zeros((len(rows), n_samples), np.int8)
+    if not len(rows):
+        return a1, a2, np.zeros((0, n_samples), bool)
+    haploid = index.ploidy[rows] == 1
+    if haploid.any():
+        a2[haploid] = -2
+    phased = np.repeat(index.phased_ref[rows][:, None], n_samples, axis=1)
+    site = index.site[rows]
+    low, high = int(site.min()), int(site.max())
+    calls = index.genotype_rows(low, high, ("site", "sample", "a1", "a2", "phased"))
+    line = np.full(high - low + 1, -1, np.int64)
+    line[site - low] = np.arange(len(rows))
+    at = line[calls["site"].astype(np.int64) - low]
+    keep = at >= 0
+    if not keep.all():  # rows of sites outside the region that share its site-number range
+        calls = {name: values[keep] for name, values in calls.items()}
+        at = at[keep]
+    sample = calls["sample"]
+    a1[at, sample] = calls["a1"]
+    a2[at, sample] = calls["a2"]
+    phased[at, sample] = calls["phased"]
+    return a1, a2, phased
