@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 
-from lifebank.biobank import imports, service
 from lifebank.cli.context import cli_actor, database
 from lifebank.cli.output import (
     FormatOpt,
@@ -21,7 +20,6 @@ from lifebank.cli.output import (
     say,
     text,
 )
-from lifebank.cli.progress import progress_bar
 from lifebank.messages import Msg
 
 app = typer.Typer(name="biobank", help="Participants, consent, storage, specimens and labels.", no_args_is_help=True)
@@ -39,6 +37,9 @@ def register(root_app: typer.Typer) -> None:
 # --- import ----------------------------------------------------------------------------------------------
 
 def _run_import(kind: str, file: Path, fmt: OutputFormat) -> None:
+    from lifebank.biobank import imports
+    from lifebank.cli.progress import progress_bar
+
     if not file.is_file():
         err_console.print(text(Msg("error: {file} is not a file", file=str(file))), markup=False, highlight=False)
         raise typer.Exit(1)
@@ -87,6 +88,8 @@ def specimens_search(
 ) -> None:
     """Search specimens; --format json prints {"total": N, "items": [...]}. An unknown type or status is an
     error naming the allowed values (exit 1), never an empty result."""
+    from lifebank.biobank import service
+
     flt = service.SpecimenFilter(type=type, status=status, participant=participant, consent=consent,
                                  container=container)
     total, items = service.search_specimens(database(), flt, limit=limit, offset=offset, sort=sort)
@@ -100,6 +103,8 @@ def specimens_search(
 @specimens_app.command("show")
 def specimens_show(barcode: str, fmt: FormatOpt = OutputFormat.table) -> None:
     """A specimen's full history: lineage up and down, events, reservations, QC and ledger events."""
+    from lifebank.biobank import service
+
     history = service.specimen_history(database(), barcode)
     if fmt is OutputFormat.json:
         print_json(history)
@@ -119,6 +124,8 @@ def specimens_show(barcode: str, fmt: FormatOpt = OutputFormat.table) -> None:
 def participant_add(code: str, sex: Annotated[str, typer.Option()], site: Annotated[str, typer.Option()],
                     birth_year: Annotated[int | None, typer.Option()] = None) -> None:
     """Register a participant (pseudonymous code only)."""
+    from lifebank.biobank import service
+
     service.register_participant(database(), code, sex=sex.upper(), birth_year=birth_year, site=site,
                                  actor=cli_actor())
     say(Msg("registered participant {code}", code=code))
@@ -127,6 +134,8 @@ def participant_add(code: str, sex: Annotated[str, typer.Option()], site: Annota
 @app.command("participant-show")
 def participant_show(code: str, fmt: FormatOpt = OutputFormat.table) -> None:
     """A participant with their consent versions."""
+    from lifebank.biobank import service
+
     view = service.participant_view(database(), code)
     if fmt is OutputFormat.json:
         print_json(view)
@@ -139,6 +148,8 @@ def participant_show(code: str, fmt: FormatOpt = OutputFormat.table) -> None:
 def participants_list(site: Annotated[str | None, typer.Option()] = None,
                       limit: Annotated[int, typer.Option(min=1)] = 50, fmt: FormatOpt = OutputFormat.table) -> None:
     """List participants."""
+    from lifebank.biobank import service
+
     _total, items = service.list_participants(database(), site=site, limit=limit)
     emit_rows(items, fmt, columns=["code", "sex", "birth_year", "site"])
 
@@ -148,6 +159,8 @@ def consent_add(code: str, duo: Annotated[str, typer.Option(help="DUO codes sepa
                 on: Annotated[str, typer.Option("--date", help="YYYY-MM-DD")] = "",
                 scope: Annotated[str, typer.Option()] = "") -> None:
     """Record a new consent version with DUO codes."""
+    from lifebank.biobank import service
+
     consent = service.record_consent(database(), code, duo_codes=duo,
                                      consent_date=date.fromisoformat(on) if on else date.today(), scope=scope,
                                      actor=cli_actor())
@@ -157,6 +170,8 @@ def consent_add(code: str, duo: Annotated[str, typer.Option(help="DUO codes sepa
 @app.command("consent-withdraw")
 def consent_withdraw(code: str, reason: Annotated[str, typer.Option()] = "") -> None:
     """Withdraw consent: every specimen of the participant becomes not distributable."""
+    from lifebank.biobank import service
+
     blocked = service.withdraw_consent(database(), code, reason=reason, actor=cli_actor())
     say(Msg("consent withdrawn for {code}; {count} specimen no longer distributable",
             plural="consent withdrawn for {code}; {count} specimens no longer distributable", count=blocked,
@@ -173,6 +188,8 @@ def container_type_add(name: str, kind: Annotated[str, typer.Option(help="site, 
                        scheme: Annotated[str | None, typer.Option(help="letter-number, number-number, sequential")]
                        = None) -> None:
     """Define a container type (boxes need rows, columns and a labelling scheme)."""
+    from lifebank.biobank import service
+
     service.define_container_type(database(), name, kind=kind, rows=rows, columns=columns, scheme=scheme,
                                   actor=cli_actor())
     say(Msg("container type {name} defined", name=name))
@@ -183,6 +200,8 @@ def container_add(name: str, type_name: Annotated[str, typer.Option("--type")],
                   parent: Annotated[str | None, typer.Option(help="path of the parent container")] = None,
                   temperature: Annotated[str | None, typer.Option(help="RT, 4C, -20C, -80C, LN2")] = None) -> None:
     """Add a container under a parent (nesting rules are checked)."""
+    from lifebank.biobank import service
+
     container = service.create_container(database(), name, type_name=type_name, parent_path=parent,
                                          temperature_class=temperature, actor=cli_actor())
     say(Msg("container {path} created", path=container.name_path))
@@ -191,6 +210,8 @@ def container_add(name: str, type_name: Annotated[str, typer.Option("--type")],
 @app.command("containers")
 def containers(parent: Annotated[str | None, typer.Argument()] = None, fmt: FormatOpt = OutputFormat.table) -> None:
     """List the containers at the top level or inside PARENT."""
+    from lifebank.biobank import service
+
     emit_rows(service.list_containers(database(), parent), fmt,
               columns=["name", "path", "kind", "type", "temperature_class", "capacity"])
 
@@ -198,6 +219,8 @@ def containers(parent: Annotated[str | None, typer.Argument()] = None, fmt: Form
 @app.command("occupancy")
 def occupancy(path: str, fmt: FormatOpt = OutputFormat.table) -> None:
     """Used and free positions of a container and each of its children."""
+    from lifebank.biobank import service
+
     result = service.occupancy(database(), path)
     if fmt is OutputFormat.json:
         print_json(result)
@@ -211,6 +234,8 @@ def occupancy(path: str, fmt: FormatOpt = OutputFormat.table) -> None:
 @app.command("box-map")
 def box_map(path: str, fmt: FormatOpt = OutputFormat.table) -> None:
     """The grid of a box; each cell shows the barcode stored there."""
+    from lifebank.biobank import service
+
     grid = service.box_map(database(), path)
     if fmt is OutputFormat.json:
         print_json(grid)
@@ -234,6 +259,8 @@ def specimen_add(participant: Annotated[str | None, typer.Option()] = None,
                  sprec: Annotated[str | None, typer.Option()] = None,
                  location: Annotated[str | None, typer.Option(help="box path and position")] = None) -> None:
     """Register one specimen."""
+    from lifebank.biobank import service
+
     specimen = service.register_specimen(database(), barcode, participant=participant, type=type,
                                          quantity=quantity, parents=parent or [], sprec=sprec, location=location,
                                          actor=cli_actor())
@@ -245,6 +272,8 @@ def split(barcode: str, count: Annotated[int, typer.Option()], quantity: Annotat
           type: Annotated[str | None, typer.Option("--type", help="derivative type (default: aliquots)")] = None,
           ) -> None:
     """Make aliquots or derivatives of a specimen."""
+    from lifebank.biobank import service
+
     for child in service.split_specimen(database(), barcode, count=count, quantity=quantity, type=type,
                                         actor=cli_actor()):
         console.print(child)
@@ -253,12 +282,16 @@ def split(barcode: str, count: Annotated[int, typer.Option()], quantity: Annotat
 @app.command("move")
 def move(barcode: str, location: str) -> None:
     """Move a tube to LOCATION (box path/position)."""
+    from lifebank.biobank import service
+
     console.print(f"{barcode} -> {service.move_specimen(database(), barcode, location, actor=cli_actor())}")
 
 
 @app.command("move-container")
 def move_container(path: str, new_parent: str) -> None:
     """Move a rack or box (with everything in it) into NEW_PARENT."""
+    from lifebank.biobank import service
+
     console.print(service.move_container(database(), path, new_parent, actor=cli_actor()))
 
 
@@ -268,6 +301,8 @@ def place(barcodes: list[str], temperature: Annotated[str | None, typer.Option()
           strategy: Annotated[str, typer.Option(help="first or least_used")] = "first",
           fmt: FormatOpt = OutputFormat.table) -> None:
     """Auto-place unstored specimens in boxes of their temperature class."""
+    from lifebank.biobank import service
+
     placed = service.place_specimens(database(), barcodes, temperature_class=temperature, within=within,
                                      strategy=strategy, actor=cli_actor())
     emit_rows([{"barcode": b, "location": loc} for b, loc in placed.items()], fmt)
@@ -276,6 +311,8 @@ def place(barcodes: list[str], temperature: Annotated[str | None, typer.Option()
 @app.command("reserve")
 def reserve(barcodes: list[str], purpose: Annotated[str, typer.Option()]) -> None:
     """Reserve specimens for a named purpose (all or none)."""
+    from lifebank.biobank import service
+
     service.reserve_specimens(database(), barcodes, purpose=purpose, actor=cli_actor())
     say(Msg("reserved {count} specimen for {purpose}", plural="reserved {count} specimens for {purpose}",
             count=len(barcodes), purpose=purpose))
@@ -284,6 +321,8 @@ def reserve(barcodes: list[str], purpose: Annotated[str, typer.Option()]) -> Non
 @app.command("release")
 def release(barcode: str) -> None:
     """Release a reservation."""
+    from lifebank.biobank import service
+
     service.release_reservation(database(), barcode, actor=cli_actor())
     say(Msg("released {barcode}", barcode=barcode))
 
@@ -291,12 +330,16 @@ def release(barcode: str) -> None:
 @app.command("status")
 def status(barcode: str, new_status: str, note: Annotated[str, typer.Option()] = "") -> None:
     """Change a specimen's status (in_use = check-out; back to available = check-in, one freeze-thaw)."""
+    from lifebank.biobank import service
+
     console.print(f"{barcode}: {service.change_status(database(), barcode, new_status, note=note, actor=cli_actor())}")
 
 
 @app.command("qc")
 def qc(barcode: str, kind: str, value: float, method: Annotated[str, typer.Option()] = "") -> None:
     """Record a QC measurement (DIN, RIN, concentration, viability, A260/280, volume, cell_count)."""
+    from lifebank.biobank import service
+
     service.add_qc(database(), barcode, kind=kind, value=value, method=method, actor=cli_actor())
     say(Msg("{kind}={value} recorded for {barcode}", kind=kind, value=value, barcode=barcode))
 
@@ -304,6 +347,8 @@ def qc(barcode: str, kind: str, value: float, method: Annotated[str, typer.Optio
 @app.command("checkout")
 def checkout(barcode: str, note: Annotated[str, typer.Option()] = "") -> None:
     """Check a tube out of storage (status in_use; its position is kept for its return)."""
+    from lifebank.biobank import service
+
     service.check_out(database(), barcode, note=note, actor=cli_actor())
     say(Msg("{barcode} checked out", barcode=barcode))
 
@@ -311,6 +356,8 @@ def checkout(barcode: str, note: Annotated[str, typer.Option()] = "") -> None:
 @app.command("checkin")
 def checkin(barcode: str, note: Annotated[str, typer.Option()] = "") -> None:
     """Check a tube back in (available again; one more freeze-thaw cycle)."""
+    from lifebank.biobank import service
+
     service.check_in(database(), barcode, note=note, actor=cli_actor())
     say(Msg("{barcode} checked in", barcode=barcode))
 
@@ -318,6 +365,8 @@ def checkin(barcode: str, note: Annotated[str, typer.Option()] = "") -> None:
 @app.command("discard")
 def discard(barcode: str, reason: Annotated[str, typer.Option(help="why the tube is destroyed (required)")]) -> None:
     """Discard (destroy) a tube with the reason; it leaves its box."""
+    from lifebank.biobank import service
+
     service.discard_specimen(database(), barcode, reason=reason, actor=cli_actor())
     say(Msg("{barcode} discarded", barcode=barcode))
 
@@ -331,7 +380,7 @@ def labels(barcodes: list[str], output: Annotated[Path, typer.Option("--output",
            ) -> None:
     """Print labels to a file: .pdf, .zpl (Zebra) or .png (one label, for the screen: not ledgered).
     PDF and ZPL are prints and are ledgered, one event per tube."""
-    from lifebank.biobank import label_printing
+    from lifebank.biobank import label_printing, service
     from lifebank.biobank import labels as label_rendering
 
     db = database()

@@ -1,22 +1,34 @@
-"""What CLI commands share: the settings and the database they act on."""
+"""What CLI commands share: the settings and the database they act on.
+
+Every domain's CLI module imports this one when `lifebank` starts, so it imports nothing heavy at module
+level: pydantic-settings, SQLAlchemy and Alembic load when a command first asks for the settings or the
+database, never for `lifebank --help` or a command that needs neither.
+"""
 
 from __future__ import annotations
 
 import getpass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from lifebank.config import Settings, get_settings
-from lifebank.db import migrate
-from lifebank.db.engine import Database
+from lifebank.cli import schema
 from lifebank.errors import ConfigError
+
+if TYPE_CHECKING:
+    from lifebank.config import Settings
+    from lifebank.db.engine import Database
 
 
 def settings() -> Settings:
+    from lifebank.config import get_settings
+
     return get_settings()
 
 
 @lru_cache(maxsize=1)
 def _database(url: str) -> Database:
+    from lifebank.db.engine import Database
+
     return Database(url)
 
 
@@ -38,8 +50,10 @@ def database(*, require_current: bool = True, create: bool = False) -> Database:
         cfg.ensure_data_dir()
     db = _database(cfg.effective_database_url)
     db.check_connection()
-    if require_current:
-        migrate.ensure_current(db)
+    if require_current and not schema.known_current(db):
+        from lifebank.db import migrate
+
+        migrate.ensure_current(db)  # Alembic decides (and words the refusal) whenever the quick check is unsure
     return db
 
 

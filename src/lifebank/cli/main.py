@@ -1,4 +1,10 @@
-"""The `lifebank` command. Every domain adds its own sub-commands from `lifebank.<domain>.cli`."""
+"""The `lifebank` command. Every domain adds its own sub-commands from `lifebank.<domain>.cli`.
+
+Start-up is kept cheap (`lifebank --help` and the fixed cost of every one-shot command): at module level
+this file and the domains' CLI modules import only Typer, Rich and LifeBank's light modules; SQLAlchemy,
+Alembic, the services and their NumPy/pyarrow/DuckDB imports load inside the commands that use them
+(tests/cli/test_startup.py keeps it so).
+"""
 
 from __future__ import annotations
 
@@ -7,9 +13,7 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from sqlalchemy.exc import SQLAlchemyError
 
-from lifebank import __version__
 from lifebank.cli import context
 from lifebank.cli.context import cli_actor
 from lifebank.cli.output import (
@@ -43,6 +47,8 @@ app.add_typer(config_app, name="config")
 
 def _version(value: bool) -> None:
     if value:
+        from lifebank import __version__
+
         say(Msg("lifebank {version}", version=__version__))
         raise typer.Exit()
 
@@ -65,6 +71,7 @@ def serve(
     """Serve the web UI and the API (refuses to start on an outdated schema)."""
     import uvicorn
 
+    from lifebank import __version__
     from lifebank.domains import warm_up
     from lifebank.web.app import create_app
 
@@ -350,14 +357,22 @@ def main() -> None:
     except LifeBankError as exc:
         print_error(exc)
         sys.exit(1)
-    except SQLAlchemyError as exc:
-        err_console.print(f"[red]{escape(text(Msg('database error:')))}[/] {escape(str(exc).splitlines()[0])}",
-                          highlight=False, soft_wrap=True)
-        sys.exit(1)
     except KeyboardInterrupt:
         err_console.print(text(Msg("interrupted")), markup=False, highlight=False)
         sys.exit(130)
+    except Exception as exc:
+        if not _is_database_error(exc):
+            raise
+        err_console.print(f"[red]{escape(text(Msg('database error:')))}[/] {escape(str(exc).splitlines()[0])}",
+                          highlight=False, soft_wrap=True)
+        sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _is_database_error(exc: Exception) -> bool:
+    """A SQLAlchemy error, without importing SQLAlchemy: a command that never loaded it cannot raise one."""
+    sqlalchemy_exc = sys.modules.get("sqlalchemy.exc")
+    return sqlalchemy_exc is not None and isinstance(exc, sqlalchemy_exc.SQLAlchemyError)
 
 
 def _print_usage_error(exc: Exception) -> None:

@@ -34,9 +34,12 @@ def cli_language() -> str | None:
     """The language of the CLI's messages: LIFEBANK_DEFAULT_LOCALE (e.g. zh_Hans), English by default."""
     import os
 
+    code = os.environ.get("LIFEBANK_DEFAULT_LOCALE")
+    if not code:
+        return None  # English, without importing lifebank.i18n (and Babel) for every message printed
     from lifebank.i18n import normalise
 
-    return normalise(os.environ.get("LIFEBANK_DEFAULT_LOCALE"))
+    return normalise(code)
 
 
 def text(message: Msg | str) -> str:

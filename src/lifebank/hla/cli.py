@@ -10,7 +10,6 @@ import typer
 from lifebank.cli.context import cli_actor, database
 from lifebank.cli.output import FormatOpt, OutputFormat, emit_rows, print_json, print_rejection, say, text
 from lifebank.errors import RowsRejected, ValidationFailed
-from lifebank.hla import service
 from lifebank.messages import Msg
 
 RENAMED_SHOWN = 20  # renamed-name notices printed after an import; JSON output has them all
@@ -44,6 +43,8 @@ def grade(patient: Annotated[str, typer.Argument(help="patient GL string")],
           donor: Annotated[str, typer.Argument(help="donor GL string")],
           fmt: FormatOpt = OutputFormat.table) -> None:
     """Grade one patient-donor pair (WMDA: P-group match, grade, confidence, antigen match, DPB1 TCE)."""
+    from lifebank.hla import service
+
     result = service.grade(database(), patient, donor)
     if fmt is OutputFormat.json:
         print_json(result)
@@ -58,6 +59,8 @@ def grade(patient: Annotated[str, typer.Argument(help="patient GL string")],
 def allele(name: Annotated[str, typer.Argument(help="allele name, full or truncated, e.g. A*01:22N")],
            fmt: FormatOpt = OutputFormat.table) -> None:
     """Look up an allele name: G/P group, ARD name (lgx), antigens, DPB1 TCE, or its new name if deleted."""
+    from lifebank.hla import service
+
     info = service.describe_allele(database(), name)
     if fmt is OutputFormat.json:
         print_json(info)
@@ -89,6 +92,8 @@ def search(patient: Annotated[str, typer.Argument(help="patient GL string")],
            cap: Annotated[list[str] | None, typer.Option("--cap", help="per-locus maximum, e.g. --cap DRB1=0")] = None,
            fmt: FormatOpt = OutputFormat.table) -> None:
     """Ranked donors within the allowed mismatches; every result explains each locus."""
+    from lifebank.hla import service
+
     caps: dict[str, int] = {}
     for item in cap or []:
         locus, sep, value = item.partition("=")
@@ -126,6 +131,8 @@ def import_donors(file: Path,
     All rows or none: every bad row is listed with its line, column and reason. Names IMGT has renamed since
     the donor was typed are kept as sent, matched under their current names, and listed.
     """
+    from lifebank.hla import service
+
     if not file.is_file():
         raise ValidationFailed("{path} is not a file", path=str(file))
     try:
@@ -156,6 +163,8 @@ def donors_list(donor_type: Annotated[str | None, typer.Option("--donor-type")] 
                 limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
                 offset: Annotated[int, typer.Option(min=0)] = 0, fmt: FormatOpt = OutputFormat.table) -> None:
     """List donors in registration order."""
+    from lifebank.hla import service
+
     total, items = service.list_donors(database(), limit=limit, offset=offset, donor_type=donor_type)
     if fmt is OutputFormat.json:
         print_json({"total": total, "items": items})
@@ -170,6 +179,8 @@ def donors_list(donor_type: Annotated[str | None, typer.Option("--donor-type")] 
 @donors_app.command("show")
 def donors_show(donor_id: str, fmt: FormatOpt = OutputFormat.table) -> None:
     """One donor: attributes and HLA typing."""
+    from lifebank.hla import service
+
     donor = service.get_donor(database(), donor_id)
     if fmt is OutputFormat.json:
         print_json(donor)
@@ -184,6 +195,8 @@ def donors_update(donor_id: str,
                   changes: Annotated[list[str], typer.Argument(help="FIELD=VALUE, e.g. A_2=*02:01 CellDose=3.2")],
                   fmt: FormatOpt = OutputFormat.table) -> None:
     """Change typing columns or attributes; the search index follows without a rebuild."""
+    from lifebank.hla import service
+
     parsed: dict[str, str | None] = {}
     for change in changes:
         key, sep, value = change.partition("=")
@@ -204,6 +217,8 @@ def donors_update(donor_id: str,
 @donors_app.command("delete")
 def donors_delete(donor_id: str) -> None:
     """Remove a donor from the registry; the search index follows without a rebuild."""
+    from lifebank.hla import service
+
     service.delete_donor(database(), donor_id, actor=cli_actor())
     say(Msg("deleted {donor}", donor=donor_id))
 
@@ -211,6 +226,8 @@ def donors_delete(donor_id: str) -> None:
 @macs_app.command("load")
 def macs_load(file: Path, fmt: FormatOpt = OutputFormat.table) -> None:
     """Replace the MAC dictionary from NMDP's numer.v3.txt (or an Atlas CSV export)."""
+    from lifebank.hla import service
+
     result = service.load_macs(database(), file, actor=cli_actor())
     if fmt is OutputFormat.json:
         print_json(result)
@@ -222,6 +239,8 @@ def macs_load(file: Path, fmt: FormatOpt = OutputFormat.table) -> None:
 @nomenclature_app.command("load")
 def nomenclature_load(folder: Path, fmt: FormatOpt = OutputFormat.table) -> None:
     """Use an IPD-IMGT/HLA release folder (Allelelist.txt, wmda/, tce/) instead of the vendored 3.58.0."""
+    from lifebank.hla import service
+
     result = service.load_nomenclature(database(), folder, actor=cli_actor())
     if fmt is OutputFormat.json:
         print_json(result)
@@ -233,6 +252,8 @@ def nomenclature_load(folder: Path, fmt: FormatOpt = OutputFormat.table) -> None
 @index_app.command("status")
 def index_status(fmt: FormatOpt = OutputFormat.table) -> None:
     """Build the index in this process and report its size."""
+    from lifebank.hla import service
+
     status = service.index_status(database())
     if fmt is OutputFormat.json:
         print_json(status)

@@ -14,7 +14,6 @@ import typer
 from lifebank.cli import context
 from lifebank.cli.context import cli_actor
 from lifebank.cli.output import FormatOpt, OutputFormat, emit_rows, err_console, print_json, print_rejection, say, text
-from lifebank.cli.progress import progress_bar
 from lifebank.errors import RowsRejected, ValidationFailed
 from lifebank.messages import Msg
 
@@ -71,6 +70,7 @@ def import_cmd(
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
     """Import one VCF/BCF as a new batch: all or nothing; unmapped samples are listed, never dropped."""
+    from lifebank.cli.progress import progress_bar
     from lifebank.omics import service
     from lifebank.omics.ingest import record_count_hint
 
