@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import BigInteger, Column, MetaData, String, Table, func, select
 from sqlalchemy.orm import Session
 
 from lifebank.biobank._common import specimen_row
@@ -130,18 +130,34 @@ def _consenting(participant_id: Any, duo_code: str) -> Any:
                                                     ConsentCode.in_force.is_(True)).exists()
 
 
+# Kept by the triggers of migration biobank_0005: specimens per direct container (0: not stored), type and
+# status, in total (duo_code '') and per DUO code their participant has in force.
+_tally = Table("bb_specimen_tally", MetaData(), Column("container_id", BigInteger), Column("type", String),
+               Column("status", String), Column("duo_code", String), Column("n", BigInteger))
+
+
 def _count(session: Session, flt: SpecimenFilter) -> int:
-    """The exact number of matches. With a consent code on PostgreSQL, matches are first counted per
-    participant (a donor's aliquots sit together), so the consent is probed once per participant, not once
-    per tube (36 instead of 46 ms for a 100,000-tube freezer); SQLite's probes are cheaper than its grouping."""
-    if not flt.consent or session.get_bind().dialect.name != "postgresql":
+    """The exact number of matches.
+
+    Type, status, consent code and container subtree (the filters of every list page) are answered from the
+    tallies the database keeps per box (`bb_specimen_tally`): a freezer is the sum of its ~1,000 box rows
+    (~1 ms), where counting its 50,000 plasma tubes and probing each donor's consent took 80-140 ms at 10 M
+    specimens on a busy machine. The tallies are maintained by triggers in the writer's transaction, so no
+    write path (import, move, status change, consent withdrawal, raw SQL) can leave them behind.
+    A participant or a barcode prefix is a narrow filter the tallies do not split by; those are counted from
+    their own index, as the first page is found."""
+    if flt.participant or flt.barcode_prefix:
         return session.scalar(select(func.count()).select_from(_filtered(session, flt, counting=True)
                                                                   .subquery())) or 0
-    per_participant = (_filtered(session, replace(flt, consent=None), counting=True)
-                       .with_only_columns(Specimen.participant_id.label("pid"), func.count().label("n"))
-                       .group_by(Specimen.participant_id).subquery())
-    return session.scalar(select(func.coalesce(func.sum(per_participant.c.n), 0))
-                          .where(_consenting(per_participant.c.pid, flt.consent))) or 0
+    query = select(func.coalesce(func.sum(_tally.c.n), 0)).where(_tally.c.duo_code == (flt.consent or ""))
+    if flt.type:
+        query = query.where(_tally.c.type == flt.type)
+    if flt.status:
+        query = query.where(_tally.c.status == flt.status)
+    if flt.container:
+        root = session.scalars(select(Container).where(Container.name_path == flt.container)).one()
+        query = query.where(_tally.c.container_id.in_(select(Container.id).where(in_subtree(session, root.path))))
+    return int(session.scalar(query) or 0)
 
 
 def search_specimens(db: Database, flt: SpecimenFilter, *, limit: int = 50, offset: int = 0,
