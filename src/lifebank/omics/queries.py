@@ -10,10 +10,11 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from lifebank.errors import ValidationFailed
 from lifebank.omics import layout
@@ -22,6 +23,9 @@ from lifebank.omics.region_reads import GenotypeMatrix, count_alleles, dense_gen
 from lifebank.omics.regions import Region, chrom_aliases
 from lifebank.omics.site_index import ChromIndex
 from lifebank.omics.vcf_export import ExportSite, genotype_text
+
+if TYPE_CHECKING:
+    import duckdb
 
 HIVE_TYPES = "{'dataset': VARCHAR, 'batch': INTEGER, 'chrom': VARCHAR}"
 SAMPLE_HIVE_TYPES = "{'dataset': VARCHAR, 'batch': INTEGER}"
@@ -41,12 +45,7 @@ class VariantStore:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self._con = duckdb.connect(":memory:", config={"threads": 2})
-        # Parquet footers are parsed once per file: batch files never change after they are committed.
-        self._con.execute("SET parquet_metadata_cache = true")
-        # A region's per-site sums are grouped by site number over a known, contiguous range: let DuckDB use
-        # its perfect-hash aggregate up to 2^18 sites (~13 Mb of a 1000 Genomes chromosome) instead of hashing.
-        self._con.execute("SET perfect_ht_threshold = 18")
+        self._con: duckdb.DuckDBPyConnection | None = None  # opened on first SQL use (region reads need none)
         self._lock = threading.Lock()
         self._sample_index: dict[tuple[str, int], dict[str, int]] = {}
         self._spans: dict[str, int] = {}
@@ -56,6 +55,13 @@ class VariantStore:
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         with self._lock:
+            if self._con is None:
+                import duckdb  # ~0.2 s to import: only the SQL paths (ID search, genotypes, export) pay it
+
+                con = duckdb.connect(":memory:", config={"threads": 2})
+                # Parquet footers are parsed once per file: batch files never change after they are committed.
+                con.execute("SET parquet_metadata_cache = true")
+                self._con = con
             return self._con.cursor()
 
     # --- file lists ------------------------------------------------------------------------------------
@@ -109,7 +115,7 @@ class VariantStore:
             table = index.read_sites(rows, ["id", "ref", "alt", "qual", "filter", "info"])
             columns = [table[name].to_pylist() for name in ("id", "ref", "alt", "qual", "filter", "info")]
             for pos, site, vid, ref_allele, alt, qual, filt, info in zip(
-                    index.pos[rows].tolist(), index.site[rows].tolist(), *columns, strict=True):
+                    rows.pos.tolist(), rows.site.tolist(), *columns, strict=True):
                 found = merged.get((ref.dataset, chrom, pos, ref_allele, alt))
                 if found is None:
                     merged[(ref.dataset, chrom, pos, ref_allele, alt)] = [ref.batch, site, {
@@ -154,9 +160,10 @@ class VariantStore:
         key = (ref.dataset, ref.batch)
         cached = self._sample_index.get(key)
         if cached is None:
-            path = str(layout.samples_file(self.root, ref.dataset, ref.batch)).replace("'", "''")
-            rows = self._cursor().execute(f"SELECT sample_id, sample FROM read_parquet('{path}')").fetchall()
-            cached = self._sample_index[key] = {sample_id: int(sample) for sample_id, sample in rows}
+            table = pq.read_table(layout.samples_file(self.root, ref.dataset, ref.batch),
+                                  columns=["sample_id", "sample"])
+            cached = self._sample_index[key] = dict(zip(table["sample_id"].to_pylist(), table["sample"].to_pylist(),
+                                                        strict=True))
         return cached
 
     def allele_counts(self, batches: Sequence[BatchRef], region: Region,
@@ -220,7 +227,7 @@ class VariantStore:
             member[np.asarray(members, dtype=np.int64)] = True
         ac, an = count_alleles(index, rows, member, len(members))
         table = index.read_sites(rows, ["ref", "alt"])
-        return {"pos": index.pos[rows], "ref": table["ref"].to_numpy(zero_copy_only=False),
+        return {"pos": rows.pos, "ref": table["ref"].to_numpy(zero_copy_only=False),
                 "alt": table["alt"].to_numpy(zero_copy_only=False), "ac": ac, "an": an}
 
     def genotype_matrix(self, batches: Sequence[BatchRef], region: Region) -> GenotypeMatrix:
@@ -239,7 +246,7 @@ class VariantStore:
         for ref, chrom, index, rows in parts:
             table = index.read_sites(rows, ["ref", "alt"])
             line = [keys.setdefault((ref.dataset, chrom, pos, r, a), len(keys)) for pos, r, a in zip(
-                index.pos[rows].tolist(), table["ref"].to_pylist(), table["alt"].to_pylist(), strict=True)]
+                rows.pos.tolist(), table["ref"].to_pylist(), table["alt"].to_pylist(), strict=True)]
             pieces.append((ref, index, rows, np.asarray(line, dtype=np.int64)))
         order = sorted(keys, key=lambda k: (k[0], k[1], k[2]))
         slot = np.empty(len(keys), np.int64)

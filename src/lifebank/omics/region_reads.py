@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lifebank.omics.site_index import ChromIndex
+from lifebank.omics.site_index import ChromIndex, SiteRows
 
 # A call's state is (a1 + 2) * 4 + (a2 + 2) with allele codes in -2..1 (-2: haploid second allele, -1: no-call,
 # 0: REF, 1: ALT); per state, how many ALT alleles and how many called alleles it holds.
@@ -22,7 +22,7 @@ _STATE_CALLED = ((_CODES[:, None] >= 0).astype(np.int64) + (_CODES[None, :] >= 0
 STATES = 16
 
 
-def count_alleles(index: ChromIndex, rows: np.ndarray, member: np.ndarray | None,
+def count_alleles(index: ChromIndex, rows: SiteRows, member: np.ndarray | None,
                   n_members: int) -> tuple[np.ndarray, np.ndarray]:
     """AC and AN of the given site rows over the members (a boolean mask by sample number; None: everyone).
 
@@ -31,7 +31,7 @@ def count_alleles(index: ChromIndex, rows: np.ndarray, member: np.ndarray | None
     """
     if not len(rows):
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    site = index.site[rows]
+    site = rows.site
     low, high = int(site.min()), int(site.max())
     calls = index.genotype_rows(low, high)
     at = calls["site"].astype(np.int64) - low
@@ -44,7 +44,7 @@ def count_alleles(index: ChromIndex, rows: np.ndarray, member: np.ndarray | None
     table = table[site - low]
     stored = table.sum(axis=1)
     ac = table @ _STATE_ALT
-    an = (n_members - stored) * index.ploidy[rows].astype(np.int64) + table @ _STATE_CALLED
+    an = (n_members - stored) * rows.ploidy.astype(np.int64) + table @ _STATE_CALLED
     return ac, an
 
 
@@ -77,17 +77,17 @@ class GenotypeMatrix:
                 for x, y, p in zip(self.a1[row], self.a2[row], self.phased[row], strict=True)]
 
 
-def dense_genotypes(index: ChromIndex, rows: np.ndarray, n_samples: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def dense_genotypes(index: ChromIndex, rows: SiteRows, n_samples: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """a1, a2, phased (sites x samples) of the given site rows of one batch."""
     a1 = np.zeros((len(rows), n_samples), np.int8)
     a2 = np.zeros((len(rows), n_samples), np.int8)
     if not len(rows):
         return a1, a2, np.zeros((0, n_samples), bool)
-    haploid = index.ploidy[rows] == 1
+    haploid = rows.ploidy == 1
     if haploid.any():
         a2[haploid] = -2
-    phased = np.repeat(index.phased_ref[rows][:, None], n_samples, axis=1)
-    site = index.site[rows]
+    phased = np.repeat(rows.phased_ref[:, None], n_samples, axis=1)
+    site = rows.site
     low, high = int(site.min()), int(site.max())
     calls = index.genotype_rows(low, high, ("site", "sample", "a1", "a2", "phased"))
     line = np.full(high - low + 1, -1, np.int64)
