@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from lifebank.audit import service as ledger
 from lifebank.biobank.models import ImportRun
+from lifebank.biobank.tally import bulk_specimen_tallies
 from lifebank.db.engine import Database
 
 CHUNK = 5000
@@ -56,10 +57,11 @@ def _bulk_write(connection: Any, table: Any, columns: Sequence[str], rows: Seque
                     advance(min(CHUNK, len(rows) - start))
         return
     sql = _insert_sql(table, columns, connection.dialect.paramstyle)
-    for chunk in _chunks(rows, CHUNK):
-        connection.exec_driver_sql(sql, list(chunk))
-        if advance:
-            advance(len(chunk))
+    with bulk_specimen_tallies(connection, table.name, columns, rows):  # search totals, grouped (biobank.tally)
+        for chunk in _chunks(rows, CHUNK):
+            connection.exec_driver_sql(sql, list(chunk))
+            if advance:
+                advance(len(chunk))
 
 
 def _lookup(session: Session, sql: str, keys: Sequence[Any]) -> Iterator[Any]:

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, MetaData, String, Table, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lifebank.biobank._common import specimen_row
@@ -20,6 +20,7 @@ from lifebank.biobank.models import ConsentCode, Container, ContainerType, Parti
 from lifebank.biobank.specimen_types import SPECIMEN_TYPES, SpecimenStatus
 from lifebank.biobank.storage import in_subtree, layout_of
 from lifebank.biobank.storage_layout import GridLayout
+from lifebank.biobank.tally import tally_table as _tally
 from lifebank.db.engine import Database
 from lifebank.errors import NotFound, ValidationFailed
 
@@ -128,12 +129,6 @@ def _consenting(participant_id: Any, duo_code: str) -> Any:
     return select(ConsentCode.participant_id).where(ConsentCode.participant_id == participant_id,
                                                     ConsentCode.duo_code == duo_code,
                                                     ConsentCode.in_force.is_(True)).exists()
-
-
-# Kept by the triggers of migration biobank_0005: specimens per direct container (0: not stored), type and
-# status, in total (duo_code '') and per DUO code their participant has in force.
-_tally = Table("bb_specimen_tally", MetaData(), Column("container_id", BigInteger), Column("type", String),
-               Column("status", String), Column("duo_code", String), Column("n", BigInteger))
 
 
 def _count(session: Session, flt: SpecimenFilter) -> int:
