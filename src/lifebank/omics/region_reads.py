@@ -26,22 +26,31 @@ def count_alleles(index: ChromIndex, rows: SiteRows, member: np.ndarray | None,
                   n_members: int) -> tuple[np.ndarray, np.ndarray]:
     """AC and AN of the given site rows over the members (a boolean mask by sample number; None: everyone).
 
-    One pass: each kept genotype row is keyed (site - lo) * 16 + state and counted with `np.bincount`; the
-    16 per-state counts of a site give its ALT alleles, called alleles and stored rows.
+    Per genotype row group, while its columns are in the CPU cache: a row's code is its call state (0..15),
+    plus 16 when its sample is not a member, keyed (site - first site) * 32 + code and counted with one
+    `np.bincount`; the members' 16 per-state counts of a site give its ALT alleles, called alleles and
+    stored rows.
     """
     if not len(rows):
         return np.empty(0, np.int64), np.empty(0, np.int64)
     site = rows.site
     low, high = int(site.min()), int(site.max())
-    calls = index.genotype_rows(low, high)
-    at = calls["site"].astype(np.int64) - low
-    a1, a2 = calls["a1"], calls["a2"]
-    if member is not None:
-        keep = member[calls["sample"]]
-        at, a1, a2 = at[keep], a1[keep], a2[keep]
-    key = at * STATES + ((a1.astype(np.int64) + 2) * 4 + (a2 + 2))
-    table = np.bincount(key, minlength=(high - low + 1) * STATES).reshape(high - low + 1, STATES)
-    table = table[site - low]
+    outsider = None if member is None else (~member).astype(np.int8) << 4
+
+    def count(cols: dict[str, np.ndarray]) -> tuple[int, np.ndarray]:
+        at = cols["site"]
+        first = int(at[0])
+        code = (cols["a1"] << 2) + cols["a2"] + 10  # int8, (a1 + 2) * 4 + (a2 + 2)
+        if outsider is not None:
+            code += outsider[cols["sample"]]
+        key = (at - first) * 32 + code
+        return first, np.bincount(key, minlength=(int(at[-1]) - first + 1) * 32)
+
+    columns = ("site", "a1", "a2") if member is None else ("site", "sample", "a1", "a2")
+    totals = np.zeros((high - low + 1) * 32, np.int64)
+    for first, counted in index.map_genotype_groups(low, high, columns, count):
+        totals[(first - low) * 32:(first - low) * 32 + len(counted)] += counted
+    table = totals.reshape(high - low + 1, 32)[site - low, :STATES]
     stored = table.sum(axis=1)
     ac = table @ _STATE_ALT
     an = (n_members - stored) * rows.ploidy.astype(np.int64) + table @ _STATE_CALLED
@@ -89,16 +98,19 @@ def dense_genotypes(index: ChromIndex, rows: SiteRows, n_samples: int) -> tuple[
     phased = np.repeat(rows.phased_ref[:, None], n_samples, axis=1)
     site = rows.site
     low, high = int(site.min()), int(site.max())
-    calls = index.genotype_rows(low, high, ("site", "sample", "a1", "a2", "phased"))
     line = np.full(high - low + 1, -1, np.int64)
     line[site - low] = np.arange(len(rows))
-    at = line[calls["site"].astype(np.int64) - low]
-    keep = at >= 0
-    if not keep.all():  # rows of sites outside the region that share its site-number range
-        calls = {name: values[keep] for name, values in calls.items()}
-        at = at[keep]
-    sample = calls["sample"]
-    a1[at, sample] = calls["a1"]
-    a2[at, sample] = calls["a2"]
-    phased[at, sample] = calls["phased"]
+
+    def scatter(cols: dict[str, np.ndarray]) -> None:
+        at = line[cols["site"] - low]
+        keep = at >= 0
+        if not keep.all():  # rows of sites outside the region that share its site-number range
+            cols = {name: values[keep] for name, values in cols.items()}
+            at = at[keep]
+        sample = cols["sample"]
+        a1[at, sample] = cols["a1"]
+        a2[at, sample] = cols["a2"]
+        phased[at, sample] = cols["phased"]
+
+    index.map_genotype_groups(low, high, ("site", "sample", "a1", "a2", "phased"), scatter)
     return a1, a2, phased

@@ -11,9 +11,14 @@ No genotype data and no site text columns are cached: every query decodes the ro
 
 from __future__ import annotations
 
+import os
 import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -21,6 +26,32 @@ import pyarrow.parquet as pq
 
 GENOTYPE_COLUMNS = ("site", "sample", "a1", "a2")
 KEY_COLUMNS = ("site", "pos", "end", "ploidy", "phased_ref")
+T = TypeVar("T")
+TEXT_COLUMNS = ("id", "ref", "alt", "qual", "filter", "info")
+# Decoded text columns of sites row groups kept by a warm process (least recently used dropped first). A
+# million simulated sites take ~25 MiB; sites with long INFO JSON more, hence the bound.
+TEXT_CACHE_BYTES = 256 * 2**20
+
+_text_cache: OrderedDict[tuple[Path, int], pa.Table] = OrderedDict()
+_text_bytes = 0
+_text_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+
+
+def _reader_pool() -> ThreadPoolExecutor:
+    """Threads that decode genotype row groups side by side (pyarrow and NumPy release the GIL)."""
+    global _pool
+    with _text_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=max(2, min(4, os.cpu_count() or 2)),
+                                       thread_name_prefix="omics-read")
+        return _pool
+
+
+def _numpy(column: pa.ChunkedArray) -> np.ndarray:
+    if column.num_chunks == 1:
+        return column.chunk(0).to_numpy(zero_copy_only=False)
+    return column.to_numpy()
 
 
 def _row_offsets(meta: pq.FileMetaData) -> np.ndarray:
@@ -114,19 +145,70 @@ class ChromIndex:
             cols = {k: np.concatenate([p[1][k] for p in parts]) for k in KEY_COLUMNS}
         return SiteRows(rows, cols["site"], cols["pos"], cols["ploidy"], cols["phased_ref"])
 
+    def _text_group(self, number: int) -> pa.Table:
+        """The text columns of one sites row group, decoded once and kept (bounded, least recently used out)."""
+        global _text_bytes
+        key = (self.sites_path, number)
+        with _text_lock:
+            table = _text_cache.get(key)
+            if table is not None:
+                _text_cache.move_to_end(key)
+                return table
+        table = pq.ParquetFile(self.sites_path, metadata=self.sites_meta).read_row_group(
+            number, columns=list(TEXT_COLUMNS), use_threads=False)
+        with _text_lock:
+            if key not in _text_cache:
+                _text_cache[key] = table
+                _text_bytes += table.nbytes
+                while _text_bytes > TEXT_CACHE_BYTES and len(_text_cache) > 1:
+                    _, dropped = _text_cache.popitem(last=False)
+                    _text_bytes -= dropped.nbytes
+        return table
+
     def read_sites(self, found: SiteRows, columns: list[str]) -> pa.Table:
-        """The given columns of the found rows of the sites file, decoding only the row groups holding them."""
+        """The given text columns (`TEXT_COLUMNS`) of the found rows, from their row groups."""
         if not len(found):
             return pq.ParquetFile(self.sites_path, metadata=self.sites_meta).schema_arrow.empty_table().select(
                 columns)
-        groups = np.unique(np.searchsorted(self.sites_offsets, found.rows, side="right") - 1)
-        table = pq.ParquetFile(self.sites_path, metadata=self.sites_meta).read_row_groups(
-            groups.tolist(), columns=columns, use_threads=False)
-        # row numbers within the concatenation of the groups read
-        starts = np.concatenate([[0], np.cumsum(np.diff(self.sites_offsets)[groups])])
         group_of = np.searchsorted(self.sites_offsets, found.rows, side="right") - 1
-        local = found.rows - self.sites_offsets[group_of] + starts[np.searchsorted(groups, group_of)]
-        return table.take(pa.array(local))
+        pieces = []
+        for number in np.unique(group_of).tolist():
+            hit = group_of == number
+            local = found.rows[hit] - self.sites_offsets[number]
+            pieces.append((np.flatnonzero(hit), self._text_group(number).select(columns).take(pa.array(local))))
+        if len(pieces) == 1:
+            return pieces[0][1]
+        table = pa.concat_tables([piece for _, piece in pieces])
+        order = np.concatenate([at for at, _ in pieces])
+        if (np.diff(order) > 0).all():
+            return table
+        return table.take(pa.array(np.argsort(order, kind="stable")))
+
+    def map_genotype_groups(self, low_site: int, high_site: int, columns: tuple[str, ...],
+                               task: Callable[[dict[str, np.ndarray]], T]) -> list[T]:
+        """`task` applied to the sparse genotype rows with low_site <= site <= high_site, row group by row group.
+
+        Only row groups whose `site` statistics overlap the range are decoded, each on a reader thread, and
+        handed over (as NumPy arrays, `site` first) while still in the CPU cache; rows are sorted by site, so
+        the range is cut out by binary search. Results come back in file order.
+        """
+        groups = np.flatnonzero((self.genotype_high >= low_site) & (self.genotype_low <= high_site)).tolist()
+        wanted = list(dict.fromkeys(("site", *columns)))
+
+        def run(number: int) -> tuple[bool, T | None]:
+            table = pq.ParquetFile(self.genotypes_path, metadata=self.genotypes_meta, memory_map=True).read_row_group(
+                number, columns=wanted, use_threads=False)
+            cols = {name: _numpy(table[name]) for name in wanted}
+            site = cols["site"]
+            first = int(np.searchsorted(site, low_site, side="left"))
+            last = int(np.searchsorted(site, high_site, side="right"))
+            if first == last:
+                return False, None
+            if first or last < len(site):
+                cols = {name: values[first:last] for name, values in cols.items()}
+            return True, task(cols)
+
+        return [value for ok, value in _reader_pool().map(run, groups) if ok]  # type: ignore[misc]
 
     def genotype_rows(self, low_site: int, high_site: int,
                       columns: tuple[str, ...] = GENOTYPE_COLUMNS) -> dict[str, np.ndarray]:
