@@ -161,9 +161,9 @@ def test_a_withdrawal_takes_the_specimens_out_of_the_consent_total(db: Database)
 def test_imported_specimens_are_in_the_totals(bank: Database) -> None:
     """Bulk imports on SQLite write the tallies grouped, not through the per-row trigger: same counts."""
     imports.import_participants(bank, (
-        "participant,sex,birth_year,site,consent_codes,consent_date\n"
-        "P000010,F,1970,SH,DUO:0000042;DUO:0000021,2024-01-02\nP000011,M,1971,SH,DUO:0000006,2024-01-02\n"
-    ).encode(), actor="tester")
+        b"participant,sex,birth_year,site,consent_codes,consent_date\n"
+        b"P000010,F,1970,SH,DUO:0000042;DUO:0000021,2024-01-02\nP000011,M,1971,SH,DUO:0000006,2024-01-02\n"
+    ), actor="tester")
     lines = ["barcode,participant,type,quantity,unit,collected_at,parent_barcode,sprec,location,status"]
     for i in range(24):
         who = ("P000010", "P000011", "P000001")[i % 3]
@@ -175,7 +175,8 @@ def test_imported_specimens_are_in_the_totals(bank: Database) -> None:
     assert imports.import_specimens(bank, ("\n".join(lines) + "\n").encode(), actor="tester").rows == 25
     _change(bank, *_ids(bank), [("withdraw", 2, None)])  # P000010's codes are no longer in force
     for flt in [SpecimenFilter(), SpecimenFilter(consent="DUO:0000042"), SpecimenFilter(consent="DUO:0000006"),
-                SpecimenFilter(type="SER", container="FRZ-01"), SpecimenFilter(status="consumed", consent="DUO:0000042"),
+                SpecimenFilter(type="SER", container="FRZ-01"),
+                SpecimenFilter(status="consumed", consent="DUO:0000042"),
                 SpecimenFilter(status="available", container="TANK-01"),
                 SpecimenFilter(type="DNA", consent="DUO:0000042", container="FRZ-01/R01/BOX-2"),
                 SpecimenFilter(type="PL1", status="available", consent="DUO:0000021", container="FRZ-01/R01")]:

@@ -14,7 +14,7 @@ Triggers keep it, not the Python write paths: every write (registration, imports
 consent withdrawal, deletes, even raw SQL) updates it in the writer's own transaction, and no future write
 path can forget to. SQLite fires them per row, in statement order, so each trigger sees the rows before it;
 PostgreSQL runs them per statement over the transition tables (a COPY of 500,000 specimens adds one grouped
-upsert, not 500,000 function calls); on SQLite a bulk import pauses the per-row insert trigger inside its
+upsert, not 500,000 function calls); on SQLite a bulk import drops the per-row insert trigger inside its
 own transaction and adds the same counts grouped (lifebank.biobank.tally). A consent code changes a participant's tallies only when the code's
 state for that participant flips (another consent version may carry the same code).
 """
@@ -57,11 +57,10 @@ def _others_in_force(participant: str, code: str, besides: str | None) -> str:
 
 
 SQLITE_TRIGGERS = {
-    # A bulk import pauses this one inside its own transaction and adds the same counts grouped
-    # (lifebank.biobank.tally.bulk_specimen_tallies): per row it would halve the import rate.
-    "bb_specimen_tally_insert": ("AFTER INSERT ON bb_specimen FOR EACH ROW "
-                                 "WHEN NOT EXISTS (SELECT 1 FROM bb_specimen_tally_pause) BEGIN\n"
-                                 + _sqlite_specimen("NEW", "") + "END"),
+    # A bulk import drops this one inside its own transaction and adds the same counts grouped
+    # (lifebank.biobank.tally.bulk_specimen_tallies): per row it would cost up to half the import rate.
+    "bb_specimen_tally_insert": "AFTER INSERT ON bb_specimen FOR EACH ROW BEGIN\n"
+                                + _sqlite_specimen("NEW", "") + "END",
     "bb_specimen_tally_delete": "AFTER DELETE ON bb_specimen FOR EACH ROW BEGIN\n"
                                 + _sqlite_specimen("OLD", "-") + "END",
     "bb_specimen_tally_update": (
@@ -166,8 +165,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('container_id', 'type', 'status', 'duo_code', name=op.f('pk_bb_specimen_tally')),
         sqlite_with_rowid=False,
     )
-    op.create_table('bb_specimen_tally_pause', sa.Column('paused', sa.Integer(), nullable=False),
-                    sa.PrimaryKeyConstraint('paused', name=op.f('pk_bb_specimen_tally_pause')))
     # A search without a container sums one (code, type, status) range over every box.
     op.create_index('ix_bb_specimen_tally_dimension', 'bb_specimen_tally',
                     ['duo_code', 'type', 'status', 'container_id', 'n'])
@@ -193,4 +190,3 @@ def downgrade() -> None:
             op.execute(f"DROP TRIGGER IF EXISTS {trigger}")
     op.drop_index('ix_bb_specimen_tally_dimension', table_name='bb_specimen_tally')
     op.drop_table('bb_specimen_tally')
-    op.drop_table('bb_specimen_tally_pause')
