@@ -104,12 +104,17 @@ class AlleleCounts(Sequence[AlleleCount]):
         return f"AlleleCounts({len(self)} sites)"
 
     def af_texts(self) -> list[str]:
-        """AF of every site as bcftools prints it (float32, `%g`; '.' when AN is 0), in one pass."""
-        texts = np.char.mod("%g", self.af_values.astype(np.float64)).tolist()
-        if not self.an.all():
-            for i in np.flatnonzero(self.an == 0).tolist():
-                texts[i] = "."
-        return texts
+        """AF of every site as bcftools prints it (float32, `%g`; '.' when AN is 0).
+
+        Each distinct value is formatted once (a region's rare variants share a few hundred AFs), the texts
+        then gathered by index.
+        """
+        if not len(self.af_values):
+            return []
+        distinct, at = np.unique(self.af_values, return_inverse=True)
+        texts = np.array(["." if np.isnan(v) else f"{v:g}" for v in distinct.astype(np.float64).tolist()],
+                         dtype=object)
+        return texts[at].tolist()
 
     def as_rows(self) -> list[dict[str, object]]:
         """The rows `AlleleCount.as_row` gives, built column-wise."""
@@ -120,7 +125,9 @@ class AlleleCounts(Sequence[AlleleCount]):
 
     def to_tsv(self) -> str:
         """CHROM POS REF ALT AC AN AF lines (no header), the columns of `bcftools query` over +fill-tags output."""
-        lines = ["\t".join(map(str, row)) for row in zip(self.chrom, self.pos.tolist(), self.ref, self.alt,
-                                                           self.ac.tolist(), self.an.tolist(), self.af_texts(),
-                                                           strict=True)]
-        return "".join(line + "\n" for line in lines)
+        if not len(self):
+            return ""
+        lines = map("\t".join, zip(self.chrom, map(str, self.pos.tolist()), self.ref, self.alt,
+                                   map(str, self.ac.tolist()), map(str, self.an.tolist()), self.af_texts(),
+                                   strict=True))
+        return "\n".join(lines) + "\n"

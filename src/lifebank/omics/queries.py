@@ -95,6 +95,16 @@ class VariantStore:
                 layout.chrom_file(self.root, "genotypes", ref.dataset, ref.batch, chrom))
         return index
 
+    def warm(self, batches: Sequence[BatchRef]) -> int:
+        """Load the site index of every batch's contigs now, as a server does at start-up (else on first use).
+
+        Returns the bytes of decoded site text kept in memory."""
+        kept = 0
+        for ref in batches:
+            for chrom in ref.chroms:
+                kept = self.chrom_index(ref, chrom).warm()
+        return kept
+
     def _parts(self, batches: Sequence[BatchRef], region: Region) -> list[tuple[BatchRef, str, ChromIndex]]:
         aliases = chrom_aliases(region.chrom)
         return [(ref, chrom, self.chrom_index(ref, chrom)) for ref in batches for chrom in ref.chroms

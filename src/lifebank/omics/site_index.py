@@ -48,6 +48,11 @@ def _reader_pool() -> ThreadPoolExecutor:
         return _pool
 
 
+def text_cache_bytes() -> int:
+    """Bytes of decoded sites text columns kept by this process."""
+    return _text_bytes
+
+
 def _numpy(column: pa.ChunkedArray) -> np.ndarray:
     if column.num_chunks == 1:
         return column.chunk(0).to_numpy(zero_copy_only=False)
@@ -144,6 +149,13 @@ class ChromIndex:
             rows = np.concatenate([p[0] for p in parts])
             cols = {k: np.concatenate([p[1][k] for p in parts]) for k in KEY_COLUMNS}
         return SiteRows(rows, cols["site"], cols["pos"], cols["ploidy"], cols["phased_ref"])
+
+    def warm(self) -> int:
+        """Decode every row group's key and text columns now (a server at start-up); returns the text bytes kept."""
+        for number in range(len(self.sites_offsets) - 1):
+            self._group(number)
+            self._text_group(number)
+        return text_cache_bytes()
 
     def _text_group(self, number: int) -> pa.Table:
         """The text columns of one sites row group, decoded once and kept (bounded, least recently used out)."""
