@@ -144,15 +144,17 @@ def _count(session: Session, flt: SpecimenFilter) -> int:
     if flt.participant or flt.barcode_prefix:
         return session.scalar(select(func.count()).select_from(_filtered(session, flt, counting=True)
                                                                   .subquery())) or 0
-    rows = select(func.sum(_tally.c.n)).where(_tally.c.duo_code == (flt.consent or ""))
+    # Within a subtree: one primary-key probe per container, written out so the plan does not depend on the
+    # planner's statistics (without them, PostgreSQL walked every box's row of the code and SQLite the whole
+    # (duo_code, ...) index per container). `duo_code || ''` keeps that index out of the running there.
+    code = _tally.c.duo_code.concat("") if flt.container else _tally.c.duo_code
+    rows = select(func.sum(_tally.c.n)).where(code == (flt.consent or ""))
     if flt.type:
         rows = rows.where(_tally.c.type == flt.type)
     if flt.status:
         rows = rows.where(_tally.c.status == flt.status)
     if not flt.container:
         return int(session.scalar(rows) or 0)
-    # One primary-key probe per container of the subtree, written out so the plan does not depend on the
-    # planner's statistics (PostgreSQL without them walked every box's row of the code and filtered).
     root = session.scalars(select(Container).where(Container.name_path == flt.container)).one()
     per_container = rows.where(_tally.c.container_id == Container.id).scalar_subquery()
     return int(session.scalar(select(func.sum(per_container)).where(in_subtree(session, root.path))) or 0)
