@@ -145,9 +145,12 @@ def _count(session: Session, flt: SpecimenFilter) -> int:
         return session.scalar(select(func.count()).select_from(_filtered(session, flt, counting=True)
                                                                   .subquery())) or 0
     # Within a subtree: one primary-key probe per container, written out so the plan does not depend on the
-    # planner's statistics (without them, PostgreSQL walked every box's row of the code and SQLite the whole
-    # (duo_code, ...) index per container). `duo_code || ''` keeps that index out of the running there.
-    code = _tally.c.duo_code.concat("") if flt.container else _tally.c.duo_code
+    # planner's statistics (without them, PostgreSQL walked every box's row of the code). With type and status
+    # given, (duo_code, type, status, container_id, n) answers each probe from the index alone; without them
+    # that index cannot reach the container and SQLite read it whole per container, so `duo_code || ''`
+    # takes it out of the running and the primary key (container_id, ...) serves.
+    partial = bool(flt.container) and not (flt.type and flt.status)
+    code = _tally.c.duo_code.concat("") if partial else _tally.c.duo_code
     rows = select(func.sum(_tally.c.n)).where(code == (flt.consent or ""))
     if flt.type:
         rows = rows.where(_tally.c.type == flt.type)
