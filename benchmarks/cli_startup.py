@@ -136,6 +136,9 @@ def main() -> None:
             "python_import_typer": ([PYTHON, "-c", "import typer"], env),
             "typer_app_help": ([PYTHON, "-c", TYPER_APP, "--help"], env),
             "typer_app_command": ([PYTHON, "-c", TYPER_APP, "hello", "--name", "bank", "--count", "2"], env),
+            # What any command that reads the database pays before LifeBank code runs: the libraries it stands on.
+            "stack_import_floor": ([PYTHON, "-c", "import typer, typer._adapters, pydantic_settings, sqlalchemy.orm"],
+                                   env),
             **{name: (argv, env) for name, argv in lifebank_commands.items()},
         }
         if args.compare_src:
@@ -179,6 +182,7 @@ def main() -> None:
     print(f"ratio_help_vs_typer_app_help: {ms['lifebank_help'] / ms['typer_app_help']:.2f} x")
     print(f"ratio_help_vs_import_typer: {ms['lifebank_help'] / ms['python_import_typer']:.2f} x")
     print(f"ratio_search_vs_typer_app_command: {ms['lifebank_specimens_search'] / ms['typer_app_command']:.2f} x")
+    print(f"ratio_search_vs_stack_import_floor: {ms['lifebank_specimens_search'] / ms['stack_import_floor']:.2f} x")
     print(f"ratio_user_list_vs_typer_app_command: {ms['lifebank_user_list'] / ms['typer_app_command']:.2f} x")
     for name in lifebank_commands:
         if f"before_{name}" in ms:
