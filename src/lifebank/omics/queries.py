@@ -1,7 +1,9 @@
-"""Read-side of the store: DuckDB SQL over the Parquet files of the batches the catalogue lists.
+"""Read-side of the store over the Parquet files of the batches the catalogue lists.
 
-Queries take explicit file lists (never a bare glob), so a batch that is still being renamed into place,
-or was left behind by a crash, is invisible until the catalogue commits it.
+Region sites, allele counts and genotype matrices go through the in-memory site index (`site_index`,
+`region_reads`: pyarrow and NumPy, no SQL planning); variant-ID search, the sparse genotype listing and the
+VCF export use DuckDB SQL. Queries take explicit file lists (never a bare glob), so a batch that is still
+being renamed into place, or was left behind by a crash, is invisible until the catalogue commits it.
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ class BatchRef:
 
 
 class VariantStore:
-    """DuckDB over `<data_dir>/omics`; one in-memory DuckDB connection, a cursor per query (thread-safe)."""
+    """Queries over `<data_dir>/omics`: site indexes kept per batch contig, and one in-memory DuckDB connection
+    (a cursor per query) for the SQL paths. Thread-safe."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -136,9 +139,10 @@ class VariantStore:
         ordered = sorted(merged.items(), key=lambda item: (item[0][0], item[0][1], item[0][2], item[1][0],
                                                            item[1][1]))
         result = [entry[2] for _, entry in ordered]
-        if len(self._recent) >= 8:
-            self._recent.pop(next(iter(self._recent)), None)
-        self._recent[key] = result
+        with self._lock:
+            if len(self._recent) >= 8:
+                self._recent.pop(next(iter(self._recent)), None)
+            self._recent[key] = result
         return result
 
     def sites_in_region(self, batches: Sequence[BatchRef], region: Region, *, limit: int | None = None,
