@@ -41,6 +41,15 @@ class PrintJob:
     reprint: bool
 
 
+def _check_stock_and_symbology(stock: str, symbology: str) -> None:
+    """A label stock and a symbology LifeBank can print, or a message naming the allowed ones."""
+    if stock not in STOCKS:
+        raise ValidationFailed("unknown label stock {stock}; allowed: {allowed}", stock=stock,
+                               allowed=", ".join(STOCKS))
+    if symbology not in SYMBOLOGIES:
+        raise ValidationFailed("unknown symbology {symbology}; allowed: {allowed}", symbology=symbology,
+                               allowed=", ".join(SYMBOLOGIES))
+
 def _view(row: LabelTemplate) -> dict[str, Any]:
     return {"name": row.name, "stock": row.stock, "symbology": row.symbology,
             "fields": [f for f in row.fields.split(",") if f], "is_default": row.is_default}
@@ -70,12 +79,7 @@ def save_template(db: Database, name: str, *, stock: str, symbology: str, fields
     name = name.strip()
     if not name or len(name) > 64:
         raise ValidationFailed("a label template needs a name of 1 to 64 characters")
-    if stock not in STOCKS:
-        raise ValidationFailed("unknown label stock {stock}; allowed: {allowed}", stock=stock,
-                               allowed=", ".join(STOCKS))
-    if symbology not in SYMBOLOGIES:
-        raise ValidationFailed("unknown symbology {symbology}; allowed: {allowed}", symbology=symbology,
-                               allowed=", ".join(SYMBOLOGIES))
+    _check_stock_and_symbology(stock, symbology)
     unknown = [f for f in fields if f not in FIELDS]
     if unknown:
         raise ValidationFailed("unknown label field {field}; allowed: {allowed}", field=", ".join(unknown),
@@ -130,12 +134,7 @@ def print_labels(db: Database, barcodes: Sequence[str], *, fmt: str, actor: str,
     chosen = get_template(db, template)
     stock = stock or chosen["stock"]
     symbology = symbology or chosen["symbology"]
-    if stock not in STOCKS:
-        raise ValidationFailed("unknown label stock {stock}; allowed: {allowed}", stock=stock,
-                               allowed=", ".join(STOCKS))
-    if symbology not in SYMBOLOGIES:
-        raise ValidationFailed("unknown symbology {symbology}; allowed: {allowed}", symbology=symbology,
-                               allowed=", ".join(SYMBOLOGIES))
+    _check_stock_and_symbology(stock, symbology)
     labels = label_data(db, barcodes)
     if fmt == "pdf":
         content = render_pdf(labels, symbology, stock=stock, fields=chosen["fields"])
