@@ -8,7 +8,9 @@ Alembic, the services and their NumPy/pyarrow/DuckDB imports load inside the com
 
 from __future__ import annotations
 
+import os
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -29,7 +31,7 @@ from lifebank.cli.output import (
     text,
 )
 from lifebank.domains import domain_modules
-from lifebank.errors import LifeBankError, RowsRejected
+from lifebank.errors import ConfigError, LifeBankError, RowsRejected
 from lifebank.messages import Msg
 
 app = typer.Typer(name="lifebank", help="LifeBank: biobank, stem-cell registry and genome data platform.",
@@ -274,24 +276,87 @@ def token_list(username: Annotated[str | None, typer.Argument()] = None, fmt: Fo
 # --- audit -------------------------------------------------------------------------------------------
 
 @audit_app.command("verify")
-def audit_verify(fmt: FormatOpt = OutputFormat.table) -> None:
-    """Check the whole hash chain; exit 1 and name the first broken event when it was tampered with."""
+def audit_verify(
+    anchors: Annotated[Path | None, typer.Option(help="Folder of signed anchors (`audit anchor`) to check too")] = None,
+    key: Annotated[Path | None, typer.Option(help="Ed25519 public key (PEM) the anchors were signed with")] = None,
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """Check the whole hash chain; exit 1 and name the first broken event when it was tampered with.
+
+    With --anchors and --key, also check every signed anchor against the stored chain: this catches a chain
+    rewritten and consistently re-hashed by someone who could write the database.
+    """
     from lifebank.audit import service
 
-    result = service.verify(context.database())
+    if (anchors is None) != (key is None):
+        raise typer.BadParameter(text(Msg("--anchors and --key go together")))
+    db = context.database()
+    result = service.verify(db)
+    report = None
+    if anchors is not None and key is not None:
+        from lifebank.audit.anchoring import check_anchors
+
+        report = check_anchors(db, anchors, key)
     if fmt is OutputFormat.json:
-        print_json({"ok": result.ok, "checked": result.checked,
-                    "broken_seq": result.broken.seq if result.broken else None,
-                    "reason": result.broken.reason if result.broken else None})
-    elif result.ok:
-        say(Msg("ledger intact: {count} event verified", plural="ledger intact: {count} events verified",
-                count=result.checked))
-    elif result.broken is not None:
-        err_console.print(text(Msg("ledger broken at {where} ({count} events verified before it)",
-                                   where=result.broken.describe(), count=result.checked)),
-                          style="red", markup=False, highlight=False, soft_wrap=True)
-    if not result.ok:
+        body: dict[str, object] = {"ok": result.ok and (report is None or report.ok), "checked": result.checked,
+                                   "broken_seq": result.broken.seq if result.broken else None,
+                                   "reason": result.broken.reason if result.broken else None}
+        if report is not None:
+            body["anchors"] = {"checked": report.checked, "newest_seq": report.newest_seq,
+                               "problems": [{"file": p.file, "reason": str(p.message)} for p in report.problems]}
+        print_json(body)
+    else:
+        if result.ok:
+            say(Msg("ledger intact: {count} event verified", plural="ledger intact: {count} events verified",
+                    count=result.checked))
+        elif result.broken is not None:
+            err_console.print(text(Msg("ledger broken at {where} ({count} events verified before it)",
+                                       where=result.broken.describe(), count=result.checked)),
+                              style="red", markup=False, highlight=False, soft_wrap=True)
+        if report is not None and report.ok:
+            say(Msg("{count} anchor agrees with the ledger (newest: event #{seq})",
+                    plural="{count} anchors agree with the ledger (newest: event #{seq})",
+                    count=report.checked, seq=report.newest_seq))
+        for problem in report.problems if report is not None else ():
+            err_console.print(text(Msg("anchor {file}: {reason}", file=problem.file, reason=problem.message)),
+                              style="red", markup=False, highlight=False, soft_wrap=True)
+    if not result.ok or (report is not None and not report.ok):
         raise typer.Exit(1)
+
+
+@audit_app.command("keygen")
+def audit_keygen(
+    out: Annotated[Path, typer.Argument(help="Private key file to create (PKCS#8 PEM); FILE.pub gets the public key")],
+) -> None:
+    """Create an Ed25519 key pair for anchoring; keep the private key off the database server."""
+    from lifebank.audit.anchors import new_private_key_pem, public_key_pem
+
+    public = out.with_name(out.name + ".pub")
+    for path in (out, public):
+        if path.exists():
+            raise ConfigError("{path} already exists; a key file is never overwritten", path=str(path))
+    private_pem = new_private_key_pem()
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(private_pem)
+    public.write_bytes(public_key_pem(private_pem))
+    say(Msg("key pair written: {private} (keep it secret) and {public}", private=str(out), public=str(public)))
+
+
+@audit_app.command("anchor")
+def audit_anchor(
+    key: Annotated[Path, typer.Option(help="Ed25519 private key (PKCS#8 PEM), kept outside the database")],
+    out: Annotated[Path, typer.Option(help="Append-only folder of anchors the operator ships elsewhere")],
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """Sign the ledger head and write it as a new anchor file (adds no ledger event)."""
+    from lifebank.audit.anchoring import anchor_head
+
+    anchor, path = anchor_head(context.database(), key, out)
+    if fmt is OutputFormat.json:
+        print_json({"seq": anchor.seq, "hash": anchor.hash, "anchored_at": anchor.anchored_at, "file": str(path)})
+    else:
+        say(Msg("anchored event #{seq} in {file}", seq=anchor.seq, file=str(path)))
 
 
 @audit_app.command("log")
@@ -316,6 +381,54 @@ def audit_log(
         row["hash"] = row["hash"][:12]
     emit_rows(rows, fmt, columns=["seq", "occurred_at", "actor", "action", "entity_type", "entity_id", "hash"],
               title=Msg("{count} event", plural="{count} events", count=total))
+
+
+# --- backup -------------------------------------------------------------------------------------------
+
+@app.command("backup")
+def backup_command(
+    dest: Annotated[Path, typer.Argument(help="Archive to write (.tar.gz); an existing file is never overwritten")],
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """Write the database, the data folder and a SHA-256 manifest into one archive."""
+    from lifebank.db.backup import backup
+
+    context.database()  # the configured bank exists and is at the current schema
+    summary = backup(context.settings(), dest)
+    if fmt is OutputFormat.json:
+        print_json({"path": str(summary.path), "database": summary.database, "files": summary.files,
+                    "bytes": summary.bytes, "sha256": summary.sha256, "tables": summary.tables})
+    else:
+        say(Msg("backup written: {path} ({files} files, {size} bytes, SHA-256 {sha256})", path=str(summary.path),
+                files=summary.files, size=summary.bytes, sha256=summary.sha256))
+
+
+@app.command("restore")
+def restore_command(
+    src: Annotated[Path, typer.Argument(help="Archive written by `lifebank backup`")],
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """Check an archive against its manifest, restore it into an empty bank, then verify the ledger."""
+    from lifebank.audit import service
+    from lifebank.db.restore import restore
+
+    summary = restore(context.settings(), src)
+    result = service.verify(context.database(create=True))
+    if fmt is OutputFormat.json:
+        print_json({"database": summary.database, "files": summary.files, "tables": summary.tables,
+                    "backup_created_at": summary.created_at, "ledger_ok": result.ok,
+                    "ledger_events": result.checked})
+    else:
+        say(Msg("restored {files} files from the backup of {created}; every table's row count matches",
+                files=summary.files, created=summary.created_at))
+        if result.ok:
+            say(Msg("ledger intact: {count} event verified", plural="ledger intact: {count} events verified",
+                    count=result.checked))
+    if not result.ok:
+        err_console.print(text(Msg("ledger broken at {where} ({count} events verified before it)",
+                                   where=result.broken.describe(), count=result.checked)),
+                          style="red", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
 
 
 # --- config ------------------------------------------------------------------------------------------
