@@ -117,8 +117,8 @@ def check_anchors(db: Database, anchors_dir: Path, public_key_file: Path) -> Anc
         ordered = sorted(wanted)
         for start in range(0, len(ordered), 500):
             chunk = ordered[start:start + 500]
-            stored.update(session.execute(
-                select(LedgerEvent.seq, LedgerEvent.hash).where(LedgerEvent.seq.in_(chunk))).tuples().all())
+            stored.update((seq, digest) for seq, digest in session.execute(
+                select(LedgerEvent.seq, LedgerEvent.hash).where(LedgerEvent.seq.in_(chunk))).all())
     for path, anchor in anchors:
         stored_hash = GENESIS_HASH if anchor.seq == 0 else stored.get(anchor.seq)
         problem = anchor_mismatch(anchor, stored_hash)
