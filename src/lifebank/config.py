@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     login_lockout_minutes: int = 15
     default_locale: str = "en"
     time_zone: str = Field(default="Asia/Shanghai", description="Time zone pages show times in (IANA name)")
+    metrics_token: str | None = Field(default=None, description="Bearer token a non-loopback /metrics scraper sends")
 
     @field_validator("time_zone")
     @classmethod
@@ -94,6 +95,7 @@ class Settings(BaseSettings):
             "login_lockout_minutes": self.login_lockout_minutes,
             "default_locale": self.default_locale,
             "time_zone": self.time_zone,
+            "metrics_token": "(set)" if self.metrics_token else "(loopback only)",
         }
 
 

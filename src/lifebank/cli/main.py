@@ -69,22 +69,35 @@ def root(
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind (default LIFEBANK_HOST)")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default LIFEBANK_PORT)")] = None,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes (PostgreSQL: about one per core; "
+                                                            "each builds its own in-memory indexes)")] = 1,
 ) -> None:
-    """Serve the web UI and the API (refuses to start on an outdated schema)."""
+    """Serve the web UI and the API (refuses to start on an outdated schema); JSON logs on stderr."""
     import uvicorn
 
     from lifebank import __version__
-    from lifebank.domains import warm_up
-    from lifebank.web.app import create_app
+    from lifebank.web.operations import log_config
 
     cfg = context.settings()
     db = context.database()
-    app_ = create_app(cfg, db)
-    warm_up(db)  # the HLA index and the like build in the background while the server starts
     host, port = host or cfg.host, port or cfg.port
     say(Msg("LifeBank {version} serving on {url} (API docs: /api/docs)", version=__version__,
             url=f"http://{host}:{port}/"))
-    uvicorn.run(app_, host=host, port=port, log_level="info")
+    if workers == 1:
+        from lifebank.domains import warm_up
+        from lifebank.web.app import create_app
+
+        app_ = create_app(cfg, db)
+        warm_up(db)  # the HLA index and the like build in the background while the server starts
+        uvicorn.run(app_, host=host, port=port, log_config=log_config(), access_log=False)
+        return
+    import tempfile
+
+    db.dispose()  # the workers open their own connections
+    with tempfile.TemporaryDirectory(prefix="lifebank-metrics-") as metrics_dir:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir  # every worker's counters, summed by /metrics
+        uvicorn.run("lifebank.web.operations:worker_app", factory=True, workers=workers, host=host, port=port,
+                    log_config=log_config(), access_log=False)
 
 
 @app.command()

@@ -21,7 +21,7 @@ from lifebank.db import migrate
 from lifebank.db.engine import Database
 from lifebank.domains import domain_modules
 from lifebank.errors import LifeBankError
-from lifebank.web import dashboard, find, ui
+from lifebank.web import dashboard, find, operations, ui
 from lifebank.web.csrf import CSRF_COOKIE, csrf_token_valid, new_csrf_token
 from lifebank.web.deps import optional_principal
 from lifebank.web.i18n import DEFAULT_LANGUAGE, from_accept_language, normalise
@@ -117,6 +117,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
     app.include_router(dashboard.router)
     app.include_router(find.router)
     app.include_router(_shell_router())
+    operations.install(app)
     for module in domain_modules("web"):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
