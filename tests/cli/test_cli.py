@@ -39,7 +39,7 @@ def test_user_token_audit_round_trip(cli_env: dict[str, str]) -> None:
     listed = json.loads(run(["user", "list", "--format", "json"], env).stdout)
     assert listed == [{"username": "dora", "display_name": "dora", "roles": ["biobank_manager", "technician"],
                        "active": True, "locale": None, "time_zone": None, "last_login_at": None,
-                       "locked_until": None}]
+                       "locked_until": None, "organisation": None, "scoped_roles": []}]
     token = json.loads(run(["token", "create", "dora", "--format", "json"], env).stdout)
     assert token["token"].startswith("lbt_")
     assert run(["token", "revoke", token["prefix"]], env).returncode == 0

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, Field
 
-from lifebank.auth import service
+from lifebank.auth import organisations, service
 from lifebank.auth.models import ApiToken, User
 from lifebank.errors import NotFound
 from lifebank.web.deps import DbDep, PrincipalDep, require
@@ -27,6 +27,8 @@ class UserOut(BaseModel):
     time_zone: str | None = None
     last_login_at: datetime | None = None
     locked_until: datetime | None = None
+    organisation: str | None = None
+    scoped_roles: list[str] = []  # 'technician@site:Hangzhou'
 
 
 class UserIn(BaseModel):
@@ -35,6 +37,9 @@ class UserIn(BaseModel):
     roles: list[str]
     display_name: str = ""
     locale: str | None = None
+    organisation: str | None = None
+    scopes: list[str] = Field(default=[], description="site:NAME or collection:STORAGE/PATH; the roles apply "
+                                                      "there only")
 
 
 class TokenIn(BaseModel):
@@ -73,7 +78,9 @@ class PreferencesIn(BaseModel):
 def user_out(user: User, locked_until: datetime | None = None) -> UserOut:
     return UserOut(username=user.username, display_name=user.display_name, roles=sorted(user.roles),
                    is_active=user.is_active, locale=user.locale, time_zone=user.time_zone,
-                   last_login_at=user.last_login_at, locked_until=locked_until)
+                   last_login_at=user.last_login_at, locked_until=locked_until,
+                   organisation=user.organisation.name if user.organisation else None,
+                   scoped_roles=[f"{g.role}@{g.scope_type}:{g.scope_id}" for g in user.scoped_grants])
 
 
 def token_info(token: ApiToken) -> TokenInfo:
@@ -103,7 +110,8 @@ def list_users(db: DbDep, _: UserAdmin, page: Annotated[PageParams, Depends(page
 @router.post("/users", response_model=UserOut, status_code=status.HTTP_201_CREATED)
 def create_user(body: UserIn, db: DbDep, actor: UserAdmin) -> UserOut:
     user = service.create_user(db, body.username, body.password, body.roles, display_name=body.display_name,
-                               locale=body.locale, actor=actor.username)
+                               locale=body.locale, actor=actor.username, organisation=body.organisation,
+                               scopes=body.scopes or None)
     return user_out(user)
 
 
@@ -161,3 +169,82 @@ def revoke_token(prefix: str, db: DbDep, principal: PrincipalDep) -> None:
     if service.token_owner(db, prefix) != principal.username and not principal.can("user.admin"):
         raise NotFound("no API token with prefix {prefix!r}", prefix=prefix)
     service.revoke_token(db, prefix, actor=principal.username)
+
+
+# --- organisations and scoped grants ------------------------------------------------------------------
+
+class OrganisationIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    country: str | None = Field(default=None, description="ISO 3166-1 alpha-2 (default CN)")
+    kind: str = Field(default="company", description="bank, hospital, company or university")
+    for_profit: bool | None = Field(default=None, description="default: a company is for-profit, others not")
+
+
+class OrganisationOut(BaseModel):
+    id: int
+    name: str
+    country: str
+    kind: str
+    for_profit: bool
+    members: list[str] = []
+
+
+class UserOrganisationIn(BaseModel):
+    organisation: str | None = None
+
+
+class ScopedRoleIn(BaseModel):
+    role: str
+    scope: str = Field(description="site:NAME or collection:STORAGE/PATH")
+
+
+def organisation_out(org: organisations.OrganisationView, members: list[str] | None = None) -> OrganisationOut:
+    return OrganisationOut(id=org.id, name=org.name, country=org.country, kind=org.kind, for_profit=org.for_profit,
+                           members=members or [])
+
+
+@router.get("/organisations", response_model=list[OrganisationOut], tags=["organisations"])
+def list_organisations(db: DbDep, _: UserAdmin) -> list[OrganisationOut]:
+    return [organisation_out(o) for o in organisations.list_organisations(db)]
+
+
+@router.post("/organisations", response_model=OrganisationOut, status_code=status.HTTP_201_CREATED,
+             tags=["organisations"], summary="Register an organisation (a company is for-profit by default)")
+def create_organisation(body: OrganisationIn, db: DbDep, actor: UserAdmin) -> OrganisationOut:
+    return organisation_out(organisations.create_organisation(
+        db, body.name, country=body.country, kind=body.kind, for_profit=body.for_profit, actor=actor.username))
+
+
+@router.get("/organisations/{name}", response_model=OrganisationOut, tags=["organisations"],
+            summary="An organisation and its users (administrators; anyone for their own organisation)")
+def get_organisation(name: str, db: DbDep, principal: PrincipalDep) -> OrganisationOut:
+    with db.session() as session:
+        try:
+            org = organisations.organisation_by_name(session, name)
+        except NotFound:
+            if principal.can("user.admin"):
+                raise
+            org = None
+        if org is None or (org.id != principal.organisation_id and not principal.can("user.admin")):
+            # Another organisation's existence is not disclosed: the same answer as an unknown name.
+            raise NotFound("organisation {name!r} does not exist", name=name)
+        return organisation_out(org, organisations.organisation_members(session, org.id))
+
+
+@router.put("/users/{username}/organisation", response_model=UserOut,
+            summary="Say which organisation a user works for (null: none)")
+def set_user_organisation(username: str, body: UserOrganisationIn, db: DbDep, actor: UserAdmin) -> UserOut:
+    return user_out(organisations.set_user_organisation(db, username, body.organisation, actor=actor.username))
+
+
+@router.post("/users/{username}/scoped-roles", response_model=UserOut, status_code=status.HTTP_201_CREATED,
+             summary="Grant a role limited to a site or a collection")
+def grant_scoped_role(username: str, body: ScopedRoleIn, db: DbDep, actor: UserAdmin) -> UserOut:
+    return user_out(organisations.grant_scoped_role(db, username, body.role, body.scope, actor=actor.username))
+
+
+@router.delete("/users/{username}/scoped-roles", response_model=UserOut,
+               summary="Take away a role granted in a site or a collection")
+def revoke_scoped_role(username: str, db: DbDep, actor: UserAdmin, role: Annotated[str, Query()],
+                       scope: Annotated[str, Query()]) -> UserOut:
+    return user_out(organisations.revoke_scoped_role(db, username, role, scope, actor=actor.username))

@@ -10,6 +10,23 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from lifebank.db.base import Base, UTCDateTime, utcnow
 
 
+class Organisation(Base):
+    """Who a user works for: the bank itself, a hospital, a company, a university (issue 11).
+
+    A partner sees only its own organisation's requests, shipments and exports; `for_profit` is what the DUO
+    modifier NPU (not-for-profit use only) is checked against, `country` (ISO 3166-1 alpha-2) whether a
+    request is domestic or international (China's HGR rules)."""
+
+    __tablename__ = "auth_organisation"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True, nullable=False)
+    country: Mapped[str] = mapped_column(String(2), nullable=False)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)  # scopes.OrganisationKind
+    for_profit: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+
 class User(Base):
     __tablename__ = "auth_user"
 
@@ -22,13 +39,20 @@ class User(Base):
     time_zone: Mapped[str | None] = mapped_column(String(64))  # IANA name; None: the site's LIFEBANK_TIME_ZONE
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("auth_organisation.id"), index=True)
 
+    organisation: Mapped[Organisation | None] = relationship(lazy="joined")
     grants: Mapped[list[RoleGrant]] = relationship(back_populates="user", cascade="all, delete-orphan",
                                                    lazy="selectin")
 
     @property
     def roles(self) -> frozenset[str]:
         return frozenset(g.role for g in self.grants if g.scope_type is None)
+
+    @property
+    def scoped_grants(self) -> list[RoleGrant]:
+        return sorted((g for g in self.grants if g.scope_type is not None),
+                      key=lambda g: (g.role, g.scope_type or "", g.scope_id or ""))
 
 
 class RoleGrant(Base):
@@ -38,7 +62,7 @@ class RoleGrant(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("auth_user.id", ondelete="CASCADE"), nullable=False, index=True)
     role: Mapped[str] = mapped_column(String(32), nullable=False)
-    # Reserved for per-site / per-collection grants; NULL means the role applies everywhere.
+    # A site or a collection (lifebank.auth.scopes); NULL means the role applies everywhere.
     scope_type: Mapped[str | None] = mapped_column(String(32))
     scope_id: Mapped[str | None] = mapped_column(String(64))
 

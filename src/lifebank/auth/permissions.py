@@ -1,7 +1,12 @@
 """Roles and the named capabilities they grant: the one place access rules live. Deny by default.
 
-A grant may later carry a scope (a site or a collection); `RoleGrant.scope_type/scope_id` exist for that,
-and a global grant (no scope) is what every check honours today.
+A grant is global or scoped to a site or a collection (`lifebank.auth.scopes`): a scoped grant confers only
+the role's reads the biobank can filter by scope, limited to it (`Principal.scope_of`).
+
+Who sees what of the bank (issue 11): staff (manager, technician) read it whole; a clinician reads
+participants and specimens; a researcher outside an approved request sees **counts only**
+(`specimen.count`: the search total, never a row, a participant code or a storage place); a partner sees
+nothing of the bank — only its own organisation's requests, shipments and exports (the access domain).
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ PERMISSIONS: frozenset[str] = frozenset({
     "audit.read",
     "participant.read", "participant.write",
     "consent.write",
-    "specimen.read", "specimen.write",
+    "specimen.read", "specimen.count", "specimen.write",
     "specimen.reserve", "specimen.distribute",
     "storage.read", "storage.write",
     "import.run",
@@ -47,7 +52,7 @@ PERMISSIONS: frozenset[str] = frozenset({
     "cohort.read", "cohort.write",
 })
 
-_READ_BANK = {"participant.read", "specimen.read", "storage.read"}
+_READ_BANK = {"participant.read", "specimen.read", "specimen.count", "storage.read"}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.ADMIN: PERMISSIONS,
@@ -57,8 +62,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
         "omics.read", "hla.read",
     }),
     Role.TECHNICIAN: frozenset(_READ_BANK | {"specimen.write", "storage.write", "label.print", "import.run"}),
-    Role.CLINICIAN: frozenset({"participant.read", "specimen.read", "hla.read", "hla.search", "omics.read"}),
-    Role.RESEARCHER: frozenset({"specimen.read", "omics.read", "cohort.read", "cohort.write", "hla.read"}),
+    Role.CLINICIAN: frozenset({"participant.read", "specimen.read", "specimen.count", "hla.read", "hla.search",
+                               "omics.read"}),
+    Role.RESEARCHER: frozenset({"specimen.read", "specimen.count", "omics.read", "cohort.read", "cohort.write",
+                                "hla.read"}),
     Role.PARTNER: frozenset({"specimen.read"}),
 }
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -20,7 +21,8 @@ from sqlalchemy.orm import Session
 from lifebank.audit.service import SYSTEM_ACTOR, record, serialise_writers
 from lifebank.auth.models import LoginThrottle, RoleGrant, User, WebSession
 from lifebank.auth.passwords import DUMMY_HASH, check_policy, hash_password, verify_password
-from lifebank.auth.permissions import Role, parse_role, permissions_of
+from lifebank.auth.permissions import ROLE_PERMISSIONS, Role, parse_role, permissions_of
+from lifebank.auth.scopes import Scope, ScopeRef, ScopeType, scoped_permissions
 from lifebank.auth.tokens import (
     TOKEN_PREFIX,
     IssuedToken,
@@ -68,13 +70,29 @@ class Principal:
     locale: str | None = None
     permissions: frozenset[str] = field(default_factory=frozenset)
     time_zone: str | None = None  # read by lifebank.web.templating.time_zone_of
+    organisation_id: int | None = None  # lifebank.auth.organisation_of_user names it
+    # Permissions held only through scoped grants -> where they apply (absent: everywhere, or not at all).
+    scopes: Mapping[str, Scope] = field(default_factory=dict, compare=False, hash=False)
+    scoped_grants: tuple[str, ...] = ()  # 'technician@site:Hangzhou', for display
 
     def can(self, permission: str) -> bool:
         return permission in self.permissions
 
+    def scope_of(self, permission: str) -> Scope | None:
+        """Where `permission` applies: None means everywhere (a global grant); a Scope limits it to those
+        sites and collections. Ask `can` first: a permission not held at all has no scope either."""
+        return self.scopes.get(permission)
+
 
 def principal_of(user: User) -> Principal:
-    return Principal(user.id, user.username, user.roles, user.locale, permissions_of(user.roles), user.time_zone)
+    """The principal of a user: global roles' permissions, plus what scoped grants confer (limited)."""
+    granted = permissions_of(user.roles)
+    refs = [(g.role, ScopeRef(ScopeType(g.scope_type), g.scope_id or "")) for g in user.scoped_grants
+            if g.scope_type in {t.value for t in ScopeType}]
+    scopes = scoped_permissions(refs, ROLE_PERMISSIONS, granted)  # type: ignore[arg-type]
+    return Principal(user.id, user.username, user.roles, user.locale, granted | frozenset(scopes), user.time_zone,
+                     organisation_id=user.organisation_id, scopes=scopes,
+                     scoped_grants=tuple(f"{role}@{ref}" for role, ref in refs))
 
 
 class AccountDisabled(AuthenticationRequired):
@@ -106,25 +124,40 @@ def _parse_roles(roles: list[str]) -> list[Role]:
 
 def create_user(
     db: Database, username: str, password: str, roles: list[str], *, display_name: str = "",
-    locale: str | None = None, actor: str = SYSTEM_ACTOR,
+    locale: str | None = None, actor: str = SYSTEM_ACTOR, organisation: str | None = None,
+    scopes: list[str] | None = None,
 ) -> User:
+    """Create a user. With `scopes` (`site:NAME`, `collection:PATH`) every role is granted in those scopes
+    only; with `organisation` the user works for that (existing) organisation."""
+    from lifebank.auth.organisations import organisation_by_name, scoped_grants_for
+
     username = username.strip().lower()
     if not _USERNAME.match(username):
         raise ValidationFailed("username {username!r} is not valid: 3-64 characters, a letter first, "
                                "then letters, digits, . _ -", username=username)
     parsed = _parse_roles(roles)
+    grants = scoped_grants_for([r.value for r in parsed], scopes) if scopes else \
+        [RoleGrant(role=r.value) for r in parsed]
     check_policy(password, username)
     try:
         with db.transaction() as session:
             if session.scalar(select(User.id).where(User.username == username)) is not None:
                 raise Conflict("user {username!r} already exists", username=username)
+            org = organisation_by_name(session, organisation) if organisation else None
             user = User(username=username, display_name=display_name.strip() or username,
-                        password_hash=hash_password(password), locale=locale)
-            user.grants = [RoleGrant(role=r.value) for r in parsed]
+                        password_hash=hash_password(password), locale=locale,
+                        organisation_id=org.id if org else None)
+            user.grants = grants
             session.add(user)
             session.flush()
+            session.refresh(user)  # loads the organisation, so the detached user can still name it
+            change: dict[str, object] = {"roles": [r.value for r in parsed], "locale": locale}
+            if org is not None:
+                change["organisation"] = org.name
+            if scopes:
+                change["scopes"] = sorted({f"{g.scope_type}:{g.scope_id}" for g in grants})
             record(session, actor=actor, action="user.create", entity_type="user", entity_id=username,
-                   change={"roles": [r.value for r in parsed], "locale": locale})
+                   change=change)
     except IntegrityError:
         raise Conflict("user {username!r} already exists", username=username) from None
     return user
