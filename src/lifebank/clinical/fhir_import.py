@@ -1,0 +1,183 @@
+"""Use case: import FHIR R4 files (Bundles, Bulk Data NDJSON, single resources) as clinical records.
+
+All-or-nothing per file: the file is read and validated in full (structure, datatypes, required bindings,
+references, participant links) before anything is written; then its patients and records are written in one
+transaction with the ledger event. Re-importing a file replaces the records with the same resource ids, so
+nothing duplicates. References are resolved within the file (ids and Bundle fullUrls) and against the
+database (patients and encounters imported earlier: import `Patient` and `Encounter` files first, which a
+folder import does by itself). References to types this domain does not store (Practitioner, Organization)
+are not checked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from lifebank import biobank
+from lifebank.audit import service as ledger
+from lifebank.clinical import _store
+from lifebank.clinical.fhir_map import patient_row, record_row, reference_target, subject_of
+from lifebank.clinical.fhir_read import STORED_TYPES, FhirFile, read_fhir_text
+from lifebank.clinical.models import ClinImport
+from lifebank.clinical.vocabulary_check import unknown_codes
+from lifebank.db.engine import Database
+from lifebank.errors import RowsRejected
+from lifebank.messages import Msg
+
+# Bulk Data folders: files of these types go first so that later files can reference them.
+TYPE_ORDER = {"Patient": 0, "Encounter": 1}
+SITE_OF_CREATED = "clinical-import"
+
+
+def _resolve(db: Database, out: FhirFile, create: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
+                                                                    list[dict[str, Any]]]:
+    """Patients and records of the file with their references checked; participants to create."""
+    patients: list[dict[str, Any]] = []
+    records: list[tuple[int, dict[str, Any], str | None]] = []
+    encounter_ids: set[str] = set()
+    for where, resource in out.resources:
+        rtype = resource["resourceType"]
+        if rtype == "Patient":
+            patients.append({**patient_row(resource), "_where": where})
+        elif rtype in STORED_TYPES:
+            row = record_row(resource)
+            row["_where"] = where
+            if rtype == "Encounter":
+                encounter_ids.add(row["source_id"])
+            records.append((where, row, (resource.get("encounter") or resource.get("context") or {})
+                            .get("reference") if rtype != "Encounter" else None))
+            row["_subject"] = subject_of(resource)
+    in_file_patients = {p["source_id"] for p in patients}
+    with db.session() as session:
+        stored = _store.existing_patients(session, "fhir", {p["source_id"] for p in patients} | {
+            t[1] for _w, r, _e in records if (t := reference_target(r["_subject"], out.full_urls))})
+        wanted_encounters = {t[1] for _w, _r, e in records if (t := reference_target(e, out.full_urls))}
+        stored_encounters = _store.existing_record_ids(session, "fhir", "Encounter", wanted_encounters - encounter_ids)
+    # Participants: an identifier's code must exist in the biobank; no code -> stored link or created.
+    to_create: list[dict[str, Any]] = []
+    named = {p["participant_code"] for p in patients if p["participant_code"]}
+    existing = biobank.existing_participants(db, named) if named else set()
+    for patient in patients:
+        code = patient["participant_code"]
+        if code is None and patient["source_id"] in stored:
+            patient["participant_code"] = stored[patient["source_id"]][1]
+            continue
+        if code is not None and code in existing:
+            continue
+        if not create:
+            reason = (Msg("identifier {system}|{code} is no participant of the biobank", code=code,
+                          system="urn:lifebank:participant") if code else
+                      Msg("Patient {id} maps to no participant (no urn:lifebank:participant identifier); "
+                          "import with --create-participants to create one", id=patient["source_id"]))
+            out.error(patient["_where"], "Patient.identifier", reason)
+            continue
+        patient["participant_code"] = code or _store.derived_participant_code("fhir", patient["source_id"])
+        to_create.append(patient)
+    rows = []
+    for where, row, encounter in records:
+        target = reference_target(row.pop("_subject"), out.full_urls)
+        if target is None or target[0] != "Patient":
+            out.error(where, f"{row['source_type']}.subject", Msg("the subject must reference a Patient"))
+            continue
+        if target[1] not in in_file_patients and target[1] not in stored:
+            out.error(where, f"{row['source_type']}.subject", Msg("reference {reference} points to no resource "
+                                                                  "in the file or the database",
+                                                                  reference=f"Patient/{target[1]}"))
+            continue
+        row["_patient"] = target[1]
+        enc = reference_target(encounter, out.full_urls)
+        if enc is not None:
+            if enc[1] not in encounter_ids and enc[1] not in stored_encounters:
+                out.error(where, f"{row['source_type']}.encounter",
+                          Msg("reference {reference} points to no resource in the file or the database",
+                              reference=f"Encounter/{enc[1]}"))
+                continue
+            row["encounter_ref"] = enc[1][:128]
+        rows.append(row)
+    return patients, rows, to_create
+
+
+def _create_participants(db: Database, patients: list[dict[str, Any]], actor: str) -> None:
+    """Register the participants `--create-participants` asked for (the biobank's own use case and ledger)."""
+    existing = biobank.existing_participants(db, {p["participant_code"] for p in patients})
+    from lifebank.biobank import service as bank
+
+    for patient in patients:
+        if patient["participant_code"] in existing:
+            continue
+        year = patient["birth_year"] if patient["birth_year"] and patient["birth_year"] >= 1900 else None
+        bank.register_participant(db, patient["participant_code"], sex=_store.GENDER_TO_SEX.get(
+            patient["gender"] or "unknown", "U"), birth_year=year, site=SITE_OF_CREATED, actor=actor)
+
+
+def import_fhir_text(db: Database, name: str, text: str, *, actor: str,
+                     create_participants: bool = False) -> dict[str, Any]:
+    """Import one FHIR file's text; returns counts per resource type. Raises RowsRejected naming every problem."""
+    out = read_fhir_text(name, text)
+    if not out.errors:
+        patients, rows, to_create = _resolve(db, out, create_participants)
+    if out.errors:
+        raise RowsRejected(Msg("FHIR file {file}", file=name), out.errors)
+    _create_participants(db, to_create, actor)
+    counts = Counter(resource["resourceType"] for _where, resource in out.resources)
+    result = {"file": name, "format": out.fmt, "resources": dict(sorted(counts.items())),
+              "stored": len(rows) + len(patients),
+              "participants_created": len(to_create)}
+    with db.transaction() as session:
+        ids = _store.upsert_patients(session, "fhir", [{k: v for k, v in p.items() if not k.startswith("_")}
+                                                        for p in patients])
+        missing = {row["_patient"] for row in rows} - ids.keys()
+        if missing:
+            ids.update({sid: pk for sid, (pk, _c) in _store.existing_patients(session, "fhir", missing).items()})
+        for row in rows:
+            row["patient_id"] = ids[row.pop("_patient")]
+            del row["_where"]
+        _store.replace_records(session, "fhir", rows)
+        result["unknown_codes"] = unknown_codes(session, rows)
+        session.add(ClinImport(file_name=name[:500], sha256=hashlib.sha256(text.encode()).hexdigest(),
+                               fmt=out.fmt, counts=json.dumps(result["resources"]), imported_by=actor))
+        ledger.record(session, actor=actor, action="clinical.import", entity_type="clinical_file",
+                      entity_id=name[:200], change={"format": out.fmt, "resources": result["resources"]})
+    return result
+
+
+def fhir_files(path: Path) -> list[Path]:
+    """The FHIR files of a folder, in an order where references point backwards: Patient and Encounter NDJSON
+    first, then Synthea's organisation/practitioner bundles, then the rest by name."""
+    if path.is_file():
+        return [path]
+    files = [p for p in path.iterdir() if p.is_file() and p.suffix in {".json", ".ndjson"}]
+
+    def rank(p: Path) -> tuple[int, str]:
+        stem = p.name.split(".")[0]
+        if stem in TYPE_ORDER:
+            return TYPE_ORDER[stem], p.name
+        if p.name.startswith(("hospitalInformation", "practitionerInformation")):
+            return 2, p.name
+        return 3, p.name
+
+    return sorted(files, key=rank)
+
+
+def import_fhir_path(db: Database, path: Path, *, actor: str, create_participants: bool = False,
+                     on_file: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Import a file or every FHIR file of a folder, each file its own all-or-nothing unit (a rejected file
+    stops the run; the files before it stay imported and are listed)."""
+    totals: Counter[str] = Counter()
+    files = []
+    for file in fhir_files(path):
+        if on_file:
+            on_file(file.name)
+        try:
+            text = file.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            text = "\ufffd"
+        result = import_fhir_text(db, file.name, text, actor=actor, create_participants=create_participants)
+        totals.update(result["resources"])
+        files.append(result)
+    return {"resources": dict(sorted(totals.items())), "files": files}

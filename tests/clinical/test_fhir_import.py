@@ -1,0 +1,141 @@
+"""FHIR R4 import: links to participants, stores no direct identifiers, idempotent, every bad input named."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import func, select
+
+from lifebank import biobank
+from lifebank.clinical import queries
+from lifebank.clinical.fhir_import import import_fhir_path, import_fhir_text
+from lifebank.clinical.models import ClinPatient, ClinRecord
+from lifebank.errors import RowsRejected
+from shared_data import SHARED_DATA
+
+from .fhir_fixtures import bundle, condition, encounter, medication, ndjson, observation, patient
+
+ACTOR = "test"
+
+
+def _records(db) -> int:
+    with db.session() as session:
+        return session.scalar(select(func.count()).select_from(ClinRecord)) or 0
+
+
+def _rejected(db, name: str, text: str, **kwargs) -> RowsRejected:
+    with pytest.raises(RowsRejected) as caught:
+        import_fhir_text(db, name, text, actor=ACTOR, **kwargs)
+    assert name in caught.value.render()
+    assert _records(db) == 0
+    return caught.value
+
+
+def test_bundle_links_patient_to_participant_and_keeps_no_identifiers(db, bank_participants):
+    text = json.dumps(bundle(patient("pat-1", "P0001"), encounter("enc-1", "pat-1"),
+                             condition("c-1", "pat-1", encounter={"reference": "urn:uuid:enc-1"}),
+                             observation("o-1", "pat-1"), medication("m-1", "pat-1")))
+    result = import_fhir_text(db, "one.json", text, actor=ACTOR)
+    assert result["resources"] == {"Condition": 1, "Encounter": 1, "MedicationRequest": 1, "Observation": 1,
+                                   "Patient": 1}
+    timeline = queries.clinical_timeline(db, "P0001")
+    assert [(r["kind"], r["code"]) for r in timeline] == [
+        ("measurement", "2857-1"), ("encounter", ""), ("condition", "399068003"), ("medication", "310798")]
+    assert timeline[0]["value_num"] == 5.2 and timeline[0]["unit"] == "ng/mL"
+    with db.session() as session:
+        stored = session.scalars(select(ClinPatient)).one()
+        row = {c.name: getattr(stored, c.name) for c in ClinPatient.__table__.columns}
+    assert row["participant_code"] == "P0001" and row["birth_year"] == 1950 and row["gender"] == "male"
+    flat = json.dumps(row, default=str)
+    for secret in ("Doe", "Johnny", "Secret Street", "Hidden Town", "MRN-778899", "1950-03-04"):
+        assert secret not in flat
+
+
+def test_reimport_updates_and_never_duplicates(db, bank_participants):
+    first = ndjson(patient("pat-1", "P0001"), condition("c-1", "pat-1"), observation("o-1", "pat-1"))
+    import_fhir_text(db, "a.ndjson", first, actor=ACTOR)
+    import_fhir_text(db, "a.ndjson", first, actor=ACTOR)
+    assert _records(db) == 2
+    changed = ndjson(patient("pat-1", "P0001"), condition("c-1", "pat-1"), observation("o-1", "pat-1", value=9.9))
+    import_fhir_text(db, "a.ndjson", changed, actor=ACTOR)
+    values = [r["value_num"] for r in queries.clinical_timeline(db, "P0001") if r["kind"] == "measurement"]
+    assert values == [9.9] and _records(db) == 2
+
+
+def test_not_json_is_named_by_line(db, bank_participants):
+    text = ndjson(patient("pat-1", "P0001")) + "{not json\n"
+    error = _rejected(db, "broken.ndjson", text)
+    assert [(e.line, e.column) for e in error.errors] == [(2, "-")]
+    assert "not JSON" in error.errors[0].message().render()
+
+
+def test_unsupported_resource_type_is_refused(db, bank_participants):
+    error = _rejected(db, "odd.ndjson", ndjson(patient("pat-1", "P0001"), {"resourceType": "Spaceship", "id": "x"},
+                                               {"resourceType": "Account", "id": "a", "status": "active"}))
+    assert [(e.line, e.column) for e in error.errors] == [(2, "Spaceship"), (3, "Account")]
+    assert "not supported" in error.errors[0].message().render()
+
+
+def test_bad_date_names_the_fhir_path(db, bank_participants):
+    error = _rejected(db, "dates.json", json.dumps(bundle(patient("pat-1", "P0001"),
+                                                          condition("c-1", "pat-1", onset="2015-13-45"))))
+    assert error.errors[0].line == 2 and error.errors[0].column.startswith("Condition.onsetDateTime")
+    assert error.errors[0].message().render().startswith("entry 2, Condition.onsetDateTime")
+
+
+def test_unknown_code_system_in_a_required_binding(db, bank_participants):
+    bad = condition("c-1", "pat-1")
+    bad["clinicalStatus"]["coding"][0]["system"] = "http://example.org/my-statuses"
+    error = _rejected(db, "binding.ndjson", ndjson(patient("pat-1", "P0001"), bad,
+                                                   patient("pat-2", "P0002", gender="banana")))
+    assert [(e.line, e.column) for e in error.errors] == [(2, "Condition.clinicalStatus.coding[0].system"),
+                                                          (3, "Patient.gender")]
+    assert "http://example.org/my-statuses" in error.errors[0].message().render()
+
+
+def test_reference_to_a_missing_resource(db, bank_participants):
+    error = _rejected(db, "refs.ndjson", ndjson(patient("pat-1", "P0001"), condition("c-1", "nobody"),
+                                                condition("c-2", "pat-1", encounter={"reference": "Encounter/e9"})))
+    assert [(e.line, e.column) for e in error.errors] == [(2, "Condition.subject"), (3, "Condition.encounter")]
+    assert "Patient/nobody" in error.errors[0].message().render()
+
+
+def test_references_resolve_against_the_database(db, bank_participants):
+    import_fhir_text(db, "Patient.000.ndjson", ndjson(patient("pat-1", "P0001")), actor=ACTOR)
+    import_fhir_text(db, "Encounter.000.ndjson", ndjson(encounter("e-1", "pat-1")), actor=ACTOR)
+    import_fhir_text(db, "Condition.000.ndjson",
+                     ndjson(condition("c-1", "pat-1", encounter={"reference": "Encounter/e-1"})), actor=ACTOR)
+    assert _records(db) == 2
+
+
+def test_patient_without_participant_is_reported_or_created(db, bank_participants):
+    text = ndjson(patient("synthea-77"), condition("c-1", "synthea-77"))
+    error = _rejected(db, "orphan.ndjson", text)
+    assert (error.errors[0].line, error.errors[0].column) == (1, "Patient.identifier")
+    assert "--create-participants" in error.errors[0].message().render()
+    assert biobank.list_participant_codes(db, 10) == bank_participants
+    result = import_fhir_text(db, "orphan.ndjson", text, actor=ACTOR, create_participants=True)
+    assert result["participants_created"] == 1
+    created = set(biobank.list_participant_codes(db, 10)) - set(bank_participants)
+    assert len(created) == 1 and "synthea" not in next(iter(created))
+    assert [r["code"] for r in queries.clinical_timeline(db, next(iter(created)))] == ["399068003"]
+    again = import_fhir_text(db, "orphan.ndjson", text, actor=ACTOR, create_participants=False)
+    assert again["participants_created"] == 0 and _records(db) == 1
+
+
+def test_identifier_naming_an_unknown_participant(db, bank_participants):
+    error = _rejected(db, "unknown.ndjson", ndjson(patient("pat-9", "P9999")))
+    assert "P9999" in error.errors[0].message().render()
+
+
+def test_every_shared_synthea_resource_imports(db):
+    bulk = import_fhir_path(db, SHARED_DATA / "clinical" / "fhir_r4_bulk_ndjson_10pt", actor=ACTOR,
+                            create_participants=True)
+    assert bulk["resources"]["Condition"] == 555 and bulk["resources"]["Procedure"] == 2056
+    assert bulk["resources"]["Patient"] == 13
+    bundles = import_fhir_path(db, SHARED_DATA / "clinical" / "fhir_r4_synthea_hiv_bundles", actor=ACTOR,
+                               create_participants=True)
+    assert bundles["resources"]["Observation"] == 420
+    assert bundles["resources"]["Patient"] == 10
+    assert len(biobank.list_participant_codes(db, 100)) == 23
