@@ -157,7 +157,7 @@ def _data_files(data_dir: Path, skip: set[Path]) -> Iterator[tuple[Path, str]]:
     if not data_dir.is_dir():
         return
     for root, dirs, files in os.walk(data_dir):
-        dirs.sort()
+        dirs[:] = sorted(d for d in dirs if d != ".staging")  # an import's work area, never read
         for name in sorted(files):
             path = Path(root, name)
             if path.resolve() in skip or name == ".write-test" or path.is_symlink():
