@@ -84,3 +84,15 @@ def parse_role(value: str) -> Role:
     except ValueError:
         raise ValidationFailed("unknown role {role!r}; roles are {roles}", role=value,
                                roles=", ".join(r.value for r in Role)) from None
+
+
+# Precision oncology (issue 13): read reports, create and re-run them, sign them off (clinicians).
+PRECISION_PERMISSIONS = frozenset({"precision.read", "precision.write", "precision.sign"})
+_PRECISION_GRANTS: dict[Role, frozenset[str]] = {
+    Role.ADMIN: PRECISION_PERMISSIONS,
+    Role.CLINICIAN: PRECISION_PERMISSIONS,
+    Role.BIOBANK_MANAGER: frozenset({"precision.read"}),
+}
+PERMISSIONS = PERMISSIONS | PRECISION_PERMISSIONS
+ROLE_PERMISSIONS = {role: granted | _PRECISION_GRANTS.get(role, frozenset())
+                    for role, granted in ROLE_PERMISSIONS.items()}
