@@ -21,11 +21,13 @@ donors_app = typer.Typer(help="Look at, change and remove donors.", no_args_is_h
 macs_app = typer.Typer(help="The NMDP multiple-allele-code dictionary.", no_args_is_help=True)
 nomenclature_app = typer.Typer(help="The IPD-IMGT/HLA release in use.", no_args_is_help=True)
 index_app = typer.Typer(help="The in-memory search index.", no_args_is_help=True)
+frequencies_app = typer.Typer(help="Haplotype frequency sets for match prediction.", no_args_is_help=True)
 app.add_typer(import_app, name="import")
 app.add_typer(donors_app, name="donors")
 app.add_typer(macs_app, name="macs")
 app.add_typer(nomenclature_app, name="nomenclature")
 app.add_typer(index_app, name="index")
+app.add_typer(frequencies_app, name="frequencies")
 
 
 
@@ -259,3 +261,108 @@ def index_status(fmt: FormatOpt = OutputFormat.table) -> None:
         print_json(status)
     else:
         emit_rows([{"setting": k, "value": v} for k, v in status.items()], fmt, columns=["setting", "value"])
+
+
+@frequencies_app.command("load")
+def frequencies_load(file: Path,
+                     name: Annotated[str, typer.Option("--name", help="the set's name, e.g. CMDP-2024-CHI")],
+                     population: Annotated[str | None, typer.Option(
+                         "--population", help="population/ethnicity; picks one of an NMDP 2007 file's (EUR, AFA, "
+                         "API, HIS)")] = None,
+                     registry: Annotated[list[str] | None, typer.Option(
+                         "--registry", help="registry code whose donors this set imputes (repeatable)")] = None,
+                     fmt: FormatOpt = OutputFormat.table) -> None:
+    """Load a haplotype frequency file (MVT-3 freqs.txt / NMDP haplotype;frequency, NMDP 2007 five-locus CSV,
+    or haplotype,count,frequency). All lines or none: every bad line is listed."""
+    from lifebank.hla import prediction
+
+    try:
+        result = prediction.load_set(database(), file, name=name, population=population, registries=registry or (),
+                                     actor=cli_actor())
+    except RowsRejected as exc:
+        print_rejection(exc, fmt)
+        raise typer.Exit(1) from None
+    if fmt is OutputFormat.json:
+        print_json(result)
+    else:
+        say(Msg("loaded frequency set {name}: {count} haplotypes, {resolution} resolution", name=result["name"],
+                count=result["haplotypes"], resolution=result["resolution"]))
+
+
+@frequencies_app.command("list")
+def frequencies_list(fmt: FormatOpt = OutputFormat.table) -> None:
+    """Built-in and loaded frequency sets, with population, resolution and the registries each imputes."""
+    from lifebank.hla import prediction
+
+    sets = prediction.list_sets(database())
+    if fmt is OutputFormat.json:
+        print_json(sets)
+        return
+    emit_rows([{"name": s["name"], "population": s["population"], "resolution": s["resolution"],
+                "loci": "~".join(s["loci"]), "haplotypes": s["haplotypes"],
+                "registries": ",".join(s["registries"]), "built in": s["builtin"], "default": s["default"]}
+               for s in sets], fmt)
+
+
+@app.command("predict")
+def predict(patient: Annotated[str | None, typer.Argument(help="patient GL string")] = None,
+            donor: Annotated[str | None, typer.Argument(help="donor GL string")] = None,
+            pairs: Annotated[Path | None, typer.Option("--pairs", help="file of PATIENT_GL<TAB>DONOR_GL lines")] = None,
+            frequencies: Annotated[str | None, typer.Option(
+                "--frequencies", help="frequency set imputing both sides (default: chosen per side)")] = None,
+            fmt: FormatOpt = OutputFormat.table) -> None:
+    """Match probabilities of a pair: P(10/10), P(9/10) (exactly one mismatch), P(8/8), P(7/8), and per locus
+    P(0, 1, 2 mismatches), from haplotype frequencies. With --pairs, one JSON object per line, in order."""
+    from lifebank.hla import prediction
+
+    db = database()
+    if pairs is not None:
+        if patient or donor:
+            raise ValidationFailed("give either PATIENT_GL DONOR_GL or --pairs FILE, not both")
+        if not pairs.is_file():
+            raise ValidationFailed("{path} is not a file", path=str(pairs))
+        try:
+            results = prediction.predict_pairs(db, pairs.read_text(encoding="utf-8-sig"), frequencies=frequencies)
+        except RowsRejected as exc:
+            print_rejection(exc, fmt)
+            raise typer.Exit(1) from None
+        import json
+
+        for result in results:
+            typer.echo(json.dumps(result, separators=(",", ":")))
+        return
+    if not patient or not donor:
+        raise ValidationFailed("give PATIENT_GL and DONOR_GL (or --pairs FILE)")
+    result = prediction.predict(db, patient, donor, frequencies=frequencies)
+    if fmt is OutputFormat.json:
+        print_json(result)
+        return
+    rows = [{"locus": locus, "P(0 mismatches)": v["p0"], "P(1)": v["p1"], "P(2)": v["p2"]}
+            for locus, v in result["loci"].items()]
+    emit_rows(rows, fmt, title=text(Msg("P(10/10) = {p10}, P(9/10) = {p9}, P(8/8) = {p8}, P(7/8) = {p7}",
+                                        p10=_p(result["p10of10"]), p9=_p(result["p9of10"]),
+                                        p8=_p(result["p8of8"]), p7=_p(result["p7of8"]))))
+    for side in result.get("unrepresented", []):
+        say(Msg("{side}: no genotype of set {set} explains the typing ({typings})", side=side["side"],
+                set=side["set"], typings=", ".join(p["typing"] for p in side["positions"]) or "-"))
+
+
+@app.command("impute")
+def impute(typing: Annotated[str, typer.Argument(help="GL string")],
+           frequencies: Annotated[str | None, typer.Option("--frequencies", help="frequency set")] = None,
+           limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
+           fmt: FormatOpt = OutputFormat.table) -> None:
+    """The genotypes (haplotype pairs) a typing is consistent with, and their probabilities."""
+    from lifebank.hla import prediction
+
+    result = prediction.imputed_genotypes(database(), typing, frequencies=frequencies, limit=limit)
+    if fmt is OutputFormat.json:
+        print_json(result)
+        return
+    emit_rows([{"haplotype 1": g["haplotypes"][0], "haplotype 2": g["haplotypes"][1],
+                "probability": round(g["probability"], 6)} for g in result["genotypes"]], fmt,
+              title=text(Msg("{count} genotype(s) under {set}", count=result["count"], set=result["set"])))
+
+
+def _p(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:.4f}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, Float, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Date, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lifebank.db.base import Base, UTCDateTime, utcnow
@@ -83,3 +83,33 @@ class Change(Base):
 
     seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     donor_key: Mapped[int] = mapped_column(BigInteger)
+
+
+class FrequencySetRow(Base):
+    """A loaded haplotype frequency set (the vendored NMDP 2007 API and EUR sets are built in, not stored)."""
+
+    __tablename__ = "hla_frequency_set"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    population: Mapped[str | None] = mapped_column(String(64))
+    resolution: Mapped[str] = mapped_column(String(16))
+    loci: Mapped[str] = mapped_column(String(64))  # "A~C~B~DRB1~DQB1", the haplotypes' locus order
+    registries: Mapped[str] = mapped_column(Text, default="")  # comma-separated registry codes it is chosen for
+    source: Mapped[str] = mapped_column(Text, default="")  # file name as loaded
+    sha256: Mapped[str] = mapped_column(String(64))
+    haplotype_count: Mapped[int] = mapped_column(Integer)
+    total: Mapped[float] = mapped_column(Float)  # sum of the frequencies as published
+    loaded_at: Mapped[datetime] = mapped_column(UTCDateTime(timezone=True), default=utcnow)
+
+
+class HaplotypeRow(Base):
+    """One haplotype of a loaded set, as published (`A*02:07g~C*01:02~...`)."""
+
+    __tablename__ = "hla_haplotype"
+    __table_args__ = (Index("ix_hla_haplotype_set", "set_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    set_id: Mapped[int] = mapped_column(Integer, ForeignKey("hla_frequency_set.id", ondelete="CASCADE"))
+    haplotype: Mapped[str] = mapped_column(Text)
+    frequency: Mapped[float] = mapped_column(Float)
