@@ -70,6 +70,21 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
 }
 
 
+# Cell therapy (issue 15): read an order's chain, record steps and sign custody transfers, order a therapy,
+# manage the product-code table and manufacturing slots.
+CELLTHERAPY_PERMISSIONS = frozenset({"celltherapy.read", "celltherapy.record", "celltherapy.order",
+                                     "celltherapy.manage"})
+_CELLTHERAPY_GRANTS: dict[Role, frozenset[str]] = {
+    Role.ADMIN: CELLTHERAPY_PERMISSIONS,
+    Role.BIOBANK_MANAGER: CELLTHERAPY_PERMISSIONS,
+    Role.TECHNICIAN: frozenset({"celltherapy.read", "celltherapy.record"}),
+    Role.CLINICIAN: frozenset({"celltherapy.read", "celltherapy.record", "celltherapy.order"}),
+}
+PERMISSIONS = PERMISSIONS | CELLTHERAPY_PERMISSIONS
+ROLE_PERMISSIONS = {role: granted | _CELLTHERAPY_GRANTS.get(role, frozenset())
+                    for role, granted in ROLE_PERMISSIONS.items()}
+
+
 def permissions_of(roles: set[str] | frozenset[str]) -> frozenset[str]:
     granted: set[str] = set()
     for role in roles:

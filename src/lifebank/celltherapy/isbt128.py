@@ -211,3 +211,25 @@ def parse_expiry(value: str) -> datetime:
 def expiry_of(start: datetime, shelf_life_hours: float) -> datetime:
     """When a product expires: its processing (or thaw) time plus the shelf life its product code allows."""
     return start + timedelta(hours=shelf_life_hours)
+
+
+def parse_bag(value: str) -> tuple[Din, ProductCode]:
+    """A scanned or typed bag identity: its DIN and its product code (with the division).
+
+    Accepts what a scanner sends for the two Code 128 symbols read in one pass ('=A99992500000185=<X00020A0'),
+    the eye-readable text ('A9999 25 000001 P X00020A0') and 'DIN-PRODUCTCODE'. A DIN whose check character or
+    flags are wrong is refused: it was misread.
+    """
+    text = value.strip().replace(" ", "").replace("-", "")
+    if DI_PRODUCT in text:
+        din_part, _, product_part = text.partition(DI_PRODUCT)
+    else:
+        din_part, product_part = text[:-8], text[-8:]
+    if not din_part or len(product_part) != 8:
+        raise ValidationFailed("{value} is not a bag identity (DIN followed by its product code)", value=value)
+    return parse_din(din_part), parse_product_code(product_part)
+
+
+def bag_text(din: str, product_code: str) -> str:
+    """The bag identity as typed and shown: DIN, check character, product code ('A999925000001P X00020A0')."""
+    return f"{din}{check_character(din)} {product_code}"

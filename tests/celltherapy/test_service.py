@@ -1,0 +1,198 @@
+"""The chain through the service layer, on SQLite and PostgreSQL: the whole path and every bad input."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+from sqlalchemy import select, text
+
+from lifebank.audit.models import LedgerEvent
+from lifebank.biobank import service as biobank
+from lifebank.celltherapy import service
+from lifebank.celltherapy.chain import STEPS, StepRefused
+from lifebank.celltherapy.isbt128 import parse_din
+from lifebank.errors import Conflict, LifeBankError, NotFound, ValidationFailed
+
+from .conftest import DOB, WARM_TRACE
+
+
+def _refusals(db, coi: str) -> list[dict]:
+    with db.session() as session:
+        events = session.scalars(select(LedgerEvent).where(LedgerEvent.entity_id == coi,
+                                                           LedgerEvent.action.like("%refused")))
+        seqs = [e.seq for e in events]
+        rows = session.execute(text("SELECT change_json FROM ledger_change WHERE seq IN :s")
+                               .bindparams(__import__("sqlalchemy").bindparam("s", expanding=True)),
+                               {"s": seqs or [-1]}).scalars()
+        return [json.loads(r) for r in rows]
+
+
+def _steps(db, coi: str) -> int:
+    return service.get_order(db, coi)["steps_done"]
+
+
+def test_full_chain_closes_at_infusion_with_every_signature(chain) -> None:
+    order = chain.order()
+    assert parse_din(order["coi"]).text == order["coi"]  # the COI is a valid ISBT 128 DIN
+    chain.run(order)
+    view = service.chain_view(chain.db, order["coi"])
+    assert [s["step"] for s in view["steps"]] == list(STEPS) and view["closed"]
+    bedside = view["steps"][10]
+    assert [s["meaning"] for s in bedside["signatures"]] == ["verified", "second verification"]
+    assert bedside["values"]["wristband_dob"] == "matched"  # the identifier itself is never stored
+    assert {b["status"] for b in view["bags"]} == {"consumed", "infused", "stored"}
+    assert all(b["din"] == order["coi"] for b in view["bags"])  # every bag carries the COI
+    assert [b["product_code"][5:] for b in view["bags"] if b["kind"] == "product"] == ["0A0", "0B0"]
+    with chain.db.session() as session:
+        stored = session.execute(text("SELECT identity FROM ct_order")).scalar_one()
+    assert DOB not in stored and stored.startswith("v1:")  # encrypted at rest
+
+
+def test_step_out_of_order_and_missing_values_are_refused_and_ledgered(chain) -> None:
+    order = chain.order()
+    with pytest.raises(StepRefused, match="out of order: the next step is collection"):
+        chain.step(order, "packaging")
+    with pytest.raises(StepRefused, match="step collection needs cd3_e9"):
+        chain.step(order, "collection", {"volume_ml": "200", "tnc_e9": "3"})
+    assert _steps(chain.db, order["coi"]) == 0
+    assert [r["reason"] for r in _refusals(chain.db, order["coi"])] == ["out_of_order", "missing_fields"]
+
+
+def test_wrong_bag_at_bedside_is_refused_and_the_right_one_accepted(chain) -> None:
+    other = chain.order("P2")
+    chain.run(other, until="bedside-verification")
+    order = chain.order()
+    chain.run(order, until="bedside-verification")
+    wrong = chain.values(other, "bedside-verification")["bag"]
+    values = chain.values(order, "bedside-verification")
+    with pytest.raises(StepRefused, match="WRONG BAG") as refused:
+        chain.step(order, "bedside-verification", dict(values, bag=wrong))
+    assert refused.value.reason == "wrong_bag"
+    with pytest.raises(StepRefused, match="WRONG PATIENT"):
+        chain.step(order, "bedside-verification", dict(values, wristband_dob="1971-05-04"))
+    with pytest.raises(StepRefused, match="WRONG PATIENT"):
+        chain.step(order, "bedside-verification", dict(values, wristband_code="P2"))
+    assert _steps(chain.db, order["coi"]) == 10
+    assert chain.step(order, "bedside-verification")["next_step"] == "infusion"
+    assert [r["reason"] for r in _refusals(chain.db, order["coi"])] == ["wrong_bag", "wrong_patient", "wrong_patient"]
+
+
+def test_a_mistyped_bag_check_character_is_refused(chain) -> None:
+    order = chain.order()
+    chain.run(order, until="thaw")
+    bag = chain.values(order, "thaw")["bag"]  # 'A999926000001X X00020A0'
+    din, code = bag.split()
+    bad = din[:-1] + ("A" if din[-1] != "A" else "B")
+    with pytest.raises(StepRefused, match="check character") as refused:
+        chain.step(order, "thaw", {"bag": f"{bad} {code}", "thaw_minutes": "3"})
+    assert refused.value.reason == "bad_scan"
+
+
+def test_qc_out_of_specification_needs_a_documented_exception(chain) -> None:
+    order = chain.order()
+    chain.run(order, until="qc-release")
+    failing = dict(chain.values(order, "qc-release"), endotoxin="9.5")
+    with pytest.raises(StepRefused, match="endotoxin = 9.5"):
+        chain.step(order, "qc-release", failing)
+    result = chain.step(order, "qc-release", dict(failing, exception="DEV-2026-7: endotoxin retest approved by QP"))
+    assert result["values"]["exception"].startswith("DEV-2026-7")
+
+
+def test_an_excursion_blocks_receipt_until_a_deviation_is_signed(chain) -> None:
+    order = chain.order()
+    chain.run(order, until="receipt-at-manufacturing")
+    with pytest.raises(StepRefused, match="no logger trace"):
+        chain.step(order, "receipt-at-manufacturing")
+    trace = service.import_trace(chain.db, order["coi"], "to-manufacturing", WARM_TRACE, actor="tech1")
+    assert trace["excursions"] == [{"start": "2026-01-01T08:30:00+00:00", "end": "2026-01-01T09:15:00+00:00",
+                                    "minutes": 45.0, "extreme_c": 12.0}]
+    with pytest.raises(StepRefused, match="1 temperature excursion") as refused:
+        chain.step(order, "receipt-at-manufacturing")
+    assert refused.value.reason == "excursion"
+    done = chain.step(order, "receipt-at-manufacturing", {"condition": "intact", "deviation": "DEV-9 accepted"})
+    assert done["values"]["excursions_acknowledged"] == 1
+    with pytest.raises(Conflict, match="already received"):
+        service.import_trace(chain.db, order["coi"], "to-manufacturing", WARM_TRACE, actor="tech1")
+
+
+def test_a_second_infusion_of_the_same_bag_is_refused(chain) -> None:
+    order = chain.order()
+    chain.run(order)
+    with pytest.raises(StepRefused, match="already infused") as refused:
+        chain.step(order, "infusion", {"bag": chain.values(order, "infusion")["bag"], "volume_ml": "68"})
+    assert refused.value.reason == "already_infused"
+    assert "already_infused" in [r["reason"] for r in _refusals(chain.db, order["coi"])]
+
+
+def test_withdrawn_consent_blocks_the_order_and_the_collection(chain) -> None:
+    order = chain.order("P2")
+    biobank.withdraw_consent(chain.db, "P2", reason="changed mind", actor="t")
+    with pytest.raises(ValidationFailed, match="no consent in force"):
+        chain.order("P2")
+    with pytest.raises(ValidationFailed, match="no consent in force"):
+        chain.step(order, "collection")
+    assert _steps(chain.db, order["coi"]) == 0
+    assert [r["consent_status"] for r in _refusals(chain.db, order["coi"])] == ["withdrawn"]
+    with pytest.raises(NotFound):
+        chain.order("P404")
+
+
+def test_two_users_completing_the_same_step_exactly_one_wins(chain) -> None:
+    order = chain.order()
+    results: list[object] = []
+    barrier = threading.Barrier(2)
+
+    def attempt(user: str) -> None:
+        barrier.wait()
+        try:
+            results.append(chain.step(order, "collection", signers=[user]))
+        except LifeBankError as exc:
+            results.append(exc)
+
+    threads = [threading.Thread(target=attempt, args=(u,)) for u in ("tech1", "tech2")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wins = [r for r in results if isinstance(r, dict)]
+    losses = [r for r in results if isinstance(r, LifeBankError)]
+    assert len(wins) == 1 and len(losses) == 1
+    assert "already recorded" in losses[0].detail or "just recorded" in losses[0].detail
+    assert _steps(chain.db, order["coi"]) == 1
+    assert len(service.chain_view(chain.db, order["coi"])["steps"]) == 1
+
+
+def test_slots_bound_the_apheresis_bookings(chain) -> None:
+    from datetime import date
+
+    first, second = chain.order(), chain.order("P2")
+    with pytest.raises(NotFound, match="no manufacturing slot"):
+        service.book_apheresis(chain.db, first["coi"], date(2026, 12, 7), actor="m")
+    service.define_slot(chain.db, date(2026, 12, 7), 1, actor="m")
+    assert service.book_apheresis(chain.db, first["coi"], date(2026, 12, 7), actor="m")["apheresis_date"] == \
+        "2026-12-07"
+    with pytest.raises(Conflict, match="full"):
+        service.book_apheresis(chain.db, second["coi"], date(2026, 12, 7), actor="m")
+    chain.step(first, "collection")
+    timeline = service.chain_view(chain.db, first["coi"])["timeline"]
+    assert timeline[0]["planned"] == "2026-12-07" and timeline[0]["actual"]
+    assert timeline[-1]["planned"] == "2026-12-28"
+
+
+def test_cord_blood_order_names_a_cord_unit_of_the_registry(chain) -> None:
+    from lifebank.hla import service as hla
+
+    header = "DonorId,DonorType,A_1,A_2,B_1,B_2,C_1,C_2,DPB1_1,DPB1_2,DQB1_1,DQB1_2,DRB1_1,DRB1_2"
+    typing = "*01:01,*02:01,*08:01,*07:02,NULL,NULL,NULL,NULL,NULL,NULL,*03:01,*15:01"
+    hla.import_donors(chain.db, f"{header}\nCBU1,cord,{typing}\nAD1,adult,{typing}\n", actor="t")
+    with pytest.raises(ValidationFailed, match="needs the cord unit"):
+        chain.order(product="hpc-cord")
+    order = chain.order(product="hpc-cord", cord_unit="CBU1", identity_kind="mrn", identity_value="mrn-0042")
+    chain.run(order, until="shipment-to-centre")
+    fhir = service.fhir_product(chain.db, order["coi"])
+    assert fhir["resourceType"] == "BiologicallyDerivedProduct" and fhir["productCategory"] == "cells"
+    assert fhir["identifier"][0]["value"] == order["coi"] and fhir["productCode"]["coding"][0]["code"] == "X0004"
+    with pytest.raises(ValidationFailed, match="not a cord-blood unit"):
+        chain.order(product="hpc-cord", cord_unit="AD1")
