@@ -1,0 +1,259 @@
+"""What the Beacon reads, and only through the published functions of biobank and omics.
+
+Datasets: every omics dataset is a Beacon dataset (its individuals are the participants its samples are
+linked to, its biosamples their specimens, its variants the store's sites), and `biobank` is the whole
+bank's participants and specimens (it has no variants). Nothing is copied: each answer reads the live bank,
+so a specimen used up this morning is no longer "available", and a withdrawn consent drops out of a DUO
+filter at once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lifebank import biobank
+from lifebank.biobank import service as bank
+from lifebank.db.engine import Database
+from lifebank.messages import Msg
+from lifebank.omics import cohorts as omics_cohorts
+from lifebank.omics import service as omics
+from lifebank.omics.regions import Region
+from lifebank.sharing.request import BeaconRequest, BeaconRequestError, Coordinates, Filter
+from lifebank.sharing.terms import AVAILABLE, SEX_OF_TERM, types_of_origin
+
+BIOBANK = "biobank"
+_PLAIN_BASES = re.compile(r"^[ACGTUNRYSWKMBDHV]+$")
+_DUO = "DUO:"
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetInfo:
+    name: str
+    kind: str  # 'omics' or 'biobank'
+    genome_build: str | None
+    created_at: str | None
+
+
+def datasets(db: Database) -> list[DatasetInfo]:
+    found = [DatasetInfo(BIOBANK, "biobank", None, None)]
+    for row in omics.list_datasets(db):
+        found.append(DatasetInfo(str(row["name"]), "omics", str(row["genome_build"]), str(row["created_at"])))
+    return found
+
+
+@dataclass(slots=True)
+class SampleLink:
+    vcf_sample: str
+    participant: str | None
+    specimen: str | None
+    batch: int
+
+
+def sample_links(db: Database, dataset: str) -> list[SampleLink]:
+    return [SampleLink(str(r["vcf_sample"]), r["participant"], r["specimen_barcode"], int(r["batch"]))  # type: ignore[arg-type]
+            for r in omics.list_samples(db, dataset)]
+
+
+def members(db: Database, dataset: DatasetInfo) -> set[str] | None:
+    """Participant codes of the dataset (None: every participant of the bank)."""
+    if dataset.kind == "biobank":
+        return None
+    return {link.participant for link in sample_links(db, dataset.name) if link.participant}
+
+
+# --- filters -----------------------------------------------------------------------------------------------
+
+def check_filters(filters: Iterable[Filter], scope: str) -> None:
+    """Unknown terms, and terms that do not apply to the entry type, are errors (never "0 results")."""
+    for flt in filters:
+        if flt.operator is not None:
+            raise BeaconRequestError(Msg("filter {id}: alphanumeric filters are not supported; use the ontology "
+                                         "terms listed at /api/beacon/v2/filtering_terms", id=flt.id))
+        known = (flt.id in SEX_OF_TERM or flt.id == AVAILABLE or types_of_origin(flt.id)
+                 or (flt.id.startswith(_DUO) and flt.id in _duo_ids()))
+        if not known:
+            raise BeaconRequestError(Msg("unknown filter {id}: see /api/beacon/v2/filtering_terms for the terms "
+                                         "this Beacon knows", id=flt.id))
+        if scope not in ("individual", "biosample"):
+            raise BeaconRequestError(Msg("filter {id} does not apply to {entry}; it filters individuals and "
+                                         "biosamples", id=flt.id, entry=scope))
+
+
+def _duo_ids() -> set[str]:
+    from lifebank.biobank.duo import duo_terms  # pure vocabulary module of biobank
+
+    return set(duo_terms())
+
+
+def participants_filtered(db: Database, filters: Iterable[Filter]) -> set[str] | None:
+    """Participants matching every filter (None when no filter narrows them)."""
+    selected: set[str] | None = None
+
+    def narrow(codes: set[str]) -> None:
+        nonlocal selected
+        selected = codes if selected is None else selected & codes
+
+    for flt in filters:
+        if flt.id in SEX_OF_TERM:
+            narrow(biobank.participants_matching(db, sex=SEX_OF_TERM[flt.id]))
+        elif flt.id.startswith(_DUO):
+            narrow(biobank.participants_matching(db, consent_code=flt.id))
+        elif flt.id == AVAILABLE:
+            narrow(biobank.participants_with_specimens(db, status="available"))
+        else:
+            found: set[str] = set()
+            for code in types_of_origin(flt.id):
+                found |= biobank.participants_with_specimens(db, specimen_type=code, status=None)
+            narrow(found)
+    return selected
+
+
+def both(a: set[str] | None, b: set[str] | None) -> set[str] | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a & b
+
+
+def existing(db: Database, codes: set[str]) -> set[str]:
+    return biobank.existing_participants(db, codes) if codes else set()
+
+
+def participant_count(db: Database) -> int:
+    total, _ = bank.list_participants(db, limit=0)
+    return total
+
+
+def all_participants(db: Database) -> set[str]:
+    return {row["code"] for row in bank.iter_participants(db, bank.ParticipantFilter())}
+
+
+def participant_views(db: Database, codes: list[str]) -> list[dict[str, Any]]:
+    return [bank.participant_view(db, code) for code in codes]
+
+
+# --- specimens ---------------------------------------------------------------------------------------------
+
+def specimens(db: Database, filters: Iterable[Filter]) -> list[dict[str, Any]]:
+    """Specimens matching the specimen-level filters (sample origin, available); the caller narrows by owner."""
+    types: list[str] | None = None
+    available = False
+    for flt in filters:
+        if flt.id == AVAILABLE:
+            available = True
+        elif types_of_origin(flt.id):
+            wanted = types_of_origin(flt.id)
+            types = wanted if types is None else [t for t in types if t in wanted]
+    rows: list[dict[str, Any]] = []
+    for code in types if types is not None else [None]:
+        flt = bank.SpecimenFilter(type=code, status="available" if available else None)
+        rows += [row for row in bank.iter_specimens(db, flt) if not available or row["distributable"]]
+    return rows
+
+
+def specimen_count(db: Database) -> int:
+    total, _ = bank.search_specimens(db, bank.SpecimenFilter(), limit=0)
+    return int(total or 0)
+
+
+def participant_level(filters: Iterable[Filter]) -> list[Filter]:
+    """The filters that select owners (sex, consent) rather than specimens."""
+    return [f for f in filters if f.id in SEX_OF_TERM or f.id.startswith(_DUO)]
+
+
+# --- variants ----------------------------------------------------------------------------------------------
+
+@dataclass(slots=True)
+class VariantHit:
+    dataset: str
+    chrom: str
+    pos: int
+    ref: str
+    alt: str
+    vid: str | None
+    info: dict[str, Any] | None
+
+
+def variant_regions(db: Database, request: BeaconRequest, dataset: str) -> list[Region]:
+    if request.gene_id is not None:
+        try:
+            return omics.gene_regions_in_data(db, request.gene_id, dataset)
+        except Exception as exc:  # an unknown gene or a contig the data lacks: the reason, in Beacon's error
+            message = getattr(exc, "message", None)
+            if message is None:
+                raise
+            raise BeaconRequestError(message) from None
+    coords = request.coordinates
+    assert coords is not None
+    start, end = coords.region
+    return [Region(coords.reference_name, start, end)]
+
+
+def _gene_match(request: BeaconRequest) -> Coordinates | None:
+    return request.coordinates
+
+
+def variants(db: Database, data_dir: Path, request: BeaconRequest, dataset: str) -> list[VariantHit]:
+    """The store's records of one dataset that answer the request's variant parameters."""
+    coords = _gene_match(request)
+    hits: list[VariantHit] = []
+    for region in variant_regions(db, request, dataset):
+        _total, rows = omics.variants_in_region(db, data_dir, region, dataset=dataset)
+        for row in rows:
+            pos, ref, alt = int(row["pos"]), str(row["ref"]), str(row["alt"])  # type: ignore[call-overload]
+            if not _PLAIN_BASES.match(alt) or not _PLAIN_BASES.match(ref):
+                continue  # '*' (overlapping deletion) and symbolic alleles are not Beacon alleles
+            if coords is not None and not coords.matches(pos, ref, alt):
+                continue
+            hits.append(VariantHit(dataset, str(row["chrom"]), pos, ref, alt,
+                                   row.get("id"), row.get("info")))  # type: ignore[arg-type]
+    return hits
+
+
+def carriers(db: Database, data_dir: Path, dataset: str, hits: list[VariantHit]) -> dict[tuple[str, int, str, str],
+                                                                                          list[tuple[str, str]]]:
+    """For each hit (chrom, pos, ref, alt): the VCF samples carrying its ALT, with zygosity (het/hom/hemi)."""
+    wanted = {(h.chrom, h.pos, h.ref, h.alt) for h in hits}
+    found: dict[tuple[str, int, str, str], list[tuple[str, str]]] = {key: [] for key in wanted}
+    for chrom in {h.chrom for h in hits}:
+        positions = [h.pos for h in hits if h.chrom == chrom]
+        region = Region(chrom, min(positions), max(positions))
+        for row in omics.genotypes(db, data_dir, region, dataset=dataset):
+            key = (str(row["chrom"]), int(row["pos"]), str(row["ref"]), str(row["alt"]))  # type: ignore[call-overload]
+            if key not in found:
+                continue
+            a1, a2 = row["a1"], row["a2"]
+            if a1 != 1 and a2 != 1:
+                continue
+            zygosity = "hemi" if a2 == -2 else "hom" if a1 == 1 and a2 == 1 else "het"
+            found[key].append((str(row["sample_id"]), zygosity))
+    return found
+
+
+def parse_variant_id(text: str) -> Coordinates:
+    """`chr22-16050075-G-A` (1-based POS, as `variantInternalId` shows it) as a sequence query."""
+    parts = text.split("-")
+    if len(parts) != 4 or not parts[1].isdigit():
+        raise BeaconRequestError(Msg("variant id {id!r} is not CHROM-POS-REF-ALT", id=text), code=404)
+    from lifebank.sharing.request import from_query
+
+    request = from_query({"referenceName": parts[0], "start": str(int(parts[1]) - 1), "referenceBases": parts[2],
+                          "alternateBases": parts[3]})
+    assert request.coordinates is not None
+    return request.coordinates
+
+
+# --- cohorts -----------------------------------------------------------------------------------------------
+
+def cohorts(db: Database) -> list[dict[str, Any]]:
+    return omics_cohorts.list_cohorts(db)
+
+
+def cohort_members(db: Database, name: str) -> set[str]:
+    cohort = omics_cohorts.get_cohort(db, name)
+    return {m["participant"] for m in cohort["members"] if m["participant"]}  # type: ignore[union-attr, index]
