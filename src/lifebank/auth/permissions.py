@@ -69,6 +69,22 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.PARTNER: frozenset({"specimen.read"}),
 }
 
+# Access requests (issue 11, the access domain): request (researchers, partners, clinicians for their
+# organisation), read all requests (bank staff), review (committee members), manage (committee, HGR,
+# shipment), fulfil (allocation, pick list, scan).
+ACCESS_PERMISSIONS = frozenset({"access.request", "access.read", "access.review", "access.manage", "access.fulfil"})
+_ACCESS_GRANTS: dict[Role, frozenset[str]] = {
+    Role.ADMIN: ACCESS_PERMISSIONS,
+    Role.BIOBANK_MANAGER: frozenset({"access.read", "access.review", "access.manage", "access.fulfil"}),
+    Role.TECHNICIAN: frozenset({"access.read", "access.fulfil"}),
+    Role.CLINICIAN: frozenset({"access.request", "access.review"}),
+    Role.RESEARCHER: frozenset({"access.request", "access.review"}),
+    Role.PARTNER: frozenset({"access.request"}),
+}
+PERMISSIONS = PERMISSIONS | ACCESS_PERMISSIONS
+ROLE_PERMISSIONS = {role: granted | _ACCESS_GRANTS.get(role, frozenset()) for role, granted in ROLE_PERMISSIONS.items()}
+
+
 
 # Cell therapy (issue 15): read an order's chain, record steps and sign custody transfers, order a therapy,
 # manage the product-code table and manufacturing slots.

@@ -8,6 +8,8 @@ What other domains may use (cross-domain needs go through these functions, never
 - `participants_with_specimens(db, specimen_type=, status="available", min_quantity=)` -> codes of
   participants holding at least one such specimen (type is a SPREC sample-type code such as PL1, or DNA/RNA).
 - `list_participant_codes(db, limit)` -> the first `limit` participant codes in code order.
+- distribution for access requests (`lifebank.biobank.distribution`, named in `DISTRIBUTION`): candidates
+  and their consents in force, allocatable specimens, storage places, reserve / distribute / return.
 
 Imports are deferred so that importing a pure module of this package (`lifebank.biobank.sprec`) does not
 pull in SQLAlchemy.
@@ -60,5 +62,20 @@ def list_participant_codes(db: Database, limit: int) -> list[str]:
     return service.list_participant_codes(db, limit)
 
 
-__all__ = ["existing_participants", "list_participant_codes", "participants_matching",
+# The distribution functions (issue 11), loaded on first use like the rest.
+DISTRIBUTION = ("ConsentInForce", "SpecimenCandidate", "StoragePlace", "allocatable_specimens",
+                "candidate_participants", "collected_by_type", "consents_in_force", "holdings_by_type",
+                "mark_distributed", "not_distributable", "record_return", "release_for_request",
+                "reserve_for_request", "specimen_types_of", "storage_places")
+
+
+def __getattr__(name: str) -> object:
+    if name in DISTRIBUTION:
+        from lifebank.biobank import distribution
+
+        return getattr(distribution, name)
+    raise AttributeError(name)
+
+
+__all__ = ["DISTRIBUTION", "existing_participants", "list_participant_codes", "participants_matching",
            "participants_with_specimens", "specimen_participants"]

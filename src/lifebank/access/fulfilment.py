@@ -1,0 +1,167 @@
+"""Fulfilment: allocate tubes to an approved request, print the pick list, scan each tube to confirm it.
+
+Allocation takes the eligible participants (consent matching, today), picks for each requested specimen
+type the tubes that meet the criteria (type, minimum volume, SPREC prefix, freeze–thaw limit), never a
+participant's last available tube of that type unless the manager allows it, and reserves them all in one
+transaction with the allocation rows: two fulfilments racing for a tube cannot both win (the biobank's
+conditional UPDATE), and the loser's whole allocation rolls back with the tube named.
+
+The pick list is ordered by storage path (freezer › rack › box › position: each freezer door opens once);
+each tube gets its place in the shipping boxes (`AR-000042-1` A1, A2…). Scanning a tube checks it
+against the pick list: a tube not on it is refused loudly, and a tube whose donor withdrew consent since
+allocation is dropped from the request and released.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+import lifebank.biobank as biobank
+from lifebank.access._common import Reader, move, ref, visible_request
+from lifebank.access.consent_check import evaluate_request
+from lifebank.access.models import AccessRequest, Allocation, RequestItem
+from lifebank.access.picking import Offer, Place, choose, pack_boxes, pick_order
+from lifebank.access.workflow import State, state_text
+from lifebank.audit import service as ledger
+from lifebank.db.base import utcnow
+from lifebank.db.engine import Database
+from lifebank.errors import Conflict, ValidationFailed
+from lifebank.messages import Msg
+
+ACTIVE = ("allocated", "picked")
+
+
+def allocate(db: Database, request_id: int, *, principal: Reader, allow_last_aliquot: bool = False) -> dict[str, Any]:
+    """Allocate and reserve tubes for a request whose agreement is signed; moves it to in_fulfilment."""
+    with db.session() as session:
+        request = visible_request(session, request_id, principal)
+        items = list(session.scalars(select(RequestItem).where(RequestItem.request_id == request_id)
+                                     .order_by(RequestItem.id)))
+        session.expunge_all()
+    if request.state != State.AGREEMENT_SIGNED.value:
+        raise Conflict(Msg("tubes are allocated once the agreement is signed; request {ref} is {state}",
+                           ref=ref(request.id), state=state_text(request.state)))
+    if not request.wants_material:
+        raise ValidationFailed("request {ref} asks for data only: nothing to allocate", ref=ref(request.id))
+    eligible = evaluate_request(db, request, items).eligible
+    chosen: list[tuple[str, str, str]] = []  # barcode, participant, type
+    for item in items:
+        offers, held = biobank.allocatable_specimens(db, eligible, specimen_type=item.specimen_type,
+                                                     min_quantity=item.min_volume,
+                                                     max_freeze_thaw=request.max_freeze_thaw,
+                                                     sprec_prefix=request.sprec_prefix)
+        owner = {o.barcode: o.participant for o in offers}
+        picked = choose([Offer(o.barcode, o.participant) for o in offers], held,
+                        per_participant=item.per_participant, total=item.total, allow_last=allow_last_aliquot)
+        chosen += [(b, owner[b], item.specimen_type) for b in picked]
+    if not chosen:
+        raise ValidationFailed("no tube meets request {ref}: no eligible participant holds a matching specimen "
+                               "(the last tube of a participant is kept unless allowed)", ref=ref(request.id))
+    places = {b: Place(p.parts, p.position_index, p.position)
+              for b, p in biobank.storage_places(db, [c[0] for c in chosen]).items()}
+    order = pick_order([c[0] for c in chosen], places)
+    rank = {b: i for i, b in enumerate(order)}
+    packed = {b: (box, pos) for b, box, pos in pack_boxes(order, prefix=ref(request.id))}
+    rows = [{"request_id": request.id, "barcode": b, "participant": p, "specimen_type": t,
+             "source": places[b].box + "/" + places[b].position if b in places else None,
+             "sort_key": rank[b], "state": "allocated", "target_box": packed[b][0],
+             "target_position": packed[b][1], "note": ""} for b, p, t in chosen]
+    with db.transaction() as session:
+        locked = visible_request(session, request_id, principal, lock=True)
+        if locked.state != State.AGREEMENT_SIGNED.value:
+            raise Conflict(Msg("tubes are allocated once the agreement is signed; request {ref} is {state}",
+                               ref=ref(locked.id), state=state_text(locked.state)))
+        biobank.reserve_for_request(session, order, request_ref=ref(locked.id), actor=principal.username)
+        session.execute(Allocation.__table__.insert(), rows)
+        locked.allow_last_aliquot = allow_last_aliquot
+        ledger.record(session, actor=principal.username, action="access.allocation", entity_type="access_request",
+                      entity_id=ref(locked.id), change={"tubes": len(rows), "participants": len({c[1] for c in chosen}),
+                                                        "allow_last_aliquot": allow_last_aliquot})
+        move(session, locked, State.IN_FULFILMENT.value, actor=principal.username)
+    return {"request": request.id, "allocated": len(rows), "participants": len({c[1] for c in chosen}),
+            "boxes": len({v[0] for v in packed.values()})}
+
+
+def pick_list(db: Database, request_id: int, principal: Reader) -> list[dict[str, Any]]:
+    """The tubes to pick, in storage-path order, with where each goes in the shipping boxes."""
+    with db.session() as session:
+        visible_request(session, request_id, principal)
+        rows = session.scalars(select(Allocation).where(Allocation.request_id == request_id)
+                               .order_by(Allocation.sort_key, Allocation.id)).all()
+        return [{"barcode": a.barcode, "participant": a.participant, "specimen_type": a.specimen_type,
+                 "source": a.source, "target_box": a.target_box, "target_position": a.target_position,
+                 "state": a.state, "picked_by": a.picked_by, "note": a.note} for a in rows]
+
+
+def scan(db: Database, request_id: int, barcode: str, *, principal: Reader) -> dict[str, Any]:
+    """Confirm one picked tube: it must be on this request's pick list and not yet scanned."""
+    code = barcode.strip()
+    if not code:
+        raise ValidationFailed("scan a barcode")
+    withdrawn = bool(biobank.not_distributable(db, [code]))
+    with db.transaction() as session:
+        request = visible_request(session, request_id, principal, lock=True)
+        if request.state != State.IN_FULFILMENT.value:
+            raise Conflict(Msg("request {ref} is {state}, not in fulfilment", ref=ref(request.id),
+                               state=state_text(request.state)))
+        allocation = session.scalar(select(Allocation).where(Allocation.request_id == request.id,
+                                                             Allocation.barcode == code))
+        if allocation is None or allocation.state not in ACTIVE:
+            raise Conflict("WRONG TUBE: {barcode} is not on the pick list of request {ref}; put it back",
+                           barcode=code, ref=ref(request.id))
+        if allocation.state == "picked":
+            raise Conflict("{barcode} was already scanned for request {ref}", barcode=code, ref=ref(request.id))
+        if withdrawn:
+            _drop(session, request, [allocation], reason="consent withdrawn", actor=principal.username)
+            return {"barcode": code, "state": "dropped", "remaining": _remaining(session, request.id)}
+        allocation.state, allocation.picked_by, allocation.picked_at = "picked", principal.username, utcnow()
+        ledger.record(session, actor=principal.username, action="access.pick", entity_type="access_request",
+                      entity_id=ref(request.id), change={"barcode": code})
+        return {"barcode": code, "state": "picked", "target_box": allocation.target_box,
+                "target_position": allocation.target_position, "remaining": _remaining(session, request.id)}
+
+
+def _remaining(session: Session, request_id: int) -> int:
+    return session.scalar(select(func.count()).where(Allocation.request_id == request_id,
+                                                     Allocation.state == "allocated")) or 0
+
+
+def _drop(session: Session, request: AccessRequest, allocations: list[Allocation], *, reason: str, actor: str) -> None:
+    barcodes = [a.barcode for a in allocations]
+    biobank.release_for_request(session, barcodes, request_ref=ref(request.id), reason=reason, actor=actor)
+    for allocation in allocations:
+        allocation.state, allocation.note = "dropped", reason
+    ledger.record(session, actor=actor, action="access.allocation.drop", entity_type="access_request",
+                  entity_id=ref(request.id), change={"barcodes": barcodes, "reason": reason})
+
+
+def drop_withdrawn(session: Session, db: Database, request: AccessRequest, *, actor: str) -> list[str]:
+    """Before shipment: tubes whose donor withdrew consent after approval leave the request (released)."""
+    active = session.scalars(select(Allocation).where(Allocation.request_id == request.id,
+                                                      Allocation.state.in_(ACTIVE))).all()
+    blocked = biobank.not_distributable(db, [a.barcode for a in active])
+    gone = [a for a in active if a.barcode in blocked]
+    if gone:
+        _drop(session, request, gone, reason="consent withdrawn", actor=actor)
+    return [a.barcode for a in gone]
+
+
+def release_allocations(session: Session, request: AccessRequest, *, reason: str, actor: str) -> None:
+    """A withdrawn request gives its reserved tubes back."""
+    active = session.scalars(select(Allocation).where(Allocation.request_id == request.id,
+                                                      Allocation.state.in_(ACTIVE))).all()
+    if active:
+        _drop(session, request, list(active), reason=reason, actor=actor)
+
+
+def progress(db: Database, request_id: int, principal: Reader) -> dict[str, int]:
+    with db.session() as session:
+        visible_request(session, request_id, principal)
+        counts = dict(session.execute(select(Allocation.state, func.count()).where(Allocation.request_id == request_id)
+                                      .group_by(Allocation.state)).tuples().all())
+    return {state: counts.get(state, 0) for state in ("allocated", "picked", "dropped", "shipped")}
+
+

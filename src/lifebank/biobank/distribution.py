@@ -1,0 +1,354 @@
+"""What the access-request workflow (issue 11) asks of the biobank: candidates with their consent in force,
+specimens that can be allocated, their storage places, and the specimen side of reserving, distributing and
+taking back material for a request.
+
+These are the biobank's *published* functions for distribution (exported from `lifebank.biobank`): the
+access domain never reads the `bb_` tables itself. Functions that change specimens take the caller's
+session, so that the access domain's own rows (allocations, shipments) and the specimens' statuses commit or
+roll back together — the "reserve in one transaction" the issue asks for. Every change writes the
+specimen's own event and one ledger event per batch, in that same transaction.
+
+Built for scale: a million candidates' consents come back in one grouped query (the codes of each consent
+aggregated by the database), and allocations of thousands of tubes are flipped with set-based conditional
+UPDATEs, so two fulfilments racing for a tube cannot both win (`... WHERE status = 'available'`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import and_, exists, func, insert, select, update
+from sqlalchemy.orm import Session, aliased
+
+from lifebank.audit import service as ledger
+from lifebank.biobank._common import _chunks
+from lifebank.biobank.models import (
+    Consent,
+    ConsentCode,
+    Container,
+    ContainerType,
+    Participant,
+    Reservation,
+    Specimen,
+    SpecimenEvent,
+)
+from lifebank.biobank.specimen_types import SpecimenStatus
+from lifebank.biobank.storage_layout import GridLayout, LabelScheme
+from lifebank.db.base import utcnow
+from lifebank.db.engine import Database, is_postgresql
+from lifebank.errors import Conflict
+from lifebank.messages import N_, Msg, register_labels
+
+register_labels("specimen_event", {"returned": N_("Returned by the recipient")})
+register_labels("ledger_action", {"specimen.distribute": N_("Specimens distributed"),
+                                  "specimen.reserve_for_request": N_("Specimens reserved for a request"),
+                                  "specimen.release_for_request": N_("Reservations of a request released"),
+                                  "specimen.return": N_("Distributed specimens returned or destroyed")})
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentInForce:
+    """A participant's consent in force as the consent rules read it: DUO codes (sorted), date and the
+    free-text scope (which may name a disease, countries… see `lifebank.access.consent_details`)."""
+
+    codes: tuple[str, ...]
+    consent_date: date | None
+    scope: str
+
+
+@dataclass(frozen=True, slots=True)
+class SpecimenCandidate:
+    """A specimen that meets a request's type (and volume) criteria, with what allocation weighs."""
+
+    barcode: str
+    participant: str
+    type: str
+    quantity: float | None
+    unit: str
+    sprec: str | None
+    freeze_thaw: int
+    container_id: int | None
+    position: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoragePlace:
+    """Where a tube sits: the box's path of names split into its parts, the box path and the position."""
+
+    parts: tuple[str, ...]
+    box: str
+    position_index: int
+    position: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.box}/{self.position}"
+
+
+def _candidate_filter(specimen_types: Sequence[str] | None, min_quantity: float | None) -> Any:
+    conditions = [Specimen.participant_id == Participant.id, Specimen.status == SpecimenStatus.AVAILABLE.value]
+    if specimen_types:
+        conditions.append(Specimen.type.in_([t.upper() for t in specimen_types]))
+    if min_quantity is not None:
+        conditions.append(Specimen.quantity >= min_quantity)
+    return exists().where(and_(*conditions))
+
+
+def candidate_participants(db: Database, *, participant_codes: Iterable[str] | None = None,
+                           specimen_types: Sequence[str] | None = None,
+                           min_quantity: float | None = None) -> list[str]:
+    """The participants a request is checked for: the given codes (a cohort's members) that exist, or the
+    participants holding an available specimen of one of `specimen_types` (at least `min_quantity`)."""
+    with db.session() as session:
+        if participant_codes is not None:
+            found: list[str] = []
+            for chunk in _chunks(list(dict.fromkeys(participant_codes))):
+                found += session.scalars(select(Participant.code).where(Participant.code.in_(chunk)))
+            return sorted(found)
+        query = select(Participant.code).where(_candidate_filter(specimen_types, min_quantity))
+        return list(session.scalars(query.order_by(Participant.code)))
+
+
+def consents_in_force(db: Database, *, participant_codes: Iterable[str] | None = None,
+                      specimen_types: Sequence[str] | None = None,
+                      min_quantity: float | None = None) -> dict[str, ConsentInForce | None]:
+    """Candidate participant code -> their consent in force (None: never given or withdrawn).
+
+    Candidates as in `candidate_participants`. The in-force consent is the latest version not withdrawn;
+    its codes are aggregated by the database (one row per participant), and equal consents share one
+    `ConsentInForce` object, so the consent rules decide each pattern once.
+    """
+    codes_list = None if participant_codes is None else list(dict.fromkeys(participant_codes))
+    with db.session() as session:
+        aggregate = (func.string_agg(ConsentCode.duo_code, ";") if is_postgresql(session)
+                     else func.group_concat(ConsentCode.duo_code, ";"))
+        newer = aliased(Consent)
+        latest = ~exists().where(newer.participant_id == Consent.participant_id, newer.withdrawn_at.is_(None),
+                                 newer.version > Consent.version)
+        base = (select(Participant.code, Consent.consent_date, Consent.scope, aggregate)
+                .join(Consent, and_(Consent.participant_id == Participant.id, Consent.withdrawn_at.is_(None)))
+                .join(ConsentCode, ConsentCode.consent_id == Consent.id)
+                .where(latest)
+                .group_by(Participant.code, Consent.id, Consent.consent_date, Consent.scope))
+        rows: list[Any] = []
+        if codes_list is not None:
+            candidates = candidate_participants(db, participant_codes=codes_list)
+            for chunk in _chunks(candidates):
+                rows += session.execute(base.where(Participant.code.in_(chunk))).all()
+        else:
+            candidates = None
+            rows = session.execute(base.where(_candidate_filter(specimen_types, min_quantity))).all()
+    shared: dict[tuple[Any, ...], ConsentInForce] = {}
+    found: dict[str, ConsentInForce | None] = {}
+    for code, consent_date, scope, joined in rows:
+        key = (joined, consent_date, scope)
+        record = shared.get(key)
+        if record is None:
+            record = shared[key] = ConsentInForce(tuple(sorted(set(joined.split(";")))), consent_date, scope or "")
+        found[code] = record
+    if candidates is None:
+        with db.session() as session:
+            candidates = list(session.scalars(select(Participant.code)
+                                              .where(_candidate_filter(specimen_types, min_quantity))))
+    return {code: found.get(code) for code in sorted(candidates)}
+
+
+def allocatable_specimens(db: Database, participant_codes: Iterable[str], *, specimen_type: str,
+                          min_quantity: float | None = None, max_freeze_thaw: int | None = None,
+                          sprec_prefix: str | None = None) -> tuple[list[SpecimenCandidate], dict[str, int]]:
+    """Available, distributable specimens of these participants meeting the criteria, in participant and
+    barcode order, and how many available specimens of that type each participant holds in all (what the
+    "never the last aliquot" rule weighs, whatever the criteria)."""
+    wanted = list(dict.fromkeys(participant_codes))
+    out: list[SpecimenCandidate] = []
+    held: dict[str, int] = {}
+    type_code = specimen_type.upper()
+    with db.session() as session:
+        for chunk in _chunks(wanted, 5000):
+            base = (select(Participant.code, Specimen)
+                    .join(Participant, Participant.id == Specimen.participant_id)
+                    .where(Participant.code.in_(chunk), Specimen.type == type_code,
+                           Specimen.status == SpecimenStatus.AVAILABLE.value))
+            held.update(session.execute(
+                select(Participant.code, func.count()).join(Specimen, Specimen.participant_id == Participant.id)
+                .where(Participant.code.in_(chunk), Specimen.type == type_code,
+                       Specimen.status == SpecimenStatus.AVAILABLE.value)
+                .group_by(Participant.code)).all())
+            query = base.where(Specimen.distributable.is_(True))
+            if min_quantity is not None:
+                query = query.where(Specimen.quantity >= min_quantity)
+            if max_freeze_thaw is not None:
+                query = query.where(Specimen.freeze_thaw <= max_freeze_thaw)
+            if sprec_prefix:
+                query = query.where(Specimen.sprec.like(sprec_prefix.upper() + "%"))
+            for code, s in session.execute(query.order_by(Participant.code, Specimen.barcode)):
+                out.append(SpecimenCandidate(s.barcode, code, s.type, s.quantity, s.unit, s.sprec, s.freeze_thaw,
+                                             s.container_id, s.position))
+    return out, held
+
+
+def storage_places(db: Database, barcodes: Iterable[str]) -> dict[str, StoragePlace]:
+    """Barcode -> where it is stored (tubes not in a box are left out), for pick lists and manifests."""
+    wanted = list(dict.fromkeys(barcodes))
+    places: dict[str, StoragePlace] = {}
+    layouts: dict[int, GridLayout] = {}
+    with db.session() as session:
+        for chunk in _chunks(wanted, 5000):
+            rows = session.execute(
+                select(Specimen.barcode, Specimen.position, Container.name_path, ContainerType.id,
+                       ContainerType.rows, ContainerType.columns, ContainerType.scheme)
+                .join(Container, Container.id == Specimen.container_id)
+                .join(ContainerType, ContainerType.id == Container.type_id)
+                .where(Specimen.barcode.in_(chunk), Specimen.position.is_not(None)))
+            for barcode, index, path, type_id, n_rows, n_cols, scheme in rows:
+                layout = layouts.get(type_id)
+                if layout is None:
+                    layout = layouts[type_id] = GridLayout(n_rows or 1, n_cols or 1,
+                                                           LabelScheme(scheme or LabelScheme.LETTER_NUMBER))
+                places[barcode] = StoragePlace(tuple(path.split("/")), path, index, layout.label(index))
+    return places
+
+
+def _events(session: Session, ids: Iterable[int], kind: str, detail: str, actor: str) -> None:
+    now = utcnow()
+    rows = [{"specimen_id": i, "kind": kind, "detail": detail, "actor": actor, "occurred_at": now} for i in ids]
+    if rows:
+        session.execute(insert(SpecimenEvent), rows)
+
+
+def _flip(session: Session, barcodes: Sequence[str], before: str, after: str, *,
+          distributable_only: bool) -> dict[str, int]:
+    """Set-based conditional UPDATE: barcode -> id of the tubes that were `before` and are now `after`."""
+    flipped: dict[str, int] = {}
+    values: dict[str, Any] = {"status": after}
+    if after in (SpecimenStatus.DISTRIBUTED.value, SpecimenStatus.DESTROYED.value):
+        values.update(container_id=None, position=None)
+    for chunk in _chunks(list(barcodes), 5000):
+        conditions = [Specimen.barcode.in_(chunk), Specimen.status == before]
+        if distributable_only:
+            conditions.append(Specimen.distributable.is_(True))
+        result = session.execute(update(Specimen).where(*conditions).values(**values)
+                                 .returning(Specimen.barcode, Specimen.id).execution_options(synchronize_session=False))
+        flipped.update(result.tuples().all())
+    return flipped
+
+
+def _refuse_missing(session: Session, barcodes: Sequence[str], flipped: dict[str, int], doing: Msg) -> None:
+    missing = [b for b in barcodes if b not in flipped]
+    if missing:
+        shown = missing[:20]
+        status = dict(session.execute(select(Specimen.barcode, Specimen.status).where(Specimen.barcode.in_(shown)))
+                      .tuples().all())
+        detail = ", ".join(f"{b} ({status.get(b, '?')})" for b in shown)
+        raise Conflict(Msg("{count} specimen cannot be {doing}: {barcodes}",
+                           plural="{count} specimens cannot be {doing}: {barcodes}", count=len(missing),
+                           doing=doing, barcodes=detail))
+
+
+def reserve_for_request(session: Session, barcodes: Sequence[str], *, request_ref: str, actor: str) -> None:
+    """Reserve these available, distributable tubes for a request, all or none, in the caller's transaction.
+
+    Of two fulfilments racing for a tube, the second one's UPDATE waits for the first one's row lock (or the
+    SQLite write lock), then matches no row: it is refused with the tube named, and its transaction rolls back.
+    """
+    barcodes = list(dict.fromkeys(barcodes))
+    flipped = _flip(session, barcodes, SpecimenStatus.AVAILABLE.value, SpecimenStatus.RESERVED.value,
+                    distributable_only=True)
+    _refuse_missing(session, barcodes, flipped, Msg(N_("reserved (taken or not distributable)")))
+    now = utcnow()
+    session.execute(insert(Reservation), [{"specimen_id": i, "purpose": request_ref, "reserved_by": actor,
+                                           "reserved_at": now} for i in flipped.values()])
+    _events(session, flipped.values(), "reserved", request_ref, actor)
+    ledger.record(session, actor=actor, action="specimen.reserve_for_request", entity_type="access_request",
+                  entity_id=request_ref, change={"count": len(barcodes), "barcodes": barcodes[:1000]})
+
+
+def release_for_request(session: Session, barcodes: Sequence[str], *, request_ref: str, reason: str,
+                        actor: str) -> list[str]:
+    """Make reserved tubes of a request available again (a withdrawal, a cancelled allocation)."""
+    barcodes = list(dict.fromkeys(barcodes))
+    flipped = _flip(session, barcodes, SpecimenStatus.RESERVED.value, SpecimenStatus.AVAILABLE.value,
+                    distributable_only=False)
+    if flipped:
+        session.execute(update(Reservation).where(Reservation.specimen_id.in_(list(flipped.values())),
+                                                  Reservation.released_at.is_(None)).values(released_at=utcnow()))
+        _events(session, flipped.values(), "released", f"{request_ref}: {reason}", actor)
+        ledger.record(session, actor=actor, action="specimen.release_for_request", entity_type="access_request",
+                      entity_id=request_ref, change={"barcodes": list(flipped), "reason": reason})
+    return list(flipped)
+
+
+def not_distributable(db: Database, barcodes: Iterable[str]) -> set[str]:
+    """Which of these tubes may no longer leave the bank (their participant withdrew consent)."""
+    wanted = list(dict.fromkeys(barcodes))
+    out: set[str] = set()
+    with db.session() as session:
+        for chunk in _chunks(wanted, 5000):
+            out.update(session.scalars(select(Specimen.barcode).where(Specimen.barcode.in_(chunk),
+                                                                      Specimen.distributable.is_(False))))
+    return out
+
+
+def mark_distributed(session: Session, barcodes: Sequence[str], *, request_ref: str, actor: str) -> None:
+    """Reserved, distributable tubes leave the bank for a request: status `distributed`, out of their box,
+    the request id in each tube's history. All or none."""
+    barcodes = list(dict.fromkeys(barcodes))
+    flipped = _flip(session, barcodes, SpecimenStatus.RESERVED.value, SpecimenStatus.DISTRIBUTED.value,
+                    distributable_only=True)
+    _refuse_missing(session, barcodes, flipped, Msg(N_("distributed (not reserved, or consent withdrawn)")))
+    session.execute(update(Reservation).where(Reservation.specimen_id.in_(list(flipped.values())),
+                                              Reservation.released_at.is_(None)).values(released_at=utcnow()))
+    _events(session, flipped.values(), "distributed", request_ref, actor)
+    ledger.record(session, actor=actor, action="specimen.distribute", entity_type="access_request",
+                  entity_id=request_ref, change={"count": len(barcodes), "barcodes": barcodes[:1000]})
+
+
+def record_return(session: Session, barcodes: Sequence[str], *, request_ref: str, outcome: str, note: str,
+                  actor: str) -> None:
+    """Distributed tubes come back (`returned`: available again, to be placed) or were destroyed by the
+    recipient (`destroyed`, the certificate named in `note`)."""
+    barcodes = list(dict.fromkeys(barcodes))
+    target = SpecimenStatus.AVAILABLE.value if outcome == "returned" else SpecimenStatus.DESTROYED.value
+    flipped = _flip(session, barcodes, SpecimenStatus.DISTRIBUTED.value, target, distributable_only=False)
+    _refuse_missing(session, barcodes, flipped, Msg(N_("returned (not distributed)")))
+    _events(session, flipped.values(), "returned" if outcome == "returned" else "destroyed",
+            f"{request_ref}: {note}", actor)
+    ledger.record(session, actor=actor, action="specimen.return", entity_type="access_request",
+                  entity_id=request_ref, change={"outcome": outcome, "barcodes": barcodes[:1000], "note": note})
+
+
+def holdings_by_type(db: Database) -> list[tuple[str, int, int]]:
+    """(specimen type, specimens held in the bank, participants) — the HGR report's holdings."""
+    held = [SpecimenStatus.AVAILABLE.value, SpecimenStatus.RESERVED.value, SpecimenStatus.IN_USE.value]
+    with db.session() as session:
+        return [tuple(r) for r in session.execute(  # type: ignore[misc]
+            select(Specimen.type, func.count(), func.count(func.distinct(Specimen.participant_id)))
+            .where(Specimen.status.in_(held)).group_by(Specimen.type).order_by(Specimen.type))]
+
+
+def collected_by_type(db: Database, start: datetime, end: datetime) -> list[tuple[str, int, int]]:
+    """(specimen type, specimens collected in [start, end), participants) — the HGR report's new collections."""
+    with db.session() as session:
+        return [tuple(r) for r in session.execute(  # type: ignore[misc]
+            select(Specimen.type, func.count(), func.count(func.distinct(Specimen.participant_id)))
+            .where(Specimen.collected_at >= start, Specimen.collected_at < end, Specimen.lineage == "primary")
+            .group_by(Specimen.type).order_by(Specimen.type))]
+
+
+def specimen_types_of(db: Database, barcodes: Iterable[str]) -> dict[str, str]:
+    """Barcode -> specimen type code, for the barcodes that exist."""
+    wanted = list(dict.fromkeys(barcodes))
+    out: dict[str, str] = {}
+    with db.session() as session:
+        for chunk in _chunks(wanted, 5000):
+            out.update(session.execute(select(Specimen.barcode, Specimen.type)
+                                       .where(Specimen.barcode.in_(chunk))).tuples().all())
+    return out
+
+
+__all__ = ["ConsentInForce", "SpecimenCandidate", "StoragePlace", "allocatable_specimens", "candidate_participants",
+           "collected_by_type", "consents_in_force", "holdings_by_type", "mark_distributed", "not_distributable",
+           "record_return", "release_for_request", "reserve_for_request", "specimen_types_of", "storage_places"]
