@@ -62,10 +62,13 @@ def test_a_scoped_grant_confers_only_the_roles_scopable_reads_limited_to_its_sco
     auth.create_user(db, "tim", TEST_PASSWORD, ["technician"], scopes=["site:Hangzhou", "collection: ZJ/FRZ-01/"])
     principal = auth.principal_of(auth.get_user(db, "tim"))
     assert principal.roles == frozenset()
-    assert principal.permissions == {"participant.read", "specimen.read", "specimen.count"}
+    # Only routes that filter by scope admit it (`can_within`); `can` (every other route) stays global.
+    assert principal.permissions == frozenset() and not principal.can("specimen.read")
+    assert {p for p in ("participant.read", "specimen.read", "specimen.count", "specimen.write", "storage.read")
+            if principal.can_within(p)} == {"participant.read", "specimen.read", "specimen.count"}
     scope = auth_api.scope_of(principal, "specimen.read")
     assert scope == auth_api.Scope(frozenset({"Hangzhou"}), frozenset({"ZJ/FRZ-01"}))
-    assert not principal.can("specimen.write") and not principal.can("storage.read")
+    assert principal.scope_of("storage.read") == auth_api.Scope() and not auth_api.Scope()
     # A global grant of the same permission lifts the limit.
     auth.set_roles(db, "tim", ["clinician"], actor="root")
     widened = auth.principal_of(auth.get_user(db, "tim"))
@@ -86,7 +89,7 @@ def test_scoped_grants_are_granted_revoked_and_refused_when_meaningless(db) -> N
     with pytest.raises(ValidationFailed, match="scope 'freezer:1' is not valid"):
         organisations.grant_scoped_role(db, "una", "clinician", "freezer:1", actor="root")
     organisations.revoke_scoped_role(db, "una", "clinician", "site:Suzhou", actor="root")
-    assert not auth.principal_of(auth.get_user(db, "una")).can("participant.read")
+    assert not auth.principal_of(auth.get_user(db, "una")).can_within("participant.read")
     with pytest.raises(NotFound, match="holds no clinician grant in site:Suzhou"):
         organisations.revoke_scoped_role(db, "una", "clinician", "site:Suzhou", actor="root")
     actions = [e.action for e in audit.list_events(db, entity_type="user", entity_id="una")[1]]

@@ -24,7 +24,8 @@ def _tubes(db) -> None:
 
 def test_export_streams_the_whole_filtered_list_as_xlsx_and_csv(bank, client, users):
     _tubes(bank)
-    reader = users.headers("researcher")
+    reader = users.headers("clinician")
+    assert client.get(f"{API}/specimens/export", headers=users.headers("researcher")).status_code == 403
     xlsx = client.get(f"{API}/specimens/export", headers=reader, params={"format": "xlsx", "type": "SER",
                                                                           "consent": "GRU", "sort": "-barcode"})
     assert xlsx.status_code == 200, xlsx.text
@@ -43,9 +44,12 @@ def test_export_streams_the_whole_filtered_list_as_xlsx_and_csv(bank, client, us
 
 def test_list_sorts_and_refuses_unknown_filters(bank, client, users):
     _tubes(bank)
-    reader = users.headers("researcher")
+    reader = users.headers("clinician")
     page = client.get(f"{API}/specimens", headers=reader, params={"sort": "-barcode"}).json()
     assert [s["barcode"] for s in page["items"]] == ["S3", "S2", "S1"]
+    # A researcher outside an approved request sees counts only: the total, never a row.
+    counts = client.get(f"{API}/specimens", headers=users.headers("researcher"), params={"type": "SER"}).json()
+    assert counts["total"] == 2 and counts["items"] == []
     missing = client.get(f"{API}/specimens", headers=reader, params={"container": "FRZ-09"})
     assert missing.status_code == 404 and "no storage unit has the path FRZ-09" in missing.json()["detail"]
     chinese = client.get(f"{API}/specimens", headers={**reader, "Accept-Language": "zh-CN"},

@@ -65,15 +65,16 @@ def test_several_hits_give_a_list_and_none_says_so(client, users, bank) -> None:
 
 
 def test_hits_are_only_what_the_principal_may_open(client, users, bank) -> None:
-    researcher = users.headers("researcher")  # specimen.read, hla.read; no participant.read, no storage.read
-    assert _find(client, researcher, "P000001").status_code == 200
-    assert 'id="find-none"' in _find(client, researcher, "P000001").text
-    assert 'id="find-none"' in _find(client, researcher, BOX_PATH).text
-    assert _find(client, researcher, bank.twin).headers["location"] == f"/biobank/specimens/{bank.twin}"
-    assert _find(client, researcher, f"{BOX_PATH}/A1").status_code == 200  # positions are storage
-    partner = users.headers("partner")  # specimen.read only
-    assert 'id="find-none"' in _find(client, partner, "D1").text
-    assert _find(client, partner, bank.tube).status_code == 303
+    clinician = users.headers("clinician")  # participant.read, specimen.read; no storage.read
+    assert _find(client, clinician, bank.tube).headers["location"] == f"/biobank/specimens/{bank.tube}"
+    assert 'id="find-none"' in _find(client, clinician, BOX_PATH).text
+    assert _find(client, clinician, f"{BOX_PATH}/A1").status_code == 200  # positions are storage
+    assert 'id="find-none"' in _find(client, clinician, f"{BOX_PATH}/A1").text
+    # A researcher sees counts only and a partner nothing of the bank: no specimen, participant or storage hit.
+    for reader in (users.headers("researcher"), users.headers("partner")):
+        for text in ("P000001", BOX_PATH, bank.twin, bank.tube):
+            assert 'id="find-none"' in _find(client, reader, text).text, text
+    assert 'id="find-none"' in _find(client, users.headers("partner"), "D1").text
 
 
 def test_find_needs_a_login_and_an_empty_box_explains_itself(client, users, bank) -> None:

@@ -76,12 +76,20 @@ class Principal:
     scoped_grants: tuple[str, ...] = ()  # 'technician@site:Hangzhou', for display
 
     def can(self, permission: str) -> bool:
+        """Held everywhere (a global grant). Scoped grants never satisfy this: only routes that filter by
+        scope ask `can_within` — deny by default for every route that does not."""
         return permission in self.permissions
+
+    def can_within(self, permission: str) -> bool:
+        """Held everywhere or within some sites/collections (then filter by `scope_of`)."""
+        return permission in self.permissions or permission in self.scopes
 
     def scope_of(self, permission: str) -> Scope | None:
         """Where `permission` applies: None means everywhere (a global grant); a Scope limits it to those
-        sites and collections. Ask `can` first: a permission not held at all has no scope either."""
-        return self.scopes.get(permission)
+        sites and collections; a permission not held at all gets the empty Scope, which matches nothing."""
+        if permission in self.permissions:
+            return None
+        return self.scopes.get(permission, Scope())
 
 
 def principal_of(user: User) -> Principal:
@@ -90,7 +98,7 @@ def principal_of(user: User) -> Principal:
     refs = [(g.role, ScopeRef(ScopeType(g.scope_type), g.scope_id or "")) for g in user.scoped_grants
             if g.scope_type in {t.value for t in ScopeType}]
     scopes = scoped_permissions(refs, ROLE_PERMISSIONS, granted)  # type: ignore[arg-type]
-    return Principal(user.id, user.username, user.roles, user.locale, granted | frozenset(scopes), user.time_zone,
+    return Principal(user.id, user.username, user.roles, user.locale, granted, user.time_zone,
                      organisation_id=user.organisation_id, scopes=scopes,
                      scoped_grants=tuple(f"{role}@{ref}" for role, ref in refs))
 

@@ -62,6 +62,15 @@ def list_participant_codes(db: Database, limit: int) -> list[str]:
     return service.list_participant_codes(db, limit)
 
 
+def barcode_png(data: str, symbology: str = "code128") -> bytes:
+    """One barcode symbol as PNG - bars only for Code 128, or a DataMatrix - as the biobank's labels draw it:
+    for other domains' labels (the cell-therapy domain's ISBT 128 bag labels), so the symbols come from one
+    place. Pure (python-barcode / pyStrich), no database."""
+    from lifebank.biobank import labels
+
+    return labels._code_image(data, symbology)
+
+
 # The distribution functions (issue 11), loaded on first use like the rest.
 DISTRIBUTION = ("ConsentInForce", "SpecimenCandidate", "StoragePlace", "allocatable_specimens",
                 "candidate_participants", "collected_by_type", "consents_in_force", "holdings_by_type",

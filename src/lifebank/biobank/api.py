@@ -9,9 +9,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
+from lifebank.auth.deps import require_within
 from lifebank.auth.service import Principal
 from lifebank.biobank import imports, label_printing, labels, service, specimen_bulk
-from lifebank.errors import PermissionDenied
+from lifebank.errors import NotFound, PermissionDenied
 from lifebank.web.deps import DbDep, require
 from lifebank.web.exports import export_response, parse_format
 from lifebank.web.pagination import Page, PageParams, page_params
@@ -22,8 +23,10 @@ from lifebank.biobank import api_manage  # noqa: E402
 
 router.include_router(api_manage.router)
 
-Reader = Annotated[Principal, Depends(require("specimen.read"))]
-ParticipantReader = Annotated[Principal, Depends(require("participant.read"))]
+# Reads filtered by the reader's scope (a site or collection grant admits them; see lifebank.auth.deps).
+Reader = Annotated[Principal, Depends(require_within("specimen.read"))]
+Counter = Annotated[Principal, Depends(require_within("specimen.count"))]
+ParticipantReader = Annotated[Principal, Depends(require_within("participant.read"))]
 StorageReader = Annotated[Principal, Depends(require("storage.read"))]
 Paging = Annotated[PageParams, Depends(page_params)]
 
@@ -156,10 +159,32 @@ class LabelTemplateIn(BaseModel):
 # --- participants -------------------------------------------------------------------------------------
 
 @router.get("/participants")
-def list_participants(db: DbDep, _p: ParticipantReader, paging: Paging,
+def list_participants(db: DbDep, principal: ParticipantReader, paging: Paging,
                       site: str | None = None) -> Page[dict[str, Any]]:
-    total, items = service.list_participants(db, site=site, limit=paging.limit, offset=paging.offset)
+    flt = service.ParticipantFilter(site=site, scope=principal.scope_of("participant.read"))
+    total, items = service.list_participants(db, flt, limit=paging.limit, offset=paging.offset)
     return Page(total=total, limit=paging.limit, offset=paging.offset, items=items)
+
+
+def participant_in_scope(db: Any, principal: Principal, code: str) -> None:
+    """A participant outside the reader's scope is answered as one that does not exist (no leak)."""
+    scope = principal.scope_of("participant.read")
+    if scope is None:
+        return
+    _total, rows = service.list_participants(db, service.ParticipantFilter(code=code, scope=scope), limit=1)
+    if not rows or rows[0]["code"] != code:
+        raise NotFound("participant {code!r} does not exist", code=code)
+
+
+def specimen_in_scope(db: Any, principal: Principal, barcode: str) -> None:
+    """A specimen outside the reader's scope is answered as one that does not exist (no leak)."""
+    scope = principal.scope_of("specimen.read")
+    if scope is None:
+        return
+    _total, rows = service.search_specimens(db, service.SpecimenFilter(barcode_prefix=barcode, scope=scope),
+                                            limit=1, with_total=False, sort="barcode")
+    if not rows or rows[0]["barcode"] != barcode:
+        raise NotFound("specimen {barcode} does not exist", barcode=barcode)
 
 
 @router.post("/participants", status_code=201)
@@ -171,7 +196,8 @@ def create_participant(body: ParticipantIn, db: DbDep,
 
 
 @router.get("/participants/{code}")
-def get_participant(code: str, db: DbDep, _p: ParticipantReader) -> dict[str, Any]:
+def get_participant(code: str, db: DbDep, principal: ParticipantReader) -> dict[str, Any]:
+    participant_in_scope(db, principal, code)
     return service.participant_view(db, code)
 
 
@@ -240,16 +266,22 @@ def place(body: PlacementIn, db: DbDep,
 
 # --- specimens ----------------------------------------------------------------------------------------
 
-@router.get("/specimens")
+@router.get("/specimens", summary="Search specimens (with `specimen.count` only: the total, never a row)")
 def search_specimens(
-    db: DbDep, _p: Reader, paging: Paging, type: str | None = None, status: str | None = None,
+    db: DbDep, principal: Counter, paging: Paging, type: str | None = None, status: str | None = None,
     participant: str | None = None, consent: str | None = None, container: str | None = None,
     sort: Annotated[str | None, Query(description="barcode, type, status, participant, collected, location; "
                                                   "'-' in front for descending")] = None,
 ) -> Page[dict[str, Any]]:
+    rows = principal.can_within("specimen.read")
+    if not rows and (participant or container):
+        # A count per participant or per storage place would tell what the rows would: who is in, where.
+        raise PermissionDenied("permission {permission!r} is required", permission="specimen.read")
+    scope = principal.scope_of("specimen.read" if rows else "specimen.count")
     flt = service.SpecimenFilter(type=type, status=status, participant=participant, consent=consent,
-                                 container=container)
-    total, items = service.search_specimens(db, flt, limit=paging.limit, offset=paging.offset, sort=sort)
+                                 container=container, scope=scope)
+    total, items = service.search_specimens(db, flt, limit=paging.limit if rows else 0,
+                                            offset=paging.offset, sort=sort)
     return Page(total=total, limit=paging.limit, offset=paging.offset, items=items)
 
 
@@ -260,14 +292,14 @@ EXPORT_COLUMNS = ["barcode", "participant", "type", "quantity", "unit", "status"
 # Declared before /specimens/{barcode}, which would otherwise take "export" for a barcode.
 @router.get("/specimens/export")
 def export_specimens(
-    db: DbDep, _p: Reader, format: str = "csv", type: str | None = None, status: str | None = None,
+    db: DbDep, principal: Reader, format: str = "csv", type: str | None = None, status: str | None = None,
     participant: str | None = None, consent: str | None = None, container: str | None = None,
     sort: str | None = None,
 ) -> Response:
     """The whole filtered list (the list's filters), streamed as CSV or xlsx."""
     fmt = parse_format(format)
     flt = service.SpecimenFilter(type=type, status=status, participant=participant, consent=consent,
-                                 container=container)
+                                 container=container, scope=principal.scope_of("specimen.read"))
     rows = service.iter_specimens(db, flt, sort=sort)
     first = next(rows, None)  # a wrong filter fails here, as an error, before any byte is sent
 
@@ -290,7 +322,8 @@ def create_specimen(body: SpecimenIn, db: DbDep,
 
 
 @router.get("/specimens/{barcode}")
-def get_specimen(barcode: str, db: DbDep, _p: Reader) -> dict[str, Any]:
+def get_specimen(barcode: str, db: DbDep, principal: Reader) -> dict[str, Any]:
+    specimen_in_scope(db, principal, barcode)
     return service.get_specimen(db, barcode)
 
 
@@ -323,7 +356,8 @@ def discard(barcode: str, body: ReasonIn, db: DbDep,
 
 
 @router.get("/specimens/{barcode}/history")
-def specimen_history(barcode: str, db: DbDep, _p: Reader) -> dict[str, Any]:
+def specimen_history(barcode: str, db: DbDep, principal: Reader) -> dict[str, Any]:
+    specimen_in_scope(db, principal, barcode)
     return service.specimen_history(db, barcode)
 
 

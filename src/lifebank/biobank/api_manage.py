@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from lifebank.auth.deps import require_within
 from lifebank.auth.service import Principal
 from lifebank.biobank import service
 from lifebank.web.deps import DbDep, require
@@ -19,6 +20,7 @@ from lifebank.web.exports import export_response, parse_format
 router = APIRouter()
 
 ParticipantReader = Annotated[Principal, Depends(require("participant.read"))]
+ScopedParticipantReader = Annotated[Principal, Depends(require_within("participant.read"))]
 StorageReader = Annotated[Principal, Depends(require("storage.read"))]
 PARTICIPANT_EXPORT_COLUMNS = ("code", "sex", "birth_year", "site", "consent_status", "specimens", "registered")
 
@@ -31,13 +33,14 @@ class ContainerTypeEdit(BaseModel):
 
 
 @router.get("/participants/export")
-def export_participants(db: DbDep, _p: ParticipantReader, format: str = "csv", code: str | None = None,
+def export_participants(db: DbDep, principal: ScopedParticipantReader, format: str = "csv", code: str | None = None,
                         site: str | None = None, consent_code: str | None = None,
                         consent_status: str | None = None, sort: str = "code", desc: bool = False) -> Response:
     """The whole filtered participants list (the list page's filters and sort), streamed as CSV or xlsx."""
     fmt = parse_format(format)
     flt = service.ParticipantFilter(code=code or None, site=site or None, consent_code=consent_code or None,
-                                    consent_status=consent_status or None)
+                                    consent_status=consent_status or None,
+                                    scope=principal.scope_of("participant.read"))
     rows = service.iter_participants(db, flt, sort=sort, descending=desc)
     return export_response(fmt, "participants", PARTICIPANT_EXPORT_COLUMNS, rows, sheet="participants")
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, exists, func, not_, select, update
+from sqlalchemy import and_, exists, false, func, not_, or_, select, update
 from sqlalchemy.orm import Session
 
 from lifebank.audit import service as ledger
@@ -207,6 +207,7 @@ class ParticipantFilter:
     site: str | None = None
     consent_code: str | None = None  # a DUO id or shorthand that a consent in force carries
     consent_status: str | None = None  # in_force, withdrawn or none
+    scope: Any = None  # the reader's lifebank.auth.Scope when their grant is scoped; None: everyone
 
 
 def _consent_in_force() -> Any:
@@ -239,7 +240,23 @@ def _participants_query(flt: ParticipantFilter) -> Any:
         query = query.where(_consent_in_force() if flt.consent_status == "in_force" else
                             and_(_any_consent(), not_(_consent_in_force())) if flt.consent_status == "withdrawn"
                             else not_(_any_consent()))
+    if flt.scope is not None:
+        query = query.where(participant_in_scope(flt.scope))
     return query
+
+
+def participant_in_scope(scope: Any) -> Any:
+    """SQL condition: collected at one of the scope's sites, or holding a specimen kept under one of its
+    collections (storage paths). An empty scope matches nobody (deny by default)."""
+    from lifebank.biobank.storage import containers_under
+
+    conditions: list[Any] = []
+    if scope.sites:
+        conditions.append(Participant.site.in_(sorted(scope.sites)))
+    if scope.collections:
+        conditions.append(exists().where(Specimen.participant_id == Participant.id,
+                                         Specimen.container_id.in_(containers_under(scope.collections))))
+    return or_(*conditions) if conditions else false()
 
 
 def _ordered(query: Any, sort: str, descending: bool) -> Any:

@@ -11,14 +11,14 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import false, func, or_, select
 from sqlalchemy.orm import Session
 
 from lifebank.biobank._common import specimen_row
 from lifebank.biobank.duo import duo_terms
 from lifebank.biobank.models import ConsentCode, Container, ContainerType, Participant, Specimen
 from lifebank.biobank.specimen_types import SPECIMEN_TYPES, SpecimenStatus
-from lifebank.biobank.storage import in_subtree, layout_of
+from lifebank.biobank.storage import containers_under, in_subtree, layout_of
 from lifebank.biobank.storage_layout import GridLayout
 from lifebank.biobank.tally import tally_table as _tally
 from lifebank.db.engine import Database
@@ -36,6 +36,8 @@ class SpecimenFilter:
     consent: str | None = None  # DUO code the participant's consent in force carries
     container: str | None = None  # name path of any container; its whole subtree matches
     barcode_prefix: str | None = None
+    # The reader's scope (lifebank.auth.Scope: sites, collections) when their grant is scoped; None: all.
+    scope: Any = None
 
 
 def checked_filter(session: Session, flt: SpecimenFilter) -> SpecimenFilter:
@@ -119,7 +121,21 @@ def _filtered(session: Session, flt: SpecimenFilter, *, counting: bool = False) 
     if flt.container:
         root = session.scalars(select(Container).where(Container.name_path == flt.container)).one()
         query = query.where(Specimen.container_id.in_(select(Container.id).where(in_subtree(session, root.path))))
+    if flt.scope is not None:
+        query = query.where(in_scope(flt.scope))
     return query
+
+
+def in_scope(scope: Any) -> Any:
+    """SQL condition: a specimen of a participant collected at one of the scope's sites, or kept under one of
+    its collections (storage paths). An empty scope matches nothing (deny by default)."""
+    conditions = []
+    if scope.sites:
+        conditions.append(Specimen.participant_id.in_(select(Participant.id)
+                                                      .where(Participant.site.in_(sorted(scope.sites)))))
+    if scope.collections:
+        conditions.append(Specimen.container_id.in_(containers_under(scope.collections)))
+    return or_(*conditions) if conditions else false()
 
 
 def _consenting(participant_id: Any, duo_code: str) -> Any:
@@ -141,7 +157,7 @@ def _count(session: Session, flt: SpecimenFilter) -> int:
     write path (import, move, status change, consent withdrawal, raw SQL) can leave them behind.
     A participant or a barcode prefix is a narrow filter the tallies do not split by; those are counted from
     their own index, as the first page is found."""
-    if flt.participant or flt.barcode_prefix:
+    if flt.participant or flt.barcode_prefix or flt.scope is not None:
         return session.scalar(select(func.count()).select_from(_filtered(session, flt, counting=True)
                                                                   .subquery())) or 0
     # Within a subtree: one primary-key probe per container, written out so the plan does not depend on the

@@ -8,13 +8,13 @@ boxes of the right temperature class). Containers carry a materialised path, so 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from lifebank.audit import service as ledger
 from lifebank.biobank import vocabulary as _vocabulary  # noqa: F401 - registers the temperature labels
@@ -149,6 +149,14 @@ def in_subtree(session: Session, path: str) -> Any:
     if session.get_bind().dialect.name == "sqlite":
         return and_(Container.path >= path, Container.path < path[:-1] + "0")
     return Container.path.like(path + "%")
+
+
+def containers_under(name_paths: Iterable[str]) -> Any:
+    """Subquery: ids of the containers in the subtrees of these name paths (a collection scope's storage units,
+    `lifebank.auth.Scope.collections`); an unknown path selects nothing."""
+    root = aliased(Container)
+    return (select(Container.id).join(root, root.name_path.in_(sorted(name_paths)))
+            .where(Container.path.startswith(root.path)))
 
 
 def move_container(db: Database, name_path: str, new_parent_path: str, *, actor: str) -> str:
