@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 # Order matters for demo loading: later domains may link to earlier ones (omics samples -> biobank).
 DOMAINS: tuple[str, ...] = ("auth", "audit", "biobank", "hla", "omics", "access", "clinical", "celltherapy",
-                           "sharing")
+                           "sharing", "precision")
 
 
 def domain_module(domain: str, name: str) -> ModuleType | None:
