@@ -128,5 +128,5 @@ def record_row(resource: dict[str, Any]) -> dict[str, Any]:
     elif rtype == "Immunization":
         system, code, display = first_coding(resource.get("vaccineCode"))
         row["start"] = fhir_instant(resource.get("occurrenceDateTime"))
-    row.update(system=system[:200], code=code[:64], display=display[:500])
+    row.update(system=system[:200], code=code[:64], display=display[:500], concept_id=None)
     return row

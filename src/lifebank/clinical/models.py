@@ -51,6 +51,7 @@ class ClinRecord(Base):
     system: Mapped[str] = mapped_column(String(200), default="")
     code: Mapped[str] = mapped_column(String(64), default="")
     display: Mapped[str] = mapped_column(String(500), default="")
+    concept_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # OMOP concept, when known
     start: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     end: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     value_num: Mapped[float | None] = mapped_column(Float, nullable=True)

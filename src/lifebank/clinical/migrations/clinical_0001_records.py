@@ -89,6 +89,7 @@ def upgrade() -> None:
     sa.Column('system', sa.String(length=200), nullable=False),
     sa.Column('code', sa.String(length=64), nullable=False),
     sa.Column('display', sa.String(length=500), nullable=False),
+    sa.Column('concept_id', sa.BigInteger(), nullable=True),
     sa.Column('start', lifebank.db.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('end', lifebank.db.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('value_num', sa.Float(), nullable=True),
