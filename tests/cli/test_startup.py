@@ -68,9 +68,12 @@ def test_one_shot_query_skips_alembic_on_a_current_schema(tmp_path: Path) -> Non
     proc, modules = imported_by(["specimens", "search", "--type", "SER", "--format", "json"], env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert json.loads(proc.stdout) == {"total": 0, "items": []}
-    assert "sqlalchemy" in modules  # the query ran
-    assert [m for m in modules if m.split(".")[0] in ("alembic", "mako", "numpy", "pyarrow", "duckdb", "cyvcf2",
-                                                      "fastapi", "uvicorn", "reportlab", "PIL")] == []
+    assert "sqlite3" in modules  # the query ran, through the driver (lifebank.cli.direct): no ORM, no settings object
+    assert [m for m in modules if m.split(".")[0] in ("sqlalchemy", "pydantic_settings", "alembic", "mako", "numpy",
+                                                      "pyarrow", "duckdb", "cyvcf2", "fastapi", "uvicorn",
+                                                      "reportlab", "PIL")] == []
+    # only the command's own domain was loaded to find it (lifebank.cli.lazy), not every domain's CLI module
+    assert "lifebank.biobank.cli" in modules and "lifebank.omics.cli" not in modules
 
 
 def test_outdated_schema_is_still_refused_by_alembic(tmp_path: Path) -> None:
@@ -188,3 +191,35 @@ def test_help_texts_list_the_same_commands() -> None:
     for group, commands in tree.items():
         listed = listed_commands(helps[group])
         assert commands <= listed, f"`lifebank {group} --help` lost {sorted(commands - listed)}"
+
+
+def test_a_command_line_loads_only_the_domains_it_needs() -> None:
+    from lifebank.cli.lazy import LazyRoot
+
+    root = LazyRoot(name="t", domains=("auth", "biobank", "hla", "omics"))
+    root.callback()(lambda: None)
+    pruned = root.for_args(["hla", "search"])
+    assert [g.name for g in pruned._groups] == ["hla"] and pruned._commands == []
+    assert root._pending == ["auth", "biobank", "omics"]  # the domain named after itself came first, alone
+    pruned = root.for_args(["specimens", "search"])  # biobank registers `specimens`: found after auth, biobank
+    assert [g.name for g in pruned._groups] == ["specimens"] and root._pending == ["omics"]
+    root.for_args(["--help"])
+    assert root._pending == [] and {"hla", "specimens", "import", "omics"} <= {g.name for g in root.registered_groups}
+
+
+def test_a_broken_domain_cli_is_named_and_the_other_commands_still_run(monkeypatch: pytest.MonkeyPatch,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    import lifebank.domains
+    from lifebank.cli.lazy import LazyRoot
+
+    real = lifebank.domains.domain_module
+
+    def half_done(domain: str, name: str) -> object:
+        if domain == "hla":
+            raise ImportError("cannot import name 'x' from 'lifebank.hla.half_done'")
+        return real(domain, name)
+
+    monkeypatch.setattr(lifebank.domains, "domain_module", half_done)
+    root = LazyRoot(name="t", domains=("hla", "omics"))
+    assert [g.name for g in root.for_args(["--help"]).registered_groups] == ["omics"]
+    assert "warning: the hla commands are unavailable: ImportError: cannot import name 'x'" in capsys.readouterr().err

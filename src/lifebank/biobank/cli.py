@@ -88,11 +88,20 @@ def specimens_search(
 ) -> None:
     """Search specimens; --format json prints {"total": N, "items": [...]}. An unknown type or status is an
     error naming the allowed values (exit 1), never an empty result."""
-    from lifebank.biobank import service
+    from lifebank.biobank import search_direct
+    from lifebank.cli import direct
 
-    flt = service.SpecimenFilter(type=type, status=status, participant=participant, consent=consent,
-                                 container=container)
-    total, items = service.search_specimens(database(), flt, limit=limit, offset=offset, sort=sort)
+    # Plain SQL through the driver when it can (no ORM to import: issue 10's one-shot cost); else the service.
+    found = direct.read(lambda conn: search_direct.search_specimens(
+        conn, type=type, status=status, participant=participant, consent=consent, container=container,
+        limit=limit, offset=offset, sort=sort))
+    if found is None:
+        from lifebank.biobank import service
+
+        flt = service.SpecimenFilter(type=type, status=status, participant=participant, consent=consent,
+                                     container=container)
+        found = service.search_specimens(database(), flt, limit=limit, offset=offset, sort=sort)
+    total, items = found
     if fmt is OutputFormat.json:
         print_json({"total": total, "items": items})
         return

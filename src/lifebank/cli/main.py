@@ -18,6 +18,7 @@ from rich.markup import escape
 
 from lifebank.cli import context
 from lifebank.cli.context import cli_actor
+from lifebank.cli.lazy import LazyRoot
 from lifebank.cli.output import (
     FormatOpt,
     OutputFormat,
@@ -30,12 +31,13 @@ from lifebank.cli.output import (
     say,
     text,
 )
-from lifebank.domains import domain_modules
+from lifebank.domains import DOMAINS
 from lifebank.errors import ConfigError, LifeBankError, RowsRejected
 from lifebank.messages import Msg
 
-app = typer.Typer(name="lifebank", help="LifeBank: biobank, stem-cell registry and genome data platform.",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+# The domains' commands (`lifebank.<domain>.cli`) load when a command line needs them (lifebank.cli.lazy).
+app = LazyRoot(name="lifebank", help="LifeBank: biobank, stem-cell registry and genome data platform.",
+               no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, domains=DOMAINS)
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 user_app = typer.Typer(help="User accounts and roles.", no_args_is_help=True)
 token_app = typer.Typer(help="API bearer tokens.", no_args_is_help=True)
@@ -500,13 +502,6 @@ def config_show(fmt: FormatOpt = OutputFormat.table) -> None:
         emit_rows([{"setting": k, "value": v} for k, v in view.items()], fmt, columns=["setting", "value"])
 
 
-for _module in domain_modules("cli"):
-    if hasattr(_module, "app"):
-        app.add_typer(_module.app, name=_module.app.info.name)
-    if hasattr(_module, "register"):
-        _module.register(app)
-
-
 def main() -> None:
     """Entry point: usage mistakes, domain errors and unreachable databases become one line on stderr.
 
@@ -514,7 +509,7 @@ def main() -> None:
     command or option, a bad value), 130 interrupted. Never a traceback for anything a user can cause.
     """
     try:
-        code = app(standalone_mode=False)
+        code = app.for_args(sys.argv[1:])(standalone_mode=False)  # only the command line's own group
     except typer.TyperException as exc:  # Typer's (vendored Click's) usage errors
         _print_usage_error(exc)
         sys.exit(getattr(exc, "exit_code", 2))

@@ -121,5 +121,13 @@ def known_current(db: Database) -> bool:
             current = {row[0] for row in conn.execute(text("SELECT version_num FROM alembic_version"))}
     except SQLAlchemyError:  # no alembic_version table yet: Alembic says "the schema is empty"
         return False
+    return versions_current(current)
+
+
+def versions_current(current: set[str]) -> bool:
+    """True when the rows of `alembic_version` certainly reach every branch head of the migration files."""
+    graph = revision_graph()
+    if graph is None or not current:
+        return False
     reached = applied(graph, current)
-    return reached is not None and bool(current) and heads(graph) <= reached
+    return reached is not None and heads(graph) <= reached
