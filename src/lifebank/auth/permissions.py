@@ -64,9 +64,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.TECHNICIAN: frozenset(_READ_BANK | {"specimen.write", "storage.write", "label.print", "import.run"}),
     Role.CLINICIAN: frozenset({"participant.read", "specimen.read", "specimen.count", "hla.read", "hla.search",
                                "omics.read"}),
-    Role.RESEARCHER: frozenset({"specimen.read", "specimen.count", "omics.read", "cohort.read", "cohort.write",
-                                "hla.read"}),
-    Role.PARTNER: frozenset({"specimen.read"}),
+    Role.RESEARCHER: frozenset({"specimen.count", "omics.read", "cohort.read", "cohort.write", "hla.read"}),
+    Role.PARTNER: frozenset(),
 }
 
 # Access requests (issue 11, the access domain): request (researchers, partners, clinicians for their
