@@ -25,9 +25,10 @@ import lifebank.biobank as biobank
 from lifebank.access import consent_rules
 from lifebank.access._common import Reader, sees_all, visible_request
 from lifebank.access.consent_details import consent_of
-from lifebank.access.models import AccessRequest, RequestItem
+from lifebank.access.models import AccessRequest, RequestItem, Reviewer
 from lifebank.access.requests import requested_use
 from lifebank.db.engine import Database
+from lifebank.errors import PermissionDenied
 from lifebank.messages import Msg, render
 
 
@@ -104,8 +105,17 @@ def _load(db: Database, request_id: int, principal: Reader | None) -> tuple[Acce
 
 
 def check_request(db: Database, request_id: int, principal: Reader | None) -> CheckResult:
-    """`lifebank access check ID`: the consent of every candidate against the request, today."""
+    """`lifebank access check ID`: the consent of every candidate against the request, today.
+
+    The answer names participants, so it is for bank staff and the request's committee only: a requester
+    or partner reads the feasibility counts instead."""
     request, items = _load(db, request_id, principal)
+    if principal is not None and not sees_all(principal):
+        with db.session() as session:
+            committee = set(session.scalars(select(Reviewer.username).where(Reviewer.request_id == request_id)))
+        if principal.username not in committee:
+            raise PermissionDenied("participant codes are shown to bank staff and the request's committee only; "
+                                   "read the feasibility counts instead")
     return evaluate_request(db, request, items)
 
 

@@ -161,7 +161,7 @@ def progress(db: Database, request_id: int, principal: Reader) -> dict[str, int]
     with db.session() as session:
         visible_request(session, request_id, principal)
         counts = dict(session.execute(select(Allocation.state, func.count()).where(Allocation.request_id == request_id)
-                                      .group_by(Allocation.state)).tuples().all())
+                                      .group_by(Allocation.state)).all())
     return {state: counts.get(state, 0) for state in ("allocated", "picked", "dropped", "shipped")}
 
 

@@ -232,7 +232,7 @@ def _flip(session: Session, barcodes: Sequence[str], before: str, after: str, *,
             conditions.append(Specimen.distributable.is_(True))
         result = session.execute(update(Specimen).where(*conditions).values(**values)
                                  .returning(Specimen.barcode, Specimen.id).execution_options(synchronize_session=False))
-        flipped.update(result.tuples().all())
+        flipped.update(result.all())
     return flipped
 
 
@@ -241,7 +241,7 @@ def _refuse_missing(session: Session, barcodes: Sequence[str], flipped: dict[str
     if missing:
         shown = missing[:20]
         status = dict(session.execute(select(Specimen.barcode, Specimen.status).where(Specimen.barcode.in_(shown)))
-                      .tuples().all())
+                      .all())
         detail = ", ".join(f"{b} ({status.get(b, '?')})" for b in shown)
         raise Conflict(Msg("{count} specimen cannot be {doing}: {barcodes}",
                            plural="{count} specimens cannot be {doing}: {barcodes}", count=len(missing),
@@ -345,7 +345,7 @@ def specimen_types_of(db: Database, barcodes: Iterable[str]) -> dict[str, str]:
     with db.session() as session:
         for chunk in _chunks(wanted, 5000):
             out.update(session.execute(select(Specimen.barcode, Specimen.type)
-                                       .where(Specimen.barcode.in_(chunk))).tuples().all())
+                                       .where(Specimen.barcode.in_(chunk))).all())
     return out
 
 
