@@ -28,6 +28,15 @@ if TYPE_CHECKING:
     from lifebank.db.engine import Database
 
 
+def __getattr__(name: str) -> object:
+    """`from lifebank.auth import Principal` without importing SQLAlchemy until it is asked for."""
+    if name == "Principal":
+        from lifebank.auth.service import Principal
+
+        return Principal
+    raise AttributeError(f"module 'lifebank.auth' has no attribute {name!r}")
+
+
 def organisation_by_name(session: Session, name: str) -> OrganisationView:
     """The organisation of that name (case and spacing ignored), or NotFound naming it."""
     from lifebank.auth import organisations
@@ -80,6 +89,6 @@ def scope_of(principal: Principal, permission: str) -> Scope | None:
     return principal.scope_of(permission)
 
 
-__all__ = ["OrganisationKind", "Scope", "ScopeRef", "ScopeType", "create_organisation", "get_organisation",
+__all__ = ["OrganisationKind", "Principal", "Scope", "ScopeRef", "ScopeType", "create_organisation", "get_organisation",
            "list_organisations", "organisation_by_id", "organisation_by_name", "organisation_members",
            "organisation_of_user", "parse_scope", "scope_of"]
