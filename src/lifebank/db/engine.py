@@ -79,6 +79,10 @@ def build_engine(url: str, *, immediate: bool = False) -> Engine:
                               driver=parsed.drivername) from None
 
 
+# pg_advisory_xact_lock key of LifeBank's writer turn ("LifeBank" in ASCII, as a signed 64-bit integer).
+WRITER_LOCK_KEY = int.from_bytes(b"LifeBank", "big", signed=True)
+
+
 class Database:
     """The process's handle on one database: a read engine, a write engine and their sessions."""
 
@@ -88,6 +92,7 @@ class Database:
         self.write_engine = build_engine(url, immediate=True) if self.engine.dialect.name == "sqlite" else self.engine
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(self.write_engine, expire_on_commit=False)
+        self._is_postgresql = self.engine.dialect.name == "postgresql"
 
     @property
     def dialect(self) -> str:
@@ -111,8 +116,18 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """A write unit of work: commits when the block ends, rolls everything back on any error."""
+        """A write unit of work: commits when the block ends, rolls everything back on any error.
+
+        Writers take turns, on both engines. SQLite's BEGIN IMMEDIATE gives that for free; on PostgreSQL the
+        transaction first takes one advisory lock shared by every LifeBank writer. Every write ends by
+        appending to the ledger, whose one head row all writers lock until they commit, so writes never ran
+        in parallel to the end anyway; taking the turn at the start instead means no two writers can ever
+        hold row locks the other needs (two reservations of the same tubes in another order, or the tally
+        rows the specimen triggers move): no deadlock, in any write path, by construction.
+        """
         with self._write() as session, session.begin():
+            if self._is_postgresql:
+                session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITER_LOCK_KEY})
             yield session
 
     def dispose(self) -> None:

@@ -144,15 +144,30 @@ def _check_empty_target(settings: Settings, kind: str) -> None:
 
 
 def restore(settings: Settings, src: Path) -> RestoreSummary:
-    """Verify `src`, then restore it; on any failure the data folder is left as empty as it was found."""
+    """Verify `src`, then restore it into an empty bank.
+
+    Everything is first written into a staging folder beside the data folder, which then takes the data
+    folder's place with one rename: a restore killed at any moment leaves the data folder (and an SQLite
+    database inside it) either as it was or complete, never half-written. A stale staging folder of a killed
+    run is removed by the next restore. On PostgreSQL the database is restored in one transaction
+    (`pg_restore --single-transaction`) just before that rename; the database and the folder being two
+    stores, a restore killed exactly between the two leaves the database restored and the folder empty, and
+    `restore` then says the database is not empty: drop and re-create the database and run it again.
+    """
     src = src.expanduser().resolve()
     manifest = verify_archive(src)
     kind = str(manifest["database"])
     _check_empty_target(settings, kind)
     data_dir = settings.data_dir
-    created_dir = not data_dir.exists()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    for stale in data_dir.parent.glob(f".{data_dir.name}.restoring-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    staging = data_dir.parent / f".{data_dir.name}.restoring-{os.getpid()}"
+    staging.mkdir()
+    database_file = sqlite_path(settings) if kind == "sqlite" else None
+    inside = database_file is not None and data_dir in database_file.parents
+    outside_copy = None if database_file is None or inside else database_file.with_name(
+        f".{database_file.name}.restoring-{os.getpid()}")
     try:
         files = 0
         with tarfile.open(src, "r:gz") as archive:
@@ -162,35 +177,38 @@ def restore(settings: Settings, src: Path) -> RestoreSummary:
                 handle = archive.extractfile(member)
                 assert handle is not None
                 if member.name == SQLITE_MEMBER:
-                    target = sqlite_path(settings)
+                    assert database_file is not None
+                    target = staging / database_file.relative_to(data_dir) if inside else outside_copy
                 elif member.name == POSTGRES_MEMBER:
-                    target = data_dir / ".restore-postgresql.dump"
+                    target = staging.parent / f"{staging.name}.dump"
                 else:
-                    target = data_dir / PurePosixPath(member.name).relative_to("data")
+                    target = staging / PurePosixPath(member.name).relative_to("data")
+                assert target is not None
                 target.parent.mkdir(parents=True, exist_ok=True)
                 with target.open("xb") as out:
-                    written.append(target)
                     shutil.copyfileobj(handle, out, CHUNK)
                     out.flush()
                     os.fsync(out.fileno())
                 os.chmod(target, 0o600)
                 files += 1
         if kind == "postgresql":
-            dump = data_dir / ".restore-postgresql.dump"
+            dump = staging.parent / f"{staging.name}.dump"
             env, dbname = pg_env(settings)
             run_tool(["pg_restore", "--exit-on-error", "--single-transaction", "--no-owner", "--no-privileges",
-                  f"--dbname={dbname}", str(dump)], env)
+                      f"--dbname={dbname}", str(dump)], env)
             dump.unlink()
-            written.remove(dump)
-            counts = _restored_pg_counts(settings)
-        else:
-            counts = sqlite_counts(sqlite_path(settings))
+        if outside_copy is not None and database_file is not None:
+            os.replace(outside_copy, database_file)
+        if data_dir.exists():
+            data_dir.rmdir()  # checked empty above; a folder someone filled meanwhile is not removed
+        os.replace(staging, data_dir)
     except BaseException:
-        for path in reversed(written):
-            path.unlink(missing_ok=True)
-        if created_dir:
-            shutil.rmtree(data_dir, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)
+        for leftover in (outside_copy, staging.parent / f"{staging.name}.dump"):
+            if leftover is not None:
+                leftover.unlink(missing_ok=True)
         raise
+    counts = _restored_pg_counts(settings) if kind == "postgresql" else sqlite_counts(sqlite_path(settings))
     expected = manifest.get("tables") or {}
     for table, count in sorted(expected.items()):
         if counts.get(table) != count:
