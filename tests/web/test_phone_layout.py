@@ -28,7 +28,7 @@ TABLET = {"width": 768, "height": 1024}
 # once for an administrator's long menu rather than hide items.
 MAX_HEADER_PX = {390: 80, 768: 120}
 PER_ROUTE = 3  # URLs visited per route pattern (the storage page has three templates behind one route)
-NOT_PAGES = ("/api/", "/static/", "/favicon.ico", "/logout", "/language", "/health")
+NOT_PAGES = ("/api/", "/fhir/", "/static/", "/favicon.ico", "/logout", "/language", "/health")
 
 MEASURE = """() => ({
   scroll: document.documentElement.scrollWidth,
