@@ -36,7 +36,7 @@ async def _files(**uploads: UploadFile | None) -> dict[str, bytes]:
 
 
 @router.post("/reports", status_code=201)
-async def create(request: Request, db: DbDep, principal: Writer, tumour_type: Annotated[str, Form()],
+async def create(request: Request, db: DbDep, principal: Writer, tumour_type: Annotated[str, Form()] = "",
                  vcf: Annotated[UploadFile | None, File()] = None, maf: Annotated[UploadFile | None, File()] = None,
                  cna: Annotated[UploadFile | None, File()] = None, fusions: Annotated[UploadFile | None, File()] = None,
                  participant: Annotated[str | None, Form()] = None, specimen: Annotated[str | None, Form()] = None,
@@ -44,7 +44,8 @@ async def create(request: Request, db: DbDep, principal: Writer, tumour_type: An
                  purity: Annotated[float | None, Form()] = None, ploidy: Annotated[float | None, Form()] = None,
                  target_size_mb: Annotated[float, Form()] = 34.0, keep: Annotated[bool, Form()] = True) -> Any:
     """Interpret a tumour (multipart: vcf or maf, cna, fusions). `keep=false` answers the report without
-    keeping it; otherwise it is kept as a draft (version 1)."""
+    keeping it; otherwise it is kept as a draft (version 1). Without `tumour_type`, the participant's
+    clinical record must name it."""
     files = await _files(vcf=vcf, maf=maf, cna=cna, fusions=fusions)
     options = Options(tumour_type=tumour_type, genome=genome or None, sample=sample or None, purity=purity,
                       ploidy=ploidy, target_size_mb=target_size_mb)

@@ -36,7 +36,9 @@ def _read(path: Path | None) -> bytes | None:
 
 @app.command("report")
 def report(
-    tumour_type: Annotated[str, typer.Option("--tumour-type", help="OncoTree code, e.g. BRCA, LUAD, MEL")],
+    tumour_type: Annotated[str, typer.Option("--tumour-type", help="OncoTree code, e.g. BRCA, LUAD, MEL; with "
+                                             "--participant it may be left out and is taken from the clinical "
+                                             "record")] = "",
     vcf: Annotated[Path | None, typer.Option("--vcf", exists=True, dir_okay=False,
                                              help="somatic VCF (raw, VEP CSQ or SnpEff ANN; .gz or plain)")] = None,
     maf: Annotated[Path | None, typer.Option("--maf", exists=True, dir_okay=False, help="MAF with HGVSp_Short")] = None,
@@ -62,6 +64,8 @@ def report(
 
     files = {k: v for k, v in (("vcf", _read(vcf)), ("maf", _read(maf)), ("cna", _read(cna)),
                                ("fusions", _read(fusions))) if v is not None}
+    if not tumour_type and not participant:
+        raise typer.BadParameter(str(Msg("give the tumour type (an OncoTree code)")), param_hint="--tumour-type")
     options = Options(tumour_type=tumour_type, genome=genome.value if genome else None, sample=sample, purity=purity,
                       ploidy=ploidy, target_size_mb=target_mb)
     if fmt is ReportFormat.pdf and output is None:

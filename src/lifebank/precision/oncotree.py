@@ -32,6 +32,8 @@ class TumourType:
     tissue: str | None
     parent: str | None
     level: int
+    nci: tuple[str, ...] = ()
+    umls: tuple[str, ...] = ()
 
 
 class OncoTree:
@@ -41,6 +43,8 @@ class OncoTree:
         self.nodes = nodes
         self.version = version
         self._by_name = {node.name.casefold(): code for code, node in nodes.items()}
+        self._by_reference = {(system, ref): code for code, node in nodes.items()
+                              for system, refs in (("NCI", node.nci), ("UMLS", node.umls)) for ref in refs}
 
     def __contains__(self, code: object) -> bool:
         return isinstance(code, str) and code.upper() in self.nodes
@@ -79,6 +83,24 @@ class OncoTree:
         """The code whose OncoTree name is `name` (case-insensitive), for knowledge bases that give only names."""
         return self._by_name.get(name.strip().casefold())
 
+    def code_for_reference(self, system: str, code: str) -> str | None:
+        """The OncoTree code carrying this NCI Thesaurus (`C3224`) or UMLS (`C0025202`) concept, if any."""
+        return self._by_reference.get((system, code.strip().upper()))
+
+    def code_for_diagnosis(self, system: str | None, code: str | None, display: str | None) -> str | None:
+        """An OncoTree code for a recorded diagnosis: an OncoTree code itself, an NCI Thesaurus or UMLS concept
+        that OncoTree cross-references, or a display text equal to an OncoTree name. None otherwise (ICD-10 and
+        SNOMED CT codes have no mapping here)."""
+        system_text = (system or "").lower()
+        value = (code or "").strip()
+        if "oncotree" in system_text and value.upper() in self.nodes:
+            return value.upper()
+        if ("ncit" in system_text or "nci" in system_text) and (found := self.code_for_reference("NCI", value)):
+            return found
+        if "umls" in system_text and (found := self.code_for_reference("UMLS", value)):
+            return found
+        return self.code_for_name(display) if display else None
+
     def __iter__(self) -> Iterator[TumourType]:
         return iter(self.nodes.values())
 
@@ -90,8 +112,10 @@ def parse_oncotree_json(data: dict[str, Any], version: str) -> OncoTree:
     while stack:
         node, parent, level = stack.pop()
         code = str(node["code"]).upper()
+        refs = node.get("externalReferences") or {}
         nodes[code] = TumourType(code=code, name=str(node.get("name") or code), main_type=node.get("mainType"),
-                                 tissue=node.get("tissue"), parent=parent, level=level)
+                                 tissue=node.get("tissue"), parent=parent, level=level,
+                                 nci=tuple(refs.get("NCI") or ()), umls=tuple(refs.get("UMLS") or ()))
         for child in (node.get("children") or {}).values():
             stack.append((child, code, level + 1))
     return OncoTree(nodes, version)

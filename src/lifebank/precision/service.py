@@ -73,6 +73,23 @@ def _check_links(db: Database, participant: str | None, specimen: str | None) ->
                                    barcode=specimen, owner=owner, participant=participant)
 
 
+def tumour_type_from_clinical(db: Database, data_dir: Path | None, participant: str) -> str | None:
+    """The participant's tumour type from their clinical record (the clinical domain's published timeline):
+    the most recent condition that names an OncoTree code, an NCI Thesaurus / UMLS concept OncoTree
+    cross-references, or an OncoTree name. None when the clinical domain is absent or names none."""
+    try:
+        from lifebank.clinical import clinical_timeline
+    except ImportError:
+        return None
+    oncotree = kb_store.knowledge_base(data_dir).oncotree
+    for row in reversed(clinical_timeline(db, participant)):
+        if row.get("kind") == "condition":
+            found = oncotree.code_for_diagnosis(row.get("system"), row.get("code"), row.get("display"))
+            if found:
+                return found
+    return None
+
+
 def _digest(content: dict[str, Any]) -> tuple[str, str]:
     text = json.dumps(content, sort_keys=True, separators=(",", ":"))
     return text, hashlib.sha256(text.encode()).hexdigest()
@@ -95,6 +112,12 @@ def create_report(db: Database, data_dir: Path | None, files: dict[str, bytes], 
                   label: str | None = None) -> dict[str, Any]:
     """Interpret and keep a new report (version 1, draft), linked to a participant and specimen if given."""
     _check_links(db, participant, specimen)
+    if not options.tumour_type.strip():
+        found = tumour_type_from_clinical(db, data_dir, participant) if participant else None
+        if found is None:
+            raise ValidationFailed("give the tumour type (an OncoTree code): the participant's clinical record "
+                                   "names none")
+        options.tumour_type = found
     content = build_report(data_dir, files, options)
     text, digest = _digest(content)
     with db.transaction() as session:

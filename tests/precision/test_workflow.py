@@ -1,0 +1,140 @@
+"""Reports with the rest of the bank: tumour type from the clinical record, a CIViC release loaded and a re-run
+that shows what changed, the CLI's exact interface, the pages, and the demo."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from datetime import date
+
+from typer.testing import CliRunner
+
+from lifebank.audit import service as audit
+from lifebank.auth import service as auth
+from lifebank.biobank import service as biobank
+from lifebank.precision import kb_store, service
+from lifebank.precision.run import Options
+
+from .conftest import EXAMPLES, FIXTURES, vep_vcf
+
+PASSWORD = "Correct-Horse-42"
+CIVIC = FIXTURES / "01-Nov-2026-ClinicalEvidenceSummaries.tsv"
+
+
+def quiet(_description, _total, _unit="rows"):
+    from contextlib import nullcontext
+
+    return nullcontext(lambda n: None)
+
+
+def test_tumour_type_comes_from_the_clinical_record(db, tmp_path):
+    from lifebank.clinical.fhir_import import import_fhir_text
+
+    biobank.register_participant(db, "P900", sex="F", birth_year=1970, site="SH", actor="t")
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [
+        {"resource": {"resourceType": "Patient", "id": "p1", "gender": "female", "birthDate": "1970-01-01",
+                      "identifier": [{"system": "urn:lifebank:participant", "value": "P900"}]}},
+        {"resource": {"resourceType": "Condition", "id": "c1", "subject": {"reference": "Patient/p1"},
+                      "code": {"coding": [{"system": "http://ncicb.nci.nih.gov/xml/owl/EVS/Thesaurus.owl",
+                                           "code": "C3224", "display": "Melanoma"}]},
+                      "onsetDateTime": "2024-03-01"}}]}
+    import_fhir_text(db, "p900.json", json.dumps(bundle), actor="t")
+    vcf = vep_vcf(tmp_path / "t.vcf", [("7", 140753336, "A", "T", "BRAF", "missense_variant", "p.Val600Glu")])
+    made = service.create_report(db, None, {"vcf": vcf.read_bytes()}, Options(tumour_type=""), actor="t",
+                                 participant="P900")
+    assert made["tumour_type"] == "MEL" and made["content"]["variants"][0]["tier"] == "I"
+
+
+def test_civic_release_is_loaded_ledgered_and_a_rerun_lists_the_changes(db, tmp_path):
+    data_dir = tmp_path / "data"
+    vcf = vep_vcf(tmp_path / "t.vcf", [("7", 55191822, "T", "G", "EGFR", "missense_variant", "p.Leu858Arg")])
+    made = service.create_report(db, data_dir, {"vcf": vcf.read_bytes()}, Options(tumour_type="LUAD"), actor="t")
+    assert not [t for t in made["content"]["variants"][0]["therapies"] if t["source"] == "CIViC"]
+    release = tmp_path / "civic-release"
+    release.mkdir()
+    shutil.copy(CIVIC, release / CIVIC.name)
+    loaded = service.kb_load(db, data_dir, release, actor="curator")
+    assert [(row["source"], row["version"]) for row in loaded] == [("civic", "01-Nov-2026")]
+    status = {row["source"]: row for row in service.kb_status(data_dir)}
+    assert status["civic"]["origin"] == "loaded" and status["moalmanac"]["origin"] == "vendored"
+    again = service.rerun_report(db, data_dir, made["report"], actor="t")
+    egfr = again["content"]["variants"][0]
+    civic = [t for t in egfr["therapies"] if t["source"] == "CIViC"]
+    assert [(t["therapy"], t["source_id"], t["level"], t["in_tumour_type"], t["pmids"]) for t in civic] == [
+        ("Afatinib", "EID2997", "A", True, ["23982599"])]
+    changed = next(c for c in again["changes"] if c["change"] == "changed")
+    assert changed["biomarker"] == "EGFR p.L858R" and changed["therapies_added"] == [
+        "Afatinib (sensitivity, A, CIViC)"]
+    assert any(c["change"] == "knowledge base" and c["biomarker"] == "CIViC" for c in again["changes"])
+    actions = [e.action for e in audit.recent_events(db, entity_types=("precision_kb",), limit=5)]
+    assert actions == ["precision.kb.load"]
+    assert service.get_report(db, made["report"], 1)["content_sha256"] == made["content_sha256"]
+
+
+def test_cli_report_prints_the_exact_interface(tmp_path, monkeypatch):
+    from lifebank.cli.main import app
+
+    monkeypatch.setenv("LIFEBANK_DATA_DIR", str(tmp_path))
+    result = CliRunner().invoke(app, ["precision", "report", "--vcf", str(EXAMPLES / "T001-BRCA.grch38.vcf.gz"),
+                                      "--cna", str(EXAMPLES / "T001-BRCA.grch38.cna.tsv"), "--fusions",
+                                      str(EXAMPLES / "T001-BRCA.grch38.fusions.tsv"), "--tumour-type", "BRCA",
+                                      "--genome", "GRCh38", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    content = json.loads(result.output)
+    assert list(content)[:6] == ["tumour_type", "tmb", "variants", "cna", "fusions", "knowledge_base"]
+    assert len(content["variants"]) == 196
+    first = content["variants"][0]
+    assert list(first)[:8] == ["gene", "protein_change", "chrom", "pos", "ref", "alt", "tier", "therapies"]
+    pik3ca = next(v for v in content["variants"] if v["gene"] == "PIK3CA")
+    assert pik3ca["tier"] == "I" and list(pik3ca["therapies"][0])[:4] == ["therapy", "direction", "level", "source"]
+    assert {c["gene"] for c in content["cna"] if c["tier"] == "I"} == {"ERBB2"}
+    html = CliRunner().invoke(app, ["precision", "report", "--vcf", str(EXAMPLES / "T001-BRCA.grch38.vcf.gz"),
+                                    "--tumour-type", "BRCA", "--format", "html"])
+    assert html.exit_code == 0 and "PIK3CA p.H1047R" in html.output
+    pdf = tmp_path / "r.pdf"
+    done = CliRunner().invoke(app, ["precision", "report", "--vcf", str(EXAMPLES / "T001-BRCA.grch38.vcf.gz"),
+                                    "--tumour-type", "BRCA", "--format", "pdf", "-o", str(pdf)])
+    assert done.exit_code == 0 and pdf.read_bytes().startswith(b"%PDF")
+    bad = subprocess.run([sys.executable, "-m", "lifebank", "precision", "report", "--vcf",
+                          str(EXAMPLES / "T001-BRCA.grch38.vcf.gz"), "--tumour-type", "NOPE", "--format", "json"],
+                         capture_output=True, text=True, env={**os.environ, "LIFEBANK_DATA_DIR": str(tmp_path)})
+    assert bad.returncode == 1 and "unknown OncoTree code 'NOPE'" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_pages_list_show_and_sign_with_errors_inline(client, db):
+    auth.create_user(db, "drsun", PASSWORD, ["clinician"], locale="zh_Hans")
+    made = service.create_report(db, None, {"vcf": (EXAMPLES / "T001-BRCA.grch38.vcf.gz").read_bytes()},
+                                 Options(tumour_type="BRCA"), actor="t")
+    login = client.get("/login")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', login.text).group(1)
+    client.post("/login", data={"username": "drsun", "password": PASSWORD, "csrf_token": csrf})
+    listing = client.get("/precision/reports")
+    assert listing.status_code == 200 and made["report"] in listing.text and "肿瘤报告" in listing.text
+    page = client.get(f"/precision/reports/{made['report']}")
+    assert page.status_code == 200 and "PIK3CA" in page.text and "签署" in page.text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    wrong = client.post(f"/precision/reports/{made['report']}/sign",
+                        data={"password": "nope", "meaning": "approval", "csrf_token": csrf})
+    assert wrong.status_code == 422 and "sign-error" in wrong.text
+    signed = client.post(f"/precision/reports/{made['report']}/sign",
+                         data={"password": PASSWORD, "meaning": "approval", "csrf_token": csrf})
+    assert signed.status_code == 200 and "最终版（已签署）" in signed.text
+    assert login.status_code == 200
+
+
+def test_demo_loads_two_reports_once_one_signed(db):
+    from lifebank.demo import DEMO_PASSWORD
+    from lifebank.precision.demo import load_demo
+
+    auth.create_user(db, "clinician", DEMO_PASSWORD, ["clinician"])
+    biobank.register_participant(db, "P000001", sex="F", birth_year=1960, site="SH", actor="t")
+    load_demo(db, quiet)
+    load_demo(db, quiet)
+    reports = service.list_reports(db)
+    assert sorted((r["label"], r["status"]) for r in reports) == [("T001-BRCA", "final"), ("T001-COAD", "draft")]
+    assert kb_store.VENDORED.joinpath("NOTICE").is_file()
+    assert date.today().year >= 2026
