@@ -131,3 +131,43 @@ def test_cli_frequencies_and_predict_exact_shapes(tmp_path: Path, db_url: str):
     bad = run(["hla", "frequencies", "load", str(freqs.parent.parent.parent / "haplotype-frequencies" /
                                                   "NMDP_2007_FiveLocus_Freqs.csv"), "--name", "ALL"], env)
     assert bad.returncode != 0 and "choose one with --population" in bad.stderr + bad.stdout
+
+
+HEADER = "DonorId,DonorType,A_1,A_2,B_1,B_2,C_1,C_2,DPB1_1,DPB1_2,DQB1_1,DQB1_2,DRB1_1,DRB1_2,RegistryCode"
+DONORS = "\n".join([
+    HEADER,
+    "FULL,adult,*02:07,*33:03,*46:01,*58:01,*01:02,*03:02,NULL,NULL,*03:03,*02:01,*09:01,*03:01,LB",
+    "ABDR,adult,*02:07,*33:03,*46:01,*58:01,NULL,NULL,NULL,NULL,NULL,NULL,*09:01,*03:01,LB",
+    "CMIS,adult,*02:07,*33:03,*46:01,*58:01,*01:03,*03:02,NULL,NULL,*03:03,*02:01,*09:01,*03:01,LB",
+    "XX,adult,*02:XX,*33:XX,*46:01,*58:01,NULL,NULL,NULL,NULL,NULL,NULL,*09:01,*03:01,LB",
+    "RARE,adult,*80:01,*33:03,*46:01,*58:01,NULL,NULL,NULL,NULL,NULL,NULL,*09:01,*03:01,LB",
+]) + "\n"
+
+
+def test_search_ranks_by_probability_and_names_what_was_compared(db):
+    from lifebank.hla import service
+
+    service.import_donors(db, DONORS, actor="tester")
+    # The case: an A/B/DRB1-only patient. No donor is labelled 10/10; C and DQB1 say "untyped".
+    found = service.search(db, HAN, max_mismatches=2)
+    by_id = {item["donor_id"]: item for item in found["items"]}
+    assert by_id["FULL"]["match"] == "6/6" and by_id["FULL"]["compared"] == ["A", "B", "DRB1"]
+    assert by_id["FULL"]["untyped"] == ["C", "DQB1"]
+    assert by_id["FULL"]["match_label"].startswith("6/6 on A, B, DRB1; C, DQB1 untyped - P(10/10) = 0.9")
+    assert by_id["RARE"]["p10of10"] is None and by_id["RARE"]["match_label"].endswith("untyped")  # no set has it
+    assert [i["donor_id"] for i in found["items"]] == ["FULL", "ABDR", "XX", "CMIS", "RARE"]
+    p10 = [item["p10of10"] for item in found["items"]]
+    assert p10[:-1] == sorted(p10[:-1], reverse=True) and p10[-1] is None  # unknown last
+    # A fully typed patient: the C mismatch donor is certain 9/10; ABDR's untyped C/DQB1 are probabilities.
+    full = service.search(db, HAN_FULL, max_mismatches=2)
+    by_id = {item["donor_id"]: item for item in full["items"]}
+    assert by_id["FULL"]["p10of10"] == pytest.approx(1.0) and by_id["FULL"]["match"] == "10/10"
+    assert by_id["CMIS"]["p9of10"] == pytest.approx(1.0) and by_id["CMIS"]["loci"]["C"]["p1"] == pytest.approx(1.0)
+    assert 0.9 < by_id["ABDR"]["p10of10"] < 1 and by_id["ABDR"]["incompletely_typed"]
+    assert [i["donor_id"] for i in full["items"]][:2] == ["FULL", "ABDR"]
+    strict = service.search(db, HAN_FULL, max_mismatches=2, min_probability=0.5)
+    assert {i["donor_id"] for i in strict["items"]} == {"FULL", "ABDR", "XX"} and strict["total"] == 3
+    with pytest.raises(ValidationFailed, match="min_probability"):
+        service.search(db, HAN_FULL, min_probability=1.5)
+    graded = service.search(db, HAN_FULL, max_mismatches=2, probabilities=False)
+    assert "p10of10" not in graded["items"][0] and graded["total"] == full["total"]

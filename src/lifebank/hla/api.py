@@ -42,6 +42,15 @@ class SearchIn(BaseModel):
     donor_type: Literal["adult", "cord"] | None = None
     limit: int = Field(20, ge=1, le=1000)
     offset: int = Field(0, ge=0)
+    frequencies: str | None = Field(None, description="frequency set for patient and donors (default per person)")
+    min_probability: float | None = Field(None, ge=0, le=1, description="minimum P(10/10) (8/8 search: P(8/8))")
+    patient_population: str | None = Field(None, description="the patient's population, to choose a set")
+
+
+class PredictIn(BaseModel):
+    patient: str = Field(min_length=1, description="patient GL string")
+    donor: str = Field(min_length=1, description="donor GL string")
+    frequencies: str | None = Field(None, description="frequency set for both sides (default per person)")
 
 
 class MacsIn(BaseModel):
@@ -71,7 +80,33 @@ def search(body: SearchIn, db: DbDep, _: Searcher) -> dict[str, Any]:
     """Ranked donors (match count, grade, confidence, cord cell dose); each result explains every locus."""
     return service.search(db, body.patient, max_mismatches=body.max_mismatches, loci=body.loci,
                           donor_type=body.donor_type, limit=body.limit, offset=body.offset,
-                          locus_caps=body.locus_caps)
+                          locus_caps=body.locus_caps, frequencies=body.frequencies,
+                          min_probability=body.min_probability, patient_population=body.patient_population)
+
+
+@router.post("/predict")
+def predict(body: PredictIn, db: DbDep, _: Searcher) -> dict[str, Any]:
+    """Match probabilities of one pair from haplotype frequencies: P(10/10), P(9/10) (exactly one mismatch),
+    P(8/8), P(7/8), per locus P(0, 1, 2 mismatches); null where no frequency set explains a typing."""
+    from lifebank.hla import prediction
+
+    return prediction.predict(db, body.patient, body.donor, frequencies=body.frequencies)
+
+
+@router.get("/frequencies")
+def frequency_sets(db: DbDep, _: Reader) -> list[dict[str, Any]]:
+    """Built-in and loaded haplotype frequency sets."""
+    from lifebank.hla import prediction
+
+    return prediction.list_sets(db)
+
+
+@router.get("/donors/{donor_id}/genotypes")
+def donor_genotypes(donor_id: str, db: DbDep, _: Reader) -> dict[str, Any]:
+    """The genotypes (haplotype pairs) the donor's typing is consistent with, most likely first."""
+    from lifebank.hla import prediction
+
+    return prediction.donor_genotypes(db, donor_id)
 
 
 @router.get("/search")

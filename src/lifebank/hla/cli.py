@@ -92,8 +92,14 @@ def search(patient: Annotated[str, typer.Argument(help="patient GL string")],
            limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
            offset: Annotated[int, typer.Option(min=0)] = 0,
            cap: Annotated[list[str] | None, typer.Option("--cap", help="per-locus maximum, e.g. --cap DRB1=0")] = None,
+           frequencies: Annotated[str | None, typer.Option(
+               "--frequencies", help="frequency set imputing patient and donors (default: chosen per person)")] = None,
+           min_probability: Annotated[float | None, typer.Option(
+               "--min-probability", min=0.0, max=1.0, help="keep donors with P(10/10) (8/8: P(8/8)) at least this")
+           ] = None,
            fmt: FormatOpt = OutputFormat.table) -> None:
-    """Ranked donors within the allowed mismatches; every result explains each locus."""
+    """Ranked donors within the allowed mismatches, by P(10/10) then P(9/10) then grade; every result explains
+    each locus and says which loci were compared."""
     from lifebank.hla import service
 
     caps: dict[str, int] = {}
@@ -103,16 +109,17 @@ def search(patient: Annotated[str, typer.Argument(help="patient GL string")],
             raise ValidationFailed("--cap {value!r} is not LOCUS=N", value=item)
         caps[locus.strip().upper()] = int(value)
     result = service.search(database(), patient, max_mismatches=max_mismatches, loci=loci, donor_type=donor_type,
-                            limit=limit, offset=offset, locus_caps=caps)
+                            limit=limit, offset=offset, locus_caps=caps, frequencies=frequencies,
+                            min_probability=min_probability)
     if fmt is OutputFormat.json:
-        print_json({"total": result["total"], "items": [
-            {"donor_id": i["donor_id"], "donor_type": i["donor_type"], "mismatch_count": i["mismatch_count"],
-             "match": i["match"], "cell_dose": i["cell_dose"], "loci": i["loci"], "dpb1_tce": i["dpb1_tce"]}
-            for i in result["items"]]})
+        keys = ("donor_id", "donor_type", "mismatch_count", "match", "match_label", "compared", "untyped",
+                "incompletely_typed", "p10of10", "p9of10", "p8of8", "p7of8", "frequencies", "cell_dose", "loci",
+                "dpb1_tce")
+        print_json({"total": result["total"], "items": [{k: i.get(k) for k in keys} for i in result["items"]]})
         return
     rows = []
     for item in result["items"]:
-        row: dict[str, Any] = {"donor": item["donor_id"], "type": item["donor_type"], "match": item["match"]}
+        row: dict[str, Any] = {"donor": item["donor_id"], "type": item["donor_type"], "match": item["match_label"]}
         for locus in result["loci"]:
             grade = item["loci"][locus]
             row[locus] = "untyped" if grade["untyped"] else "/".join(p["grade"] for p in grade["positions"])

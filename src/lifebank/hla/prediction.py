@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sqlalchemy import insert, select
 
 from lifebank.audit import service as ledger
@@ -33,8 +34,10 @@ from lifebank.hla.frequencies import (
     vendored_set,
 )
 from lifebank.hla.imputation import CLASSES, Imputation, Imputer
+from lifebank.hla.index import SearchIndex
 from lifebank.hla.match_probability import TEN_LOCI, as_dict, batch_probabilities
-from lifebank.hla.models import FrequencySetRow, HaplotypeRow
+from lifebank.hla.models import HLA_COLUMNS, Donor, FrequencySetRow, HaplotypeRow
+from lifebank.hla.registry_imputation import ImputedRegistry
 from lifebank.hla.typing import LocusTyping
 from lifebank.messages import Msg
 
@@ -268,3 +271,97 @@ def imputed_genotypes(db: Database, gl_or_typing: str | Mapping[str, LocusTyping
     return {"set": imp.set.name, "represented": result.represented, "count": len(result.pairs),
             "genotypes": imp.genotype_texts(result, limit),
             "unexplained": [{"locus": locus, "typing": text} for locus, text in result.unexplained]}
+
+
+# -- search --------------------------------------------------------------------------------------------------------
+_registries: dict[tuple[int, str, int], ImputedRegistry] = {}  # (index, set, nomenclature) -> imputed registry
+
+
+def registry_imputation(db: Database, index: SearchIndex, name: str) -> ImputedRegistry:
+    """The registry's imputed genotypes under set `name` (built on first use, kept beside the index)."""
+    chosen = imputer(db, name)
+    key = (id(index), name, id(chosen.nom))
+    with _lock:
+        found = _registries.get(key)
+        if found is None or found.index is not index:
+            for old in [k for k, v in _registries.items() if v.index is not index and k[0] != id(index)]:
+                _registries.pop(old, None)  # an index rebuilt since: its imputations go with it
+            found = _registries[key] = ImputedRegistry(index, chosen)
+    return found
+
+
+def precompute(db: Database) -> int:
+    """Impute every donor typing with the default set now, so searches read probabilities (server start)."""
+    ctx = service.fresh_context(db)
+    index = service._index(db, ctx)
+    with ctx.lock:
+        return registry_imputation(db, index, DEFAULT_SET).precompute()
+
+
+def _donor_sets(db: Database, keys: np.ndarray) -> np.ndarray:
+    """Per donor key, the name of the set that imputes it: only sets loaded for registries need a look-up."""
+    sets = all_sets(db)
+    default = set_for(db)
+    if not any(s.registries for s in sets if s.name not in VENDORED_SETS):
+        return np.full(len(keys), default, dtype=object)
+    registry: dict[int, str | None] = {}
+    key_list = keys.tolist()
+    with db.session() as session:
+        for start in range(0, len(key_list), 900):
+            registry.update(session.execute(select(Donor.id, Donor.registry_code)
+                                            .where(Donor.id.in_(key_list[start: start + 900]))).all())
+    choice = {r: set_for(db, registry=r) for r in set(registry.values())}
+    return np.asarray([choice.get(registry.get(k), default) for k in key_list], dtype=object)
+
+
+def search_probabilities(db: Database, index: SearchIndex, patient: Mapping[str, LocusTyping | None],
+                         rows: np.ndarray, *, frequencies: str | None = None,
+                         patient_population: str | None = None) -> dict[str, Any]:
+    """Match probabilities of the patient against index `rows` (call under the context lock).
+
+    Each donor is imputed with its registry's set (or `frequencies` for everyone); a donor its set does not
+    explain is tried with the other sets, default first, as `impute` does; what no set explains stays NaN.
+    """
+    n = len(rows)
+    out: dict[str, Any] = {key: np.full(n, np.nan) for key in ("p10of10", "p9of10", "p8of8", "p7of8")}
+    out["loci"] = {locus: tuple(np.full(n, np.nan) for _ in range(3)) for locus in TEN_LOCI}
+    out["set"] = np.full(n, None, dtype=object)
+    first = frequencies or set_for(db, population=patient_population)
+    p_imp, p_res = impute(db, patient, first, fallback=frequencies is None)
+    out["patient_set"] = p_imp.set.name
+    out["patient_unexplained"] = list(p_res.unexplained)
+    if not p_res.represented or n == 0:
+        return out
+    chosen = np.full(n, frequencies, dtype=object) if frequencies else _donor_sets(db, index.keys[rows])
+    todo = np.ones(n, dtype=bool)
+    # First each donor with its own set; then (without --frequencies) what is left with every other set in turn.
+    passes = [(name, chosen == name) for name in sorted({str(c) for c in chosen})]
+    if not frequencies:
+        passes += [(s["name"], None) for s in sorted(list_sets(db), key=lambda s: s["name"] != DEFAULT_SET)]
+    for name, mask in passes:
+        sub = todo & (mask if mask is not None else (chosen != name))
+        if not sub.any():
+            continue
+        reg = registry_imputation(db, index, name)
+        if not set(reg.loci) <= set(p_imp.loci) or (mask is None and len(reg.loci) < len(TEN_LOCI)):
+            continue  # the patient's set must cover the loci; a fallback set must cover all five
+        got = reg.probabilities(p_imp.match_genotypes(p_res, reg.loci), rows[sub])
+        where = np.flatnonzero(sub)
+        known = ~np.isnan(got["loci"][reg.loci[0]][0])
+        for key in ("p10of10", "p9of10", "p8of8", "p7of8"):
+            out[key][where[known]] = got[key][known]
+        for locus, values in got["loci"].items():
+            for i in range(3):
+                out["loci"][locus][i][where[known]] = values[i][known]
+        out["set"][where[known]] = name
+        todo[where[known]] = False
+    return out
+
+
+def donor_genotypes(db: Database, donor_id: str, limit: int = 20) -> dict[str, Any]:
+    """A donor's imputed genotypes under its registry's set (with the documented fallback)."""
+    donor = service.get_donor(db, donor_id)
+    ctx = service.fresh_context(db)
+    values = [donor["hla"][c] for c in HLA_COLUMNS]
+    typing = service._loci_of(ctx.registry, values)
+    return imputed_genotypes(db, typing, registry=donor["registry"], limit=limit)

@@ -20,6 +20,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
@@ -560,8 +561,16 @@ def parse_loci(loci: str | Sequence[str] | None) -> tuple[str, ...]:
 
 def search(db: Database, patient_gl: str, *, max_mismatches: int = 0, loci: str | Sequence[str] | None = None,
            donor_type: str | None = None, limit: int = 20, offset: int = 0,
-           locus_caps: dict[str, int] | None = None) -> dict[str, Any]:
-    """Ranked donors within `max_mismatches` (0-4); each result explains every locus."""
+           locus_caps: dict[str, int] | None = None, frequencies: str | None = None,
+           min_probability: float | None = None, patient_population: str | None = None,
+           probabilities: bool = True) -> dict[str, Any]:
+    """Ranked donors within `max_mismatches` (0-4); each result explains every locus.
+
+    With `probabilities` (the default) every candidate gets its match probabilities from haplotype frequencies
+    (`prediction.search_probabilities`), and the ranking is P(10/10), then P(9/10), then the grades (a donor
+    whose probabilities are unknown - no set explains its typing - comes after those with one, by grade);
+    `min_probability` keeps donors with P(10/10) (P(8/8) for an 8/8 search) at least that.
+    """
     if not 0 <= max_mismatches <= 4:
         raise ValidationFailed("max_mismatches: {value} is not between 0 and 4", value=max_mismatches)
     if donor_type is not None and donor_type not in {"adult", "cord"}:
@@ -585,25 +594,95 @@ def search(db: Database, patient_gl: str, *, max_mismatches: int = 0, loci: str 
         g = ctx.grader.position(p, d)
         return GRADE_RANK[g.grade], CONFIDENCE_RANK[g.confidence]
 
+    if min_probability is not None and not 0 <= min_probability <= 1:
+        raise ValidationFailed("min_probability: {value} is not between 0 and 1", value=min_probability)
+    if min_probability is not None and not probabilities:
+        raise ValidationFailed("min_probability needs the match probabilities")
+    chances: dict[str, Any] | None = None
     with ctx.lock:
-        outcome = index.search(dict(patient.loci), max_mismatches=max_mismatches, match_loci=match_loci,
-                               locus_caps=caps, donor_type=donor_type, offset=offset, limit=limit, scorer=scorer)
-        keys = index.keys[outcome.rows].tolist()
+        if not probabilities:
+            outcome = index.search(dict(patient.loci), max_mismatches=max_mismatches, match_loci=match_loci,
+                                   locus_caps=caps, donor_type=donor_type, offset=offset, limit=limit,
+                                   scorer=scorer)
+            page_rows, total = outcome.rows, outcome.total
+        else:
+            from lifebank.hla import prediction
+
+            # every candidate, in grade order; then the probabilities re-rank them
+            outcome = index.search(dict(patient.loci), max_mismatches=max_mismatches, match_loci=match_loci,
+                                   locus_caps=caps, donor_type=donor_type, offset=0, limit=2**31 - 1,
+                                   scorer=scorer)
+            rows = outcome.rows
+            chances = prediction.search_probabilities(db, index, dict(patient.loci), rows, frequencies=frequencies,
+                                                      patient_population=patient_population)
+            headline = "p10of10" if "DQB1" in match_loci else "p8of8"
+            second = "p9of10" if "DQB1" in match_loci else "p7of8"
+            p_top = np.nan_to_num(chances[headline], nan=-1.0)
+            keep = np.ones(len(rows), dtype=bool) if min_probability is None else p_top >= min_probability
+            order = np.flatnonzero(keep)
+            order = order[np.lexsort((order, -np.nan_to_num(chances[second][order], nan=-1.0), -p_top[order]))]
+            total = len(order)
+            page = order[offset: offset + limit]
+            page_rows = rows[page]
+            chances = _page_chances(chances, page)
+        keys = index.keys[page_rows].tolist()
     items = []
     with db.session() as session:
         donors = {d.id: d for d in session.execute(select(Donor).where(Donor.id.in_(keys))).scalars()} if keys else {}
-    for key in keys:
+    for i, key in enumerate(keys):
         donor = donors.get(key)
         if donor is None:
             continue
         typed = _loci_of(ctx.registry, [getattr(donor, c.lower()) for c in HLA_COLUMNS])
         result = ctx.grader.grade(patient, Genotype({k: v for k, v in typed.items() if v is not None}), match_loci)
         body = result.as_dict()
-        items.append({"donor_id": donor.donor_id, "donor_type": donor.donor_type, "registry": donor.registry_code,
-                      "cell_dose": donor.cell_dose, "abo": donor.abo, "cmv": donor.cmv,
-                      "mismatch_count": body["mismatch_count"], "match": body["match"], "loci": body["loci"],
-                      "dpb1_tce": body["dpb1_tce"]})
-    return {"total": outcome.total, "limit": limit, "offset": offset, "loci": list(match_loci), "items": items}
+        compared = [locus for locus in match_loci if not body["loci"][locus]["untyped"]]
+        untyped = [locus for locus in match_loci if body["loci"][locus]["untyped"]]
+        item = {"donor_id": donor.donor_id, "donor_type": donor.donor_type, "registry": donor.registry_code,
+                "cell_dose": donor.cell_dose, "abo": donor.abo, "cmv": donor.cmv,
+                "mismatch_count": body["mismatch_count"], "match": f"{2 * len(compared) - body['mismatch_count']}/"
+                f"{2 * len(compared)}", "compared": compared, "untyped": untyped,
+                "incompletely_typed": any(typed.get(locus) is None for locus in MATCH_LOCI),
+                "loci": body["loci"], "dpb1_tce": body["dpb1_tce"]}
+        if chances is not None:
+            for name in ("p10of10", "p9of10", "p8of8", "p7of8"):
+                value = chances[name][i]
+                item[name] = None if np.isnan(value) else float(value)
+            for locus in match_loci:
+                p = [chances["loci"][locus][k][i] for k in range(3)]
+                item["loci"][locus].update({f"p{k}": None if np.isnan(v) else float(v) for k, v in enumerate(p)})
+            item["frequencies"] = chances["set"][i]
+        item["match_label"] = str(match_label(item, match_loci))
+        items.append(item)
+    answer = {"total": total, "limit": limit, "offset": offset, "loci": list(match_loci), "items": items}
+    if chances is not None:
+        answer["patient_frequencies"] = chances["patient_set"]
+        answer["patient_unexplained"] = [{"locus": locus, "typing": text}
+                                         for locus, text in chances["patient_unexplained"]]
+    return answer
+
+
+def _page_chances(chances: dict[str, Any], page: np.ndarray) -> dict[str, Any]:
+    out = {key: chances[key][page] for key in ("p10of10", "p9of10", "p8of8", "p7of8", "set")}
+    out["loci"] = {locus: tuple(v[page] for v in values) for locus, values in chances["loci"].items()}
+    out["patient_set"], out["patient_unexplained"] = chances["patient_set"], chances["patient_unexplained"]
+    return out
+
+
+def match_label(item: dict[str, Any], match_loci: Sequence[str]) -> Msg:
+    """What a coordinator reads: the loci compared, those not typed, and P(10/10) (or P(8/8)) when known -
+    never "10/10" for loci nobody compared ("6/6 on A, B, DRB1; C, DQB1 untyped - P(10/10) = 0.62")."""
+    headline = ("P(10/10)", "p10of10") if "DQB1" in match_loci else ("P(8/8)", "p8of8")
+    p = item.get(headline[1])
+    compared = ", ".join(item["compared"])
+    if item["untyped"]:
+        base = Msg("{match} on {compared}; {untyped} untyped", match=item["match"], compared=compared,
+                   untyped=", ".join(item["untyped"]))
+    else:
+        base = Msg("{match} on {compared}", match=item["match"], compared=compared)
+    if p is None:
+        return base
+    return Msg("{base} - {name} = {p}", base=base, name=headline[0], p=f"{p:.2f}")
 
 
 # -- reference data ------------------------------------------------------------------------------------------------

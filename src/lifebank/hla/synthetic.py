@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lifebank.hla.frequencies import FrequencySet
 from lifebank.hla.index import SearchIndex
 from lifebank.hla.nomenclature import Nomenclature, split_allele
 from lifebank.hla.typing import TypingParser
@@ -57,6 +58,20 @@ def load_frequencies(path: Path = CAU_FREQUENCIES) -> HaplotypeFrequencies:
     p = np.asarray(freqs, dtype=np.float64)
     return HaplotypeFrequencies({k: list(v) for k, v in alleles.items()},
                                 {k: np.asarray(v, dtype=np.int32) for k, v in columns.items()}, p / p.sum())
+
+
+def frequencies_from_set(fset: FrequencySet) -> HaplotypeFrequencies:
+    """A frequency set's five loci as sampling input; `g` group names are written as their two-field name
+    (`A*02:07g` -> `A*02:07`), which is how a registry would report the allele."""
+    alleles: dict[str, dict[str, int]] = {locus: {} for locus in HAPLOTYPE_LOCI}
+    columns: dict[str, list[int]] = {locus: [] for locus in HAPLOTYPE_LOCI}
+    where = {locus: fset.loci.index(locus) for locus in HAPLOTYPE_LOCI}
+    for haplotype in fset.haplotypes:
+        for locus in HAPLOTYPE_LOCI:
+            name = haplotype[where[locus]].removesuffix("g")
+            columns[locus].append(alleles[locus].setdefault(name, len(alleles[locus])))
+    return HaplotypeFrequencies({k: list(v) for k, v in alleles.items()},
+                                {k: np.asarray(v, dtype=np.int32) for k, v in columns.items()}, fset.normalised())
 
 
 @dataclass(frozen=True, slots=True)
