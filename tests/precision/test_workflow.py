@@ -123,6 +123,9 @@ def test_pages_list_show_and_sign_with_errors_inline(client, db):
     signed = client.post(f"/precision/reports/{made['report']}/sign",
                          data={"password": PASSWORD, "meaning": "approval", "csrf_token": csrf})
     assert signed.status_code == 200 and "最终版（已签署）" in signed.text
+    pdf = client.get(f"/api/v1/precision/reports/{made['report']}/pdf?lang=zh_Hans")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    assert client.get(f"/api/v1/precision/reports/{made['report']}/fhir").json()["type"] == "collection"
     assert login.status_code == 200
 
 
