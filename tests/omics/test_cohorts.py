@@ -159,3 +159,52 @@ def test_cohort_page_labels_criteria_exports_members_and_deletes(client, users, 
     assert client.get("/omics/cohorts/dna", headers=headers).status_code == 404
     clinician = users.headers("clinician")
     assert client.post("/omics/cohorts/dna/delete", data={"csrf_token": token}, headers=clinician).status_code == 403
+
+
+def _clinical_ndjson() -> str:
+    """P1: adenocarcinoma of prostate (a descendant of 'malignant tumour of prostate') and PSA 12; P2: the
+    tumour itself, PSA 2; P4: the tumour, PSA 8; P5: diabetes."""
+    import json
+
+    lines = []
+    for code, diagnosis, psa in (("P1", "254900004", 12.0), ("P2", "399068003", 2.0), ("P4", "399068003", 8.0),
+                                 ("P5", "44054006", 9.0)):
+        lines.append({"resourceType": "Patient", "id": f"pat-{code}", "gender": "male", "birthDate": "1950",
+                      "identifier": [{"system": "urn:lifebank:participant", "value": code}]})
+        lines.append({"resourceType": "Condition", "id": f"c-{code}", "subject": {"reference": f"Patient/pat-{code}"},
+                      "code": {"coding": [{"system": "http://snomed.info/sct", "code": diagnosis}]},
+                      "onsetDateTime": "2015-01-01"})
+        lines.append({"resourceType": "Observation", "id": f"o-{code}", "status": "final",
+                      "subject": {"reference": f"Patient/pat-{code}"},
+                      "code": {"coding": [{"system": "http://loinc.org", "code": "2857-1"}]},
+                      "effectiveDateTime": "2015-01-01", "valueQuantity": {"value": psa, "unit": "ng/mL"}})
+    return "".join(json.dumps(r) + "\n" for r in lines)
+
+
+def test_clinical_criteria_combine_with_consent_specimens_and_genotype(db, linked):
+    from pathlib import Path
+
+    from lifebank.clinical.fhir_import import import_fhir_text
+    from lifebank.clinical.vocabulary_load import load_vocabulary
+
+    athena = Path(__file__).parents[1] / "clinical" / "fixtures" / "athena"
+    load_vocabulary(db, athena, actor=ACTOR)
+    import_fhir_text(db, "clinical.ndjson", _clinical_ndjson(), actor=ACTOR)
+    tumour = {"diagnosis": "399068003", "diagnosis_system": "snomed"}
+    assert [m.participant for m in service.preview_cohort(db, linked, CohortCriteria(**tumour))] == ["P2", "P4"]
+    tree = CohortCriteria.from_dict({**tumour, "diagnosis_descendants": "yes"})
+    assert [m.participant for m in service.preview_cohort(db, linked, tree)] == ["P1", "P2", "P4"]
+    everything = CohortCriteria.from_dict({**tumour, "diagnosis_descendants": "yes", "lab_code": "2857-1",
+                                           "lab_comparator": ">", "lab_value": "4", "specimen_type": "DNA",
+                                           "consent_code": "DUO:0000042", "variant": "1:10:CT:C",
+                                           "max_age_at_diagnosis": "70"})
+    members = service.preview_cohort(db, linked, everything)
+    assert [(m.participant, m.vcf_samples) for m in members] == [("P1", ("s1",)), ("P4", ("s4",))]
+    too_young = CohortCriteria.from_dict({**tumour, "max_age_at_diagnosis": "60"})
+    assert service.preview_cohort(db, linked, too_young) == []
+    medication = CohortCriteria(medication="310798")
+    assert service.preview_cohort(db, linked, medication) == []
+    with pytest.raises(ValidationFailed):
+        service.preview_cohort(db, linked, CohortCriteria.from_dict({"lab_value": "4"}))
+    with pytest.raises(ValidationFailed):
+        CohortCriteria.from_dict({"diagnosis": "1", "min_age_at_diagnosis": "old"})

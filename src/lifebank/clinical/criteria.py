@@ -35,6 +35,8 @@ class ClinicalCriteria:
         if self.lab_code and (self.lab_comparator not in COMPARATORS or self.lab_value is None):
             raise ValidationFailed("a lab criterion needs a comparator ({choices}) and a value",
                                    choices=" ".join(COMPARATORS))
+        if (self.lab_comparator or self.lab_value is not None) and not self.lab_code:
+            raise ValidationFailed("a lab comparator and value need a lab code (LOINC)")
         if (self.min_age is not None or self.max_age is not None) and not self.diagnosis:
             raise ValidationFailed("an age at diagnosis needs a diagnosis code")
 

@@ -47,6 +47,15 @@ CRITERIA_LABELS = {
     "gene": N_("Carries a non-reference allele in gene"),
     "region": N_("Carries a non-reference allele in region"),
     "max_af": N_("Only variants with allele frequency below"),
+    "diagnosis": N_("Diagnosis code"),
+    "diagnosis_system": N_("Diagnosis code system"),
+    "diagnosis_descendants": N_("Include descendant diagnoses"),
+    "min_age_at_diagnosis": N_("Minimum age at diagnosis"),
+    "max_age_at_diagnosis": N_("Maximum age at diagnosis"),
+    "lab_code": N_("Lab test (LOINC)"),
+    "lab_comparator": N_("Lab comparator"),
+    "lab_value": N_("Lab value"),
+    "medication": N_("Medication code"),
 }
 register_labels("cohort_criterion", CRITERIA_LABELS)
 register_labels("entity_type", {"omics_dataset": N_("Variant dataset"), "omics_batch": N_("Variant batch"),
@@ -77,6 +86,16 @@ class CohortCriteria:
     gene: str | None = None        # carries a non-reference allele in the gene
     region: str | None = None      # ... or in the region
     max_af: float | None = None    # only variants with AF (whole dataset) below this count
+    # Clinical criteria, answered by `lifebank.clinical.participants_with_clinical` (see ClinicalCriteria).
+    diagnosis: str | None = None   # a condition code (SNOMED CT, ICD-10...) as stored
+    diagnosis_system: str | None = None  # its system (URI or snomed/icd10/...), any when empty
+    diagnosis_descendants: bool | None = None  # also its descendants in the loaded vocabulary
+    min_age_at_diagnosis: int | None = None
+    max_age_at_diagnosis: int | None = None
+    lab_code: str | None = None    # a LOINC code; with lab_comparator (<, <=, =, >=, >) and lab_value
+    lab_comparator: str | None = None
+    lab_value: float | None = None
+    medication: str | None = None  # a medication code (RxNorm)
 
     @property
     def has_participant_filter(self) -> bool:
@@ -85,6 +104,21 @@ class CohortCriteria:
     @property
     def has_specimen_filter(self) -> bool:
         return any(v is not None for v in (self.specimen_type, self.specimen_status, self.min_quantity))
+
+    @property
+    def has_clinical_filter(self) -> bool:
+        return any(v is not None for v in (self.diagnosis, self.min_age_at_diagnosis, self.max_age_at_diagnosis,
+                                           self.lab_code, self.lab_comparator, self.lab_value, self.medication))
+
+    def clinical(self) -> Any:
+        """The clinical part as `lifebank.clinical.ClinicalCriteria` (which checks it)."""
+        from lifebank.clinical import ClinicalCriteria
+
+        return ClinicalCriteria(diagnosis=self.diagnosis, diagnosis_system=self.diagnosis_system,
+                                descendants=bool(self.diagnosis_descendants), min_age=self.min_age_at_diagnosis,
+                                max_age=self.max_age_at_diagnosis, lab_code=self.lab_code,
+                                lab_comparator=self.lab_comparator, lab_value=self.lab_value,
+                                medication=self.medication)
 
     @property
     def has_genotype_filter(self) -> bool:
@@ -101,7 +135,17 @@ class CohortCriteria:
             raise ValidationFailed("unknown criterion {keys}: use {allowed}", keys=", ".join(unknown),
                                    allowed=", ".join(CRITERIA_LABELS))
         known: dict[str, Any] = {k: (None if v is None or str(v).strip() == "" else v) for k, v in data.items()}
-        for key in ("min_quantity", "max_af"):
+        for key in ("min_age_at_diagnosis", "max_age_at_diagnosis"):
+            if known.get(key) is not None:
+                try:
+                    known[key] = int(str(known[key]).strip())
+                except ValueError:
+                    raise ValidationFailed("{field}: {value!r} is not a whole number", field=_field(key),
+                                           value=known[key]) from None
+        if known.get("diagnosis_descendants") is not None:
+            known["diagnosis_descendants"] = str(known["diagnosis_descendants"]).strip().lower() in {
+                "1", "true", "yes", "on"}
+        for key in ("min_quantity", "max_af", "lab_value"):
             if known.get(key) is not None:
                 try:
                     known[key] = float(known[key])
@@ -111,7 +155,8 @@ class CohortCriteria:
         for key, kind in CHOICE_FIELDS.items():
             if known.get(key) is not None:
                 known[key] = _known_code(key, kind, str(known[key]).strip())
-        for key in ("consent_code", "site", "dataset", "variant", "gene", "region"):
+        for key in ("consent_code", "site", "dataset", "variant", "gene", "region", "diagnosis", "diagnosis_system",
+                    "lab_code", "lab_comparator", "medication"):
             if known.get(key) is not None:
                 known[key] = str(known[key]).strip()
         return cls(**known)
@@ -167,7 +212,8 @@ def _carriers(db: Database, data_dir: Path, criteria: CohortCriteria) -> set[str
 def preview_cohort(db: Database, data_dir: Path, criteria: CohortCriteria) -> list[CohortMemberView]:
     """Members meeting every criterion: participants (with their linked VCF samples), or VCF samples alone
     when only a genotype condition is given (samples not linked to a participant are kept, never dropped)."""
-    if not (criteria.has_participant_filter or criteria.has_specimen_filter or criteria.has_genotype_filter):
+    if not (criteria.has_participant_filter or criteria.has_specimen_filter or criteria.has_genotype_filter
+            or criteria.has_clinical_filter):
         raise ValidationFailed("give at least one criterion")
     participants: set[str] | None = None
     if criteria.has_participant_filter:
@@ -178,6 +224,11 @@ def preview_cohort(db: Database, data_dir: Path, criteria: CohortCriteria) -> li
             db, specimen_type=criteria.specimen_type, status=criteria.specimen_status or "available",
             min_quantity=criteria.min_quantity)
         participants = with_specimens if participants is None else participants & with_specimens
+    if criteria.has_clinical_filter:
+        from lifebank.clinical import participants_with_clinical
+
+        clinical = participants_with_clinical(db, criteria.clinical())
+        participants = clinical if participants is None else participants & clinical
     with db.session() as session:
         query = select(OmicsSample.vcf_sample, OmicsSample.participant_code).join(OmicsBatch).join(OmicsDataset)
         if criteria.dataset is not None:
