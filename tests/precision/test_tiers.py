@@ -124,3 +124,25 @@ def test_raw_vcf_is_matched_by_allele_and_reported_at_gene_level(kb):
     assert content["tmb"]["method"] == "all variants (the input is not annotated)"
     assert content["tmb"]["value"] == round(3313 / 34, 2) and content["tmb"]["high"]
     assert content["tmb"]["tier"] == "I"  # pembrolizumab, TMB >= 10, any solid tumour
+
+
+RAW_HEADER = ["##fileformat=VCFv4.2", "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tTUMOR"]
+
+
+def test_grch37_file_declared_grch38_is_detected_from_reference_alleles(kb):
+    from lifebank.precision.vcf_input import parse_vcf
+
+    grch37 = RAW_HEADER + ["1\t1000000\t.\tA\tC\t.\tPASS\t.\tGT\t0/1", "3\t178952085\t.\tA\tG\t.\tPASS\t.\tGT\t0/1"]
+    with pytest.raises(ValidationFailed, match=r"line 4: 3:178952085 A>G is the GRCh37 allele of PIK3CA p.H1047R"):
+        interpret(TumourInputs("BRCA", parse_vcf(grch37)), kb)
+    content = interpret(TumourInputs("BRCA", parse_vcf(grch37, declared_genome="GRCh37")), kb)
+    assert content["variants"][1]["pos"] == 179234297 and content["variants"][1]["tier"] == "I"
+
+
+def test_position_past_the_chromosome_end_names_the_record():
+    from lifebank.errors import RowsRejected
+    from lifebank.precision.vcf_input import parse_vcf
+
+    with pytest.raises(RowsRejected) as caught:
+        parse_vcf(RAW_HEADER + ["17\t83257442\t.\tA\tC\t.\tPASS\t.\tGT\t0/1"])
+    assert caught.value.errors[0].line == 3 and "past the end of chromosome 17 in GRCh38" in str(caught.value)

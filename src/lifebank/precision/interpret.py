@@ -105,6 +105,41 @@ def match_variant(variant: SomaticVariant, kb: KnowledgeBase) -> tuple[list[Evid
     return _dedupe(found), how, hotspot_info or {}
 
 
+def check_build(inputs: VariantInput, kb: KnowledgeBase, warnings: list[Msg]) -> None:
+    """The declared build against the reference bases the knowledge base knows for both builds.
+
+    A variant that is exactly a knowledge-base allele of the *other* build (same position, REF and ALT), while
+    no variant agrees with the declared build's reference at a known position, proves the file is of the other
+    build: refused, naming the record. REF disagreeing with the declared build's known reference is a warning.
+    """
+    declared = inputs.genome
+    other = "GRCh37" if declared == "GRCh38" else "GRCh38"
+    other_alleles = kb.grch37_alleles if declared == "GRCh38" else {a: v for a, v in kb.protein_at.items()}
+    agree, disagree, foreign = 0, [], []
+    for variant in inputs.variants:
+        known = kb.reference_base.get((declared, variant.chrom, variant.pos))
+        if known is not None:
+            if variant.ref[:len(known)] == known[:len(variant.ref)]:
+                agree += 1
+            else:
+                disagree.append(variant)
+        elif (variant.chrom, variant.pos, variant.ref, variant.alt) in other_alleles:
+            foreign.append(variant)
+    if foreign and not agree:
+        first = foreign[0]
+        gene, protein = other_alleles[(first.chrom, first.pos, first.ref, first.alt)]
+        raise ValidationFailed("line {line}: {chrom}:{pos} {ref}>{alt} is the {other} allele of {gene} {protein}, and "
+                               "no variant matches a {declared} reference base the knowledge base knows: the file is "
+                               "{other}, not {declared}; declare --genome {other}", line=first.line,
+                               chrom=first.chrom, pos=first.pos, ref=first.ref, alt=first.alt, other=other, gene=gene,
+                               protein=protein, declared=declared)
+    if disagree and not agree:
+        first = disagree[0]
+        warnings.append(Msg("line {line}: REF {ref} at {chrom}:{pos} is not the {declared} reference base the "
+                            "knowledge base knows; check the genome build", line=first.line, ref=first.ref,
+                            chrom=first.chrom, pos=first.pos, declared=declared))
+
+
 def _lift(inputs: VariantInput, kb: KnowledgeBase, warnings: list[Msg]) -> list[tuple[SomaticVariant, Any]]:
     if inputs.genome == "GRCh38":
         return [(v, None) for v in inputs.variants]
@@ -136,6 +171,7 @@ def _lift(inputs: VariantInput, kb: KnowledgeBase, warnings: list[Msg]) -> list[
 def _variants(inputs: TumourInputs, kb: KnowledgeBase, warnings: list[Msg]) -> list[dict[str, Any]]:
     if inputs.variants is None:
         return []
+    check_build(inputs.variants, kb, warnings)
     rows = []
     for variant, grch37 in _lift(inputs.variants, kb, warnings):
         evidence, how, hotspot = match_variant(variant, kb) if not (grch37 and not grch37["lifted"]) \

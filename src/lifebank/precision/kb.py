@@ -50,6 +50,8 @@ class KnowledgeBase:
     tmb: list[Evidence] = field(default_factory=list)
     codon_at: dict[tuple[str, int], tuple[str, str, int]] = field(default_factory=dict)
     protein_at: dict[Allele, tuple[str, str]] = field(default_factory=dict)
+    grch37_alleles: dict[Allele, tuple[str, str]] = field(default_factory=dict)  # -> (gene, protein change)
+    reference_base: dict[tuple[str, str, int], str] = field(default_factory=dict)  # (build, chrom, pos) -> REF
 
     def __post_init__(self) -> None:
         for source in self.sources:
@@ -59,6 +61,12 @@ class KnowledgeBase:
             self.by_allele[key] = _unique(self.by_allele[key])
 
     def _index(self, evidence: Evidence) -> None:
+        if evidence.grch37 is not None:
+            chrom37, pos37, ref37, alt37 = evidence.grch37
+            chrom37 = normalise_contig(chrom37)
+            if ref37 != "-" and alt37 != "-":
+                self.grch37_alleles[(chrom37, pos37, ref37, alt37)] = (evidence.gene, evidence.protein_change or "")
+                self.reference_base[("GRCh37", chrom37, pos37)] = ref37
         if evidence.grch37 is not None and self.lifter is not None:
             chrom, pos, ref, alt = evidence.grch37
             lifted = self.lifter.allele(chrom, pos, ref, alt) if ref != "-" and alt != "-" else None
@@ -66,6 +74,7 @@ class KnowledgeBase:
                 self.unlifted += 1
             else:
                 evidence = replace(evidence, grch38=lifted)
+                self.reference_base[("GRCh38", lifted[0], lifted[1])] = lifted[2]
                 self.by_allele[lifted].append(replace(evidence, kind=ALLELE))
                 codon = codon_of(evidence.protein_change)
                 if codon:

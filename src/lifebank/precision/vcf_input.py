@@ -25,10 +25,18 @@ from lifebank.messages import Msg
 from lifebank.precision.liftover import normalise_contig
 from lifebank.precision.protein import short_protein_change
 
-# chromosome lengths that tell the builds apart (1, 2, 7, 17, X are enough; any listed one decides)
+# primary chromosome lengths of each build (NCBI): they tell the builds apart in `##contig` lines, and a
+# position past the end of its chromosome proves the declared build wrong
+_NAMES = [str(i) for i in range(1, 23)] + ["X", "Y"]
 LENGTHS = {
-    "GRCh37": {"1": 249250621, "2": 243199373, "7": 159138663, "12": 133851895, "17": 81195210, "X": 155270560},
-    "GRCh38": {"1": 248956422, "2": 242193529, "7": 159345973, "12": 133275309, "17": 83257441, "X": 156040895},
+    "GRCh37": dict(zip(_NAMES, (249250621, 243199373, 198022430, 191154276, 180915260, 171115067, 159138663,
+                                146364022, 141213431, 135534747, 135006516, 133851895, 115169878, 107349540,
+                                102531392, 90354753, 81195210, 78077248, 59128983, 63025520, 48129895, 51304566,
+                                155270560, 59373566), strict=True)),
+    "GRCh38": dict(zip(_NAMES, (248956422, 242193529, 198295559, 190214555, 181538259, 170805979, 159345973,
+                                145138636, 138394717, 133797422, 135086622, 133275309, 114364328, 107043718,
+                                101991189, 90338345, 83257441, 80373285, 58617616, 64444167, 46709983, 50818468,
+                                156040895, 57227415), strict=True)),
 }
 NONSYNONYMOUS = frozenset({
     "missense_variant", "stop_gained", "stop_lost", "start_lost", "frameshift_variant", "inframe_insertion",
@@ -207,6 +215,12 @@ def parse_vcf(lines: Iterable[str], *, declared_genome: str = "GRCh38", sample: 
         chrom, pos_text, _id, ref, alts = fields[0], fields[1], fields[2], fields[3], fields[4]
         if not pos_text.isdigit() or int(pos_text) < 1:
             errors.append(RowError(number, "POS", Msg("{value!r} is not a positive whole number", value=pos_text)))
+            continue
+        if pos_text.isdigit() and int(pos_text) > LENGTHS.get(declared_genome, {}).get(normalise_contig(chrom),
+                                                                                       1 << 40):
+            errors.append(RowError(number, "POS", Msg("{pos} is past the end of chromosome {chrom} in {genome}: "
+                                                      "is the file of another genome build?", pos=pos_text,
+                                                      chrom=chrom, genome=declared_genome)))
             continue
         if not _BASES.match(ref):
             errors.append(RowError(number, "REF", Msg("{value!r} is not a sequence of A, C, G, T, N", value=ref)))
