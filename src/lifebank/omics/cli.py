@@ -131,23 +131,37 @@ def query_cmd(
     fmt: QueryFormatOpt = QueryFormat.table,
 ) -> None:
     """Variants (biallelic sites) in a region, with an ID, or in a gene."""
-    from lifebank.omics import service
-
     if sum(x is not None for x in (region, rsid, gene)) != 1:
         raise ValidationFailed("give exactly one of --region, --id, --gene")
-    db, data_dir = context.database(), context.settings().data_dir
-    if region is not None:
-        _, rows = service.variants_in_region(db, data_dir, region, dataset=dataset)
-    elif rsid is not None:
-        rows = service.variants_by_id(db, data_dir, rsid, dataset=dataset)
-    else:
-        _, rows = service.variants_in_gene(db, data_dir, gene or "", dataset=dataset)
+    rows = _direct_region_sites(region, dataset) if region is not None else None
+    if rows is None:
+        rows = _service_sites(region, rsid, gene, dataset)
     if fmt is QueryFormat.json:
         print_json(rows)
         return
     for row in rows:
         row["info"] = json.dumps(row["info"]) if row.get("info") is not None else None
     _emit(rows, fmt, SITE_COLUMNS)
+
+
+def _service_sites(region: str | None, rsid: str | None, gene: str | None,
+                   dataset: str | None) -> list[dict[str, object]]:
+    from lifebank.omics import service
+
+    db, data_dir = context.database(), context.settings().data_dir
+    if region is not None:
+        return service.variants_in_region(db, data_dir, region, dataset=dataset)[1]
+    if rsid is not None:
+        return service.variants_by_id(db, data_dir, rsid, dataset=dataset)
+    return service.variants_in_gene(db, data_dir, gene or "", dataset=dataset)[1]
+
+
+def _direct_region_sites(region: str, dataset: str | None) -> list[dict[str, object]] | None:
+    """The region's sites read without the ORM (`omics.direct_reads`); None: take the service path."""
+    from lifebank.cli import direct
+    from lifebank.omics import direct_reads
+
+    return direct.read(lambda conn: direct_reads.variants_in_region(conn, region, dataset=dataset))
 
 
 @app.command("af")
@@ -159,10 +173,18 @@ def af_cmd(
     fmt: QueryFormatOpt = QueryFormat.tsv,
 ) -> None:
     """AC, AN and AF per biallelic site over all samples or a subset (as bcftools +fill-tags computes them)."""
-    from lifebank.omics import service
+    subset = _read_samples(samples)
+    counts = None
+    if cohort is None:  # a cohort is resolved by the cohort service (biobank links): the service path
+        from lifebank.cli import direct
+        from lifebank.omics import direct_reads
 
-    counts = service.allele_counts(context.database(), context.settings().data_dir, region, dataset=dataset,
-                                   samples=_read_samples(samples), cohort=cohort)
+        counts = direct.read(lambda conn: direct_reads.allele_counts(conn, region, dataset=dataset, samples=subset))
+    if counts is None:
+        from lifebank.omics import service
+
+        counts = service.allele_counts(context.database(), context.settings().data_dir, region, dataset=dataset,
+                                       samples=subset, cohort=cohort)
     rows = counts.as_rows()
     if fmt is QueryFormat.json:
         for row, af in zip(rows, counts.af_values.tolist(), strict=True):
