@@ -50,7 +50,7 @@ def _carrier_participants(db: Database, data_dir: Path, request: BeaconRequest, 
                           ) -> tuple[set[str], set[str]]:
     """Participants and specimen barcodes of the dataset's samples carrying a matching variant."""
     hits = data.variants(db, data_dir, request, ds.name)
-    links = {link.vcf_sample: link for link in data.sample_links(db, ds.name)}
+    links = {link.vcf_sample: link for link in data.sample_links(db, ds)}
     people: set[str] = set()
     specimens: set[str] = set()
     for found in data.carriers(db, data_dir, ds.name, hits).values():
@@ -122,7 +122,7 @@ def variant_id(hit: data.VariantHit) -> str:
 
 def _samples(db: Database, ds: data.DatasetInfo, restriction: Restriction,
              prefix: str) -> tuple[DatasetAnswer, dict[str, data.SampleLink]]:
-    links = {f"{prefix}-{ds.name}-{link.batch}-{link.vcf_sample}": link for link in data.sample_links(db, ds.name)}
+    links = {f"{prefix}-{ds.name}-{link.batch}-{link.vcf_sample}": link for link in data.sample_links(db, ds)}
     if restriction.entry_id is not None:
         links = {k: v for k, v in links.items() if k == restriction.entry_id}
     return DatasetAnswer(ds.name, len(links), sorted(links)), links
@@ -269,7 +269,7 @@ def _records(db: Database, data_dir: Path, endpoint: str, ds: data.DatasetInfo, 
         return [biosample_record(extra[b]) for b in page]
     if endpoint == "g_variants":
         hits = [extra[i] for i in page]
-        links = {link.vcf_sample: link for link in data.sample_links(db, ds.name)}
+        links = {link.vcf_sample: link for link in data.sample_links(db, ds)}
         found = data.carriers(db, data_dir, ds.name, hits) if hits else {}
         out = []
         for hit in hits:

@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from threading import Lock
 from typing import Any
 
 from lifebank import biobank
@@ -36,12 +37,14 @@ class DatasetInfo:
     kind: str  # 'omics' or 'biobank'
     genome_build: str | None
     created_at: str | None
+    version: tuple[int, int] = (0, 0)  # (batches, samples): sample links change only when a batch is added
 
 
 def datasets(db: Database) -> list[DatasetInfo]:
     found = [DatasetInfo(BIOBANK, "biobank", None, None)]
     for row in omics.list_datasets(db):
-        found.append(DatasetInfo(str(row["name"]), "omics", str(row["genome_build"]), str(row["created_at"])))
+        found.append(DatasetInfo(str(row["name"]), "omics", str(row["genome_build"]), str(row["created_at"]),
+                                 (int(row["batches"]), int(row["samples"]))))  # type: ignore[call-overload]
     return found
 
 
@@ -53,16 +56,36 @@ class SampleLink:
     batch: int
 
 
-def sample_links(db: Database, dataset: str) -> list[SampleLink]:
-    return [SampleLink(str(r["vcf_sample"]), r["participant"], r["specimen_barcode"], int(r["batch"]))  # type: ignore[arg-type]
-            for r in omics.list_samples(db, dataset)]
+_links: dict[tuple[str, str, tuple[int, int]], tuple[list[SampleLink], frozenset[str]]] = {}
+_links_lock = Lock()
+
+
+def _cached_links(db: Database, dataset: DatasetInfo) -> tuple[list[SampleLink], frozenset[str]]:
+    """A dataset's sample links and participants, kept per (database, dataset, batches, samples): a new batch
+    changes the key, and nothing else relinks samples, so a Beacon query does not re-read 2,504 rows."""
+    key = (db.url, dataset.name, dataset.version)
+    with _links_lock:
+        found = _links.get(key)
+    if found is None:
+        links = [SampleLink(str(r["vcf_sample"]), r["participant"], r["specimen_barcode"],  # type: ignore[arg-type]
+                            int(r["batch"])) for r in omics.list_samples(db, dataset.name)]  # type: ignore[call-overload]
+        found = (links, frozenset(link.participant for link in links if link.participant))
+        with _links_lock:
+            if len(_links) > 64:
+                _links.clear()
+            _links[key] = found
+    return found
+
+
+def sample_links(db: Database, dataset: DatasetInfo) -> list[SampleLink]:
+    return _cached_links(db, dataset)[0]
 
 
 def members(db: Database, dataset: DatasetInfo) -> set[str] | None:
     """Participant codes of the dataset (None: every participant of the bank)."""
     if dataset.kind == "biobank":
         return None
-    return {link.participant for link in sample_links(db, dataset.name) if link.participant}
+    return set(_cached_links(db, dataset)[1])
 
 
 # --- filters -----------------------------------------------------------------------------------------------
@@ -204,7 +227,14 @@ def variants(db: Database, data_dir: Path, request: BeaconRequest, dataset: str)
     hits: list[VariantHit] = []
     for region in variant_regions(db, request, dataset):
         _total, rows = omics.variants_in_region(db, data_dir, region, dataset=dataset)
+        if not rows:
+            continue
+        # A site nobody in the dataset carries (AC = 0, as in a subset of a larger call set) is no answer.
+        seen = {(c.pos, c.ref, c.alt) for c in omics.allele_counts(db, data_dir, region, dataset=dataset)
+                if c.ac > 0}
         for row in rows:
+            if (row["pos"], row["ref"], row["alt"]) not in seen:
+                continue
             pos, ref, alt = int(row["pos"]), str(row["ref"]), str(row["alt"])  # type: ignore[call-overload]
             if not _PLAIN_BASES.match(alt) or not _PLAIN_BASES.match(ref):
                 continue  # '*' (overlapping deletion) and symbolic alleles are not Beacon alleles
