@@ -248,3 +248,28 @@ def test_batch_equals_pairs(api, parser):
     for i, dm in enumerate(lists):
         one = pair_probabilities(CLASSES, pm, dm)
         assert np.isclose(batch["p10of10"][i], one["p10of10"]) and np.isclose(batch["p9of10"][i], one["p9of10"])
+
+
+def test_registry_imputation_bulk_path_equals_one_by_one(api, nom, parser):
+    """Unambiguous typings are decided in bulk; every row's list equals the per-typing imputation."""
+    from lifebank.hla.index import SearchIndex
+    from lifebank.hla.registry_imputation import ImputedRegistry
+    from lifebank.hla.synthetic import SYNTHETIC_LOCI, frequencies_from_set, genotype_ids, sample_population
+
+    rng = np.random.default_rng(3)
+    index = SearchIndex(("A", "B", "C", "DQB1", "DRB1"))
+    pop = sample_population(400, rng, nom, frequencies_from_set(api.set))
+    genotypes = {locus: genotype_ids(pop, parser, index, locus) for locus in SYNTHETIC_LOCI}
+    index.add_coded(np.arange(400, dtype=np.int64), np.zeros(400, dtype=np.int8), np.full(400, np.nan,
+                    dtype=np.float32), genotypes)
+    index.compact()
+    registry = ImputedRegistry(index, api)
+    assert registry.precompute() > 100 and registry.bulk > 50
+    for row in range(0, 400, 7):
+        typing = registry._typing(tuple(int(index.geno[locus][row]) for locus in registry.loci))
+        expected = api.match_genotypes(api.impute(typing), registry.loci)
+        got = registry.lists[registry.row_key[row]]
+        assert got is not None
+        want = {tuple(c.ravel()): p for c, p in zip(expected.classes, expected.probabilities, strict=True)}
+        have = {tuple(c.ravel()): p for c, p in zip(got.classes, got.probabilities, strict=True)}
+        assert want.keys() == have.keys() and all(abs(want[k] - have[k]) < 1e-12 for k in want)

@@ -247,12 +247,13 @@ class Imputer:
             x = self.class_of[j][self.haplotypes[imputation.pairs[:, 0], j]]
             y = self.class_of[j][self.haplotypes[imputation.pairs[:, 1], j]]
             classes[:, c, 0], classes[:, c, 1] = np.minimum(x, y), np.maximum(x, y)
-        if k == 0:
-            return MatchGenotypes(loci, classes, np.zeros(0))
-        flat = classes.reshape(k, -1)
-        unique, inverse = np.unique(flat, axis=0, return_inverse=True)
-        probs = np.bincount(inverse.ravel(), weights=imputation.probabilities, minlength=len(unique))
-        return MatchGenotypes(loci, unique.reshape(len(unique), len(loci), 2).astype(np.int32), probs)
+        if k <= 1:
+            return MatchGenotypes(loci, classes, imputation.probabilities.astype(np.float64))
+        flat = np.ascontiguousarray(classes.reshape(k, -1))
+        rows = flat.view(np.dtype((np.void, flat.itemsize * flat.shape[1]))).ravel()  # one sortable key a row
+        _, first, inverse = np.unique(rows, return_index=True, return_inverse=True)
+        probs = np.bincount(inverse.ravel(), weights=imputation.probabilities, minlength=len(first))
+        return MatchGenotypes(loci, classes[first], probs)
 
 
 @dataclass(frozen=True, slots=True)

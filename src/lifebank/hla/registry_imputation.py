@@ -2,7 +2,11 @@
 
 Pure (NumPy). Registries repeat typings, and the search index already codes each donor locus as a genotype id,
 so a donor's typing at the imputed loci is the tuple of its genotype ids: each distinct tuple is imputed once
-(`Imputer` caches too), and `row_key` maps every index row to its tuple's id. `precompute` fills it for every
+(`Imputer` caches too), and `row_key` maps every index row to its tuple's id. Most distinct typings of a large
+registry are unambiguous at the set's resolution at every locus (each position fits exactly one allele of the
+set): their imputed list, reduced to what matching reads, is one genotype with probability 1 whenever some
+phase makes both haplotypes ones the set lists. Those are decided in bulk (one array test per phase), the rest
+are imputed one by one. `precompute` fills it for every
 row (after an import, in the background at server start), so a search reads probabilities for its candidates
 without re-imputing donors; a row added since is imputed on first use.
 """
@@ -33,6 +37,71 @@ class ImputedRegistry:
         self.lists: list[MatchGenotypes | None] = []  # None: the set explains no genotype of the typing
         self.unexplained: list[tuple[tuple[str, str], ...]] = []
         self.row_key = np.full(0, MISSING, dtype=np.int32)
+        self._vocab_pairs: dict[tuple[str, int], tuple[int, int] | None] = {}
+        columns = [imputer.column[locus] for locus in self.loci]
+        self._columns = columns
+        known = imputer.haplotypes[imputer.frequencies > 0][:, columns].astype(np.int64)
+        self._haplotype_codes = np.unique(self._code(known))
+        self.bulk = 0  # typings decided in bulk (unambiguous)
+
+    @staticmethod
+    def _code(vocab: np.ndarray) -> np.ndarray:
+        """One int64 per haplotype from its vocab indexes (12 bits a locus)."""
+        code = np.zeros(vocab.shape[0], dtype=np.int64)
+        for c in range(vocab.shape[1]):
+            code = (code << 12) | vocab[:, c]
+        return code
+
+    def _vocab_pair(self, locus: str, gid: int) -> tuple[int, int] | None:
+        """The set alleles behind a locus genotype when each position fits exactly one; None otherwise."""
+        key = (locus, gid)
+        if key in self._vocab_pairs:
+            return self._vocab_pairs[key]
+        table = self.index.tables[locus]
+        found: tuple[int, int] | None = None
+        if gid != 0:
+            first, second = table.positions[table.g_first[gid]], table.positions[table.g_second[gid]]
+            if first is not None and second is not None:
+                c1, c2 = self.imputer.consistent(locus, first), self.imputer.consistent(locus, second)
+                if c1.sum() == 1 and c2.sum() == 1:
+                    found = (int(np.flatnonzero(c1)[0]), int(np.flatnonzero(c2)[0]))
+        self._vocab_pairs[key] = found
+        return found
+
+    def _bulk(self, keys: list[tuple[int, ...]]) -> tuple[list[int], list[MatchGenotypes | None]]:
+        """Decide the unambiguous typings among `keys` in bulk: (their positions in `keys`, their lists)."""
+        rows, pairs = [], []
+        for i, key in enumerate(keys):
+            found = [self._vocab_pair(locus, gid) for locus, gid in zip(self.loci, key, strict=True)]
+            if all(f is not None for f in found):
+                rows.append(i)
+                pairs.append(found)
+        if not rows or len(self._columns) > 5:
+            return [], []
+        vocab = np.asarray(pairs, dtype=np.int64)  # (k, loci, 2)
+        width = vocab.shape[1]
+        represented = np.zeros(len(rows), dtype=bool)
+        for phase in range(1 << (width - 1)):
+            flip = np.asarray([(phase >> c) & 1 for c in range(width)], dtype=np.int64)
+            h1 = np.where(flip[None, :] == 1, vocab[:, :, 1], vocab[:, :, 0])
+            h2 = np.where(flip[None, :] == 1, vocab[:, :, 0], vocab[:, :, 1])
+            represented |= self._known(self._code(h1)) & self._known(self._code(h2))
+        out: list[MatchGenotypes | None] = []
+        for i in range(len(rows)):
+            if not represented[i]:
+                out.append(None)
+                continue
+            classes = np.empty((1, width, 2), dtype=np.int32)
+            for c, j in enumerate(self._columns):
+                x, y = self.imputer.class_of[j][vocab[i, c, 0]], self.imputer.class_of[j][vocab[i, c, 1]]
+                classes[0, c, 0], classes[0, c, 1] = min(x, y), max(x, y)
+            out.append(MatchGenotypes(self.loci, classes, np.ones(1)))
+        return rows, out
+
+    def _known(self, codes: np.ndarray) -> np.ndarray:
+        at = np.searchsorted(self._haplotype_codes, codes)
+        at[at == len(self._haplotype_codes)] = 0
+        return self._haplotype_codes[at] == codes
 
     def _typing(self, genotypes: Sequence[int]) -> dict[str, LocusTyping | None]:
         out: dict[str, LocusTyping | None] = {}
@@ -55,13 +124,28 @@ class ImputedRegistry:
             stacked = np.stack([self.index.geno[locus][todo] for locus in self.loci], axis=1)
             unique, inverse = np.unique(stacked, axis=0, return_inverse=True)
             found = np.empty(len(unique), dtype=np.int32)
+            fresh = []
             for u, genotypes in enumerate(unique.tolist()):
                 key = tuple(genotypes)
                 kid = self.keys.get(key)
                 if kid is None:
-                    kid = self.keys[key] = len(self.lists)
+                    fresh.append(u)
+                    continue
+                found[u] = kid
+            fresh_keys = [tuple(unique[u].tolist()) for u in fresh]
+            bulk_rows, bulk_lists = self._bulk(fresh_keys)
+            decided = dict(zip(bulk_rows, bulk_lists, strict=True))
+            self.bulk += sum(1 for x in bulk_lists if x is not None)
+            for i, (u, key) in enumerate(zip(fresh, fresh_keys, strict=True)):
+                kid = self.keys[key] = len(self.lists)
+                listed = decided.get(i)
+                if listed is not None:
+                    self.lists.append(listed)
+                    self.unexplained.append(())
+                else:  # ambiguous, or unambiguous but no listed phase: impute (and say what is unexplained)
                     imputed = self.imputer.impute(self._typing(key))
-                    self.lists.append(self.imputer.match_genotypes(imputed, self.loci) if imputed.represented else None)
+                    self.lists.append(self.imputer.match_genotypes(imputed, self.loci) if imputed.represented
+                                      else None)
                     self.unexplained.append(imputed.unexplained)
                 found[u] = kid
             self.row_key[todo] = found[inverse.ravel()]

@@ -534,8 +534,12 @@ def _index(db: Database, ctx: Context) -> SearchIndex:
 
 
 def warm_up(db: Database) -> None:
-    """Build the search index now (the server calls this at start) instead of on the first search."""
+    """Build the search index now (the server calls this at start) instead of on the first search, then impute
+    every donor typing with the default frequency set so the first probability search does not."""
     _index(db, fresh_context(db))
+    from lifebank.hla import prediction
+
+    prediction.precompute(db)
 
 
 def index_status(db: Database) -> dict[str, Any]:
