@@ -294,8 +294,13 @@ def precompute(db: Database) -> int:
     """Impute every donor typing with the default set now, so searches read probabilities (server start)."""
     ctx = service.fresh_context(db)
     index = service._index(db, ctx)
-    with ctx.lock:
-        return registry_imputation(db, index, DEFAULT_SET).precompute()
+    reg = registry_imputation(db, index, DEFAULT_SET)
+    for start in range(0, index.size, 20_000):  # the lock is released between chunks: searches go on meanwhile
+        with ctx.lock:
+            if ctx.index is not index:
+                break  # rebuilt meanwhile: the new index imputes on demand
+            reg.key_ids(np.arange(start, min(start + 20_000, index.size)))
+    return len(reg.lists)
 
 
 def _donor_sets(db: Database, keys: np.ndarray) -> np.ndarray:
