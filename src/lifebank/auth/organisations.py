@@ -124,6 +124,16 @@ def organisation_members(session: Session, organisation_id: int) -> list[str]:
                                 .order_by(User.username)))
 
 
+def members_by_organisation(db: Database) -> dict[int, list[str]]:
+    """organisation id -> usernames of its users (the organisations page)."""
+    found: dict[int, list[str]] = {}
+    with db.session() as session:
+        for org_id, username in session.execute(select(User.organisation_id, User.username)
+                                                .where(User.organisation_id.is_not(None)).order_by(User.username)):
+            found.setdefault(org_id, []).append(username)
+    return found
+
+
 def set_user_organisation(db: Database, username: str, organisation: str | None, *, actor: str) -> User:
     """Say which organisation a user works for (None or '': none)."""
     with db.transaction() as session:
