@@ -15,7 +15,7 @@ from lifebank.biobank import service as bb
 from lifebank.db.engine import Database
 
 ACTOR = "tester"
-PASSWORD = "correct horse battery staple"
+PASSWORD = "Correct-horse-battery-9"  # tests/conftest.py TEST_PASSWORD: the live server logs in with it
 
 # participant -> DUO codes of their consent (GRU, HMB, DS with scope, NPU, IRB)
 CONSENTS = {

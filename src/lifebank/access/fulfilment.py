@@ -29,9 +29,12 @@ from lifebank.audit import service as ledger
 from lifebank.db.base import utcnow
 from lifebank.db.engine import Database
 from lifebank.errors import Conflict, ValidationFailed
-from lifebank.messages import Msg
+from lifebank.messages import N_, Msg, register_labels
 
 ACTIVE = ("allocated", "picked")
+register_labels("allocation_state", {"allocated": N_("To pick"), "picked": N_("Picked"),
+                                     "dropped": N_("Dropped"), "shipped": N_("Shipped"),
+                                     "returned": N_("Returned"), "destroyed": N_("Destroyed")})
 
 
 def allocate(db: Database, request_id: int, *, principal: Reader, allow_last_aliquot: bool = False) -> dict[str, Any]:

@@ -74,7 +74,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
 ACCESS_PERMISSIONS = frozenset({"access.request", "access.read", "access.review", "access.manage", "access.fulfil"})
 _ACCESS_GRANTS: dict[Role, frozenset[str]] = {
     Role.ADMIN: ACCESS_PERMISSIONS,
-    Role.BIOBANK_MANAGER: frozenset({"access.read", "access.review", "access.manage", "access.fulfil"}),
+    Role.BIOBANK_MANAGER: frozenset({"access.request", "access.read", "access.review", "access.manage",
+                                     "access.fulfil"}),
     Role.TECHNICIAN: frozenset({"access.read", "access.fulfil"}),
     Role.CLINICIAN: frozenset({"access.request", "access.review"}),
     Role.RESEARCHER: frozenset({"access.request", "access.review"}),
