@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from lifebank.audit.models import LedgerEvent
 from lifebank.celltherapy import service
+from lifebank.celltherapy.chain import StepRefused
 
 from .chain_values import PRODUCT_CODES_CSV
 from .conftest import DOB
@@ -77,37 +78,62 @@ def test_api_order_step_signatures_chain_labels_fhir(client, users, chain) -> No
     assert "^FD=<X00020A0^FS" in zpl and "^FD=+03000=" in zpl
 
 
-def _cli(args: list[str], env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "lifebank", "celltherapy", *args], env={**os.environ, **env},
-                          input=stdin, capture_output=True, text=True, timeout=120)
+def _cli(args: list[str], stdin: str = "") -> subprocess.CompletedProcess[str]:
+    """The real `lifebank` entry point, in a subprocess (no database needed)."""
+    env = {**os.environ, "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "lifebank", "celltherapy", *args], env=env, input=stdin,
+                          capture_output=True, text=True, timeout=120)
 
 
-def test_cli_din_order_step_chain(tmp_path: Path, db_url: str, chain, users) -> None:
-    users("technician", "tech9")
-    env = {"LIFEBANK_DATABASE_URL": db_url, "LIFEBANK_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "200",
-           "LIFEBANK_SECRET_KEY": chain.settings.secret_key}
-    checked = _cli(["din", "check", "G123498654321", "--format", "json"], env)
+def test_cli_din_check_and_step_help() -> None:
+    checked = _cli(["din", "check", "G123498654321", "--format", "json"])
     assert json.loads(checked.stdout) == {"din": "G123498654321", "valid": True, "check_character": "H",
                                           "flags": "77", "eye_readable": "G1234 98 654321"}
-    assert json.loads(_cli(["din", "check", "G12349865432177", "--format", "json"], env).stdout)["valid"] is True
-    bad = _cli(["din", "check", "G12349865432176", "--format", "json"], env)
+    bad = _cli(["din", "check", "G12349865432176", "--format", "json"])
     assert bad.returncode == 1 and json.loads(bad.stdout)["valid"] is False
-    created = _cli(["order", "create", "--participant", "P1", "--product", "car-t", "--centre", "Ruijin", "--dob",
-                    DOB, "--format", "json"], env)
-    assert created.returncode == 0, created.stderr
-    order = json.loads(created.stdout)
-    assert set(order) == {"id", "coi"}
-    missing = _cli(["step", order["coi"], "collection", "--field", "volume_ml=250", "--signer", "tech9",
-                    "--password-stdin", "--format", "json"], env, stdin=PASSWORD + "\n")
-    assert missing.returncode == 1 and "step collection needs tnc_e9, cd3_e9" in missing.stderr
-    done = _cli(["step", str(order["id"]), "collection", "--field", "volume_ml=250", "--field", "tnc_e9=12",
-                 "--field", "cd3_e9=4", "--signer", "tech9", "--password-stdin", "--format", "json"], env,
-                stdin=PASSWORD + "\n")
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["next_step"] == "packaging"
-    shown = json.loads(_cli(["chain", order["coi"], "--format", "json"], env).stdout)
-    assert shown["steps"][0]["signatures"][0]["signer"] == "tech9" and shown["steps"][0]["values"]["cd3_e9"] == 4
-    helped = _cli(["step", "--help"], env).stdout
-    for name in ("collection", "qc-release", "bedside-verification", "infusion"):
-        assert name in helped
-    assert service.get_order(chain.db, order["coi"])["steps_done"] == 1
+    assert "flag characters 76 are wrong (expected 77)" in json.loads(bad.stdout)["reason"]
+    helped = " ".join(_cli(["step", "--help"]).stdout.split())
+    for line in ("collection: volume_ml, tnc_e9, cd3_e9", "bedside-verification: bag, wristband_code",
+                 "2 signature(s): verified, second verification", "infusion: bag, volume_ml"):
+        assert line in helped
+
+
+def test_cli_order_step_chain(tmp_path: Path, db_url: str, chain, users, monkeypatch) -> None:
+    """The commands in-process (Typer's runner): order create, a refused and a signed step, the chain."""
+    from typer.testing import CliRunner
+
+    from lifebank.celltherapy.cli import app
+    from lifebank.config import get_settings
+
+    users("technician", "tech9")
+    monkeypatch.setenv("LIFEBANK_DATABASE_URL", db_url)
+    monkeypatch.setenv("LIFEBANK_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("LIFEBANK_SECRET_KEY", chain.settings.secret_key)
+    get_settings.cache_clear()
+    runner = CliRunner()
+    try:
+        assert json.loads(runner.invoke(app, ["din", "check", "G12349865432177", "--format", "json"]).stdout)[
+            "valid"] is True
+        created = runner.invoke(app, ["order", "create", "--participant", "P1", "--product", "car-t", "--centre",
+                                      "Ruijin", "--dob", DOB, "--format", "json"])
+        assert created.exit_code == 0, created.output
+        order = json.loads(created.stdout)
+        assert set(order) == {"id", "coi"}
+        missing = runner.invoke(app, ["step", order["coi"], "collection", "--field", "volume_ml=250", "--signer",
+                                      "tech9", "--password-stdin", "--format", "json"], input=PASSWORD + "\n")
+        assert isinstance(missing.exception, StepRefused)
+        assert "step collection needs tnc_e9, cd3_e9" in missing.exception.detail
+        done = runner.invoke(app, ["step", str(order["id"]), "collection", "--field", "volume_ml=250", "--field",
+                                   "tnc_e9=12", "--field", "cd3_e9=4", "--signer", "tech9", "--password-stdin",
+                                   "--format", "json"], input=PASSWORD + "\n")
+        assert done.exit_code == 0, done.output
+        assert json.loads(done.stdout)["next_step"] == "packaging"
+        wrong = runner.invoke(app, ["step", order["coi"], "packaging", "--field", "bags=1", "--field",
+                                    "product_code=X0001", "--signer", "tech9", "--password-stdin"],
+                              input="not-the-password\n")
+        assert "electronic signature of tech9 refused" in wrong.exception.detail
+        shown = json.loads(runner.invoke(app, ["chain", order["coi"], "--format", "json"]).stdout)
+        assert shown["steps"][0]["signatures"][0]["signer"] == "tech9" and shown["steps"][0]["values"]["cd3_e9"] == 4
+        assert service.get_order(chain.db, order["coi"])["steps_done"] == 1
+    finally:
+        get_settings.cache_clear()
