@@ -58,3 +58,13 @@ def test_pages_order_chain_and_bedside(client, chain) -> None:
     accepted = client.post(f"/celltherapy/orders/{coi}/steps", data=form)
     assert accepted.status_code == 200 and "Verified: the bag and the patient match" in accepted.text
     assert "Second verification" in client.get(f"/celltherapy/orders/{coi}").text
+
+
+def test_find_box_opens_an_order_from_its_din_or_a_bag(client, chain) -> None:
+    _login(client, chain.db, "tina", "technician")
+    order = chain.order()
+    chain.run(order, until="shipment-to-centre")
+    bag = chain.values(order, "thaw")["bag"]
+    for text in (order["coi"], bag):
+        answer = client.get("/find", params={"q": text}, follow_redirects=False)
+        assert answer.status_code in (302, 303, 307) and answer.headers["location"].endswith(order["coi"])
