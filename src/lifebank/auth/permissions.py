@@ -101,6 +101,19 @@ ROLE_PERMISSIONS = {role: granted | _CELLTHERAPY_GRANTS.get(role, frozenset())
                     for role, granted in ROLE_PERMISSIONS.items()}
 
 
+# Data sharing (issue 14): write de-identified exports and release records (managers); receive one's own exports.
+SHARING_PERMISSIONS = frozenset({"share.export", "share.receive"})
+_SHARING_GRANTS: dict[Role, frozenset[str]] = {
+    Role.ADMIN: SHARING_PERMISSIONS,
+    Role.BIOBANK_MANAGER: SHARING_PERMISSIONS,
+    Role.RESEARCHER: frozenset({"share.receive"}),
+    Role.PARTNER: frozenset({"share.receive"}),
+}
+PERMISSIONS = PERMISSIONS | SHARING_PERMISSIONS
+ROLE_PERMISSIONS = {role: granted | _SHARING_GRANTS.get(role, frozenset())
+                    for role, granted in ROLE_PERMISSIONS.items()}
+
+
 def permissions_of(roles: set[str] | frozenset[str]) -> frozenset[str]:
     granted: set[str] = set()
     for role in roles:

@@ -142,3 +142,50 @@ def import_bff(folder: Annotated[Path, typer.Argument(metavar="DIR", help="folde
     else:
         say(Msg("imported {individuals} individuals, {biosamples} biosamples and {variants} variants as dataset "
                 "{dataset}", **result.as_dict()))
+
+
+@share_app.command("export")
+def export(fmt_name: Annotated[str, typer.Option("--format", help="csv, parquet, fhir (Bulk NDJSON) or "
+                                                                "phenopackets (GA4GH v2)")],
+           out: Annotated[Path, typer.Option("--out", help="folder to write the files into (also kept in the "
+                                                           "bank's export store for the recipient)")],
+           request: Annotated[int | None, typer.Option("--request", help="an approved access request's id")] = None,
+           release: Annotated[int | None, typer.Option("--release", help="an admin's release (record grant) id, "
+                                                                         "from `lifebank beacon grant`")] = None,
+           dataset_name: Annotated[str, typer.Option("--dataset", help="the dataset a request draws on "
+                                                                        "(default: the whole bank)")] = "biobank",
+           k: Annotated[int, typer.Option("--k", help="k-anonymity: smallest group released")] = 5,
+           output: Annotated[OutputFormat, typer.Option("--report-format",
+                                                        help="table for people, json for programs")]
+           = OutputFormat.table) -> None:
+    """Write a de-identified export for the recipient of an approved access request (or of a release):
+    per-recipient pseudonyms, generalised quasi-identifiers, k-anonymity, consent re-checked; ledgered."""
+    from lifebank.cli.context import settings as cli_settings
+    from lifebank.errors import ValidationFailed
+    from lifebank.sharing import exports
+
+    if (request is None) == (release is None):
+        raise ValidationFailed("give either --request or --release")
+    db = database()
+    source = exports.from_request(db, request, dataset_name) if request is not None else \
+        exports.from_release(db, release)  # type: ignore[arg-type]
+    result = exports.export(db, cli_settings().data_dir, source, fmt_name, actor=cli_actor(), out=out, k=k)
+    if output is OutputFormat.json:
+        print_json(result)
+        return
+    report = result["report"]
+    say(Msg("export {id} for {recipient}: {rows} participants, {specimens} specimens; {suppressed} suppressed "
+            "below k = {k}, {refused} excluded by consent", id=result["id"], recipient=result["recipient"],
+            rows=result["rows"], specimens=result["specimens"], suppressed=report["suppressed"], k=report["k"],
+            refused=report["consent_refused"]))
+    emit_rows(result["files"], output, columns=["name", "sha256", "bytes"])
+
+
+@share_app.command("list")
+def list_exports(recipient: Annotated[str | None, typer.Option(help="only this recipient's exports")] = None,
+                 fmt: FormatOpt = OutputFormat.table) -> None:
+    """Exports written so far, with recipient, rows and suppression."""
+    from lifebank.sharing import exports
+
+    emit_rows(exports.list_exports(database(), recipient=recipient), fmt,
+              columns=["id", "recipient", "request", "release", "format", "rows", "suppressed", "created_at"])

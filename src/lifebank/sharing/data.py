@@ -27,6 +27,9 @@ from lifebank.sharing.request import BeaconRequest, BeaconRequestError, Coordina
 from lifebank.sharing.terms import AVAILABLE, SEX_OF_TERM, types_of_origin
 
 BIOBANK = "biobank"
+# Disease filters (CURIE prefix -> the clinical domain's code-system short name), answered from clinical data.
+DISEASE_SYSTEMS = {"ICD10": "icd10", "ICD10CM": "icd10cm", "SNOMED": "snomed", "SCTID": "snomed",
+                   "ICDO3": "icdo3", "ICD-O-3": "icdo3"}
 _PLAIN_BASES = re.compile(r"^[ACGTUNRYSWKMBDHV]+$")
 _DUO = "DUO:"
 
@@ -97,13 +100,20 @@ def check_filters(filters: Iterable[Filter], scope: str) -> None:
             raise BeaconRequestError(Msg("filter {id}: alphanumeric filters are not supported; use the ontology "
                                          "terms listed at /api/beacon/v2/filtering_terms", id=flt.id))
         known = (flt.id in SEX_OF_TERM or flt.id == AVAILABLE or types_of_origin(flt.id)
-                 or (flt.id.startswith(_DUO) and flt.id in _duo_ids()))
+                 or (flt.id.startswith(_DUO) and flt.id in _duo_ids()) or _disease(flt.id) is not None)
         if not known:
             raise BeaconRequestError(Msg("unknown filter {id}: see /api/beacon/v2/filtering_terms for the terms "
                                          "this Beacon knows", id=flt.id))
         if scope not in ("individual", "biosample"):
             raise BeaconRequestError(Msg("filter {id} does not apply to {entry}; it filters individuals and "
                                          "biosamples", id=flt.id, entry=scope))
+
+
+def _disease(term: str) -> tuple[str, str] | None:
+    """(code system, code) of a disease filter such as `ICD10:C61` or `SNOMED:399068003`, else None."""
+    prefix, _, code = term.partition(":")
+    system = DISEASE_SYSTEMS.get(prefix.upper())
+    return (system, code.strip()) if system and code.strip() else None
 
 
 def _duo_ids() -> set[str]:
@@ -127,6 +137,11 @@ def participants_filtered(db: Database, filters: Iterable[Filter]) -> set[str] |
             narrow(biobank.participants_matching(db, consent_code=flt.id))
         elif flt.id == AVAILABLE:
             narrow(biobank.participants_with_specimens(db, status="available"))
+        elif (disease := _disease(flt.id)) is not None:
+            from lifebank.clinical import ClinicalCriteria, participants_with_clinical
+
+            narrow(participants_with_clinical(db, ClinicalCriteria(diagnosis=disease[1], diagnosis_system=disease[0],
+                                                                   descendants=flt.include_descendants)))
         else:
             found: set[str] = set()
             for code in types_of_origin(flt.id):
@@ -186,7 +201,7 @@ def specimen_count(db: Database) -> int:
 
 def participant_level(filters: Iterable[Filter]) -> list[Filter]:
     """The filters that select owners (sex, consent) rather than specimens."""
-    return [f for f in filters if f.id in SEX_OF_TERM or f.id.startswith(_DUO)]
+    return [f for f in filters if f.id in SEX_OF_TERM or f.id.startswith(_DUO) or _disease(f.id) is not None]
 
 
 # --- variants ----------------------------------------------------------------------------------------------
