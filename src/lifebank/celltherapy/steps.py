@@ -41,21 +41,32 @@ SECRET_FIELDS = ("wristband_dob", "wristband_mrn")  # compared, never stored or 
 def record_step(db: Database, ref: str | int, step: str, values: Mapping[str, Any], signers: Sequence[SignedBy],
                 *, actor: str, settings: Settings | None = None) -> dict[str, Any]:
     """Record `step` of order `ref` with its values and signatures, or refuse it (ledgered) with the reason."""
-    entity = str(ref)
     try:
-        with db.session() as session:
-            order = order_row(session, ref)
-            entity, participant, product_code = order.coi, order.participant, order.product
-        if step in CONSENT_STEPS:
-            check_consent(db, participant, actor=actor, entity_id=entity, action="celltherapy.step.refused")
-        if step == "cryopreservation" and str(values.get("specimen") or "").strip():
-            _check_specimen(db, str(values["specimen"]).strip(), participant, PRODUCTS[product_code])
+        specimen = str(values.get("specimen") or "").strip() if step == "cryopreservation" else ""
+        if step in CONSENT_STEPS or specimen:
+            with db.session() as session:
+                order = order_row(session, ref)
+                coi, participant, product_code = order.coi, order.participant, order.product
+            if step in CONSENT_STEPS:
+                check_consent(db, participant, actor=actor, entity_id=coi, action="celltherapy.step.refused")
+            if specimen:
+                _check_specimen(db, specimen, participant, PRODUCTS[product_code])
         return _record(db, ref, step, values, signers, actor=actor, settings=settings)
     except LifeBankError as exc:
-        if (not isinstance(exc, NotFound) or entity != str(ref)) and not isinstance(exc, NoConsent):
-            ledger_refusal(db, actor=actor, action="celltherapy.step.refused", entity_id=entity, error=exc,
+        coi = _coi_of(db, ref)
+        if coi is not None and not isinstance(exc, NoConsent):  # check_consent ledgered its own refusal
+            ledger_refusal(db, actor=actor, action="celltherapy.step.refused", entity_id=coi, error=exc,
                            extra={"step": step})
         raise
+
+
+def _coi_of(db: Database, ref: str | int) -> str | None:
+    """The COI of an order reference, read only when a refusal is ledgered (None: no such order)."""
+    try:
+        with db.session() as session:
+            return order_row(session, ref).coi
+    except NotFound:
+        return None
 
 
 def _check_specimen(db: Database, barcode: str, participant: str, product: Product) -> None:
