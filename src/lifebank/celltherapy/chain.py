@@ -62,25 +62,31 @@ class FieldRule:
     choices: tuple[str, ...] = ()
 
     def parse(self, raw: Any) -> Any:
-        """The value in its kind, or ValueError with the reason (the caller names the field)."""
+        """The value in its kind, or ValueError carrying the reason as a catalogue message."""
         text = str(raw).strip()
         if not text:
-            raise ValueError("empty")
+            raise ValueError(Msg("empty"))
         if self.kind in ("number", "integer"):
-            number = float(text)
+            try:
+                number = float(text)
+            except ValueError:
+                raise ValueError(Msg("not a number")) from None
             if number != number or (self.kind == "integer" and not number.is_integer()):
-                raise ValueError("not a whole number" if self.kind == "integer" else "not a number")
+                raise ValueError(Msg("not a whole number") if self.kind == "integer" else Msg("not a number"))
             if self.minimum is not None and number < self.minimum:
-                raise ValueError(f"below {self.minimum:g}")
+                raise ValueError(Msg("below {minimum}", minimum=f"{self.minimum:g}"))
             if self.maximum is not None and number > self.maximum:
-                raise ValueError(f"above {self.maximum:g}")
+                raise ValueError(Msg("above {maximum}", maximum=f"{self.maximum:g}"))
             return int(number) if self.kind == "integer" else number
         if self.kind == "date":
-            return date.fromisoformat(text).isoformat()
+            try:
+                return date.fromisoformat(text).isoformat()
+            except ValueError:
+                raise ValueError(Msg("not a date (YYYY-MM-DD)")) from None
         if self.kind == "choice" and text not in self.choices:
-            raise ValueError("one of " + ", ".join(self.choices))
+            raise ValueError(Msg("one of {choices}", choices=", ".join(self.choices)))
         if len(text) > 200:
-            raise ValueError("longer than 200 characters")
+            raise ValueError(Msg("longer than 200 characters"))
         return text
 
 
@@ -184,7 +190,7 @@ def check_values(step: str, product: Product, values: Mapping[str, Any]) -> dict
             parsed[name] = FIELDS[name].parse(raw)
         except ValueError as exc:
             raise StepRefused(Msg("step {step}: {field} = {value!r} is not valid ({reason})", step=step,
-                                               field=name, value=str(raw), reason=str(exc).split(":")[0]),
+                                               field=name, value=str(raw), reason=exc.args[0]),
                               "bad_value") from None
     if step == "bedside-verification" and not ({"wristband_dob", "wristband_mrn"} & set(parsed)):
         raise StepRefused(Msg("step {step} needs {fields}", step=step,
