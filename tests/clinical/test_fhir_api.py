@@ -120,3 +120,21 @@ def test_group_bulk_export(client, db, users, tmp_path):
     other = users.headers("admin")
     assert client.get(kick.headers["Content-Location"].replace("http://testserver", ""),
                       headers=other).status_code == 404
+
+
+def test_every_fhir_route_but_metadata_needs_a_token(app, client):
+    from fastapi.routing import iter_route_contexts
+    from starlette.routing import compile_path
+
+    checked = 0
+    for route in iter_route_contexts(app.routes):
+        path = getattr(route, "path", "")
+        if not path.startswith("/fhir/r4") or path == "/fhir/r4/metadata":
+            continue
+        concrete = compile_path(path)[1].replace("{", "").replace("}", "")  # a stand-in value per parameter
+        answer = client.get(concrete)
+        assert answer.status_code == 401, (path, answer.status_code)
+        assert answer.json()["resourceType"] == "OperationOutcome"
+        checked += 1
+    assert checked >= 16
+    assert client.get("/fhir/r4/metadata").status_code == 200

@@ -56,7 +56,8 @@ class FhirRoute(APIRoute):
         return route
 
 
-router = APIRouter(prefix=BASE, route_class=FhirRoute, tags=["fhir"])
+# Outside the OpenAPI document (which describes /api/v1): FHIR clients read the CapabilityStatement instead.
+router = APIRouter(prefix=BASE, route_class=FhirRoute, tags=["fhir"], include_in_schema=False)
 PatientReader = Depends(require("participant.read"))
 
 
