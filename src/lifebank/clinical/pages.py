@@ -24,7 +24,7 @@ from lifebank.web.deps import DbDep
 from lifebank.web.templating import render
 from lifebank.web.ui import page_requires
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)
 LANES = {"condition": N_("Conditions"), "measurement": N_("Labs"), "procedure": N_("Procedures"),
          "medication": N_("Medications"), "specimen": N_("Specimens")}
 RECENT = 15

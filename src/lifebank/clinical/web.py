@@ -9,7 +9,7 @@ from lifebank.clinical import fhir_api, pages
 from lifebank.messages import N_, register_labels
 from lifebank.web.templating import NavItem
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)
 router.include_router(fhir_api.router)
 router.include_router(pages.router)
 NAV: list[NavItem] = [NavItem("Clinical import", "/clinical/import", "import.run", 62)]
