@@ -223,3 +223,13 @@ def test_a_broken_domain_cli_is_named_and_the_other_commands_still_run(monkeypat
     root = LazyRoot(name="t", domains=("hla", "omics"))
     assert [g.name for g in root.for_args(["--help"]).registered_groups] == ["omics"]
     assert "warning: the hla commands are unavailable: ImportError: cannot import name 'x'" in capsys.readouterr().err
+
+
+def test_revision_links_are_read_from_the_header_unless_reassigned_below(tmp_path: Path) -> None:
+    plain = tmp_path / "0097_plain.py"
+    plain.write_text("revision = 'c'\ndown_revision = 'b'\n\n\ndef upgrade() -> None:\n    x = 'revision = 1'\n")
+    assert schema._read_revision(plain) == ("c", ("b",), ())
+    relinked = tmp_path / "0096_relinked.py"
+    relinked.write_text("revision = 'c'\ndown_revision = 'b'\n\n\ndef upgrade() -> None:\n    pass\n\n\n"
+                        "down_revision = compute()\n")
+    assert schema._read_revision(relinked) is None  # the whole file is read, and it is not plain literals

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 # (alembic.script.base._only_source_rev_file).
 _REVISION_FILE = re.compile(r"(?!\.\#|__init__)(.*\.py)$")
 _LINKS = ("revision", "down_revision", "depends_on")
+_RELINKED = re.compile(rb"^(revision|down_revision|depends_on)\b", re.MULTILINE)
 
 
 def _literal_ids(value: object) -> tuple[str, ...] | None:
@@ -42,9 +43,25 @@ def _literal_ids(value: object) -> tuple[str, ...] | None:
 
 
 def _read_revision(path: Path) -> tuple[str, tuple[str, ...], tuple[str, ...]] | None:
-    """(revision, down revisions, dependencies) as the file states them; None when it is not plain literals."""
+    """(revision, down revisions, dependencies) as the file states them; None when it is not plain literals.
+
+    The links sit in the module header, above `def upgrade()`; parsing only that part (when it parses and
+    states a revision) spares a one-shot command parsing every migration's DDL (~20 ms for 19 files)."""
+    source = path.read_bytes()
+    header, found_def, rest = source.partition(b"\ndef ")
+    if found_def and not _RELINKED.search(rest):  # no link (re)assigned below the header
+        try:
+            read = _links(ast.parse(header, filename=str(path)))
+        except SyntaxError:
+            read = None
+        if read is not None:
+            return read
+    return _links(ast.parse(source, filename=str(path)))
+
+
+def _links(module: ast.Module) -> tuple[str, tuple[str, ...], tuple[str, ...]] | None:
     found: dict[str, object] = {}
-    for node in ast.parse(path.read_bytes(), filename=str(path)).body:
+    for node in module.body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1:
             target, value = node.targets[0], node.value
         elif isinstance(node, ast.AnnAssign) and node.value is not None:
