@@ -49,7 +49,9 @@ def call(copy_number: float, ploidy: float = 2.0) -> str:
     return "neutral"
 
 
-def parse_segments(lines: Iterable[str], *, purity: float | None = None, ploidy: float = 2.0) -> list[Segment]:
+def parse_segments(lines: Iterable[str], *, purity: float | None = None, ploidy: float = 2.0,
+                   sample: str | None = None) -> list[Segment]:
+    """Segments of the file; for a SEG file of several tumours, those whose `ID` is `sample`."""
     reader = csv.DictReader((line for line in lines if line.strip() and not line.startswith("#")), delimiter="\t")
     columns = reader.fieldnames or []
     pcgr = {"Chromosome", "Start", "End", "nMajor", "nMinor"}
@@ -66,6 +68,8 @@ def parse_segments(lines: Iterable[str], *, purity: float | None = None, ploidy:
     p = purity if purity else 1.0
     segments, errors = [], []
     for line, row in enumerate(reader, start=2):
+        if sample is not None and "ID" in columns and (row.get("ID") or "").strip() != sample:
+            continue
         try:
             start, end = int(row[names[1]]), int(row[names[2]])
             if names[0] == "Chromosome":

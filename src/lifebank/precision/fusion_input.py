@@ -25,7 +25,9 @@ class Fusion:
     reads: int | None = None
 
 
-def parse_fusions(lines: Iterable[str]) -> list[Fusion]:
+def parse_fusions(lines: Iterable[str], *, sample: str | None = None) -> list[Fusion]:
+    """Fusions of the file; for a cBioPortal file of several tumours, those of `sample` (its Sample_Id).
+    A structural variant with a gene on one side only (the other intergenic) is kept with that one gene."""
     reader = csv.DictReader((line for line in lines if line.strip() and not line.startswith("#")), delimiter="\t")
     columns = set(reader.fieldnames or [])
     if "FusionGene" in columns:
@@ -47,11 +49,14 @@ def parse_fusions(lines: Iterable[str]) -> list[Fusion]:
             fusions.append(Fusion(line, genes[0], genes[1], row.get("LeftBreakpoint"), row.get("RightBreakpoint"),
                                   int(reads) if reads.isdigit() else None))
         else:
-            five, three = (row["Site1_Hugo_Symbol"] or "").strip(), (row["Site2_Hugo_Symbol"] or "").strip()
-            if not five or five == "NA":
+            if sample is not None and (row.get("Sample_Id") or "").strip() != sample:
+                continue
+            five, three = ((row[c] or "").strip() for c in ("Site1_Hugo_Symbol", "Site2_Hugo_Symbol"))
+            five, three = ("" if five == "NA" else five), ("" if three == "NA" else three)
+            if not five and not three:
                 errors.append(RowError(line, "Site1_Hugo_Symbol", Msg("the gene is empty")))
                 continue
-            fusions.append(Fusion(line, five, "" if three == "NA" else three,
+            fusions.append(Fusion(line, five or three, three if five else "",
                                   f"{row.get('Site1_Chromosome')}:{row.get('Site1_Position')}",
                                   f"{row.get('Site2_Chromosome')}:{row.get('Site2_Position')}"))
     if errors:

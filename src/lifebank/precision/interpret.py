@@ -230,12 +230,13 @@ def _cna(inputs: TumourInputs, kb: KnowledgeBase) -> list[dict[str, Any]]:
 def _fusions(inputs: TumourInputs, kb: KnowledgeBase) -> list[dict[str, Any]]:
     rows = []
     for fusion in inputs.fusions:
-        pair = {fusion.gene5, fusion.gene3}
+        pair = {fusion.gene5, fusion.gene3} - {""}
         candidates = list(kb.fusions.get(fusion.gene5, ())) + list(kb.fusions.get(fusion.gene3, ()))
         evidence = _dedupe([e for e in candidates if (e.partner is None and e.gene in pair)
                             or (e.partner is not None and {e.gene, e.partner} == pair)])
         placed = tiers.place(evidence, inputs.tumour_type, kb.oncotree)
-        rows.append({"fusion": f"{fusion.gene5}::{fusion.gene3}", "gene5": fusion.gene5, "gene3": fusion.gene3,
+        name = f"{fusion.gene5}::{fusion.gene3}" if fusion.gene3 else fusion.gene5
+        rows.append({"fusion": name, "gene5": fusion.gene5, "gene3": fusion.gene3,
                      "left_breakpoint": fusion.left, "right_breakpoint": fusion.right, "split_reads": fusion.reads,
                      "tier": placed.tier, "tier_rule": placed.rule,
                      "therapies": _therapies(evidence, inputs.tumour_type, kb)})

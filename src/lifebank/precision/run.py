@@ -63,7 +63,8 @@ def tumour_inputs(files: dict[str, bytes], options: Options) -> TumourInputs:
     else:
         variants = parse_maf(text_of(files["maf"]).splitlines(), declared_genome=options.genome, sample=options.sample)
     segments = parse_segments(text_of(files["cna"]).splitlines(), purity=options.purity,
-                              ploidy=options.ploidy or 2.0) if "cna" in files else []
-    fusions = parse_fusions(text_of(files["fusions"]).splitlines()) if "fusions" in files else []
+                              ploidy=options.ploidy or 2.0, sample=options.sample) if "cna" in files else []
+    fusions = parse_fusions(text_of(files["fusions"]).splitlines(), sample=options.sample) \
+        if "fusions" in files else []
     return TumourInputs(options.tumour_type, variants, segments, fusions, purity=options.purity,
                         ploidy=options.ploidy, target_size_mb=options.target_size_mb)
