@@ -25,7 +25,7 @@ from lifebank.web import dashboard, find, operations, ui
 from lifebank.web.csrf import CSRF_COOKIE, csrf_token_valid, new_csrf_token
 from lifebank.web.deps import optional_principal
 from lifebank.web.i18n import DEFAULT_LANGUAGE, from_accept_language, normalise
-from lifebank.web.problems import install_problem_handlers
+from lifebank.web.problems import install_problem_handlers, problem_media_types, problem_responses
 from lifebank.web.templating import render
 
 API_PREFIX = "/api/v1"
@@ -107,7 +107,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
     app.state.db = db
     app.state.secret_key = settings.effective_secret_key()
 
-    api = APIRouter(prefix=API_PREFIX)
+    api = APIRouter(prefix=API_PREFIX, responses=problem_responses())
     api.include_router(_health_router())
     for module in domain_modules("api"):
         api.include_router(module.router)
@@ -131,6 +131,14 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
                       errors=errors or [], back=back_link(request, status))
 
     app.state.html_error = html_error
+    default_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = problem_media_types(default_openapi(), API_PREFIX)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     install_problem_handlers(app, is_api=_is_api)
     app.add_exception_handler(ui.LoginRedirect, ui.login_redirect)  # type: ignore[arg-type]
 

@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lifebank.errors import LifeBankError, RowsRejected
@@ -99,20 +100,63 @@ def field_name(loc: tuple[Any, ...] | list[Any]) -> Msg | str:
     return Msg(english) if english else name
 
 
+def validation_reason(error: Mapping[str, Any]) -> Msg:
+    """Why pydantic refused one value, as a catalogue sentence ("must be a whole number")."""
+    template = VALIDATION_REASONS.get(str(error.get("type")), INVALID)
+    context: Mapping[str, Any] = error.get("ctx") or {}
+    if not _placeholders(template) <= set(context):  # a context pydantic did not send: say less, not "{le}"
+        template = INVALID
+    return Msg(template, **{key: str(value) for key, value in context.items()})
+
+
 def validation_messages(errors: Any) -> list[Msg]:
     """One catalogue message per refused field: "{field}: {reason}", e.g. "Maximum mismatches: must be a
     whole number" — the same in every language, with the field's own label."""
     messages: list[Msg] = []
     for error in errors:
-        template = VALIDATION_REASONS.get(str(error.get("type")), INVALID)
-        context: Mapping[str, Any] = error.get("ctx") or {}
-        if not _placeholders(template) <= set(context):  # a context pydantic did not send: say less, not "{le}"
-            template = INVALID
-        reason = Msg(template, **{key: str(value) for key, value in context.items()})
-        message = Msg("{field}: {reason}", field=field_name(error.get("loc", ())), reason=reason)
+        message = Msg("{field}: {reason}", field=field_name(error.get("loc", ())), reason=validation_reason(error))
         if message not in messages:
             messages.append(message)
     return messages
+
+
+class ProblemDocument(BaseModel):
+    """RFC 9457 problem details, as every error of `/api/v1` answers (`errors` lists refused rows or fields)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    errors: list[dict[str, Any]] | None = None
+
+
+_PROBLEM_STATUSES = {400: "Bad request", 401: "Authentication required", 403: "Forbidden", 404: "Not found",
+                     409: "Conflict", 422: "Validation failed", 429: "Too many attempts"}
+
+
+def problem_responses() -> dict[int | str, dict[str, Any]]:
+    """The error responses every API operation may give (its router's `responses`), all problem documents."""
+    return {status: {"model": ProblemDocument, "description": title} for status, title in _PROBLEM_STATUSES.items()}
+
+
+def problem_media_types(document: dict[str, Any], prefix: str) -> dict[str, Any]:
+    """Declare the 4xx/5xx responses under `prefix` as `application/problem+json` (FastAPI writes every model
+    response as application/json) and FastAPI's default 422 as the problem document it really is."""
+    problem_ref = {"$ref": "#/components/schemas/ProblemDocument"}
+    for path, operations in document.get("paths", {}).items():
+        if not path.startswith(prefix):
+            continue
+        for operation in operations.values():
+            for status, response in (operation.get("responses") or {}).items():
+                if str(status)[0] in "45":
+                    response["content"] = {PROBLEM_JSON: {"schema": problem_ref}}
+    schemas = document.get("components", {}).get("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        if not any(unused in str(op) for ops in document.get("paths", {}).values() for op in ops.values()):
+            schemas.pop(unused, None)
+    return document
 
 
 def _placeholders(template: str) -> set[str]:
@@ -148,8 +192,10 @@ def install_problem_handlers(app: FastAPI, *, is_api: Callable[[Request], bool])
             language = request_language(request)
             lines = [message.render(language) for message in validation_messages(exc.errors())]
             return html_error(request, 422, "", errors=lines)
-        errors = [{"field": _field_path(e["loc"]), "reason": e["msg"]} for e in exc.errors()]
-        detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
+        language = request_language(request)
+        errors = [{"field": _field_path(e["loc"]), "reason": validation_reason(e).render(language)}
+                  for e in exc.errors()]
+        detail = "; ".join(message.render(language) for message in validation_messages(exc.errors()))
         return problem(422, "Validation failed", detail, errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
