@@ -98,6 +98,7 @@ def test_qc_out_of_specification_needs_a_documented_exception(chain) -> None:
         chain.step(order, "qc-release", failing)
     result = chain.step(order, "qc-release", dict(failing, exception="DEV-2026-7: endotoxin retest approved by QP"))
     assert result["values"]["exception"].startswith("DEV-2026-7")
+    assert [r["reason"] for r in _refusals(chain.db, order["coi"])] == ["qc_out_of_specification"]
 
 
 def test_an_excursion_blocks_receipt_until_a_deviation_is_signed(chain) -> None:
@@ -113,6 +114,7 @@ def test_an_excursion_blocks_receipt_until_a_deviation_is_signed(chain) -> None:
     assert refused.value.reason == "excursion"
     done = chain.step(order, "receipt-at-manufacturing", {"condition": "intact", "deviation": "DEV-9 accepted"})
     assert done["values"]["excursions_acknowledged"] == 1
+    assert [r["reason"] for r in _refusals(chain.db, order["coi"])] == ["no_trace", "excursion"]
     with pytest.raises(Conflict, match="already received"):
         service.import_trace(chain.db, order["coi"], "to-manufacturing", WARM_TRACE, actor="tech1")
 
@@ -162,6 +164,7 @@ def test_two_users_completing_the_same_step_exactly_one_wins(chain) -> None:
     assert "already recorded" in losses[0].detail or "just recorded" in losses[0].detail
     assert _steps(chain.db, order["coi"]) == 1
     assert len(service.chain_view(chain.db, order["coi"])["steps"]) == 1
+    assert [r["reason"] for r in _refusals(chain.db, order["coi"])] in (["already_done"], ["concurrent"])
 
 
 def test_slots_bound_the_apheresis_bookings(chain) -> None:
