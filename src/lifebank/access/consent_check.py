@@ -137,11 +137,11 @@ def _counts(db: Database, request: AccessRequest, items: list[RequestItem]) -> t
     result = evaluate_request(db, request, items)
     specimens = 0
     for item in items:
-        found, _held = biobank.allocatable_specimens(db, result.eligible, specimen_type=item.specimen_type,
-                                                     min_quantity=item.min_volume,
-                                                     max_freeze_thaw=request.max_freeze_thaw,
-                                                     sprec_prefix=request.sprec_prefix)
-        specimens += len(found)
+        held = biobank.allocatable_counts(
+            db, specimen_type=item.specimen_type, min_quantity=item.min_volume,
+            max_freeze_thaw=request.max_freeze_thaw, sprec_prefix=request.sprec_prefix,
+            participant_codes=result.eligible if request.cohort else None)
+        specimens += sum(held.get(code, 0) for code in result.eligible)
     counts = (len(result.eligible), len(result.excluded), specimens)
     with _CACHE_LOCK:
         if len(_CACHE) > 256:

@@ -13,10 +13,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 _NUMBER = re.compile(r"(\d+)")
 
 
+@lru_cache(maxsize=65536)
 def natural_key(text: str) -> tuple[tuple[int, object], ...]:
     """'BOX-10' -> (('BOX-',), 10, …): numbers compare as numbers, the rest as case-folded text."""
     return tuple((1, int(part)) if part.isdigit() else (0, part.casefold())

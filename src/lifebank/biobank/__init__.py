@@ -72,9 +72,9 @@ def barcode_png(data: str, symbology: str = "code128") -> bytes:
 
 
 # The distribution functions (issue 11), loaded on first use like the rest.
-DISTRIBUTION = ("ConsentInForce", "SpecimenCandidate", "StoragePlace", "allocatable_specimens",
-                "candidate_participants", "collected_by_type", "consents_in_force", "holdings_by_type",
-                "mark_distributed", "not_distributable", "record_return", "release_for_request",
+DISTRIBUTION = ("ConsentInForce", "SpecimenCandidate", "StoragePlace", "allocatable_counts",
+                "allocatable_specimens", "candidate_participants", "collected_by_type", "consents_in_force",
+                "holdings_by_type", "mark_distributed", "not_distributable", "record_return", "release_for_request",
                 "reserve_for_request", "specimen_types_of", "storage_places")
 
 

@@ -128,32 +128,31 @@ def consents_in_force(db: Database, *, participant_codes: Iterable[str] | None =
         newer = aliased(Consent)
         latest = ~exists().where(newer.participant_id == Consent.participant_id, newer.withdrawn_at.is_(None),
                                  newer.version > Consent.version)
+        # One row per candidate: the outer joins keep candidates without a consent in force (NULL codes).
         base = (select(Participant.code, Consent.consent_date, Consent.scope, aggregate)
-                .join(Consent, and_(Consent.participant_id == Participant.id, Consent.withdrawn_at.is_(None)))
-                .join(ConsentCode, ConsentCode.consent_id == Consent.id)
-                .where(latest)
+                .select_from(Participant)
+                .outerjoin(Consent, and_(Consent.participant_id == Participant.id, Consent.withdrawn_at.is_(None),
+                                         latest))
+                .outerjoin(ConsentCode, ConsentCode.consent_id == Consent.id)
                 .group_by(Participant.code, Consent.id, Consent.consent_date, Consent.scope))
         rows: list[Any] = []
         if codes_list is not None:
-            candidates = candidate_participants(db, participant_codes=codes_list)
-            for chunk in _chunks(candidates):
+            for chunk in _chunks(codes_list, 5000):
                 rows += session.execute(base.where(Participant.code.in_(chunk))).all()
         else:
-            candidates = None
             rows = session.execute(base.where(_candidate_filter(specimen_types, min_quantity))).all()
     shared: dict[tuple[Any, ...], ConsentInForce] = {}
     found: dict[str, ConsentInForce | None] = {}
     for code, consent_date, scope, joined in rows:
+        if joined is None:
+            found[code] = None
+            continue
         key = (joined, consent_date, scope)
         record = shared.get(key)
         if record is None:
             record = shared[key] = ConsentInForce(tuple(sorted(set(joined.split(";")))), consent_date, scope or "")
         found[code] = record
-    if candidates is None:
-        with db.session() as session:
-            candidates = list(session.scalars(select(Participant.code)
-                                              .where(_candidate_filter(specimen_types, min_quantity))))
-    return {code: found.get(code) for code in sorted(candidates)}
+    return dict(sorted(found.items()))
 
 
 def allocatable_specimens(db: Database, participant_codes: Iterable[str], *, specimen_type: str,
@@ -166,28 +165,51 @@ def allocatable_specimens(db: Database, participant_codes: Iterable[str], *, spe
     out: list[SpecimenCandidate] = []
     held: dict[str, int] = {}
     type_code = specimen_type.upper()
+    available = SpecimenStatus.AVAILABLE.value
     with db.session() as session:
         for chunk in _chunks(wanted, 5000):
-            base = (select(Participant.code, Specimen)
-                    .join(Participant, Participant.id == Specimen.participant_id)
-                    .where(Participant.code.in_(chunk), Specimen.type == type_code,
-                           Specimen.status == SpecimenStatus.AVAILABLE.value))
             held.update(session.execute(
                 select(Participant.code, func.count()).join(Specimen, Specimen.participant_id == Participant.id)
-                .where(Participant.code.in_(chunk), Specimen.type == type_code,
-                       Specimen.status == SpecimenStatus.AVAILABLE.value)
+                .where(Participant.code.in_(chunk), Specimen.type == type_code, Specimen.status == available)
                 .group_by(Participant.code)).all())
-            query = base.where(Specimen.distributable.is_(True))
-            if min_quantity is not None:
-                query = query.where(Specimen.quantity >= min_quantity)
-            if max_freeze_thaw is not None:
-                query = query.where(Specimen.freeze_thaw <= max_freeze_thaw)
-            if sprec_prefix:
-                query = query.where(Specimen.sprec.like(sprec_prefix.upper() + "%"))
-            for code, s in session.execute(query.order_by(Participant.code, Specimen.barcode)):
-                out.append(SpecimenCandidate(s.barcode, code, s.type, s.quantity, s.unit, s.sprec, s.freeze_thaw,
-                                             s.container_id, s.position))
+            query = (select(Specimen.barcode, Participant.code, Specimen.type, Specimen.quantity, Specimen.unit,
+                            Specimen.sprec, Specimen.freeze_thaw, Specimen.container_id, Specimen.position)
+                     .join(Participant, Participant.id == Specimen.participant_id)
+                     .where(Participant.code.in_(chunk), Specimen.type == type_code, Specimen.status == available,
+                            *_criteria(min_quantity, max_freeze_thaw, sprec_prefix)))
+            out += [SpecimenCandidate(*row) for row in session.execute(query.order_by(Participant.code,
+                                                                                      Specimen.barcode))]
     return out, held
+
+
+def _criteria(min_quantity: float | None, max_freeze_thaw: int | None, sprec_prefix: str | None) -> list[Any]:
+    conditions: list[Any] = [Specimen.distributable.is_(True)]
+    if min_quantity is not None:
+        conditions.append(Specimen.quantity >= min_quantity)
+    if max_freeze_thaw is not None:
+        conditions.append(Specimen.freeze_thaw <= max_freeze_thaw)
+    if sprec_prefix:
+        conditions.append(Specimen.sprec.like(sprec_prefix.upper() + "%"))
+    return conditions
+
+
+def allocatable_counts(db: Database, *, specimen_type: str, min_quantity: float | None = None,
+                       max_freeze_thaw: int | None = None, sprec_prefix: str | None = None,
+                       participant_codes: Iterable[str] | None = None) -> dict[str, int]:
+    """Participant code -> how many available, distributable specimens meeting the criteria they hold (all
+    participants holding one, or only these): one grouped count, for feasibility figures."""
+    query = (select(Participant.code, func.count()).join(Specimen, Specimen.participant_id == Participant.id)
+             .where(Specimen.type == specimen_type.upper(), Specimen.status == SpecimenStatus.AVAILABLE.value,
+                    *_criteria(min_quantity, max_freeze_thaw, sprec_prefix))
+             .group_by(Participant.code))
+    counts: dict[str, int] = {}
+    with db.session() as session:
+        if participant_codes is None:
+            counts.update(session.execute(query).all())
+        else:
+            for chunk in _chunks(list(dict.fromkeys(participant_codes)), 5000):
+                counts.update(session.execute(query.where(Participant.code.in_(chunk))).all())
+    return counts
 
 
 def storage_places(db: Database, barcodes: Iterable[str]) -> dict[str, StoragePlace]:
@@ -216,7 +238,7 @@ def _events(session: Session, ids: Iterable[int], kind: str, detail: str, actor:
     now = utcnow()
     rows = [{"specimen_id": i, "kind": kind, "detail": detail, "actor": actor, "occurred_at": now} for i in ids]
     if rows:
-        session.execute(insert(SpecimenEvent), rows)
+        session.execute(insert(SpecimenEvent.__table__), rows)
 
 
 def _flip(session: Session, barcodes: Sequence[str], before: str, after: str, *,
@@ -259,7 +281,7 @@ def reserve_for_request(session: Session, barcodes: Sequence[str], *, request_re
                     distributable_only=True)
     _refuse_missing(session, barcodes, flipped, Msg(N_("reserved (taken or not distributable)")))
     now = utcnow()
-    session.execute(insert(Reservation), [{"specimen_id": i, "purpose": request_ref, "reserved_by": actor,
+    session.execute(insert(Reservation.__table__), [{"specimen_id": i, "purpose": request_ref, "reserved_by": actor,
                                            "reserved_at": now} for i in flipped.values()])
     _events(session, flipped.values(), "reserved", request_ref, actor)
     ledger.record(session, actor=actor, action="specimen.reserve_for_request", entity_type="access_request",
@@ -349,6 +371,7 @@ def specimen_types_of(db: Database, barcodes: Iterable[str]) -> dict[str, str]:
     return out
 
 
-__all__ = ["ConsentInForce", "SpecimenCandidate", "StoragePlace", "allocatable_specimens", "candidate_participants",
+__all__ = ["ConsentInForce", "SpecimenCandidate", "StoragePlace", "allocatable_counts",
+           "allocatable_specimens", "candidate_participants",
            "collected_by_type", "consents_in_force", "holdings_by_type", "mark_distributed", "not_distributable",
            "record_return", "release_for_request", "reserve_for_request", "specimen_types_of", "storage_places"]
