@@ -22,9 +22,12 @@ NO_CALL = -1
 VECTOR_END = -2
 
 
-def split_alleles(alleles: np.ndarray, alt_index: int) -> np.ndarray:
-    """GT allele indices (samples x ploidy, htslib coding) -> biallelic codes for ALT number `alt_index` (1-based)."""
-    if alt_index == 1 and alleles.max(initial=0) <= 1:
+def split_alleles(alleles: np.ndarray, alt_index: int, top: int | None = None) -> np.ndarray:
+    """GT allele indices (samples x ploidy, htslib coding) -> biallelic codes for ALT number `alt_index` (1-based).
+
+    `top`: the caller's bound on the largest allele index (at least the true maximum, and at most 1 exactly
+    when the true maximum is), to spare a second pass over the calls."""
+    if alt_index == 1 and (alleles.max(initial=0) if top is None else top) <= 1:
         return alleles.astype(np.int8)  # already biallelic: nothing to recode (the common case, kept fast)
     return np.where(alleles == alt_index, 1, np.where(alleles < 0, alleles, 0)).astype(np.int8)
 
