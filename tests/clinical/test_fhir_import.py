@@ -141,3 +141,20 @@ def test_every_shared_synthea_resource_imports(db, backend):
     assert bundles["resources"]["Observation"] == 420
     assert bundles["resources"]["Patient"] == 10
     assert len(biobank.list_participant_codes(db, 100)) == 23
+
+
+def test_parallel_validation_of_a_large_file_reports_the_same_problems(monkeypatch):
+    from lifebank.clinical import fhir_read
+
+    resources = [condition(f"c-{i}", "pat-1") for i in range(30)]
+    resources[7]["onsetDateTime"] = "2015-02-30"
+    resources[21]["clinicalStatus"]["coding"][0]["code"] = "sleeping"
+    text = ndjson(*resources) + "{broken\n"
+    serial = fhir_read.read_fhir_text("big.ndjson", text)
+    monkeypatch.setattr(fhir_read, "PARALLEL_MIN", 10)
+    parallel = fhir_read.read_fhir_text("big.ndjson", text)
+    assert [(e.line, e.column) for e in parallel.errors] == [(e.line, e.column) for e in serial.errors] == [
+        (8, "Condition.onsetDateTime"), (22, "Condition.clinicalStatus.coding[0].code"), (31, "-")]
+    good = fhir_read.read_fhir_text("big.ndjson", ndjson(*resources[:5]))
+    monkeypatch.setattr(fhir_read, "PARALLEL_MIN", 3)
+    assert fhir_read.read_fhir_text("big.ndjson", ndjson(*resources[:5])).resources == good.resources

@@ -88,4 +88,4 @@ def replace_records(session: Session, origin: str, rows: list[dict[str, Any]]) -
         row["origin"] = origin
         row["updated_at"] = now
     for part in chunks(rows, 5000):
-        session.execute(insert(ClinRecord), list(part))
+        session.execute(insert(ClinRecord.__table__), list(part))

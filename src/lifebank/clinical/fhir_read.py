@@ -9,6 +9,7 @@ entry), the FHIR path and the reason, so a user fixes a file in one round.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,10 @@ from lifebank.clinical.codes import binding_problems
 from lifebank.errors import RowError
 from lifebank.messages import Msg
 
+# An NDJSON file of at least this many resources is validated by several processes (one per core, at most
+# MAX_WORKERS); smaller files are not worth the start-up.
+PARALLEL_MIN = 20_000
+MAX_WORKERS = 4
 # Resource types this domain stores (as clinical records or patients).
 STORED_TYPES = frozenset({"Patient", "Condition", "Observation", "Procedure", "Encounter", "MedicationRequest",
                           "MedicationStatement", "MedicationAdministration", "Immunization"})
@@ -132,7 +137,10 @@ def read_fhir_text(name: str, text: str) -> FhirFile:
             out.resources.append((1, document))
         return out
     out = FhirFile(name, "fhir-ndjson")
-    for number, line in _json_lines(text):
+    lines = list(_json_lines(text))
+    if len(lines) >= PARALLEL_MIN and (os.cpu_count() or 1) > 1:
+        return _read_ndjson_in_parallel(out, lines)
+    for number, line in lines:
         try:
             resource = json.loads(line)
         except json.JSONDecodeError as exc:
@@ -142,6 +150,36 @@ def read_fhir_text(name: str, text: str) -> FhirFile:
             out.resources.append((number, resource))
     if not out.resources and not out.errors:
         out.error(1, "-", Msg("the file holds no FHIR resource"))
+    return out
+
+
+def _check_lines(lines: list[tuple[int, str]]) -> list[RowError]:
+    """The problems of a slice of NDJSON lines (run in a worker process: only the errors travel back)."""
+    out = FhirFile("", "fhir-ndjson")
+    for number, line in lines:
+        try:
+            resource = json.loads(line)
+        except json.JSONDecodeError as exc:
+            out.error(number, "-", Msg("not JSON: {detail}", detail=exc.msg))
+            continue
+        check_resource(out, number, resource)
+    return out.errors
+
+
+def _read_ndjson_in_parallel(out: FhirFile, lines: list[tuple[int, str]]) -> FhirFile:
+    """Validation is most of an import's work (pydantic models of every element): a large NDJSON file is
+    validated by one process per core, slices in order, while this process parses the lines for the rows."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    workers = min(os.cpu_count() or 1, MAX_WORKERS)
+    size = max(1000, len(lines) // (workers * 4))
+    slices = [lines[start:start + size] for start in range(0, len(lines), size)]
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork")) as pool:
+        for errors in pool.map(_check_lines, slices):
+            out.errors.extend(errors)
+    if not out.errors:
+        out.resources = [(number, json.loads(line)) for number, line in lines]
     return out
 
 

@@ -1,0 +1,269 @@
+"""Clinical import, FHIR search and a clinical+biobank+genotype cohort query at scale.
+
+Plain script, one `name: value unit` per line. Generates `--resources` FHIR R4 resources shaped like the shared
+Synthea data (per patient: 1 Patient, 3 Encounters, 1 Condition, 4 Observations with a value, 1 Procedure; new
+ids; `--resources / 10` patients, each a biobank participant) as Bulk Data NDJSON files, then on each backend:
+
+- `import`: `lifebank.clinical.fhir_import.import_fhir_path` on the folder (fhir.resources R4B validation of
+  every resource, required bindings, reference checks, bulk insert), resources/s;
+- `peer`: the same rows read with a bare `json.loads` per line and written with one `executemany` into the same
+  `clin_record` table of a fresh database (`INSERT INTO clin_record (...) VALUES (...)`, same columns, same
+  indexes; patients looked up in a dict) — the floor of any importer; we report our rate as a share of it;
+- `search`: `GET /fhir/r4/Observation?subject=…&code=…` through the ASGI app with a bearer token, p50/p95;
+- `cohort`: the cohort builder's preview: a diagnosis with its descendants (a loaded Athena-layout vocabulary) +
+  a lab range + available DNA + carriers in a region of the 1000 Genomes demo VCF (100 samples linked to the
+  first 100 participants: the genotype part is at that scale, not 100,000), p50/p95;
+- `peak_memory`: the process's maximum resident set.
+
+    .venv/bin/python benchmarks/clinical_import.py --resources 1000000 [--postgres postgresql+psycopg://...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from lifebank.db import migrate
+from lifebank.db.engine import Database
+
+ROOT = Path(__file__).resolve().parents[1]
+ATHENA = ROOT / "tests" / "clinical" / "fixtures" / "athena"
+CONDITIONS = ("399068003", "254900004", "44054006", "126906006", "38341003", "195662009")
+LABS = ("2857-1", "2339-0", "718-7", "4548-4")
+
+
+def rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    return statistics.median(ordered) * 1000, ordered[int(0.95 * (len(ordered) - 1))] * 1000
+
+
+def generate(folder: Path, patients: int) -> int:
+    """The NDJSON files; returns the number of resources written."""
+    total = 0
+    files = {name: (folder / f"{name}.000.ndjson").open("w") for name in
+             ("Patient", "Encounter", "Condition", "Observation", "Procedure")}
+    for i in range(patients):
+        pid = f"bp-{i:07d}"
+        ref = {"reference": f"Patient/{pid}"}
+        files["Patient"].write(json.dumps({
+            "resourceType": "Patient", "id": pid, "gender": "female" if i % 2 else "male",
+            "birthDate": f"{1940 + i % 50}-0{1 + i % 9}-1{i % 10}",
+            "name": [{"family": "Synthetic", "given": ["Person"]}],
+            "identifier": [{"system": "urn:lifebank:participant", "value": f"P{i + 1:06d}"}]}) + "\n")
+        for e in range(3):
+            files["Encounter"].write(json.dumps({
+                "resourceType": "Encounter", "id": f"{pid}-e{e}", "status": "finished",
+                "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+                "type": [{"coding": [{"system": "http://snomed.info/sct", "code": "185349003",
+                                      "display": "Encounter for check up (procedure)"}]}],
+                "subject": ref, "period": {"start": f"201{e}-03-0{1 + e}T09:00:00+08:00",
+                                           "end": f"201{e}-03-0{1 + e}T09:30:00+08:00"}}) + "\n")
+        files["Condition"].write(json.dumps({
+            "resourceType": "Condition", "id": f"{pid}-c",
+            "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                                           "code": "active"}]},
+            "verificationStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status",
+                                               "code": "confirmed"}]},
+            "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-category",
+                                      "code": "encounter-diagnosis"}]}],
+            "code": {"coding": [{"system": "http://snomed.info/sct", "code": CONDITIONS[i % len(CONDITIONS)]}]},
+            "subject": ref, "encounter": {"reference": f"Encounter/{pid}-e0"},
+            "onsetDateTime": "2010-03-01T09:00:00+08:00", "recordedDate": "2010-03-01T09:00:00+08:00"}) + "\n")
+        for o in range(4):
+            files["Observation"].write(json.dumps({
+                "resourceType": "Observation", "id": f"{pid}-o{o}", "status": "final",
+                "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                                          "code": "laboratory"}]}],
+                "code": {"coding": [{"system": "http://loinc.org", "code": LABS[o], "display": "Lab"}]},
+                "subject": ref, "encounter": {"reference": f"Encounter/{pid}-e{o % 3}"},
+                "effectiveDateTime": f"201{o}-03-01T09:00:00+08:00",
+                "valueQuantity": {"value": round((i * 7 + o) % 200 / 10, 1), "unit": "ng/mL",
+                                  "system": "http://unitsofmeasure.org", "code": "ng/mL"}}) + "\n")
+        files["Procedure"].write(json.dumps({
+            "resourceType": "Procedure", "id": f"{pid}-p", "status": "completed",
+            "code": {"coding": [{"system": "http://snomed.info/sct", "code": "430193006"}]}, "subject": ref,
+            "encounter": {"reference": f"Encounter/{pid}-e1"},
+            "performedPeriod": {"start": "2011-03-02T09:00:00+08:00", "end": "2011-03-02T09:20:00+08:00"}}) + "\n")
+        total += 10
+    for handle in files.values():
+        handle.close()
+    return total
+
+
+def seed_biobank(db: Database, patients: int) -> None:
+    from lifebank.biobank import imports
+
+    people = "participant,sex,birth_year,site,consent_codes,consent_date\n" + "".join(
+        f"P{i + 1:06d},{'MF'[i % 2]},{1940 + i % 50},SH,DUO:0000042,2024-01-02\n" for i in range(patients))
+    imports.import_participants(db, people.encode(), actor="bench")
+    tubes = "barcode,participant,type,quantity,unit,collected_at,parent_barcode,sprec,location\n" + "".join(
+        f"D{i:08d},P{i + 1:06d},DNA,10,ug,2024-03-01T08:00:00Z,,,\n" for i in range(0, patients, 2))
+    imports.import_specimens(db, tubes.encode(), actor="bench")
+
+
+def peer(url: str, folder: Path) -> tuple[int, float]:
+    """Bare json.loads + executemany of the same rows into the same table (fresh database)."""
+    db = Database(url)
+    migrate.upgrade(db)
+    columns = ("patient_id", "kind", "origin", "source_type", "source_id", "system", "code", "display", "start",
+               "value_num", "unit", "updated_at")
+    sql = text(f"INSERT INTO clin_record ({', '.join(columns)}) VALUES ({', '.join(':' + c for c in columns)})")
+    start = time.perf_counter()
+    count = 0
+    with db.transaction() as session:
+        patients: dict[str, int] = {}
+        rows = []
+        for n, line in enumerate((folder / "Patient.000.ndjson").open(), start=1):
+            patients[json.loads(line)["id"]] = n
+        session.execute(text("INSERT INTO clin_patient (id, origin, source_id, participant_code, updated_at) "
+                             "VALUES (:id, 'fhir', :sid, :sid, '2026-01-01 00:00:00')"),
+                        [{"id": n, "sid": sid} for sid, n in patients.items()])
+        count += len(patients)
+        for name in ("Encounter", "Condition", "Observation", "Procedure"):
+            for line in (folder / f"{name}.000.ndjson").open():
+                r = json.loads(line)
+                coding = (r.get("code") or (r.get("type") or [{}])[0]).get("coding", [{}])[0]
+                rows.append({"patient_id": patients[r["subject"]["reference"][8:]], "kind": name.lower(),
+                             "origin": "fhir", "source_type": name, "source_id": r["id"],
+                             "system": coding.get("system", ""), "code": coding.get("code", ""),
+                             "display": coding.get("display", ""),
+                             "start": r.get("onsetDateTime") or r.get("effectiveDateTime"),
+                             "value_num": (r.get("valueQuantity") or {}).get("value"),
+                             "unit": (r.get("valueQuantity") or {}).get("code"), "updated_at": "2026-01-01 00:00:00"})
+                if len(rows) >= 50_000:
+                    session.execute(sql, rows)
+                    count += len(rows)
+                    rows = []
+        session.execute(sql, rows)
+        count += len(rows)
+    elapsed = time.perf_counter() - start
+    db.dispose()
+    return count, elapsed
+
+
+def run(label: str, url: str, peer_url: str, folder: Path, resources: int, patients: int, data_dir: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from lifebank.auth import service as auth
+    from lifebank.clinical.fhir_import import import_fhir_path
+    from lifebank.clinical.vocabulary_load import load_vocabulary
+    from lifebank.config import Settings
+    from lifebank.omics import cohorts
+    from lifebank.omics.demo import load_demo as omics_demo
+    from lifebank.web.app import create_app
+
+    db = Database(url)
+    migrate.upgrade(db)
+    seed_biobank(db, patients)
+    load_vocabulary(db, ATHENA, actor="bench")
+    start = time.perf_counter()
+    import_fhir_path(db, folder, actor="bench")
+    elapsed = time.perf_counter() - start
+    print(f"{label}_import: {resources / elapsed:,.0f} resources/s ({resources:,} resources in {elapsed:.1f} s)")
+    count, peer_elapsed = peer(peer_url, folder)
+    print(f"{label}_peer_json_loads_executemany: {count / peer_elapsed:,.0f} rows/s ({peer_elapsed:.1f} s)")
+    print(f"{label}_import_share_of_peer: {(resources / elapsed) / (count / peer_elapsed) * 100:.1f} %")
+    auth.create_user(db, "bench", "Correct-horse-battery-9", ["admin"])
+    token = auth.create_token(db, "bench", "bench").token
+    settings = Settings(data_dir=data_dir, database_url=url, secret_key="bench-secret-key-0123456789")
+    with TestClient(create_app(settings, db)) as client:
+        headers = {"Authorization": f"Bearer {token}"}
+        samples = []
+        for n in range(200):
+            pid = f"bp-{(n * 7919) % patients:07d}"
+            begin = time.perf_counter()
+            answer = client.get(f"/fhir/r4/Observation?subject={pid}&code=http://loinc.org|2857-1", headers=headers)
+            samples.append(time.perf_counter() - begin)
+            assert answer.status_code == 200 and answer.json()["total"] == 1, answer.text
+    p50, p95 = percentiles(samples)
+    print(f"{label}_fhir_search_p50: {p50:.1f} ms")
+    print(f"{label}_fhir_search_p95: {p95:.1f} ms")
+    omics_demo(db, lambda *a, **k: _NoBar(), data_dir)
+    criteria = cohorts.CohortCriteria.from_dict({
+        "diagnosis": "126906006", "diagnosis_system": "snomed", "diagnosis_descendants": "yes",
+        "lab_code": "2857-1", "lab_comparator": ">=", "lab_value": "5", "specimen_type": "DNA",
+        "consent_code": "DUO:0000042", "dataset": "1kg-chr22", "region": "chr22:10510000-10520000"})
+    samples = []
+    for _ in range(20):
+        begin = time.perf_counter()
+        members = cohorts.preview_cohort(db, data_dir, criteria)
+        samples.append(time.perf_counter() - begin)
+    clinical_only = cohorts.CohortCriteria.from_dict({k: v for k, v in criteria.as_dict().items()
+                                                      if k not in {"dataset", "region"}})
+    broad = len(cohorts.preview_cohort(db, data_dir, clinical_only))
+    p50, p95 = percentiles(samples)
+    print(f"{label}_cohort_members: {len(members)} (of {broad:,} without the genotype part, {patients:,} participants)")
+    print(f"{label}_cohort_p50: {p50:.0f} ms")
+    print(f"{label}_cohort_p95: {p95:.0f} ms")
+    db.dispose()
+
+
+class _NoBar:
+    def __enter__(self):
+        return lambda _n: None
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _pg_database(base: str) -> tuple[str, str]:
+    name = f"lb_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(make_url(base).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return name, make_url(base).set(database=name).render_as_string(hide_password=False)
+
+
+def _pg_drop(base: str, name: str) -> None:
+    admin = create_engine(make_url(base).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--resources", type=int, default=1_000_000)
+    parser.add_argument("--postgres", default=None, help="a PostgreSQL server URL to run the same figures on")
+    args = parser.parse_args()
+    patients = args.resources // 10
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "ndjson"
+        folder.mkdir()
+        resources = generate(folder, patients)
+        print(f"resources: {resources:,} ({patients:,} patients)")
+        print(f"load_average: {os.getloadavg()[0]:.2f}")
+        run("sqlite", f"sqlite:///{tmp}/bench.db", f"sqlite:///{tmp}/peer.db", folder, resources, patients,
+            Path(tmp) / "data")
+        if args.postgres:
+            names = []
+            try:
+                name, url = _pg_database(args.postgres)
+                names.append(name)
+                peer_name, peer_url = _pg_database(args.postgres)
+                names.append(peer_name)
+                run("postgresql", url, peer_url, folder, resources, patients, Path(tmp) / "pgdata")
+            finally:
+                for name in names:
+                    _pg_drop(args.postgres, name)
+    print(f"peak_memory: {rss_mib():,.0f} MiB")
+    print(f"load_average_end: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
