@@ -77,8 +77,8 @@ def _individuals(db: Database, data_dir: Path, request: BeaconRequest, ds: data.
     chosen = data.both(selected, scope_members)
     if chosen is None:  # the whole bank, unfiltered: a count needs no list
         return DatasetAnswer(ds.name, data.participant_count(db), [])
-    if scope_members is None:
-        chosen = data.existing(db, chosen)
+    if scope_members is None and (restriction.entry_id is not None or restriction.participants is not None):
+        chosen = data.existing(db, chosen)  # ids from the path may name nobody; filter results always exist
     return DatasetAnswer(ds.name, len(chosen), sorted(chosen))
 
 

@@ -64,11 +64,11 @@ def change_settings(db: Database, *, actor: str, threshold: int | None = None, b
     return settings(db)
 
 
-def levels(db: Database) -> dict[str, str]:
+def levels(db: Database, known: list[data.DatasetInfo] | None = None) -> dict[str, str]:
     """Security level of every dataset the Beacon knows (CONTROLLED where none was set)."""
     with db.session() as session:
         stored = dict(session.execute(select(BeaconDataset.name, BeaconDataset.security_level)).all())
-    return {d.name: stored.get(d.name, privacy.DEFAULT_LEVEL) for d in data.datasets(db)}
+    return {d.name: stored.get(d.name, privacy.DEFAULT_LEVEL) for d in (known or data.datasets(db))}
 
 
 def set_level(db: Database, name: str, level: str, *, actor: str, description: str | None = None) -> dict[str, str]:
@@ -215,7 +215,7 @@ def scope(db: Database, caller: Caller, request: BeaconRequest, conf: BeaconSett
     for name in request.datasets:
         if name not in names:
             raise BeaconRequestError(Msg("unknown dataset {name!r}", name=name), code=404)
-    level_of = levels(db)
+    level_of = levels(db, known)
     chosen: list[data.DatasetInfo] = []
     ceilings: list[str] = []
     for ds in known:
