@@ -137,15 +137,12 @@ RULES: list[tuple[str, str, Needs]] = [
     ("POST", f"{A}/precision/reports/{{report_no}}/sign", perm("precision.sign")),
     ("GET", f"{A}/precision/", perm("precision.read")),
     ("POST", f"{A}/precision/reports", perm("precision.write")),
-    # FHIR R4 facade (clinical)
-    ("GET", "/fhir/r4/metadata", PUBLIC),
-    ("GET", "/fhir/r4/Specimen", perm("specimen.read")),
-    ("GET", "/fhir/r4/Group/{gid}/$export", perm("cohort.read", "participant.read")),
-    ("GET", "/fhir/r4/$export", perm("cohort.read", "participant.read")),
-    ("GET", "/fhir/r4/Group", perm("cohort.read")),
-    ("GET", "/fhir/r4/", perm("participant.read")),
-    # GA4GH Beacon v2 (sharing): its own access levels (public counts, registered/controlled records)
-    ("*", "/api/beacon/v2", inside("sharing: Beacon v2 access levels (tests/sharing)")),
+    # clinical records
+    ("POST", f"{A}/clinical/import", perm("import.run")),
+    ("GET", f"{A}/clinical/", perm("participant.read")),
+    # sharing: releases and exports (an export's files: its recipient only, others 404)
+    ("GET", f"{A}/sharing/exports", perm("share.receive")),
+    ("POST", f"{A}/sharing/", perm("share.export")),
 ]
 
 
