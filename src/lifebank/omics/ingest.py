@@ -29,6 +29,7 @@ from lifebank.omics.normalise import VECTOR_END, split_alleles, split_info
 ProgressCallback = Callable[[int], None]
 INT32_MISSING = np.iinfo(np.int32).min
 SITE_ROW_GROUP = 65_536
+_PER_CALL = ("sample", "a1", "a2", "phased", "dp", "gq")  # genotypes columns kept per call until a flush
 GENOTYPE_ROW_GROUP = 262_144
 FORMAT_VALUES_PER_GROUP = 4_000_000  # DP/GQ values per row group of the dense formats table
 PROGRESS_EVERY = 1_000
@@ -123,7 +124,10 @@ class _ChromWriter:
                              "sample": "DELTA_BINARY_PACKED"},
             **options)
         self.site_rows: dict[str, list] = {name: [] for name in layout.SITES_SCHEMA.names}
-        self.geno_parts: dict[str, list[np.ndarray]] = {name: [] for name in layout.GENOTYPES_SCHEMA.names}
+        # per site with stored calls: its number, position and row count (expanded with np.repeat at flush),
+        # and its per-call columns; DP/GQ None when the file has none (filled as missing at flush)
+        self.geno_keys: list[tuple[int, int, int]] = []
+        self.geno_parts: dict[str, list[np.ndarray | None]] = {name: [] for name in _PER_CALL}
         self.buffered_sites = 0
         self.buffered_genotypes = 0
         self.rows = {"sites": 0, "genotypes": 0, "formats": 0}
@@ -141,10 +145,13 @@ class _ChromWriter:
         if self.buffered_sites >= SITE_ROW_GROUP:
             self.flush_sites()
 
-    def add_genotypes(self, columns: dict[str, np.ndarray]) -> None:
+    def add_genotypes(self, site: int, pos: int, columns: dict[str, np.ndarray | None]) -> None:
+        """The stored calls of one site: `columns` of `_PER_CALL` (dp, gq None: the file has none)."""
+        count = len(columns["sample"])  # type: ignore[arg-type]
+        self.geno_keys.append((site, pos, count))
         for name, array in columns.items():
             self.geno_parts[name].append(array)
-        self.buffered_genotypes += len(columns["site"])
+        self.buffered_genotypes += count
         if self.buffered_genotypes >= GENOTYPE_ROW_GROUP:
             self.flush_genotypes()
 
@@ -161,9 +168,19 @@ class _ChromWriter:
     def flush_genotypes(self) -> None:
         if not self.buffered_genotypes:
             return
+        keys = np.array(self.geno_keys, dtype=np.int64).reshape(-1, 3)
+        counts = keys[:, 2]
+        expanded = {"site": np.repeat(keys[:, 0].astype(np.int32), counts),
+                    "pos": np.repeat(keys[:, 1].astype(np.int32), counts)}
         arrays = []
         for name, type_ in zip(layout.GENOTYPES_SCHEMA.names, layout.GENOTYPES_SCHEMA.types, strict=True):
-            data = np.concatenate(self.geno_parts[name])
+            if name in expanded:
+                data = expanded[name]
+            else:
+                parts = self.geno_parts[name]
+                # DP/GQ are None for every call or for none (the file declares them or not)
+                data = np.full(len(expanded["site"]), INT32_MISSING, dtype=np.int32) if parts[0] is None \
+                    else np.concatenate(parts)  # type: ignore[arg-type]
             if name in {"dp", "gq"}:
                 arrays.append(pa.array(data, type=type_, mask=data == INT32_MISSING))
             else:
@@ -172,7 +189,8 @@ class _ChromWriter:
         # Parquet encoding and compression release the GIL: a writer thread overlaps them with parsing.
         self.pending.append(self.pool.submit(self.genotypes.write_table, table, row_group_size=table.num_rows))
         self.rows["genotypes"] += self.buffered_genotypes
-        self.geno_parts = {name: [] for name in layout.GENOTYPES_SCHEMA.names}
+        self.geno_keys = []
+        self.geno_parts = {name: [] for name in _PER_CALL}
         self.buffered_genotypes = 0
         self._collect_finished()
 
@@ -383,15 +401,13 @@ def write_batch(vcf_path: Path, root: Path, *, dataset: str, batch: int, keep_in
                                   None if qual is None else float(qual), filter_text, info_json, ploidy, phased_ref))
                 if n_samples:
                     if idx.size:
-                        current.add_genotypes({
-                            "site": np.full(idx.size, site, dtype=np.int32),
-                            "pos": np.full(idx.size, variant.POS, dtype=np.int32),
+                        current.add_genotypes(site, variant.POS, {
                             "sample": idx,
                             "a1": codes[idx, 0],
                             "a2": codes[idx, 1] if ploidy == 2 else np.full(idx.size, VECTOR_END, dtype=np.int8),
                             "phased": phased[idx],
-                            "dp": dp[idx],
-                            "gq": gq[idx],
+                            "dp": dp[idx] if has_dp else None,
+                            "gq": gq[idx] if has_gq else None,
                         })
                         summary.genotype_rows += int(idx.size)
                     if with_formats:
