@@ -90,6 +90,14 @@ def _walk(db: Database, order: dict[str, Any], table: dict[str, dict[str, str]],
         service.record_step(db, order["coi"], step, values, signers, actor=signers[0].username)
 
 
+def _date_of_birth(db: Database, participant: str, fallback: str) -> str:
+    """A date of birth in the participant's birth year as the biobank knows it (month and day made up)."""
+    from lifebank.biobank import service as biobank
+
+    year = biobank.participant_view(db, participant).get("birth_year")
+    return f"{year}{fallback[4:]}" if year else fallback
+
+
 def load_demo(db: Database, progress_bar: Any) -> None:
     with db.session() as session:
         if (session.scalar(select(func.count()).select_from(Order)) or 0) > 0:
@@ -102,6 +110,7 @@ def load_demo(db: Database, progress_bar: Any) -> None:
                  ("P000102", "2026-11-09", "qc-release", 20, "1975-09-02"),
                  ("P000103", "2026-11-02", "bedside-verification", 0, "1981-12-25")]
         for participant, day, until, warm, dob in plans:
+            dob = _date_of_birth(db, participant, dob)
             order = service.create_order(db, participant=participant, product="car-t",
                                          centre="Ruijin Hospital, Shanghai", identity_kind="dob",
                                          identity_value=dob, actor="clinician")
