@@ -199,3 +199,17 @@ def test_cord_blood_order_names_a_cord_unit_of_the_registry(chain) -> None:
     assert fhir["identifier"][0]["value"] == order["coi"] and fhir["productCode"]["coding"][0]["code"] == "X0004"
     with pytest.raises(ValidationFailed, match="not a cord-blood unit"):
         chain.order(product="hpc-cord", cord_unit="AD1")
+
+
+def test_cryopreserved_product_stored_as_a_biobank_specimen_is_checked(chain) -> None:
+    order = chain.order()
+    chain.run(order, until="cryopreservation")
+    biobank.register_specimen(chain.db, "CT-BAG-2", participant="P2", type="CEL", quantity=1, actor="t")
+    biobank.register_specimen(chain.db, "CT-BAG-1", participant="P1", type="CEL", quantity=1, actor="t")
+    values = chain.values(order, "cryopreservation")
+    with pytest.raises(StepRefused, match="not in the biobank"):
+        chain.step(order, "cryopreservation", dict(values, specimen="NO-SUCH-TUBE"))
+    with pytest.raises(StepRefused, match="belongs to participant P2") as other:
+        chain.step(order, "cryopreservation", dict(values, specimen="CT-BAG-2"))
+    assert other.value.reason == "wrong_specimen"
+    assert chain.step(order, "cryopreservation", dict(values, specimen="CT-BAG-1"))["values"]["specimen"] == "CT-BAG-1"

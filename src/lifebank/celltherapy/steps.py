@@ -50,7 +50,8 @@ def record_step(db: Database, ref: str | int, step: str, values: Mapping[str, An
             if step in CONSENT_STEPS:
                 check_consent(db, participant, actor=actor, entity_id=coi, action="celltherapy.step.refused")
             if specimen:
-                _check_specimen(db, specimen, participant, PRODUCTS[product_code])
+                _check_specimen(db, specimen, participant, PRODUCTS[product_code],
+                                str(values.get("storage_location") or ""))
         return _record(db, ref, step, values, signers, actor=actor, settings=settings)
     except LifeBankError as exc:
         coi = _coi_of(db, ref)
@@ -69,16 +70,22 @@ def _coi_of(db: Database, ref: str | int) -> str | None:
         return None
 
 
-def _check_specimen(db: Database, barcode: str, participant: str, product: Product) -> None:
-    """The biobank specimen the product is stored as exists (and is the patient's, for an autologous one)."""
-    from lifebank.biobank import specimen_participants
+def _check_specimen(db: Database, barcode: str, participant: str, product: Product, location: str) -> None:
+    """The biobank specimen the product is stored as exists, is the patient's (autologous) and is where the step
+    says (biobank `get_specimen`): the chain's storage place and the bank's are one place."""
+    from lifebank.biobank import service as biobank
 
-    owner = specimen_participants(db, [barcode]).get(barcode)
-    if owner is None:
-        raise StepRefused(Msg("specimen {barcode} is not in the biobank", barcode=barcode), "unknown_specimen")
-    if product.autologous and owner != participant:
+    try:
+        specimen = biobank.get_specimen(db, barcode)
+    except NotFound:
+        raise StepRefused(Msg("specimen {barcode} is not in the biobank", barcode=barcode),
+                          "unknown_specimen") from None
+    if product.autologous and specimen["participant"] != participant:
         raise StepRefused(Msg("specimen {barcode} belongs to participant {owner}, not to this order's patient",
-                              barcode=barcode, owner=owner), "wrong_specimen")
+                              barcode=barcode, owner=str(specimen["participant"])), "wrong_specimen")
+    if specimen["location"] and specimen["location"] != location.strip():
+        raise StepRefused(Msg("specimen {barcode} is stored at {where} in the biobank, not at {location}",
+                              barcode=barcode, where=specimen["location"], location=location), "wrong_location")
 
 
 def _record(db: Database, ref: str | int, step: str, values: Mapping[str, Any], signers: Sequence[SignedBy],
