@@ -127,6 +127,14 @@ def test_pages_list_show_and_sign_with_errors_inline(client, db):
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     assert client.get(f"/api/v1/precision/reports/{made['report']}/fhir").json()["type"] == "collection"
     assert login.status_code == 200
+    vcf = (EXAMPLES / "T001-BRCA.grch38.vcf.gz").read_bytes()
+    refused = client.post("/precision/reports", data={"tumour_type": "BREASTX", "csrf_token": csrf},
+                          files={"vcf": ("t.vcf.gz", vcf)})
+    assert refused.status_code == 422, refused.text[:3000]
+    assert 'id="report-error">未知的 OncoTree 代码 &#39;BREASTX&#39;' in refused.text
+    made_here = client.post("/precision/reports", data={"tumour_type": "BRCA", "csrf_token": csrf},
+                            files={"vcf": ("t.vcf.gz", vcf)}, follow_redirects=False)
+    assert made_here.status_code == 303 and made_here.headers["location"] == "/precision/reports/PR-000002"
 
 
 def test_demo_loads_two_reports_once_one_signed(db):

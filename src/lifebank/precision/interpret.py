@@ -45,13 +45,23 @@ class TumourInputs:
 
 
 def _therapies(evidence: list[Evidence], tumour: str, kb: KnowledgeBase) -> list[dict[str, Any]]:
-    entries = []
+    """One entry per therapy, direction, source, level and disease: assertions that say the same thing (MOAlmanac
+    often has one per label revision or guideline) are merged, their ids, PMIDs and trials kept."""
+    merged: dict[tuple[str, str, str, str, str], dict[str, Any]] = {}
     for item in evidence:
+        key = (item.therapy, item.direction, item.source, item.level, item.disease)
+        if key in merged:
+            entry = merged[key]
+            entry["source_id"] += "," + item.source_id
+            entry["pmids"] += [p for p in item.pmids if p not in entry["pmids"]]
+            entry["trials"] += [t for t in item.trials if t not in entry["trials"]]
+            continue
         entry = item.therapy_entry()
         here = tiers.in_tumour_type(item, tumour, kb.oncotree)
         entry["in_tumour_type"] = here
         entry["amp_level"] = tiers.contextual_level(item, here)
-        entries.append(entry)
+        merged[key] = entry
+    entries = list(merged.values())
     entries.sort(key=lambda e: (e["direction"] != "sensitivity", LEVEL_ORDER[e["amp_level"]], e["therapy"]))
     return entries
 

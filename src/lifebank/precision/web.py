@@ -37,19 +37,23 @@ def reports_page(request: Request, db: DbDep, _p: Annotated[Principal, Depends(p
 async def create_from_form(request: Request, db: DbDep,
                            principal: Annotated[Principal, Depends(page_requires("precision.write"))],
                            tumour_type: Annotated[str, Form()] = "", vcf: Annotated[UploadFile | None, File()] = None,
+                           maf: Annotated[UploadFile | None, File()] = None,
+                           specimen: Annotated[str, Form()] = "", sample: Annotated[str, Form()] = "",
                            cna: Annotated[UploadFile | None, File()] = None,
                            fusions: Annotated[UploadFile | None, File()] = None,
                            participant: Annotated[str, Form()] = "", genome: Annotated[str, Form()] = "GRCh38",
                            csrf_token: Annotated[str, Form()] = "") -> Response:
     check_csrf(request, csrf_token)
     files = {}
-    for name, upload in (("vcf", vcf), ("cna", cna), ("fusions", fusions)):
+    for name, upload in (("vcf", vcf), ("maf", maf), ("cna", cna), ("fusions", fusions)):
         if upload is not None and upload.filename:
             files[name] = await upload.read()
     try:
         done = await run_in_threadpool(service.create_report, db, request.app.state.settings.data_dir, files,
-                                       Options(tumour_type=tumour_type.strip(), genome=genome or None),
-                                       actor=principal.username, participant=participant.strip() or None)
+                                       Options(tumour_type=tumour_type.strip(), genome=genome or None,
+                                               sample=sample.strip() or None),
+                                       actor=principal.username, participant=participant.strip() or None,
+                                       specimen=specimen.strip() or None)
     except LifeBankError as exc:
         return _list(request, db, error=message_text(request, exc), status_code=422)
     return RedirectResponse(f"/precision/reports/{done['report']}", status_code=303)
