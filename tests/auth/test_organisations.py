@@ -128,3 +128,28 @@ def test_organisations_over_the_api(client, users) -> None:
     assert moved.json()["organisation"] == "Beta Bio"
     assert [o["name"] for o in client.get("/api/v1/organisations", headers=admin).json()] == \
         ["Acme Pharma", "Beta Bio"]
+
+
+def test_two_administrators_creating_the_same_name_in_another_case_at_once_make_one_organisation(db) -> None:
+    import threading
+
+    for round_ in range(3):
+        start = threading.Barrier(2)
+        outcomes: list[str] = []
+
+        def create(name: str, start: threading.Barrier = start, outcomes: list[str] = outcomes) -> None:
+            start.wait()
+            try:
+                auth_api.create_organisation(db, name)
+                outcomes.append("created")
+            except Conflict:
+                outcomes.append("refused")
+
+        threads = [threading.Thread(target=create, args=(name,))
+                   for name in (f"Acme {round_}", f"ACME {round_}")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert sorted(outcomes) == ["created", "refused"]
+    assert len(auth_api.list_organisations(db)) == 3

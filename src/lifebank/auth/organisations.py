@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from lifebank.audit.service import SYSTEM_ACTOR, record
+from lifebank.audit.service import SYSTEM_ACTOR, record, serialise_writers
 from lifebank.auth.models import Organisation, RoleGrant, User
 from lifebank.auth.permissions import ROLE_PERMISSIONS, parse_role
 from lifebank.auth.scopes import (
@@ -72,6 +72,9 @@ def create_organisation(db: Database, name: str, *, country: str | None = None, 
     profit = default_for_profit(parsed) if for_profit is None else for_profit
     try:
         with db.transaction() as session:
+            # The name's uniqueness ignores case, which the column's UNIQUE does not: take the ledger head's
+            # lock first, so two administrators creating 'Acme' and 'ACME' at once cannot both pass the check.
+            serialise_writers(session)
             if _find(session, name) is not None:
                 raise Conflict("organisation {name!r} already exists", name=name)
             org = Organisation(name=name, country=code, kind=parsed.value, for_profit=profit)
