@@ -71,5 +71,9 @@ def test_api_create_sign_and_fhir(client, users, db):
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     bad = client.post("/api/v1/precision/reports", data={"tumour_type": "NOPE"}, files=files, headers=headers)
     assert bad.status_code == 422 and "unknown OncoTree code" in bad.json()["detail"]
+    kb = client.get("/api/v1/precision/kb", headers=headers)
+    assert {row["source"]: row["origin"] for row in kb.json()} == {"moalmanac": "vendored", "hotspots": "vendored",
+                                                                   "oncotree": "vendored"}
+    assert client.post("/api/v1/precision/kb/load", json={"folder": "/tmp"}, headers=headers).status_code == 403
     researcher = users.headers("researcher")
     assert client.get("/api/v1/precision/reports", headers=researcher).status_code == 403
