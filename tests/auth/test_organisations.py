@@ -153,3 +153,18 @@ def test_two_administrators_creating_the_same_name_in_another_case_at_once_make_
             thread.join(timeout=60)
         assert sorted(outcomes) == ["created", "refused"]
     assert len(auth_api.list_organisations(db)) == 3
+
+
+def test_the_demo_places_the_demo_users_in_organisations_once(db) -> None:
+    from lifebank.auth import demo
+
+    auth.create_user(db, "partner", TEST_PASSWORD, ["partner"])
+    auth.create_user(db, "clinician", TEST_PASSWORD, ["clinician"])
+    demo.load_demo(db)
+    demo.load_demo(db)
+    assert [(o.name, o.kind, o.for_profit) for o in auth_api.list_organisations(db)] == [
+        ("Fudan University", "university", False), ("LifeBank Biobank", "bank", False),
+        ("Partner Pharma Ltd", "company", True), ("Ruijin Hospital", "hospital", False)]
+    assert auth.get_user(db, "partner").organisation.name == "Partner Pharma Ltd"
+    assert auth.get_user(db, "clinician").organisation.name == "Ruijin Hospital"
+    assert len(audit.list_events(db, action="user.organisation")[1]) == 2
