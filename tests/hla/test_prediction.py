@@ -171,3 +171,19 @@ def test_search_ranks_by_probability_and_names_what_was_compared(db):
         service.search(db, HAN_FULL, min_probability=1.5)
     graded = service.search(db, HAN_FULL, max_mismatches=2, probabilities=False)
     assert "p10of10" not in graded["items"][0] and graded["total"] == full["total"]
+
+
+def test_a_and_b_only_donors_are_kept_flagged_and_found_through_probabilities(db):
+    from lifebank.hla import service
+
+    legacy = HEADER + "\nAB,adult,*02:07,*33:03,*46:01,*58:01,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,LB\n"
+    assert service.import_donors(db, legacy, actor="tester").added == 1
+    found = service.search(db, HAN_FULL, max_mismatches=0)
+    item = found["items"][0]
+    assert item["donor_id"] == "AB" and item["incompletely_typed"] and item["compared"] == ["A", "B"]
+    assert item["match"] == "4/4" and item["untyped"] == ["C", "DRB1", "DQB1"]
+    assert 0.1 < item["p10of10"] < 0.5 and 0.2 < item["loci"]["DRB1"]["p0"] < 1
+    with pytest.raises(RowsRejected) as caught:
+        service.import_donors(db, HEADER + "\nA1,adult,*02:07,*33:03,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,"
+                                           "*09:01,*03:01,LB\n", actor="tester")
+    assert [(e.column, str(e.reason)) for e in caught.value.errors] == [("B_1", "B must be typed (A and B at least)")]

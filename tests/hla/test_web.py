@@ -156,3 +156,58 @@ def test_donor_page_shows_the_typing_as_registered_and_refuses_unknown_donors(cl
     assert "A*01:01" in page.text and "DRB1*15:01" in page.text and "D-PAGE-1" in page.text
     assert client.get("/hla/donors/NO-SUCH-DONOR", headers=headers).status_code == 404
     assert client.get("/hla/donors/D-PAGE-1", headers=users.headers("partner")).status_code == 403
+
+
+HAN = "A*02:07+A*33:03^B*46:01+B*58:01^DRB1*09:01+DRB1*03:01"
+HAN_DONORS = "\n".join([
+    HEADER + ",RegistryCode",
+    "FULL,adult,*02:07,*33:03,*46:01,*58:01,*01:02,*03:02,NULL,NULL,*03:03,*02:01,*09:01,*03:01,LB",
+    "ABDR,adult,*02:07,*33:03,*46:01,*58:01,NULL,NULL,NULL,NULL,NULL,NULL,*09:01,*03:01,LB",
+]) + "\n"
+
+
+def test_search_page_shows_probabilities_and_what_was_compared(db, client, users):
+    service.import_donors(db, HAN_DONORS, actor="tester")
+    headers = users.headers("clinician")
+    html = client.get("/hla/search", headers=headers, params={"patient": HAN, "max_mismatches": 2}).text
+    assert "P(10/10)" in html and "10/10 on" not in html
+    assert "6/6 on A, B, DRB1; C, DQB1 untyped - P(10/10) = 0.95" in html
+    row = html[html.index('data-donor="FULL"'):]
+    assert '<td class="num hla-p10">95 %</td>' in row[:2000]
+    # the columns follow the form's order, and grades are words
+    head = html[html.index("<thead>"):html.index("</thead>")]
+    assert head.index(">DRB1<") < head.index(">DQB1<")
+    full = client.get("/hla/search", headers=headers, params={"patient": HAN + "^C*01:02+C*03:02^DQB1*03:03+DQB1*02:01",
+                                                               "max_mismatches": 2}).text
+    assert "same protein" in full and "g_group" not in full and "10/10 on A, B, C, DRB1, DQB1" in full
+    chinese = client.get("/hla/search", headers={**headers, "Accept-Language": "zh-CN"},
+                         params={"patient": HAN, "max_mismatches": 2}).text
+    assert "A, B, DRB1 上 6/6；C, DQB1 未分型" in chinese
+    strict = client.get("/hla/search", headers=headers, params={"patient": HAN, "max_mismatches": 2,
+                                                                 "min_probability": "95"}).text
+    assert 'data-donor="FULL"' in strict and 'data-donor="ABDR"' not in strict
+    bad = client.get("/hla/search", headers=headers, params={"patient": HAN, "min_probability": "150"})
+    assert bad.status_code == 422 and "is not a percentage from 0 to 100" in bad.text
+    unknown = client.get("/hla/search", headers=headers, params={"patient": HAN, "frequencies": "NOPE"})
+    assert unknown.status_code == 422 and "&#39;NOPE&#39; is not loaded" in unknown.text
+    donor = client.get("/hla/donors/ABDR", headers=headers).text
+    assert "Imputed genotypes" in donor and "A*02:07g~C*01:02~B*46:01~DRB1*09:01~DQB1*03:03" in donor
+
+
+@pytest.mark.browser
+def test_browser_probability_search_main_path(live_server, page):
+    service.import_donors(live_server.db, HAN_DONORS, actor="tester")
+    live_server.create_user("clinician", "coco")
+    live_server.login(page, "coco")
+    page.goto(f"{live_server.url}/hla/search")
+    page.fill("textarea[name=patient]", HAN)
+    page.select_option("select[name=max_mismatches]", "2")
+    page.click("#hla-search button[type=submit]")
+    page.wait_for_selector("#hla-total")
+    rows = page.locator("table.hla-results tbody tr")
+    assert [rows.nth(i).get_attribute("data-donor") for i in range(rows.count())] == ["FULL", "ABDR"]
+    assert page.inner_text('tr[data-donor="FULL"] td.hla-p10') == "95 %"
+    assert "C, DQB1 untyped" in page.inner_text('tr[data-donor="ABDR"] td.hla-match')
+    page.click('tr[data-donor="ABDR"] a')
+    page.wait_for_selector("#donor-imputed")
+    assert "A*33:03~C*03:02~B*58:01g~DRB1*03:01~DQB1*02:01g" in page.inner_text("#donor-imputed")

@@ -70,9 +70,17 @@ class DonorBatch:
         self.probabilities = np.concatenate([d.probabilities for d in donors])
         self.rows: dict[str, np.ndarray] = {}
         self.inverse: dict[str, np.ndarray] = {}
+        # Per locus, each donor's weight on each distinct locus genotype: per-locus probabilities need only these
+        # (a donor typed at a locus has one or two entries, not one per imputed genotype).
+        self.entries: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        donor_of_row = np.repeat(np.arange(n, dtype=np.int64), sizes)
         for c, locus in enumerate(self.loci):
             rows, inverse = _codes(classes[:, c, :])
             self.rows[locus], self.inverse[locus] = rows, inverse.astype(np.int32)
+            code = donor_of_row * len(rows) + inverse
+            unique, at = np.unique(code, return_inverse=True)
+            weight = np.bincount(at.ravel(), weights=self.probabilities, minlength=len(unique))
+            self.entries[locus] = (unique // len(rows), (unique % len(rows)).astype(np.int64), weight)
 
 
 def batch_probabilities(classes: MatchClasses, patient: MatchGenotypes,
@@ -94,34 +102,39 @@ def batch_probabilities(classes: MatchClasses, patient: MatchGenotypes,
     ten = all(locus in tables for locus in TEN_LOCI)
     eight = all(locus in tables for locus in EIGHT_LOCI)
     acc = {key: np.zeros(n_rows) for key in ("t0", "t1", "e0", "e1")}
-    locus_acc = {locus: (np.zeros(n_rows), np.zeros(n_rows)) for locus in loci}
-    for i, weight in enumerate(patient.probabilities.tolist()):
-        total = np.zeros(n_rows, dtype=np.int8)
-        dq = None
-        for locus in loci:
-            table, p_inv = tables[locus]
-            mm = table[p_inv[i]][batch.inverse[locus]]  # this patient genotype vs every donor genotype
-            total += mm
-            if locus == "DQB1":
-                dq = mm
-            a0, a1 = locus_acc[locus]
-            a0 += (mm == 0) * weight
-            a1 += (mm == 1) * weight
-        if ten:
-            acc["t0"] += (total == 0) * weight
-            acc["t1"] += (total == 1) * weight
-        if eight:
-            total8 = total - dq if dq is not None else total
-            acc["e0"] += (total8 == 0) * weight
-            acc["e1"] += (total8 == 1) * weight
+    weights = patient.probabilities.tolist()
+    if ten or eight:
+        first = [locus for locus in loci if locus != "DQB1"] + [locus for locus in loci if locus == "DQB1"]
+        for i, weight in enumerate(weights):
+            total = np.zeros(n_rows, dtype=np.int8)
+            for locus in first:
+                if locus == "DQB1" and eight:
+                    acc["e0"] += (total == 0) * weight
+                    acc["e1"] += (total == 1) * weight
+                table, p_inv = tables[locus]
+                total += table[p_inv[i]][batch.inverse[locus]]  # this patient genotype vs every donor genotype
+            if ten:
+                acc["t0"] += (total == 0) * weight
+                acc["t1"] += (total == 1) * weight
+            elif eight:
+                acc["e0"] += (total == 0) * weight
+                acc["e1"] += (total == 1) * weight
 
     def per_donor(values: np.ndarray) -> np.ndarray:
         return np.clip(np.add.reduceat(values * batch.probabilities, batch.starts), 0.0, 1.0)
 
     out: dict[str, Any] = {"loci": {}}
     for locus in loci:
-        p0, p1 = per_donor(locus_acc[locus][0]), per_donor(locus_acc[locus][1])
-        out["loci"][locus] = (p0, p1, np.clip(1.0 - p0 - p1, 0.0, 1.0))
+        table, p_inv = tables[locus]
+        donor, distinct, weight = batch.entries[locus]
+        p = []
+        for k in (0, 1):
+            per_genotype = np.zeros(table.shape[1])
+            for i, w in enumerate(weights):
+                per_genotype += (table[p_inv[i]] == k) * w
+            p.append(np.clip(np.bincount(donor, weights=weight * per_genotype[distinct], minlength=batch.size),
+                             0.0, 1.0))
+        out["loci"][locus] = (p[0], p[1], np.clip(1.0 - p[0] - p[1], 0.0, 1.0))
     if ten:
         out["p10of10"], out["p9of10"] = per_donor(acc["t0"]), per_donor(acc["t1"])
     if eight:

@@ -16,9 +16,10 @@ from lifebank.messages import N_
 PAGE = 1000
 LOCI = ("A", "B", "C", "DRB1", "DQB1")
 COLUMNS = ("rank", "donor_id", "donor_type", "registry", "match", "mismatch_count", *LOCI, "dpb1_tce",
-           "cell_dose", "abo", "cmv")
+           "cell_dose", "abo", "cmv", "compared", "p10of10", "p9of10")
 HEADERS = {"rank": N_("Rank"), "donor_id": N_("Donor"), "donor_type": N_("Type"), "registry": N_("Registry"),
-           "match": N_("Match"), "mismatch_count": N_("Mismatches"), "dpb1_tce": "DPB1 TCE",
+           "match": N_("Match"), "compared": N_("Loci compared"), "p10of10": "P(10/10)", "p9of10": "P(9/10)",
+           "mismatch_count": N_("Mismatches"), "dpb1_tce": "DPB1 TCE",
            "cell_dose": N_("Cell dose"), "abo": "ABO", "cmv": "CMV", **{locus: locus for locus in LOCI}}
 
 
@@ -46,7 +47,9 @@ def _rows(db: Database, first: dict[str, Any], patient: str, max_mismatches: int
         for item in result["items"]:
             rank += 1
             yield {"rank": rank, "donor_id": item["donor_id"], "donor_type": item["donor_type"],
-                   "registry": item["registry"], "match": item["match"], "mismatch_count": item["mismatch_count"],
+                   "registry": item["registry"], "match": item["match"], "compared": item["match_label"],
+                   "p10of10": item.get("p10of10"), "p9of10": item.get("p9of10"),
+                   "mismatch_count": item["mismatch_count"],
                    **{locus: _locus_text(item["loci"].get(locus)) for locus in LOCI},
                    "dpb1_tce": item["dpb1_tce"], "cell_dose": item["cell_dose"], "abo": item["abo"],
                    "cmv": item["cmv"]}

@@ -48,6 +48,7 @@ from lifebank.messages import N_, Msg
 DONOR_TYPES = {"adult": "adult", "a": "adult", "1": "adult", "cord": "cord", "c": "cord", "cbu": "cord",
                "2": "cord"}
 SEARCH_LOCI = {"A", "B", "C", "DRB1", "DQB1"}
+FORM_ORDER = ("A", "B", "C", "DRB1", "DQB1")  # how coordinators (and the search form) list the loci
 CHUNK = 5000
 REBUILD = -1  # hla_change.donor_key meaning "every typing must be re-resolved" (MACs or a release loaded)
 RELOAD = -2  # hla_change.donor_key meaning "the donor table changed wholesale: rebuild indexes from it"
@@ -296,9 +297,11 @@ def validate_donors(db: Database, text: str, *, donor_type: str = "adult") -> tu
                     renamed += [(column, old, new) for old, new in position.renamed]
                 except TypingError as exc:
                     errors.append(RowError(number, column, exc.message))
-        for locus in ("A", "B", "DRB1"):
+        # Legacy donors typed at A and B only are kept (flagged incompletely typed in searches, ranked through
+        # their match probabilities); A and B are the least a registry record carries.
+        for locus in ("A", "B"):
             if columns[f"{locus}_1"] is None and columns[f"{locus}_2"] is None:
-                errors.append(RowError(number, f"{locus}_1", Msg("{locus} must be typed (WMDA minimum A, B, DRB1)",
+                errors.append(RowError(number, f"{locus}_1", Msg("{locus} must be typed (A and B at least)",
                                                                  locus=locus)))
         dose = None
         if (raw_dose := row.get("CellDose")) is not None:
@@ -640,8 +643,9 @@ def search(db: Database, patient_gl: str, *, max_mismatches: int = 0, loci: str 
         typed = _loci_of(ctx.registry, [getattr(donor, c.lower()) for c in HLA_COLUMNS])
         result = ctx.grader.grade(patient, Genotype({k: v for k, v in typed.items() if v is not None}), match_loci)
         body = result.as_dict()
-        compared = [locus for locus in match_loci if not body["loci"][locus]["untyped"]]
-        untyped = [locus for locus in match_loci if body["loci"][locus]["untyped"]]
+        shown = [locus for locus in FORM_ORDER if locus in match_loci]  # as the search form lists them
+        compared = [locus for locus in shown if not body["loci"][locus]["untyped"]]
+        untyped = [locus for locus in shown if body["loci"][locus]["untyped"]]
         item = {"donor_id": donor.donor_id, "donor_type": donor.donor_type, "registry": donor.registry_code,
                 "cell_dose": donor.cell_dose, "abo": donor.abo, "cmv": donor.cmv,
                 "mismatch_count": body["mismatch_count"], "match": f"{2 * len(compared) - body['mismatch_count']}/"

@@ -37,11 +37,47 @@ register_labels("ledger_action", {"hla.donors.import": N_("Donors imported"), "h
                                   "hla.nomenclature.load": N_("IPD-IMGT/HLA release loaded")})
 
 
+# Grade words a coordinator reads (the API keeps WMDA's codes).
+register_labels("hla_grade", {
+    "gdna": N_("same allele (gDNA)"), "cdna": N_("same allele (cDNA)"), "protein": N_("same protein"),
+    "g_group": N_("same G group"), "p_group": N_("same P group"), "associated": N_("associated antigen"),
+    "split": N_("split antigen"), "broad": N_("broad antigen"), "null_gdna": N_("same null allele"),
+    "null_cdna": N_("same null allele (cDNA)"), "null_partial": N_("null, partly the same"),
+    "expressing_vs_null": N_("expressed vs null"), "unknown": N_("not typed"), "null_mismatch": N_("null mismatch"),
+    "mismatch": N_("mismatch")})
+DISPLAY_LOCI = ("A", "B", "C", "DRB1", "DQB1")  # the form's order
+
+
+def percent(value: float | None) -> str:
+    """A probability as a coordinator reads it: 62 %, <1 %, >99 %, or a dash when unknown."""
+    if value is None:
+        return "–"
+    if 0 < value < 0.005:
+        return "<1 %"
+    if 0.995 <= value < 1:
+        return ">99 %"
+    return f"{value * 100:.0f} %"
+
+
 def cell_class(position: dict[str, object]) -> str:
     """Colour of one position in the grid: the confidence, or `untyped`."""
     if position["grade"] == "unknown":
         return "untyped"
     return str(position["confidence"])
+
+
+def min_probability_of(text: str) -> float | None:
+    """The form's minimum P(10/10) in percent (blank: none) as a probability, or ValidationFailed."""
+    text = text.strip().rstrip("%").strip()
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 100:
+        raise ValidationFailed("Minimum P(10/10): {value!r} is not a percentage from 0 to 100", value=text)
+    return value / 100
 
 
 def search_form(max_mismatches: str, loci: str, donor_type: str, page: str) -> tuple[int, str, str | None, int]:
@@ -62,20 +98,32 @@ def search_form(max_mismatches: str, loci: str, donor_type: str, page: str) -> t
 @router.get("/search", response_class=HTMLResponse)
 def search_page(request: Request, db: DbDep, _p: Annotated[Principal, Depends(page_requires("hla.search"))],
                 patient: str = "", max_mismatches: str = "0", loci: str = "10", donor_type: str = "",
-                page: str = "1") -> Response:
+                page: str = "1", min_probability: str = "", frequencies: str = "") -> Response:
+    from lifebank.hla import prediction
+
     result, error, number = None, None, 1
+    sets = [s["name"] for s in prediction.list_sets(db)]
     try:
         mismatches, loci_list, kind, number = search_form(max_mismatches, loci, donor_type, page)
+        minimum = min_probability_of(min_probability)
+        if frequencies and frequencies not in sets:
+            raise ValidationFailed("Frequency set: {value!r} is not loaded", value=frequencies)
         if patient.strip():
             result = service.search(db, patient.strip(), max_mismatches=mismatches, loci=loci_list,
-                                    donor_type=kind, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE)
+                                    donor_type=kind, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE,
+                                    min_probability=minimum, frequencies=frequencies or None)
     except LifeBankError as exc:
         error = message_text(request, exc)
-    form = {"patient": patient, "max_mismatches": max_mismatches, "loci": loci, "donor_type": donor_type}
+    form = {"patient": patient, "max_mismatches": max_mismatches, "loci": loci, "donor_type": donor_type,
+            "min_probability": min_probability, "frequencies": frequencies}
     query = urlencode({"patient": patient.strip(), "max_mismatches": max_mismatches, "loci": loci,
-                       "donor_type": donor_type})
+                       "donor_type": donor_type, "min_probability": min_probability, "frequencies": frequencies})
+    display = [locus for locus in DISPLAY_LOCI if result and locus in result["loci"]]
+    eight = bool(result) and "DQB1" not in result["loci"]
     return render(request, "hla/search.html", status_code=422 if error else 200, result=result, error=error,
-                  form=form, page=number, limit=PAGE_SIZE, cell_class=cell_class, query=query)
+                  form=form, page=number, limit=PAGE_SIZE, cell_class=cell_class, query=query, sets=sets,
+                  display_loci=display, percent=percent, eight=eight,
+                  label_of=lambda item: service.match_label(item, result["loci"] if result else ()))
 
 
 @router.get("/search/export")
@@ -106,4 +154,7 @@ def donor_page(request: Request, donor_id: str, db: DbDep,
 
     loci = [(locus, named(locus, donor["hla"].get(f"{locus}_1")), named(locus, donor["hla"].get(f"{locus}_2")))
             for locus in ("A", "B", "C", "DRB1", "DQB1", "DPB1")]
-    return render(request, "hla/donor.html", donor=donor, loci=loci)
+    from lifebank.hla import prediction
+
+    imputed = prediction.donor_genotypes(db, donor_id, limit=10)
+    return render(request, "hla/donor.html", donor=donor, loci=loci, imputed=imputed, percent=percent)
