@@ -233,3 +233,12 @@ def test_revision_links_are_read_from_the_header_unless_reassigned_below(tmp_pat
     relinked.write_text("revision = 'c'\ndown_revision = 'b'\n\n\ndef upgrade() -> None:\n    pass\n\n\n"
                         "down_revision = compute()\n")
     assert schema._read_revision(relinked) is None  # the whole file is read, and it is not plain literals
+
+
+def test_the_root_help_lists_every_group_as_the_full_tree_does() -> None:
+    """`lifebank --help` builds each group as a shell (name and help only): it must read as the full tree's."""
+    proc, _ = imported_by(["--help"])
+    full = subprocess.run([sys.executable, "-c", HELP_DUMP, json.dumps([[]])], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "COLUMNS": "120"})
+    assert proc.returncode == 0 and full.returncode == 0, proc.stderr[-2000:] + full.stderr[-2000:]
+    assert proc.stdout == json.loads(full.stdout)[""]

@@ -119,14 +119,33 @@ class LazyRoot(typer.Typer):
             found[name] = ("command", command)
         return found
 
+    def _listing(self) -> typer.Typer:
+        """Every domain loaded, each group as a shell: its name and help, none of its commands.
+
+        The root's own options (`--help`, `--version`) are eager and end the run before any group is entered,
+        so the root's help needs the groups' names and help texts only; Typer turning the ~130 commands'
+        signatures into Click parameters was most of `lifebank --help`."""
+        self.load_all()
+        shells = []
+        for group in self._groups:
+            shell = copy.copy(group)
+            if group.typer_instance is not None:
+                shell.typer_instance = copy.copy(group.typer_instance)
+                shell.typer_instance.registered_commands = []
+                shell.typer_instance.registered_groups = []
+            shells.append(shell)
+        listing = copy.copy(self)
+        listing._groups = shells
+        return listing
+
     def for_args(self, args: list[str]) -> typer.Typer:
         """The app to run for these command-line arguments: this root pruned to the one group or command they
         name (its domain loaded, and only the domains before it that were needed to find it), or the full
-        tree when they name none (help, `--version`, a typo)."""
-        name = args[0] if args and not args[0].startswith("-") else None
-        if name is None:
-            self.load_all()
-            return self
+        tree when they name none (a typo), the root with its groups as shells for the root's own options
+        (`--help`, `--version`, no arguments: the help)."""
+        if not args or args[0].startswith("-"):
+            return self._listing()
+        name = args[0]
         order = sorted(self._pending, key=lambda domain: domain != name)  # the domain named after itself first
         names = self._names()
         while names is not None and name not in names and order:
