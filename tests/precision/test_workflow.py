@@ -135,6 +135,8 @@ def test_pages_list_show_and_sign_with_errors_inline(client, db):
     made_here = client.post("/precision/reports", data={"tumour_type": "BRCA", "csrf_token": csrf},
                             files={"vcf": ("t.vcf.gz", vcf)}, follow_redirects=False)
     assert made_here.status_code == 303 and made_here.headers["location"] == "/precision/reports/PR-000002"
+    found = client.get("/find", params={"q": "pr-000002"}, follow_redirects=False)
+    assert found.status_code in (302, 303, 307) and found.headers["location"] == "/precision/reports/PR-000002"
 
 
 def test_demo_loads_two_reports_once_one_signed(db):
