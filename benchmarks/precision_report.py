@@ -65,28 +65,30 @@ def main() -> None:
     files = {"vcf": (EXAMPLES / "T001-COAD.grch38.vcf.gz").read_bytes(),
              "cna": (EXAMPLES / "T001-COAD.grch38.cna.tsv").read_bytes(),
              "fusions": (EXAMPLES / "T001-COAD.grch38.fusions.tsv").read_bytes()}
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     content = interpret(tumour_inputs(files, Options(tumour_type="COAD")), kb_store.knowledge_base(None))
     import json
 
     json.dumps(content)
     report_pdf({"report": "PR-BENCH", "version": 1, "status": "draft", "content": content}, lambda s: s)
-    ours = time.perf_counter() - start
+    ours, cpu = time.perf_counter() - start, time.process_time() - cpu
     floor = peer(EXAMPLES / "T001-COAD.grch38.vcf.gz")
     print(f"load_average_1min: {load:.2f}")
     print(f"t001_coad_report_json_pdf: {ours:.2f} s (target 5 s)")
+    print(f"t001_coad_report_cpu: {cpu:.2f} s")
     print(f"t001_coad_bcftools_view_peer: {floor:.3f} s (ratio {ours / floor:.1f}x)")
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "synthetic.vcf.gz"
         synthetic(path, N)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         inputs = read_vcf(path)
         result = interpret(TumourInputs("LUAD", inputs), kb_store.knowledge_base(None))
-        ours = time.perf_counter() - start
+        ours, cpu = time.perf_counter() - start, time.process_time() - cpu
         floor = peer(path)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
     print(f"synthetic_{N}_variants_interpretation: {ours:.1f} s (target 60 s; {len(result['variants'])} variants, "
           f"{result['summary']['I']} tier I)")
+    print(f"synthetic_{N}_variants_cpu: {cpu:.1f} s (one core; the wall time above includes waiting on a busy machine)")
     print(f"synthetic_bcftools_view_peer: {floor:.2f} s (ratio {ours / floor:.1f}x)")
     print(f"peak_memory: {peak:.2f} GiB (target 2 GiB)")
 

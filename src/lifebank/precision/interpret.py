@@ -105,14 +105,15 @@ def match_variant(variant: SomaticVariant, kb: KnowledgeBase) -> tuple[list[Evid
     hotspot = kb.hotspots.residue(gene, codon[1], variant.protein_change, variant.consequence) if codon else None
     truncating = variant.consequence in TRUNCATING_CONSEQUENCES
     gene_level = [e for e in kb.gene_level.get(gene, ())
-                  if (e.variant_class in TRUNCATING and truncating) or (e.variant_class not in TRUNCATING and hotspot)]
+                  if (e.variant_class in TRUNCATING and truncating) or (e.variant_class not in TRUNCATING and hotspot)
+                  ] if (hotspot or truncating) else []
     if gene_level:
         found += gene_level
         how.append("gene_mutation")
     hotspot_info = {"residue": hotspot.residue, "type": hotspot.kind, "tumours": hotspot.tumour_count,
                     "same_allele_seen": bool(variant.protein_change and variant.protein_change[-1:] in hotspot.variants)
                     } if hotspot else None
-    return _dedupe(found), how, hotspot_info or {}
+    return (_dedupe(found) if len(how) > 1 else found), how, hotspot_info or {}
 
 
 def check_build(inputs: VariantInput, kb: KnowledgeBase, warnings: list[Msg]) -> None:

@@ -8,12 +8,14 @@ None, and the caller reports it as unlifted.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 _COMPLEMENT = str.maketrans("ACGTNacgtn", "TGCANtgcan")
 PRIMARY = frozenset([str(i) for i in range(1, 23)] + ["X", "Y", "MT"])
 
 
+@lru_cache(maxsize=4096)
 def normalise_contig(name: str) -> str:
     """`chr7` -> `7`, `chrM`/`M` -> `MT`, `chrX` -> `X`; anything else unchanged but for the prefix."""
     value = name.strip()

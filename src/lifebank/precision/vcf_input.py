@@ -225,7 +225,8 @@ def parse_vcf(lines: Iterable[str], *, declared_genome: str = "GRCh38", sample: 
         if not _BASES.match(ref):
             errors.append(RowError(number, "REF", Msg("{value!r} is not a sequence of A, C, G, T, N", value=ref)))
             continue
-        info = dict(item.split("=", 1) if "=" in item else (item, "") for item in fields[7].split(";"))
+        info = dict(item.split("=", 1) if "=" in item else (item, "") for item in fields[7].split(";")) \
+            if fields[7] != "." else {}
         fmt = fields[8].split(":") if len(fields) > 8 else []
         values = fields[9 + column].split(":") if len(fields) > 9 + column else []
         call = dict(zip(fmt, values, strict=False))
