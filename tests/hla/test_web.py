@@ -211,3 +211,35 @@ def test_browser_probability_search_main_path(live_server, page):
     page.click('tr[data-donor="ABDR"] a')
     page.wait_for_selector("#donor-imputed")
     assert "A*33:03~C*03:02~B*58:01g~DRB1*03:01~DQB1*02:01g" in page.inner_text("#donor-imputed")
+
+
+def test_printable_report_in_english_and_chinese(db, client, users):
+    from datetime import UTC, datetime
+
+    from lifebank.hla.search_report import report_pdf
+
+    service.import_donors(db, HAN_DONORS, actor="tester")
+    headers = users.headers("clinician")
+    pdf = client.get("/hla/search/report", headers=headers, params={"patient": HAN, "max_mismatches": 2})
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF")
+    assert client.get("/hla/search/report", headers=headers, params={"patient": ""}).status_code == 422
+    result = service.search(db, HAN, max_mismatches=2)
+    labels = [service.match_label(i, result["loci"]) for i in result["items"]]
+    when = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+    english = report_pdf(result, patient=HAN, parameters=[], generated=when, language=None, labels=labels,
+                         compress=False)
+    assert pdf_text("FULL") in english and pdf_text("Donor search report") in english
+    assert pdf_text("95 %") in english and pdf_text("same protein") in english
+    chinese = report_pdf(result, patient=HAN, parameters=[], generated=when, language="zh_Hans", labels=labels,
+                         compress=False)
+    assert b"STSong-Light" in chinese and pdf_text("供者检索报告") in chinese
+    assert pdf_text("Donor search report") not in chinese and pdf_text("A, B, DRB1 上 6/6") in chinese
+
+
+def pdf_text(text: str) -> bytes:
+    """How reportlab writes `text` in a CID-font string (UTF-16BE, non-printable bytes as octal escapes)."""
+    out = []
+    for byte in text.encode("utf-16-be"):
+        out.append(chr(byte) if 32 <= byte < 127 and chr(byte) not in "()\\" else f"\\{byte:03o}")
+    return "".join(out).encode("latin-1")

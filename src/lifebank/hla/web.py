@@ -13,9 +13,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
 from lifebank.auth.service import Principal
+from lifebank.db.base import utcnow
 from lifebank.errors import LifeBankError, ValidationFailed
 from lifebank.hla import service
 from lifebank.hla.search_export import COLUMNS, HEADERS, search_rows
+from lifebank.hla.search_report import FORM_ORDER, percent, report_pdf
 from lifebank.messages import N_, Msg, register_labels
 from lifebank.web.deps import DbDep
 from lifebank.web.exports import export_response, parse_format
@@ -30,33 +32,16 @@ PAGE_SIZE = 25
 LOCI_CHOICES = {"10": "A,B,C,DRB1,DQB1", "8": "A,B,C,DRB1"}
 register_labels("donor_type", {"adult": N_("Adult donor"), "cord": N_("Cord-blood unit")})
 register_labels("entity_type", {"hla_donor": N_("HLA donor"), "hla_import": N_("Donor import"),
-                                "hla_mac": N_("MAC dictionary"), "hla_release": N_("IPD-IMGT/HLA release")})
+                                "hla_mac": N_("MAC dictionary"), "hla_release": N_("IPD-IMGT/HLA release"),
+                                "hla_frequency_set": N_("Haplotype frequency set")})
 register_labels("ledger_action", {"hla.donors.import": N_("Donors imported"), "hla.donor.update": N_("Donor changed"),
                                   "hla.donor.delete": N_("Donor removed"),
                                   "hla.macs.load": N_("MAC dictionary loaded"),
-                                  "hla.nomenclature.load": N_("IPD-IMGT/HLA release loaded")})
+                                  "hla.nomenclature.load": N_("IPD-IMGT/HLA release loaded"),
+                                  "hla.frequencies.load": N_("Haplotype frequency set loaded")})
 
 
-# Grade words a coordinator reads (the API keeps WMDA's codes).
-register_labels("hla_grade", {
-    "gdna": N_("same allele (gDNA)"), "cdna": N_("same allele (cDNA)"), "protein": N_("same protein"),
-    "g_group": N_("same G group"), "p_group": N_("same P group"), "associated": N_("associated antigen"),
-    "split": N_("split antigen"), "broad": N_("broad antigen"), "null_gdna": N_("same null allele"),
-    "null_cdna": N_("same null allele (cDNA)"), "null_partial": N_("null, partly the same"),
-    "expressing_vs_null": N_("expressed vs null"), "unknown": N_("not typed"), "null_mismatch": N_("null mismatch"),
-    "mismatch": N_("mismatch")})
-DISPLAY_LOCI = ("A", "B", "C", "DRB1", "DQB1")  # the form's order
-
-
-def percent(value: float | None) -> str:
-    """A probability as a coordinator reads it: 62 %, <1 %, >99 %, or a dash when unknown."""
-    if value is None:
-        return "–"
-    if 0 < value < 0.005:
-        return "<1 %"
-    if 0.995 <= value < 1:
-        return ">99 %"
-    return f"{value * 100:.0f} %"
+DISPLAY_LOCI = FORM_ORDER  # the form's order
 
 
 def cell_class(position: dict[str, object]) -> str:
@@ -139,6 +124,28 @@ def search_export(request: Request, db: DbDep, _p: Annotated[Principal, Depends(
     rows = search_rows(db, patient.strip(), max_mismatches=mismatches, loci=loci_list, donor_type=kind)
     return export_response(fmt, "donor-search", COLUMNS, rows, headers=[_(HEADERS[c]) for c in COLUMNS],
                            sheet="donors")
+
+
+@router.get("/search/report")
+def search_report(request: Request, db: DbDep, _p: Annotated[Principal, Depends(page_requires("hla.search"))],
+                  patient: str = "", max_mismatches: str = "0", loci: str = "10", donor_type: str = "",
+                  min_probability: str = "", frequencies: str = "") -> Response:
+    """The active search as a printable PDF in the reader's language (the first 100 donors, ranked)."""
+    mismatches, loci_list, kind, _page = search_form(max_mismatches, loci, donor_type, "1")
+    if not patient.strip():
+        raise ValidationFailed(Msg("give the patient's typing (a GL string) to search"))
+    minimum = min_probability_of(min_probability)
+    result = service.search(db, patient.strip(), max_mismatches=mismatches, loci=loci_list, donor_type=kind,
+                            limit=100, min_probability=minimum, frequencies=frequencies or None)
+    parameters = [(Msg("Maximum mismatches"), str(mismatches)), (Msg("Match loci"), loci_list),
+                  (Msg("Frequency set"), frequencies or result.get("patient_frequencies") or "-")]
+    if minimum is not None:
+        parameters.append((Msg("Minimum P(10/10)"), percent(minimum)))
+    labels = [service.match_label(item, result["loci"]) for item in result["items"]]
+    body = report_pdf(result, patient=patient.strip(), parameters=parameters, generated=utcnow(),
+                      language=request.state.locale, labels=labels)
+    return Response(body, media_type="application/pdf",
+                    headers={"Content-Disposition": 'attachment; filename="donor-search-report.pdf"'})
 
 
 @router.get("/donors/{donor_id}", response_class=HTMLResponse)
