@@ -105,7 +105,7 @@ class KnowledgeBase:
         """What the report records as "knowledge-base versions used"."""
         found: dict[str, Any] = {s.name: {"version": s.version, "sha256": s.digest, "evidence": len(s.evidence)}
                                  for s in self.sources}
-        found["OncoTree"] = {"version": self.oncotree.version}
+        found["OncoTree"] = {"version": self.oncotree.version, "nodes": len(self.oncotree.nodes)}
         found["hotspots"] = {"version": self.hotspots.version, "sha256": self.hotspots.digest,
                              "residues": self.hotspots.count}
         found["genes"] = {"version": self.genes.version, "sha256": self.genes.digest}

@@ -232,8 +232,8 @@ def kb_status(data_dir: Path | None) -> list[dict[str, Any]]:
         info = versions.get(name, {})
         rows.append({"source": source, "origin": found.origin, "file": found.path.name,
                      "version": found.version or info.get("version", ""), "sha256": found.sha256,
-                     "evidence": info.get("evidence", info.get("residues", "")), "loaded_at": found.loaded_at,
-                     "loaded_by": found.loaded_by})
+                     "evidence": info.get("evidence", info.get("residues", info.get("nodes", ""))),
+                     "loaded_at": found.loaded_at, "loaded_by": found.loaded_by})
     return rows
 
 
