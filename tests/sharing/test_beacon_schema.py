@@ -37,6 +37,8 @@ QUERIES = [
     ("datasets/kg", "", "datasets"),
     ("datasets/kg/individuals", "filters=NCIT:C16576", "individuals"),
     ("cohorts", "", "cohorts"),
+    ("cohorts/GRU women", "", "cohorts"),
+    ("cohorts/GRU women/individuals", "", "individuals"),
 ]
 
 
@@ -81,6 +83,18 @@ def _check_granularity(client, callers, granularity: str) -> None:
     if granularity == "record":  # every caller gets what it may: booleans, counts, records
         assert ("granted", "record") in seen_kinds and ("granted", "collections") in seen_kinds
         assert ("registered", "count") in seen_kinds and ("anonymous", "boolean") in seen_kinds
+
+
+def test_saved_cohorts_are_beacon_cohorts(client, callers) -> None:
+    body = client.get(f"{B}/cohorts?requestedGranularity=record", headers=callers["granted"]).json()
+    (cohort,) = body["response"]["collections"]
+    assert cohort["id"] == "GRU women" and cohort["cohortType"] == "user-defined"
+    assert cohort["cohortSize"] == len([i for i in range(100) if i % 2 == 0 and i % 3])  # even and female
+    members = client.get(f"{B}/cohorts/GRU women/individuals?requestedGranularity=record&limit=100",
+                         headers=callers["granted"]).json()
+    records = members["response"]["resultSets"][0]["results"]
+    assert {r["sex"]["id"] for r in records} == {"NCIT:C16576"}
+    assert members["responseSummary"]["numTotalResults"] == cohort["cohortSize"]
 
 
 def test_post_bodies_validate_and_match_get(client, callers) -> None:

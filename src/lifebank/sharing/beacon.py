@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from lifebank.audit.service import record, serialise_writers
 from lifebank.db.base import utcnow
 from lifebank.db.engine import Database
-from lifebank.errors import NotFound, ValidationFailed
+from lifebank.errors import Conflict, NotFound, ValidationFailed
 from lifebank.messages import Msg
 from lifebank.sharing import data, privacy
 from lifebank.sharing.models import BeaconDataset, BeaconQuery, BeaconSetting, RecordGrant
@@ -117,6 +117,8 @@ def grant_records(db: Database, dataset: str, username: str, *, purposes: str, a
     from lifebank.auth import service as auth
 
     auth.get_user(db, username)  # an unknown user is NotFound
+    if request_id is not None and request_id.isdigit():
+        _check_request(db, int(request_id), username)
     with db.transaction() as session:
         row = session.scalar(select(RecordGrant).where(RecordGrant.dataset == dataset,
                                                        RecordGrant.username == username))
@@ -129,6 +131,20 @@ def grant_records(db: Database, dataset: str, username: str, *, purposes: str, a
                change={"dataset": dataset, "user": username, "purposes": codes, "request": request_id,
                        "reason": reason})
         return row.id
+
+
+def _check_request(db: Database, request_id: int, username: str) -> None:
+    """A release for an access request: the request must be approved, ask for data, and be the user's."""
+    from lifebank.access import service as access
+    from lifebank.sharing.exports import APPROVED
+
+    view = access.request_view(db, request_id, None)
+    if view["state"] not in APPROVED or not view["data"]:
+        raise Conflict("access request {ref} is {state} or asks for no data: it cannot release records",
+                       ref=view["ref"], state=view["state"])
+    if view["created_by"] != username:
+        raise Conflict("access request {ref} was made by {requester}, not {username}", ref=view["ref"],
+                       requester=view["created_by"], username=username)
 
 
 def revoke_records(db: Database, dataset: str, username: str, *, actor: str) -> None:
