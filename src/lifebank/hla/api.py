@@ -53,6 +53,16 @@ class PredictIn(BaseModel):
     frequencies: str | None = Field(None, description="frequency set for both sides (default per person)")
 
 
+class SavedSearchIn(BaseModel):
+    name: str = Field(min_length=1, max_length=128)
+    patient: str = Field(min_length=1, description="patient GL string")
+    max_mismatches: int = Field(0, ge=0, le=4)
+    loci: str | None = Field(None, description="comma-separated match loci, default A,B,C,DRB1,DQB1")
+    donor_type: Literal["adult", "cord"] | None = None
+    min_probability: float | None = Field(None, ge=0, le=1)
+    frequencies: str | None = None
+
+
 class MacsIn(BaseModel):
     content: str = Field(min_length=1, description="the dictionary file: NMDP numer.v3.txt or Atlas CSV layout")
 
@@ -191,3 +201,37 @@ def load_macs(body: MacsIn, db: DbDep, principal: Writer) -> dict[str, Any]:
 def load_nomenclature(body: ReleaseIn, db: DbDep, principal: Writer) -> dict[str, Any]:
     """Switch to another IPD-IMGT/HLA release folder readable by the server."""
     return service.load_nomenclature(db, Path(body.folder), actor=principal.username)
+
+
+@router.post("/searches", status_code=201)
+def save_search(body: SavedSearchIn, db: DbDep, principal: Searcher) -> dict[str, Any]:
+    """Keep a patient search (it is run once now; a bad typing is refused) to re-run on demand."""
+    from lifebank.hla import saved_searches
+
+    params = body.model_dump(exclude={"name", "patient"})
+    return saved_searches.save(db, body.name, body.patient, params, actor=principal.username)
+
+
+@router.get("/searches")
+def saved_search_list(db: DbDep, _: Searcher) -> list[dict[str, Any]]:
+    from lifebank.hla import saved_searches
+
+    return saved_searches.list_saved(db)
+
+
+@router.post("/searches/{search_id}/run")
+def run_saved_search(search_id: int, db: DbDep, principal: Searcher,
+                     limit: Annotated[int, Query(ge=1, le=1000)] = 20,
+                     offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+    """Run a saved search against today's registry: `{"search", "previous_total", "result"}`."""
+    from lifebank.hla import saved_searches
+
+    return saved_searches.run(db, search_id, actor=principal.username, limit=limit, offset=offset)
+
+
+@router.delete("/searches/{search_id}", status_code=204)
+def delete_saved_search(search_id: int, db: DbDep, principal: Searcher) -> Response:
+    from lifebank.hla import saved_searches
+
+    saved_searches.delete(db, search_id, actor=principal.username)
+    return Response(status_code=204)

@@ -22,12 +22,14 @@ macs_app = typer.Typer(help="The NMDP multiple-allele-code dictionary.", no_args
 nomenclature_app = typer.Typer(help="The IPD-IMGT/HLA release in use.", no_args_is_help=True)
 index_app = typer.Typer(help="The in-memory search index.", no_args_is_help=True)
 frequencies_app = typer.Typer(help="Haplotype frequency sets for match prediction.", no_args_is_help=True)
+searches_app = typer.Typer(help="Saved patient searches, re-run on demand.", no_args_is_help=True)
 app.add_typer(import_app, name="import")
 app.add_typer(donors_app, name="donors")
 app.add_typer(macs_app, name="macs")
 app.add_typer(nomenclature_app, name="nomenclature")
 app.add_typer(index_app, name="index")
 app.add_typer(frequencies_app, name="frequencies")
+app.add_typer(searches_app, name="searches")
 
 
 
@@ -373,3 +375,54 @@ def impute(typing: Annotated[str, typer.Argument(help="GL string")],
 
 def _p(value: float | None) -> str:
     return "unknown" if value is None else f"{value:.4f}"
+
+
+@searches_app.command("save")
+def searches_save(name: str, patient: Annotated[str, typer.Argument(help="patient GL string")],
+                  max_mismatches: Annotated[int, typer.Option("--max-mismatches", min=0, max=4)] = 0,
+                  loci: Annotated[str | None, typer.Option(help="match loci, default A,B,C,DRB1,DQB1")] = None,
+                  donor_type: Annotated[str | None, typer.Option("--donor-type", help="adult or cord")] = None,
+                  min_probability: Annotated[float | None, typer.Option("--min-probability", min=0.0, max=1.0)
+                                             ] = None,
+                  frequencies: Annotated[str | None, typer.Option("--frequencies")] = None,
+                  fmt: FormatOpt = OutputFormat.table) -> None:
+    """Keep a patient search (run once now, so a bad typing is refused) to re-run later."""
+    from lifebank.hla import saved_searches
+
+    saved = saved_searches.save(database(), name, patient, {
+        "max_mismatches": max_mismatches, "loci": loci, "donor_type": donor_type,
+        "min_probability": min_probability, "frequencies": frequencies}, actor=cli_actor())
+    if fmt is OutputFormat.json:
+        print_json(saved)
+    else:
+        say(Msg("saved search {id} ({name}): {count} donors now", id=saved["id"], name=saved["name"],
+                count=saved["last_total"]))
+
+
+@searches_app.command("list")
+def searches_list(fmt: FormatOpt = OutputFormat.table) -> None:
+    """Saved searches, newest first, with when each last ran and how many donors it found."""
+    from lifebank.hla import saved_searches
+
+    found = saved_searches.list_saved(database())
+    if fmt is OutputFormat.json:
+        print_json(found)
+        return
+    emit_rows([{"id": s["id"], "name": s["name"], "patient": s["patient"], "saved by": s["created_by"],
+                "last run": s["last_run_at"], "donors": s["last_total"]} for s in found], fmt)
+
+
+@searches_app.command("run")
+def searches_run(search_id: int, limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
+                 fmt: FormatOpt = OutputFormat.table) -> None:
+    """Run a saved search against today's registry."""
+    from lifebank.hla import saved_searches
+
+    ran = saved_searches.run(database(), search_id, actor=cli_actor(), limit=limit)
+    if fmt is OutputFormat.json:
+        print_json(ran)
+        return
+    emit_rows([{"donor": i["donor_id"], "match": i["match_label"], "P(10/10)": _p(i.get("p10of10")),
+                "P(9/10)": _p(i.get("p9of10"))} for i in ran["result"]["items"]], fmt,
+              title=text(Msg("{name}: {count} donors (before: {before})", name=ran["search"]["name"],
+                             count=ran["result"]["total"], before=ran["previous_total"])))

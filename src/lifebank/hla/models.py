@@ -113,3 +113,18 @@ class HaplotypeRow(Base):
     set_id: Mapped[int] = mapped_column(Integer, ForeignKey("hla_frequency_set.id", ondelete="CASCADE"))
     haplotype: Mapped[str] = mapped_column(Text)
     frequency: Mapped[float] = mapped_column(Float)
+
+
+class SavedSearch(Base):
+    """A patient search a coordinator keeps and re-runs on demand (the registry changes; the patient does not)."""
+
+    __tablename__ = "hla_saved_search"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    patient: Mapped[str] = mapped_column(Text)  # the patient's GL string
+    parameters: Mapped[str] = mapped_column(Text)  # JSON: max_mismatches, loci, donor_type, min_probability, ...
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(timezone=True), default=utcnow)
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime(timezone=True))
+    last_total: Mapped[int | None] = mapped_column(Integer)

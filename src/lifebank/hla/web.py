@@ -10,7 +10,7 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from lifebank.auth.service import Principal
 from lifebank.db.base import utcnow
@@ -19,6 +19,7 @@ from lifebank.hla import service
 from lifebank.hla.search_export import COLUMNS, HEADERS, search_rows
 from lifebank.hla.search_report import FORM_ORDER, percent, report_pdf
 from lifebank.messages import N_, Msg, register_labels
+from lifebank.web.csrf import check_csrf
 from lifebank.web.deps import DbDep
 from lifebank.web.exports import export_response, parse_format
 from lifebank.web.templating import NavItem, gettext_for, message_text, render
@@ -26,19 +27,24 @@ from lifebank.web.ui import page_requires
 
 router = APIRouter(prefix="/hla", include_in_schema=False)
 
-NAV: list[NavItem] = [NavItem("Donor search", "/hla/search", "hla.search", 30)]
+NAV: list[NavItem] = [NavItem("Donor search", "/hla/search", "hla.search", 30),
+                      NavItem("Saved searches", "/hla/searches", "hla.search", 31)]
 
 PAGE_SIZE = 25
 LOCI_CHOICES = {"10": "A,B,C,DRB1,DQB1", "8": "A,B,C,DRB1"}
 register_labels("donor_type", {"adult": N_("Adult donor"), "cord": N_("Cord-blood unit")})
 register_labels("entity_type", {"hla_donor": N_("HLA donor"), "hla_import": N_("Donor import"),
                                 "hla_mac": N_("MAC dictionary"), "hla_release": N_("IPD-IMGT/HLA release"),
-                                "hla_frequency_set": N_("Haplotype frequency set")})
+                                "hla_frequency_set": N_("Haplotype frequency set"),
+                                "hla_saved_search": N_("Saved patient search")})
 register_labels("ledger_action", {"hla.donors.import": N_("Donors imported"), "hla.donor.update": N_("Donor changed"),
                                   "hla.donor.delete": N_("Donor removed"),
                                   "hla.macs.load": N_("MAC dictionary loaded"),
                                   "hla.nomenclature.load": N_("IPD-IMGT/HLA release loaded"),
-                                  "hla.frequencies.load": N_("Haplotype frequency set loaded")})
+                                  "hla.frequencies.load": N_("Haplotype frequency set loaded"),
+                                  "hla.search.save": N_("Patient search saved"),
+                                  "hla.search.run": N_("Saved search run again"),
+                                  "hla.search.delete": N_("Saved search removed")})
 
 
 DISPLAY_LOCI = FORM_ORDER  # the form's order
@@ -83,7 +89,7 @@ def search_form(max_mismatches: str, loci: str, donor_type: str, page: str) -> t
 @router.get("/search", response_class=HTMLResponse)
 def search_page(request: Request, db: DbDep, _p: Annotated[Principal, Depends(page_requires("hla.search"))],
                 patient: str = "", max_mismatches: str = "0", loci: str = "10", donor_type: str = "",
-                page: str = "1", min_probability: str = "", frequencies: str = "") -> Response:
+                page: str = "1", min_probability: str = "", frequencies: str = "", save_error: str = "") -> Response:
     from lifebank.hla import prediction
 
     result, error, number = None, None, 1
@@ -107,7 +113,7 @@ def search_page(request: Request, db: DbDep, _p: Annotated[Principal, Depends(pa
     eight = bool(result) and "DQB1" not in result["loci"]
     return render(request, "hla/search.html", status_code=422 if error else 200, result=result, error=error,
                   form=form, page=number, limit=PAGE_SIZE, cell_class=cell_class, query=query, sets=sets,
-                  display_loci=display, percent=percent, eight=eight,
+                  display_loci=display, percent=percent, eight=eight, save_error=save_error,
                   label_of=lambda item: service.match_label(item, result["loci"] if result else ()))
 
 
@@ -165,3 +171,81 @@ def donor_page(request: Request, donor_id: str, db: DbDep,
 
     imputed = prediction.donor_genotypes(db, donor_id, limit=10)
     return render(request, "hla/donor.html", donor=donor, loci=loci, imputed=imputed, percent=percent)
+
+
+SAVED_FIELDS = ("patient", "max_mismatches", "loci", "donor_type", "min_probability", "frequencies")
+
+
+def _search_url(values: dict[str, str]) -> str:
+    return "/hla/search?" + urlencode({k: values.get(k, "") for k in SAVED_FIELDS})
+
+
+def _saved_parameters(form: dict[str, str]) -> dict[str, object]:
+    """A saved search's parameters from the search form's fields (checked like the search itself)."""
+    mismatches, loci_list, kind, _page = search_form(form.get("max_mismatches", "0"), form.get("loci", "10"),
+                                                     form.get("donor_type", ""), "1")
+    return {"max_mismatches": mismatches, "loci": loci_list, "donor_type": kind,
+            "min_probability": min_probability_of(form.get("min_probability", "")),
+            "frequencies": form.get("frequencies") or None}
+
+
+def _form_values(parameters: dict[str, object], patient: str) -> dict[str, str]:
+    """The search form's fields of a saved search (to open the search page on it)."""
+    loci = {v: k for k, v in LOCI_CHOICES.items()}.get(str(parameters.get("loci", "")), "10")
+    minimum = parameters.get("min_probability")
+    return {"patient": patient, "max_mismatches": str(parameters.get("max_mismatches", 0)), "loci": loci,
+            "donor_type": str(parameters.get("donor_type") or ""),
+            "min_probability": "" if minimum is None else f"{float(minimum) * 100:g}",  # type: ignore[arg-type]
+            "frequencies": str(parameters.get("frequencies") or "")}
+
+
+@router.get("/searches", response_class=HTMLResponse)
+def saved_searches_page(request: Request, db: DbDep,
+                        _p: Annotated[Principal, Depends(page_requires("hla.search"))]) -> Response:
+    from lifebank.hla import saved_searches
+
+    found = saved_searches.list_saved(db)
+    for item in found:
+        item["url"] = _search_url(_form_values(item["parameters"], item["patient"]))
+    return render(request, "hla/searches.html", searches=found)
+
+
+@router.post("/searches", response_class=HTMLResponse)
+async def save_search(request: Request, db: DbDep,
+                      principal: Annotated[Principal, Depends(page_requires("hla.search"))]) -> Response:
+    """The search page's "Save this search" form: saves, then shows the saved searches."""
+    from lifebank.hla import saved_searches
+
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    check_csrf(request, form.get("csrf_token", ""))
+    try:
+        saved_searches.save(db, form.get("name", ""), form.get("patient", ""), _saved_parameters(form),
+                            actor=principal.username)
+    except LifeBankError as exc:
+        return RedirectResponse(_search_url(form) + "&" + urlencode({"save_error": message_text(request, exc)}),
+                                status_code=303)
+    return RedirectResponse("/hla/searches", status_code=303)
+
+
+@router.post("/searches/{search_id}/run")
+async def run_saved_search(request: Request, search_id: int, db: DbDep,
+                           principal: Annotated[Principal, Depends(page_requires("hla.search"))]) -> Response:
+    """Run a saved search again: recorded (when, how many donors), then the search page shows it."""
+    from lifebank.hla import saved_searches
+
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf_token", "")))
+    ran = saved_searches.run(db, search_id, actor=principal.username, limit=1)
+    return RedirectResponse(_search_url(_form_values(ran["search"]["parameters"], ran["search"]["patient"])),
+                            status_code=303)
+
+
+@router.post("/searches/{search_id}/delete")
+async def delete_saved_search(request: Request, search_id: int, db: DbDep,
+                              principal: Annotated[Principal, Depends(page_requires("hla.search"))]) -> Response:
+    from lifebank.hla import saved_searches
+
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf_token", "")))
+    saved_searches.delete(db, search_id, actor=principal.username)
+    return RedirectResponse("/hla/searches", status_code=303)
