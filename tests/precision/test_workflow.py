@@ -11,6 +11,7 @@ import subprocess
 import sys
 from datetime import date
 
+import pytest
 from typer.testing import CliRunner
 
 from lifebank.audit import service as audit
@@ -151,3 +152,37 @@ def test_demo_loads_two_reports_once_one_signed(db):
     assert sorted((r["label"], r["status"]) for r in reports) == [("T001-BRCA", "final"), ("T001-COAD", "draft")]
     assert kb_store.VENDORED.joinpath("NOTICE").is_file()
     assert date.today().year >= 2026
+
+
+def _cli(args, env, stdin=None):
+    return subprocess.run([sys.executable, "-m", "lifebank", "precision", *args], env={**os.environ, **env},
+                          capture_output=True, text=True, timeout=180, input=stdin)
+
+
+@pytest.mark.slow
+def test_cli_keeps_signs_reruns_and_exports_a_report(db, db_url, tmp_path):
+    auth.create_user(db, "drfan", PASSWORD, ["clinician"])
+    biobank.register_participant(db, "P777", sex="M", birth_year=1955, site="SH", actor="t")
+    env = {"LIFEBANK_DATABASE_URL": db_url, "LIFEBANK_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "200"}
+    kept = _cli(["report", "--vcf", str(EXAMPLES / "T001-COAD.grch38.vcf.gz"), "--tumour-type", "COAD",
+                 "--participant", "P777", "--format", "json"], env)
+    assert kept.returncode == 0, kept.stderr
+    assert json.loads(kept.stdout)["report"] == {"id": "PR-000001", "version": 1, "status": "draft"}
+    listed = _cli(["reports", "--format", "json"], env)
+    assert [(r["report"], r["participant"]) for r in json.loads(listed.stdout)] == [("PR-000001", "P777")]
+    refused = _cli(["fhir", "PR-000001"], env)
+    assert refused.returncode == 1 and "only a final report is exported" in refused.stderr
+    signed = _cli(["sign", "PR-000001", "--user", "drfan", "--password-stdin"], env, stdin=PASSWORD + "\n")
+    assert signed.returncode == 0 and "PR-000001 version 1 signed by drfan: final" in signed.stdout
+    fhir = _cli(["fhir", "PR-000001"], env)
+    assert fhir.returncode == 0 and json.loads(fhir.stdout)["entry"][0]["resource"]["status"] == "final"
+    release = tmp_path / "civic"
+    release.mkdir()
+    shutil.copy(CIVIC, release / CIVIC.name)
+    assert _cli(["kb", "load", str(release)], env).returncode == 0
+    again = _cli(["rerun", "PR-000001", "--format", "json"], env)
+    assert again.returncode == 0, again.stderr
+    body = json.loads(again.stdout)
+    assert body["version"] == 2 and body["status"] == "draft"
+    assert any(c["biomarker"] == "BRAF p.V600E" and "Encorafenib + Cetuximab (sensitivity, A, CIViC)"
+               in c["therapies_added"] for c in body["changes"])

@@ -136,13 +136,18 @@ def show(report_no: Annotated[str, typer.Argument(help="report number, e.g. PR-0
 @app.command("sign")
 def sign(report_no: Annotated[str, typer.Argument(help="report number")],
          meaning: Annotated[str, typer.Option("--meaning", help="approval, review or responsibility")] = "approval",
-         username: Annotated[str | None, typer.Option("--user", help="signer (default: LIFEBANK_ACTOR)")] = None,
+         username: Annotated[str | None, typer.Option("--user", help="the signer's LifeBank user name")] = None,
+         password_stdin: Annotated[bool, typer.Option("--password-stdin",
+                                                      help="read the password from standard input")] = False,
          ) -> None:
     """Sign the latest draft: re-enter your password; the report becomes final and immutable."""
     from lifebank.precision import service
 
     user = username or cli_actor()
-    password = typer.prompt(str(Msg("password for {user}", user=user)), hide_input=True)
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt(str(Msg("password for {user}", user=user)), hide_input=True)
     done = service.sign_report(database(), settings(), report_no, username=user, password=password, meaning=meaning)
     say(Msg("{report} version {version} signed by {user}: final", report=done["report"], version=done["version"],
             user=done["signed_by"]))
