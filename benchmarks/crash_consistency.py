@@ -50,8 +50,11 @@ class WritePath:
 
 def lifebank(bank: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     (bank / "data").mkdir(parents=True, exist_ok=True)
-    return subprocess.run([sys.executable, "-m", "lifebank", *args], env=_env(bank), capture_output=True, text=True,
-                          check=check, timeout=900)
+    done = subprocess.run([sys.executable, "-m", "lifebank", *args], env=_env(bank), capture_output=True, text=True,
+                          timeout=900)
+    if check and done.returncode != 0:
+        raise RuntimeError(f"lifebank {' '.join(args)} failed: {done.stderr.strip()[-1500:]}")
+    return done
 
 
 def _env(bank: Path) -> dict[str, str]:
@@ -83,10 +86,10 @@ def prepare_donors(bank: Path, inputs: Path, donors: int = 60_000) -> None:
     rng = np.random.default_rng(11)
     pairs = rng.choice(len(freqs.frequencies), size=(donors, 2), p=freqs.frequencies)
     loci = ("A", "B", "C", "DQB1", "DRB1")
-    rows = ["DonorId,DonorType,A_1,A_2,B_1,B_2,C_1,C_2,DQB1_1,DQB1_2,DRB1_1,DRB1_2"]
+    rows = ["DonorId,DonorType,A_1,A_2,B_1,B_2,C_1,C_2,DPB1_1,DPB1_2,DQB1_1,DQB1_2,DRB1_1,DRB1_2"]
     for i, (h1, h2) in enumerate(pairs):
         typed = [freqs.alleles[locus][freqs.haplotypes[locus][h]] for locus in loci for h in (h1, h2)]
-        rows.append(",".join([f"CRASH{i:07d}", "A", *typed]))
+        rows.append(",".join([f"CRASH{i:07d}", "A", *typed[:6], "", "", *typed[6:]]))  # DPB1 untyped
     (inputs / "donors.csv").write_text("\n".join(rows) + "\n")
 
 
@@ -145,6 +148,8 @@ def state(bank: Path) -> dict[str, object]:
         verify = lifebank(bank, "audit", "verify", "--format", "json", check=False)
         ledger = {"events": json.loads(verify.stdout)["checked"] if verify.stdout.startswith("{") else None,
                   "ok": verify.returncode == 0}
+        if ledger["events"] is None:
+            ledger["error"] = verify.stderr.strip()[-300:]
     files: dict[str, str] = {}
     if data.exists():
         for path in sorted(data.rglob("*")):
@@ -182,7 +187,8 @@ def run_path(path: WritePath, runs: int, workdir: Path, rng: random.Random) -> d
     for run in range(runs):
         copy = workdir / f"{path.name}-run{run}"
         shutil.copytree(base, copy)
-        moment = rng.uniform(0.05, duration)
+        # Half the kills anywhere in the run, half in its last third, where the writing (and the commit) is.
+        moment = rng.uniform(0.05, duration) if run % 2 == 0 else rng.uniform(0.67 * duration, 1.02 * duration)
         process = subprocess.Popen([sys.executable, "-m", "lifebank", *path.command(inputs)], env=_env(copy),
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(moment)
