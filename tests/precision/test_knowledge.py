@@ -60,6 +60,7 @@ def test_oncotree_hierarchy_and_unknown_code(kb):
     assert tree.applies(ANY_SOLID, "COAD") and not tree.applies(ANY_SOLID, "AML")
     with pytest.raises(ValidationFailed, match="unknown OncoTree code 'XYZ'"):
         tree.get("XYZ")
+    assert tree.get("GBM").code == "GB" and tree.applies("TALL", "TLL") and tree.applies("LEUK", "AML")
 
 
 def test_hotspots_residues_and_bad_row():

@@ -39,9 +39,11 @@ class TumourType:
 class OncoTree:
     """The tree of one OncoTree release, indexed by code."""
 
-    def __init__(self, nodes: dict[str, TumourType], version: str) -> None:
+    def __init__(self, nodes: dict[str, TumourType], version: str,
+                 successors: dict[str, str] | None = None) -> None:
         self.nodes = nodes
         self.version = version
+        self.successors = successors or {}  # an older release's code -> its code in this release
         self._by_name = {node.name.casefold(): code for code, node in nodes.items()}
         self._by_reference = {(system, ref): code for code, node in nodes.items()
                               for system, refs in (("NCI", node.nci), ("UMLS", node.umls)) for ref in refs}
@@ -51,7 +53,8 @@ class OncoTree:
 
     def get(self, code: str) -> TumourType:
         """The tumour type of `code`, or ValidationFailed naming the code (never a silent fallback)."""
-        node = self.nodes.get(code.strip().upper())
+        wanted = code.strip().upper()
+        node = self.nodes.get(wanted) or self.nodes.get(self.successors.get(wanted, ""))
         if node is None:
             raise ValidationFailed("unknown OncoTree code {code!r} (OncoTree {version})", code=code,
                                    version=self.version)
@@ -77,7 +80,8 @@ class OncoTree:
             return True
         if evidence_code == ANY_SOLID:
             return self.is_solid(tumour_code)
-        return evidence_code in self.ancestors(tumour_code)
+        current = evidence_code if evidence_code in self.nodes else self.successors.get(evidence_code, evidence_code)
+        return current in self.ancestors(tumour_code)
 
     def code_for_name(self, name: str) -> str | None:
         """The code whose OncoTree name is `name` (case-insensitive), for knowledge bases that give only names."""
@@ -106,8 +110,11 @@ class OncoTree:
 
 
 def parse_oncotree_json(data: dict[str, Any], version: str) -> OncoTree:
-    """Walk cBioPortal's nested tree into a flat index; `parent` is taken from the nesting."""
+    """Walk cBioPortal's nested tree into a flat index; `parent` is taken from the nesting. Codes of older
+    releases (a node's `history`, `revocations` and `precursors`) map to the node that replaced them, so
+    evidence recorded under an older code (MOAlmanac's `TALL`, `LEUK`) still finds its place in the tree."""
     nodes: dict[str, TumourType] = {}
+    successors: dict[str, str] = {}
     stack: list[tuple[dict[str, Any], str | None, int]] = [(node, None, 0) for node in data.values()]
     while stack:
         node, parent, level = stack.pop()
@@ -116,9 +123,11 @@ def parse_oncotree_json(data: dict[str, Any], version: str) -> OncoTree:
         nodes[code] = TumourType(code=code, name=str(node.get("name") or code), main_type=node.get("mainType"),
                                  tissue=node.get("tissue"), parent=parent, level=level,
                                  nci=tuple(refs.get("NCI") or ()), umls=tuple(refs.get("UMLS") or ()))
+        for old in [*(node.get("history") or ()), *(node.get("revocations") or ()), *(node.get("precursors") or ())]:
+            successors.setdefault(str(old).upper(), code)
         for child in (node.get("children") or {}).values():
             stack.append((child, code, level + 1))
-    return OncoTree(nodes, version)
+    return OncoTree(nodes, version, {old: new for old, new in successors.items() if old not in nodes})
 
 
 def load_oncotree(path: Path) -> OncoTree:
