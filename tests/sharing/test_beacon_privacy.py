@@ -166,6 +166,9 @@ def test_coordinates_are_zero_based_and_contig_names_flexible(client, bank) -> N
         "responseSummary"]["exists"] is True
     assert client.get(f"{B}/g_variants?referenceName=22&start=10510770&end=10510800").json()[
         "responseSummary"]["exists"] is False
+    # assemblyId: the dataset is GRCh38; GRCh37 coordinates mean nothing there
+    assert client.get(f"{B}/{at}22&start=10510769&assemblyId=GRCh38.p13").json()["responseSummary"]["exists"]
+    assert not client.get(f"{B}/{at}22&start=10510769&assemblyId=hg19").json()["responseSummary"]["exists"]
     # a site in the file that no sample of the dataset carries (AC=0) is no answer
     assert client.get(f"{B}/g_variants?referenceName=22&start=10510060&alternateBases=T").json()[
         "responseSummary"]["exists"] is False

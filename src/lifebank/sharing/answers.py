@@ -46,9 +46,19 @@ def _variant_request(request: BeaconRequest, restriction: Restriction) -> Beacon
     return replace(request, coordinates=restriction.variant)
 
 
+def _other_build(request: BeaconRequest, ds: data.DatasetInfo) -> bool:
+    """An `assemblyId` naming another build than the dataset's: its coordinates mean nothing there."""
+    from lifebank.sharing.request import assembly_build
+
+    asked = request.coordinates.assembly_id if request.coordinates else None
+    return asked is not None and assembly_build(asked) != ds.genome_build
+
+
 def _carrier_participants(db: Database, data_dir: Path, request: BeaconRequest, ds: data.DatasetInfo,
                           ) -> tuple[set[str], set[str]]:
     """Participants and specimen barcodes of the dataset's samples carrying a matching variant."""
+    if _other_build(request, ds):
+        return set(), set()
     hits = data.variants(db, data_dir, request, ds.name)
     links = {link.vcf_sample: link for link in data.sample_links(db, ds)}
     people: set[str] = set()
@@ -112,6 +122,8 @@ def _biosamples(db: Database, data_dir: Path, request: BeaconRequest, ds: data.D
 
 def _variants(db: Database, data_dir: Path, request: BeaconRequest, ds: data.DatasetInfo,
               ) -> tuple[DatasetAnswer, dict[str, data.VariantHit]]:
+    if _other_build(request, ds):
+        return DatasetAnswer(ds.name, 0, []), {}
     hits = {variant_id(h): h for h in data.variants(db, data_dir, request, ds.name)}
     return DatasetAnswer(ds.name, len(hits), list(hits)), hits
 

@@ -132,6 +132,21 @@ def _consent_check(db: Database, codes: list[str], use: consent_rules.RequestedU
     return permitted
 
 
+def _diagnoses(db: Database, codes: set[str]) -> dict[str, str]:
+    """The first ICD-10 diagnosis of each participant with clinical data (the clinical domain's timeline)."""
+    try:
+        from lifebank.clinical import ClinicalCriteria, clinical_timeline, participants_with_clinical
+    except ImportError:  # a deployment without the clinical domain
+        return {}
+    found: dict[str, str] = {}
+    for code in sorted(participants_with_clinical(db, ClinicalCriteria()) & codes):
+        for entry in clinical_timeline(db, code):
+            if entry["kind"] == "condition" and "icd-10" in str(entry["system"] or "").lower() and entry["code"]:
+                found[code] = str(entry["code"])
+                break
+    return found
+
+
 def export(db: Database, data_dir: Path, source: Source, fmt: str, *, actor: str, out: Path | None = None,
            k: int = 5) -> dict[str, Any]:
     """Write one export for `source.recipient` (see the module text); refuse when nothing can be released."""
@@ -147,6 +162,7 @@ def export(db: Database, data_dir: Path, source: Source, fmt: str, *, actor: str
     for row in bank.iter_specimens(db, bank.SpecimenFilter()):
         if row["participant"] in permitted:
             tubes.setdefault(row["participant"], []).append(row)
+    diagnoses = _diagnoses(db, permitted)
     people = []
     for row in bank.iter_participants(db, bank.ParticipantFilter()):
         if row["code"] not in permitted:
@@ -154,7 +170,7 @@ def export(db: Database, data_dir: Path, source: Source, fmt: str, *, actor: str
         held = tubes.get(row["code"], [])
         people.append(deid.Person(
             deid.pseudonym(key, "participant", row["code"]), row["sex"], row["birth_year"], deid.region_of(row["site"]),
-            None, (("specimen_types", ";".join(sorted({t["type"] for t in held}))),
+            diagnoses.get(row["code"]), (("specimen_types", ";".join(sorted({t["type"] for t in held}))),
                    ("specimens_available", str(sum(1 for t in held if t["status"] == "available"))))))
     released, anon = deid.anonymise(people, k)
     anon.consent_refused, anon.consent_reasons = report.consent_refused, report.consent_reasons

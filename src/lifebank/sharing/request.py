@@ -230,11 +230,29 @@ def _coordinates(params: Mapping[str, Any]) -> tuple[Coordinates | None, str | N
                                      end=end[0], start=start[0]))
     if len(start) == 1 and not end and alt is None:
         raise BeaconRequestError(Msg("a query at one position needs alternateBases (or give an end for a range)"))
+    if assembly is not None and assembly_build(assembly) is None:
+        raise BeaconRequestError(Msg("assemblyId {value!r} is not GRCh37 or GRCh38 (hg19, hg38, GRCh38.p13…)",
+                                     value=assembly))
     contig = "chr" + _CONTIG.match(name)[2].upper()  # type: ignore[index]
     if contig == "chrMT":
         contig = "chrM"
     return Coordinates(contig, start, end, ref.upper() if ref else None, alt.upper() if alt else None,
                        vtype.upper() if vtype else None, assembly), None
+
+
+_ASSEMBLIES = {"grch38": "GRCh38", "hg38": "GRCh38", "gcf_000001405": "GRCh38", "grch37": "GRCh37",
+               "hg19": "GRCh37", "b37": "GRCh37", "gcf_000001405.25": "GRCh37"}
+
+
+def assembly_build(text: str) -> str | None:
+    """The genome build an `assemblyId` names (`GRCh38.p13`, `hg38`, `GCF_000001405.39` → GRCh38), or None."""
+    value = text.strip().lower()
+    if value in _ASSEMBLIES:
+        return _ASSEMBLIES[value]
+    if value.startswith("gcf_000001405."):
+        version = value.rsplit(".", 1)[1]
+        return "GRCh38" if version.isdigit() and int(version) >= 26 else "GRCh37" if version.isdigit() else None
+    return _ASSEMBLIES.get(value.split(".", 1)[0])
 
 
 def _filters(raw: object) -> tuple[Filter, ...]:
