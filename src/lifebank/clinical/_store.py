@@ -89,3 +89,13 @@ def replace_records(session: Session, origin: str, rows: list[dict[str, Any]]) -
         row["updated_at"] = now
     for part in chunks(rows, 5000):
         session.execute(insert(ClinRecord.__table__), list(part))
+
+
+def refresh_statistics(db: Any, rows: int) -> None:
+    """After a large import, let PostgreSQL's planner see the new rows (ANALYZE samples a fixed number of rows,
+    so it stays cheap). With the statistics of an empty table it scans `clin_record` for each chunk of
+    reference ids the next file looks up: 0.25 s a query at 15,000 encounters, 21 s for one Observation file."""
+    if rows >= 5_000 and db.dialect == "postgresql":
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            for table in ("clin_patient", "clin_record"):
+                conn.exec_driver_sql(f"ANALYZE {table}")

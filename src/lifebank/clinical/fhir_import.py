@@ -143,6 +143,7 @@ def import_fhir_text(db: Database, name: str, text: str, *, actor: str,
                                fmt=out.fmt, counts=json.dumps(result["resources"]), imported_by=actor))
         ledger.record(session, actor=actor, action="clinical.import", entity_type="clinical_file",
                       entity_id=name[:200], change={"format": out.fmt, "resources": result["resources"]})
+    _store.refresh_statistics(db, len(rows) + len(patients))
     return result
 
 

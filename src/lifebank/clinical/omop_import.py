@@ -179,4 +179,5 @@ def import_omop_folder(db: Database, folder: Path, *, actor: str, create_partici
                                imported_by=actor))
         ledger.record(session, actor=actor, action="clinical.import", entity_type="clinical_file",
                       entity_id=folder.name[:200], change={"format": "omop", "tables": counts})
+    _store.refresh_statistics(db, len(records) + len(patients))
     return {"folder": folder.name, "format": "omop", "tables": counts, "participants_created": len(to_create)}
