@@ -201,6 +201,7 @@ def main() -> None:
 
         from lifebank.web.app import create_app
 
+        migrate.upgrade(db)  # a long run may outlive the schema it started with (others' migrations land meanwhile)
         with TestClient(create_app(settings, db)) as client:
             token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
             client.post("/login", data={"username": "tech", "password": PASSWORD, "csrf_token": token})
