@@ -73,12 +73,15 @@ def test_eunomia_import_export_round_trip_with_specimens(db, tmp_path):
 
 
 def test_export_parquet_has_spec_types(db, tmp_path, bank_participants):
-    import_fhir_text(db, "x.ndjson", ndjson(patient("a", "P0001"), condition("c1", "a")), actor=ACTOR)
+    import_fhir_text(db, "x.ndjson", ndjson(patient("a", "P0001", deceasedDateTime="2020-02-03T10:00:00Z"),
+                                            condition("c1", "a")), actor=ACTOR)
     counts = export_omop(db, tmp_path / "pq", table_format="parquet")
     table = pq.read_table(tmp_path / "pq" / "condition_occurrence.parquet")
     assert table.num_rows == counts["condition_occurrence"] == 1
     assert str(table.schema.field("condition_start_date").type) == "date32[day]"
     assert str(table.schema.field("person_id").type) == "int64"
+    assert [str(d) for d in pq.read_table(tmp_path / "pq" / "death.parquet").column("death_date").to_pylist()] == [
+        "2020-02-03"]
     assert pq.read_table(tmp_path / "pq" / "person.parquet").column("person_source_value").to_pylist() == [
         "P0001", "P0002", "P0003"][:pq.read_table(tmp_path / "pq" / "person.parquet").num_rows]
 

@@ -163,10 +163,24 @@ def _write_parquet(path: Path, fields: tuple[Field, ...], rows: list[dict[str, A
     pq.write_table(pa.table(columns), path)
 
 
+def _deaths_of_patients(db: Database, person_id: dict[str, int], rows: list[dict[str, Any]]) -> None:
+    """A FHIR Patient's deceasedDateTime is a DEATH row too (once per person; an OMOP death row wins)."""
+    dead = {row["person_id"] for row in rows}
+    with db.session() as session:
+        for code, day in session.execute(select(ClinPatient.participant_code, ClinPatient.deceased_on)
+                                         .where(ClinPatient.deceased_on.is_not(None)).order_by(ClinPatient.id)):
+            pid = person_id.get(code)
+            if pid is not None and pid not in dead:
+                dead.add(pid)
+                rows.append({"person_id": pid, "death_date": day, "death_type_concept_id": EHR_TYPE_CONCEPT})
+
+
 def _tables(db: Database) -> Iterator[tuple[str, list[dict[str, Any]]]]:
     person_id, persons, code_of = _persons(db)
     yield "person", persons
-    yield from _record_rows(db, person_id, code_of).items()
+    records = _record_rows(db, person_id, code_of)
+    _deaths_of_patients(db, person_id, records["death"])
+    yield from records.items()
     yield "specimen", _specimen_rows(db, person_id)
 
 
