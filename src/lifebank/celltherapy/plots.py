@@ -58,7 +58,7 @@ def timeline_plot(rows: Sequence[dict[str, Any]], labels: dict[str, str], title:
         return Markup("")
     start, end = min(days), max(days)
     span = max((end - start).days, 1)
-    left, row_h = 190, 18
+    left, row_h = 230, 18
     height = TOP + row_h * len(rows) + BOTTOM
     plot_w = WIDTH - left - 12
 
