@@ -4,13 +4,13 @@ serum tubes stored in boxes, organisations (the bank, a hospital, a company abro
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 
 import pytest
 
 from lifebank import auth as auth_domain
 from lifebank.access import service
 from lifebank.auth import service as auth
+from lifebank.biobank import imports
 from lifebank.biobank import service as bb
 from lifebank.db.engine import Database
 
@@ -54,16 +54,17 @@ def build_bank(db: Database) -> Bank:
             bb.create_container(db, box, type_name="Box 9x9", parent_path=f"{freezer}/R01", actor=ACTOR)
     places = ["FRZ-02/R01/BOX-10/A1", "FRZ-01/R01/BOX-10/B2", "FRZ-01/R01/BOX-2/C3", "FRZ-02/R01/BOX-2/A1",
               "FRZ-01/R01/BOX-2/A1", "FRZ-01/R01/BOX-10/A1"]
+    people = ["participant,sex,birth_year,site,consent_codes,consent_date,consent_scope\n"]
+    tubes = ["barcode,participant,type,quantity,unit,collected_at,parent_barcode,sprec,location\n"]
     n = 0
     for code, (codes, scope) in CONSENTS.items():
-        bb.register_participant(db, code, sex="F", birth_year=1970, site="SH", actor=ACTOR)
-        bb.record_consent(db, code, duo_codes=codes, consent_date=date(2024, 1, 2), scope=scope, actor=ACTOR)
+        people.append(f"{code},F,1970,SH,{codes},2024-01-02,{scope}\n")
         for tube in range(2):  # two serum tubes each: the last one is kept unless allowed
-            barcode = f"S{code[1:]}-{tube}"
             location = places[n % len(places)].rsplit("/", 1)[0] + f"/{'ABCDEFGHI'[n // 9]}{n % 9 + 1}"
-            bb.register_specimen(db, barcode, participant=code, type="SER", quantity=1.0, location=location,
-                                 sprec="SER-SST-A-D-N-B-A", actor=ACTOR)
+            tubes.append(f"S{code[1:]}-{tube},{code},SER,1.0,mL,2024-03-01T08:00:00Z,,SER-SST-A-D-N-B-A,{location}\n")
             n += 1
+    imports.import_participants(db, "".join(people).encode(), actor=ACTOR)
+    imports.import_specimens(db, "".join(tubes).encode(), actor=ACTOR)
     auth_domain.create_organisation(db, "LifeBank", country="CN", kind="bank", actor=ACTOR)
     auth_domain.create_organisation(db, "Hospital A", country="CN", kind="hospital", actor=ACTOR)
     auth_domain.create_organisation(db, "Pharma GmbH", country="DE", kind="company", actor=ACTOR)
@@ -76,6 +77,23 @@ def build_bank(db: Database) -> Bank:
     auth.create_user(db, "pharma", PASSWORD, ["partner"], organisation="Pharma GmbH")
     auth.create_user(db, "other", PASSWORD, ["partner"], organisation="Other Hospital")
     return Bank(db)
+
+
+_HASHES: dict[str, str] = {}
+
+
+@pytest.fixture(autouse=True)
+def _one_argon2_hash_per_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fixture makes seven users with one password: each Argon2id hash costs ~0.1-0.8 s of CPU, so the
+    first real hash of a password is kept and reused (it is a valid hash of that password, with its salt)."""
+    from lifebank.auth import passwords
+
+    def cached(password: str) -> str:
+        if password not in _HASHES:
+            _HASHES[password] = passwords.hash_password(password)
+        return _HASHES[password]
+
+    monkeypatch.setattr(auth, "hash_password", cached)
 
 
 @pytest.fixture

@@ -1,1 +1,1 @@
-from .access_fixtures import bank  # noqa: F401 - the fixture, shared by every access test module
+from .access_fixtures import _one_argon2_hash_per_password, bank  # noqa: F401 - fixtures of every access test

@@ -76,15 +76,15 @@ def evaluate_request(db: Database, request: AccessRequest, items: list[RequestIt
     """The consent decision for every candidate of `request` (no permission check: callers did it)."""
     use = requested_use(request, on)
     consents = _candidates(db, request, items)
-    decide: dict[Any, consent_rules.Decision] = {}
+    decide: dict[int, consent_rules.Decision] = {}  # by id(): the biobank shares one object per pattern
     eligible: list[str] = []
     excluded: list[tuple[str, tuple[Msg, ...]]] = []
     conditions: dict[str, Msg] = {}
     for code, stored in consents.items():
-        decision = decide.get(stored)
+        decision = decide.get(id(stored))
         if decision is None:
             consent = None if stored is None else consent_of(stored.codes, stored.consent_date, stored.scope)
-            decision = decide[stored] = consent_rules.evaluate(consent, use)
+            decision = decide[id(stored)] = consent_rules.evaluate(consent, use)
             if decision.permitted:
                 for condition in decision.conditions:
                     conditions.setdefault(condition.render(None), condition)
