@@ -103,6 +103,8 @@ def test_erbb2_amplification_in_breast_is_tier_i(kb, tmp_path):
 def test_unknown_oncotree_code_is_refused(kb, tmp_path):
     with pytest.raises(ValidationFailed, match="unknown OncoTree code 'BREAST-X'"):
         report(kb, tmp_path, "BREAST-X", [BRAF_V600E])
+    with pytest.raises(ValidationFailed, match="TISSUE is the root of OncoTree, not a tumour type"):
+        report(kb, tmp_path, "tissue", [BRAF_V600E])
 
 
 def test_grch37_input_is_lifted_and_matched(kb, tmp_path):

@@ -257,6 +257,8 @@ def _fusions(inputs: TumourInputs, kb: KnowledgeBase) -> list[dict[str, Any]]:
 def interpret(inputs: TumourInputs, kb: KnowledgeBase) -> dict[str, Any]:
     """The report content. The tumour type must be an OncoTree code of the knowledge base's release."""
     tumour = kb.oncotree.get(inputs.tumour_type)
+    if tumour.level == 0:
+        raise ValidationFailed("{code} is the root of OncoTree, not a tumour type", code=tumour.code)
     inputs.tumour_type = tumour.code
     warnings: list[Msg] = list(inputs.variants.warnings) if inputs.variants else []
     variants = _variants(inputs, kb, warnings)
