@@ -73,6 +73,11 @@ OPEN_STATES = frozenset(_OPEN_UNTIL_SHIPPED | {State.SHIPPED})
 FINAL_STATES = frozenset({State.CLOSED, State.WITHDRAWN})
 
 
+# The DUO permissions a request names, by their shorthand (the page shows "HMB (DUO:0000006)").
+register_labels("duo_purpose", {"DUO:0000004": "NRES", "DUO:0000042": "GRU", "DUO:0000006": "HMB",
+                                "DUO:0000007": "DS", "DUO:0000011": "POA"})
+
+
 class Vote(StrEnum):
     APPROVE = "approve"
     APPROVE_WITH_CONDITIONS = "approve_with_conditions"
