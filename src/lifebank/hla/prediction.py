@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 
 from lifebank.audit import service as ledger
 from lifebank.db.engine import Database
@@ -123,6 +123,14 @@ def load_set(db: Database, path: Path, *, name: str, population: str | None = No
                                               "resolution": fset.resolution, "sha256": digest})
         answer = _set_row(row)
     return answer
+
+
+def sets_version(db: Database) -> tuple[int, int]:
+    """Changes when a set is loaded (cached search rankings depend on which sets exist)."""
+    with db.session() as session:
+        found = session.execute(select(func.count(), func.max(FrequencySetRow.id))
+                                .select_from(FrequencySetRow)).one()
+    return int(found[0]), int(found[1] or 0)
 
 
 def get_set(db: Database, name: str) -> FrequencySet:

@@ -615,19 +615,34 @@ def search(db: Database, patient_gl: str, *, max_mismatches: int = 0, loci: str 
         else:
             from lifebank.hla import prediction
 
-            # every candidate, in grade order; then the probabilities re-rank them
-            outcome = index.search(dict(patient.loci), max_mismatches=max_mismatches, match_loci=match_loci,
-                                   locus_caps=caps, donor_type=donor_type, offset=0, limit=2**31 - 1,
-                                   scorer=scorer)
-            rows = outcome.rows
-            chances = prediction.search_probabilities(db, index, dict(patient.loci), rows, frequencies=frequencies,
-                                                      patient_population=patient_population)
-            headline = "p10of10" if "DQB1" in match_loci else "p8of8"
-            second = "p9of10" if "DQB1" in match_loci else "p7of8"
-            p_top = np.nan_to_num(chances[headline], nan=-1.0)
-            keep = np.ones(len(rows), dtype=bool) if min_probability is None else p_top >= min_probability
-            order = np.flatnonzero(keep)
-            order = order[np.lexsort((order, -np.nan_to_num(chances[second][order], nan=-1.0), -p_top[order]))]
+            # Every candidate, in grade order; then the probabilities re-rank them. The ranked list is kept for
+            # the next pages (and the export) until the registry or the sets change.
+            memo_key = (id(index), ctx.seen_change, len(index), patient.gl_string(), max_mismatches, match_loci,
+                        tuple(sorted(caps.items())), donor_type, frequencies, min_probability, patient_population,
+                        prediction.sets_version(db))
+            cached = _ranked_memo.get(memo_key)
+            if cached is not None and cached[0] is not index:
+                cached = None  # another index that happens to have the same id (a database closed since)
+            if cached is None:
+                outcome = index.search(dict(patient.loci), max_mismatches=max_mismatches, match_loci=match_loci,
+                                       locus_caps=caps, donor_type=donor_type, offset=0, limit=2**31 - 1,
+                                       scorer=scorer)
+                rows = outcome.rows
+                chances = prediction.search_probabilities(db, index, dict(patient.loci), rows,
+                                                          frequencies=frequencies,
+                                                          patient_population=patient_population)
+                headline = "p10of10" if "DQB1" in match_loci else "p8of8"
+                second = "p9of10" if "DQB1" in match_loci else "p7of8"
+                p_top = np.nan_to_num(chances[headline], nan=-1.0)
+                keep = np.ones(len(rows), dtype=bool) if min_probability is None else p_top >= min_probability
+                order = np.flatnonzero(keep)
+                order = order[np.lexsort((order, -np.nan_to_num(chances[second][order], nan=-1.0),
+                                          -p_top[order]))]
+                _ranked_memo[memo_key] = (index, rows, chances, order)
+                while len(_ranked_memo) > 16:
+                    _ranked_memo.pop(next(iter(_ranked_memo)))
+            else:
+                _, rows, chances, order = cached
             total = len(order)
             page = order[offset: offset + limit]
             page_rows = rows[page]
@@ -668,6 +683,9 @@ def search(db: Database, patient_gl: str, *, max_mismatches: int = 0, loci: str 
         answer["patient_unexplained"] = [{"locus": locus, "typing": text}
                                          for locus, text in chances["patient_unexplained"]]
     return answer
+
+
+_ranked_memo: dict[tuple[Any, ...], tuple[SearchIndex, np.ndarray, dict[str, Any], np.ndarray]] = {}
 
 
 def _page_chances(chances: dict[str, Any], page: np.ndarray) -> dict[str, Any]:
