@@ -175,3 +175,43 @@ def test_withdrawal_after_approval_removes_the_tube_before_shipment(bank: Bank):
     assert shipped["tubes"] == 2 and shipped["dropped"] == ["S000006-0"]
     rows = {p["barcode"]: p["state"] for p in service.pick_list(bank.db, request_id, manager)}
     assert rows["S000006-0"] == "dropped"
+
+
+def test_changes_requested_then_resubmitted_then_returned_material(bank: Bank):
+    import pytest
+
+    from lifebank.errors import ValidationFailed
+
+    manager, rev2 = bank.principal("manager"), bank.principal("rev2")
+    alice = bank.principal("alice")
+    request_id = service.create_request(bank.db, bank.draft(purposes=["GRU"]), principal=alice)
+    service.appoint_committee(bank.db, request_id, ["rev2"], principal=manager)
+    with pytest.raises(ValidationFailed):
+        service.cast_vote(bank.db, request_id, "request_changes", principal=rev2)  # says why
+    assert service.cast_vote(bank.db, request_id, "request_changes", comment="add the ethics approval",
+                             principal=rev2) == "changes_requested"
+    service.resubmit_request(bank.db, request_id, principal=alice, ethics_approval="EC-9")
+    assert service.request_view(bank.db, request_id, alice)["ethics_approval"] == "EC-9"
+    service.appoint_committee(bank.db, request_id, ["rev2"], principal=manager)
+    assert service.cast_vote(bank.db, request_id, "approve", principal=rev2) == "approved"
+    service.add_document(bank.db, request_id, kind="agreement", filename="mta.pdf", content=b"%PDF",
+                         content_type="application/pdf", principal=manager)
+    service.sign_agreement(bank.db, request_id, principal=manager)
+    picks = [p["barcode"] for p in (service.allocate(bank.db, request_id, principal=manager) and
+                                    service.pick_list(bank.db, request_id, manager))]
+    for barcode in picks:
+        service.scan(bank.db, request_id, barcode, principal=manager)
+    service.ship(bank.db, request_id, courier="SF", tracking_number="SF9", temperature="2-8C", un3373=False,
+                 principal=manager)
+    service.receive(bank.db, request_id, principal=alice)
+    with pytest.raises(ValidationFailed):
+        service.record_return(bank.db, request_id, picks[:1], outcome="destroyed", principal=manager)
+    service.add_document(bank.db, request_id, kind="certificate", filename="destroyed.pdf", content=b"%PDF",
+                         content_type="application/pdf", principal=manager)
+    assert service.record_return(bank.db, request_id, picks[:1], outcome="destroyed", principal=manager) == 1
+    assert service.record_return(bank.db, request_id, picks[1:2], outcome="returned", principal=manager) == 1
+    assert bb.get_specimen(bank.db, picks[0])["status"] == "destroyed"
+    assert bb.get_specimen(bank.db, picks[1])["status"] == "available"
+    rows = {p["barcode"]: p["state"] for p in service.pick_list(bank.db, request_id, manager)}
+    assert rows[picks[0]] == "destroyed" and rows[picks[1]] == "returned"
+    assert service.render_report(bank.db, 2026, "pdf")[:4] == b"%PDF"
