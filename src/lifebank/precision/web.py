@@ -59,26 +59,33 @@ async def create_from_form(request: Request, db: DbDep,
     return RedirectResponse(f"/precision/reports/{done['report']}", status_code=303)
 
 
-@router.get("/reports/{report_no}", response_class=HTMLResponse)
-def report_page(request: Request, report_no: str, db: DbDep,
-                _p: Annotated[Principal, Depends(page_requires("precision.read"))], version: int | None = None,
-                error: str | None = None, status_code: int = 200) -> Response:
+def _report(request: Request, db: DbDep, report_no: str, version: int | None = None, *, error: str | None = None,
+            status_code: int = 200) -> Response:
     report = service.get_report(db, report_no, version)
     return render(request, "precision/report.html", status_code=status_code, report=report,
                   content=report["content"], meanings=service.SIGNATURE_MEANINGS, error=error)
+
+
+@router.get("/reports/{report_no}", response_class=HTMLResponse)
+def report_page(request: Request, report_no: str, db: DbDep,
+                _p: Annotated[Principal, Depends(page_requires("precision.read"))],
+                version: str = "") -> Response:
+    """One report version; a version that is not a number shows the latest (the link came from somewhere odd)."""
+    return _report(request, db, report_no, int(version) if version.strip().isdigit() else None)
 
 
 @router.post("/reports/{report_no}/sign", response_class=HTMLResponse)
 def sign_from_form(request: Request, report_no: str, db: DbDep,
                    principal: Annotated[Principal, Depends(page_requires("precision.sign"))],
                    password: Annotated[str, Form()] = "", meaning: Annotated[str, Form()] = "approval",
-                   version: Annotated[int | None, Form()] = None, csrf_token: Annotated[str, Form()] = "") -> Response:
+                   version: Annotated[str, Form()] = "", csrf_token: Annotated[str, Form()] = "") -> Response:
     check_csrf(request, csrf_token)
     try:
         service.sign_report(db, request.app.state.settings, report_no, username=principal.username,
-                            password=password, meaning=meaning, version=version)
+                            password=password, meaning=meaning,
+                            version=int(version) if version.strip().isdigit() else None)
     except LifeBankError as exc:
-        return report_page(request, report_no, db, principal, error=message_text(request, exc), status_code=422)
+        return _report(request, db, report_no, error=message_text(request, exc), status_code=422)
     return RedirectResponse(f"/precision/reports/{report_no}", status_code=303)
 
 
