@@ -187,3 +187,17 @@ def test_a_and_b_only_donors_are_kept_flagged_and_found_through_probabilities(db
         service.import_donors(db, HEADER + "\nA1,adult,*02:07,*33:03,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,"
                                            "*09:01,*03:01,LB\n", actor="tester")
     assert [(e.column, str(e.reason)) for e in caught.value.errors] == [("B_1", "B must be typed (A and B at least)")]
+
+
+def test_dpb1_gets_probabilities_when_the_set_has_it_but_never_counts_in_the_totals(db, tmp_path: Path):
+    six = tmp_path / "six.txt"
+    six.write_text("A*02:07~C*01:02~B*46:01~DRB1*09:01~DQB1*03:03~DPB1*05:01;0.4\n"
+                   "A*33:03~C*03:02~B*58:01~DRB1*03:01~DQB1*02:01~DPB1*02:01;0.4\n"
+                   "A*33:03~C*03:02~B*58:01~DRB1*03:01~DQB1*02:01~DPB1*04:01;0.2\n")
+    prediction.load_set(db, six, name="SIX", actor="tester")
+    patient = HAN_FULL + "^DPB1*05:01+DPB1*02:01"
+    got = prediction.predict(db, patient, HAN_FULL + "^DPB1*05:01+DPB1*04:01", frequencies="SIX")
+    assert got["loci"]["DPB1"] == {"p0": 0.0, "p1": 1.0, "p2": 0.0}
+    assert got["p10of10"] == pytest.approx(1.0) and got["p9of10"] == 0.0
+    untyped = prediction.predict(db, patient, HAN_FULL, frequencies="SIX")  # donor DPB1 imputed: 02:01 or 04:01
+    assert untyped["loci"]["DPB1"]["p0"] == pytest.approx(2 / 3) and untyped["p10of10"] == pytest.approx(1.0)

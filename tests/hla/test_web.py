@@ -192,6 +192,9 @@ def test_search_page_shows_probabilities_and_what_was_compared(db, client, users
     assert unknown.status_code == 422 and "&#39;NOPE&#39; is not loaded" in unknown.text
     donor = client.get("/hla/donors/ABDR", headers=headers).text
     assert "Imputed genotypes" in donor and "A*02:07g~C*01:02~B*46:01~DRB1*09:01~DQB1*03:03" in donor
+    service.update_donor(db, "ABDR", {"BirthDate": "1990-01-01"}, actor="tester")
+    aged = client.get("/hla/donors/ABDR", headers=headers).text
+    assert 'id="donor-age">' in aged and "1990-01-01" in aged
 
 
 @pytest.mark.browser

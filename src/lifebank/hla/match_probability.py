@@ -7,7 +7,8 @@ matches when the P groups meet; a null-only position makes the locus homozygous 
 null as a match. So a null allele that the imputation finds possible contributes its probability.
 
 Reported, as the issue's interface names them: `p10of10` = P(0 mismatches over A, B, C, DQB1, DRB1), `p9of10`
-= P(exactly 1), `p8of8`/`p7of8` the same over A, B, C, DRB1, and per locus `p0`, `p1`, `p2`. A locus a frequency
+= P(exactly 1), `p8of8`/`p7of8` the same over A, B, C, DRB1, and per locus `p0`, `p1`, `p2` (DPB1 too when
+both frequency sets have it; it never counts in the totals). A locus a frequency
 set lacks has no probability (None), and nor has a total that needs it.
 
 Speed: for one patient against many donors every locus is reduced to its distinct (patient, donor) locus
@@ -25,6 +26,7 @@ import numpy as np
 from lifebank.hla.imputation import MatchClasses, MatchGenotypes
 
 TEN_LOCI = ("A", "B", "C", "DQB1", "DRB1")
+PREDICTED_LOCI = (*TEN_LOCI, "DPB1")  # DPB1 only when both sets have it
 EIGHT_LOCI = ("A", "B", "C", "DRB1")
 
 
@@ -104,7 +106,8 @@ def batch_probabilities(classes: MatchClasses, patient: MatchGenotypes,
     acc = {key: np.zeros(n_rows) for key in ("t0", "t1", "e0", "e1")}
     weights = patient.probabilities.tolist()
     if ten or eight:
-        first = [locus for locus in loci if locus != "DQB1"] + [locus for locus in loci if locus == "DQB1"]
+        # totals count the scored loci only (DPB1, when a set has it, gets its per-locus probabilities only)
+        first = [locus for locus in EIGHT_LOCI if locus in loci] + [locus for locus in loci if locus == "DQB1"]
         for i, weight in enumerate(weights):
             total = np.zeros(n_rows, dtype=np.int8)
             for locus in first:

@@ -35,7 +35,7 @@ from lifebank.hla.frequencies import (
 )
 from lifebank.hla.imputation import CLASSES, Imputation, Imputer
 from lifebank.hla.index import SearchIndex
-from lifebank.hla.match_probability import TEN_LOCI, as_dict, batch_probabilities
+from lifebank.hla.match_probability import PREDICTED_LOCI, TEN_LOCI, as_dict, batch_probabilities
 from lifebank.hla.models import HLA_COLUMNS, Donor, FrequencySetRow, HaplotypeRow
 from lifebank.hla.registry_imputation import ImputedRegistry
 from lifebank.hla.typing import LocusTyping
@@ -229,7 +229,7 @@ def predict_parsed(db: Database, patient: Mapping[str, LocusTyping | None], dono
     else:
         p_imp, p_res = impute(db, patient, set_for(db, population=patient_population))
         d_imp, d_res = impute(db, donor, set_for(db, registry=donor_registry))
-    loci = tuple(locus for locus in TEN_LOCI if locus in p_imp.loci and locus in d_imp.loci)
+    loci = tuple(locus for locus in PREDICTED_LOCI if locus in p_imp.loci and locus in d_imp.loci)
     if not p_res.represented or not d_res.represented:
         answer: dict[str, Any] = {"p10of10": None, "p9of10": None, "p8of8": None, "p7of8": None,
                                   "loci": {locus: {"p0": None, "p1": None, "p2": None} for locus in loci}}

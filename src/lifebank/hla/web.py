@@ -170,7 +170,9 @@ def donor_page(request: Request, donor_id: str, db: DbDep,
     from lifebank.hla import prediction
 
     imputed = prediction.donor_genotypes(db, donor_id, limit=10)
-    return render(request, "hla/donor.html", donor=donor, loci=loci, imputed=imputed, percent=percent)
+    born, today = donor["birth_date"], utcnow().date()
+    age = None if born is None else today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+    return render(request, "hla/donor.html", donor=donor, loci=loci, imputed=imputed, percent=percent, age=age)
 
 
 SAVED_FIELDS = ("patient", "max_mismatches", "loci", "donor_type", "min_probability", "frequencies")
