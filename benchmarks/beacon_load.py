@@ -7,12 +7,13 @@ out of the way (`lifebank beacon settings --budget 1000000000`; the budget is te
 starts `lifebank serve` on 127.0.0.1. Then, each for `--seconds` (and at most `--max-requests`), with
 `--concurrency` requests in flight:
 
-- health: `GET /api/v1/health` — the peer: the same server's cheapest request, i.e. the stack's floor;
+- info: `GET /api/beacon/v2/info` — the peer: the same server's cheapest Beacon request (no database), i.e. the
+  floor of the stack (HTTP, FastAPI, middleware) the Beacon queries stand on;
 - g_variants boolean by position (anonymous), g_variants count by 100 kb region (registered),
   individuals count with two filters (sex + consent, registered), and the three mixed.
 
 Every Beacon query is ledgered (one write transaction each), as in production. Figures: requests/s, p50 and p99
-latency, errors; each Beacon figure also as a ratio to the health peer. Targets (issue 14): >= 500 requests/s
+latency, errors; each Beacon figure also as a ratio to the info peer. Targets (issue 14): >= 500 requests/s
 sustained for 60 s, p99 <= 100 ms, no error. The load average is printed at the start and the end.
 
 Usage: python benchmarks/beacon_load.py [--sites 100000] [--samples 2504] [--seconds 60] [--concurrency 16]
@@ -225,7 +226,7 @@ def main() -> None:
         def mixed() -> tuple[str, dict[str, str]]:
             return rng.choice([by_position, by_region, individuals])()
 
-        phases = [("health_peer", lambda: ("/api/v1/health", {})), ("g_variants_boolean_position", by_position),
+        phases = [("info_peer", lambda: (f"{B}/info", {})), ("g_variants_boolean_position", by_position),
                   ("g_variants_count_region", by_region), ("individuals_count_two_filters", individuals),
                   ("beacon_mixed", mixed)]
         # warm-up: indexes and caches, not measured
@@ -238,11 +239,11 @@ def main() -> None:
             print(f"{name}_p50: {r['p50_ms']:.1f} ms")
             print(f"{name}_p99: {r['p99_ms']:.1f} ms")
             print(f"{name}_errors: {r['errors']} of {r['requests']}")
-            if name != "health_peer":
-                print(f"{name}_rps_vs_health: {r['rps'] / results['health_peer']['rps']:.2f} x")
+            if name != "info_peer":
+                print(f"{name}_rps_vs_info_peer: {r['rps'] / results['info_peer']['rps']:.2f} x")
         print(f"backend: {args.backend}; server: {' '.join(command)} (workers {args.workers}); "
               f"client: asyncio/httpx, {args.concurrency} in flight, {args.seconds:.0f} s per phase")
-        print("peer command: the same client on GET /api/v1/health of the same server")
+        print("peer command: the same client on GET /api/beacon/v2/info of the same server")
         print("targets: >= 500 requests/s for 60 s, p99 <= 100 ms, no error")
     finally:
         server.terminate()
