@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from lifebank import biobank
 from lifebank.audit.service import record
@@ -120,6 +121,19 @@ def create_report(db: Database, data_dir: Path | None, files: dict[str, bytes], 
         options.tumour_type = found
     content = build_report(data_dir, files, options)
     text, digest = _digest(content)
+    for attempt in range(3):  # two writers may take the same next number; the unique key makes one retry
+        try:
+            return _keep_new(db, content, text, digest, files, options, actor=actor, participant=participant,
+                             specimen=specimen, label=label)
+        except IntegrityError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _keep_new(db: Database, content: dict[str, Any], text: str, digest: str, files: dict[str, bytes],
+              options: Options, *, actor: str, participant: str | None, specimen: str | None,
+              label: str | None) -> dict[str, Any]:
     with db.transaction() as session:
         count = session.scalar(select(func.count(func.distinct(ReportVersion.report_no)))) or 0
         number = f"PR-{count + 1:06d}"
