@@ -201,3 +201,21 @@ def test_dpb1_gets_probabilities_when_the_set_has_it_but_never_counts_in_the_tot
     assert got["p10of10"] == pytest.approx(1.0) and got["p9of10"] == 0.0
     untyped = prediction.predict(db, patient, HAN_FULL, frequencies="SIX")  # donor DPB1 imputed: 02:01 or 04:01
     assert untyped["loci"]["DPB1"]["p0"] == pytest.approx(2 / 3) and untyped["p10of10"] == pytest.approx(1.0)
+
+
+def test_loading_a_mac_dictionary_reimputes_the_registry(db, tmp_path: Path):
+    """A new dictionary changes what a stored MAC means; the donor's imputation follows it."""
+    from lifebank.hla import service
+
+    macs = tmp_path / "macs.txt"
+    macs.write_text("AB\t03/04\n")
+    service.load_macs(db, macs, actor="tester")
+    service.import_donors(db, HEADER + "\nMAC,adult,*02:07,*33:AB,*46:01,*58:01,NULL,NULL,NULL,NULL,NULL,NULL,"
+                                      "*09:01,*03:01,LB\n", actor="tester")
+    before = service.search(db, HAN, max_mismatches=2)["items"][0]
+    assert before["p10of10"] > 0.5
+    macs.write_text("AB\t01/02\n")  # now A*33:01/A*33:02: no API haplotype carries them
+    service.load_macs(db, macs, actor="tester")
+    after = service.search(db, HAN, max_mismatches=2)
+    assert after["total"] == 1 and after["items"][0]["loci"]["A"]["mismatch_count"] == 1
+    assert after["items"][0]["p10of10"] is None  # unrepresented now, not the stale 0.9

@@ -43,7 +43,7 @@ from lifebank.messages import Msg
 
 CHUNK = 5000
 _lock = threading.Lock()
-_imputers: dict[tuple[str, int], Imputer] = {}  # (set name, id of the nomenclature) -> imputer
+_imputers: dict[tuple[str, int, int], Imputer] = {}  # (set name, nomenclature, configuration change) -> imputer
 _sets: dict[str, FrequencySet] = {}
 
 
@@ -161,8 +161,11 @@ def get_set(db: Database, name: str) -> FrequencySet:
 
 
 def imputer(db: Database, name: str) -> Imputer:
-    nom = service.fresh_context(db).nom
-    key = (name, id(nom))
+    """The process's imputer for a set; a new one after a MAC dictionary or release is loaded (its caches are
+    keyed by typing text, whose meaning those change)."""
+    ctx = service.fresh_context(db)
+    nom = ctx.nom
+    key = (name, id(nom), ctx.config_seq)
     with _lock:
         found = _imputers.get(key)
     if found is None:
@@ -282,13 +285,14 @@ def imputed_genotypes(db: Database, gl_or_typing: str | Mapping[str, LocusTyping
 
 
 # -- search --------------------------------------------------------------------------------------------------------
-_registries: dict[tuple[int, str, int], ImputedRegistry] = {}  # (index, set, nomenclature) -> imputed registry
+_registries: dict[tuple[int, str, int, int], ImputedRegistry] = {}  # (index, set, release, config) -> imputations
 
 
 def registry_imputation(db: Database, index: SearchIndex, name: str) -> ImputedRegistry:
     """The registry's imputed genotypes under set `name` (built on first use, kept beside the index)."""
     chosen = imputer(db, name)
-    key = (id(index), name, id(chosen.nom))
+    # a MAC dictionary or release loaded since re-resolves the index's typings in place: impute them again
+    key = (id(index), name, id(chosen.nom), service.context(db).config_seq)
     with _lock:
         found = _registries.get(key)
         if found is None or found.index is not index:
