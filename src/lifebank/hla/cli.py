@@ -99,6 +99,8 @@ def search(patient: Annotated[str, typer.Argument(help="patient GL string")],
            min_probability: Annotated[float | None, typer.Option(
                "--min-probability", min=0.0, max=1.0, help="keep donors with P(10/10) (8/8: P(8/8)) at least this")
            ] = None,
+           population: Annotated[str | None, typer.Option(
+               "--population", help="the patient's population, to choose the patient's frequency set")] = None,
            fmt: FormatOpt = OutputFormat.table) -> None:
     """Ranked donors within the allowed mismatches, by P(10/10) then P(9/10) then grade; every result explains
     each locus and says which loci were compared."""
@@ -112,7 +114,7 @@ def search(patient: Annotated[str, typer.Argument(help="patient GL string")],
         caps[locus.strip().upper()] = int(value)
     result = service.search(database(), patient, max_mismatches=max_mismatches, loci=loci, donor_type=donor_type,
                             limit=limit, offset=offset, locus_caps=caps, frequencies=frequencies,
-                            min_probability=min_probability)
+                            min_probability=min_probability, patient_population=population)
     if fmt is OutputFormat.json:
         keys = ("donor_id", "donor_type", "mismatch_count", "match", "match_label", "compared", "untyped",
                 "incompletely_typed", "p10of10", "p9of10", "p8of8", "p7of8", "frequencies", "cell_dose", "loci",
@@ -121,8 +123,9 @@ def search(patient: Annotated[str, typer.Argument(help="patient GL string")],
         return
     rows = []
     for item in result["items"]:
-        row: dict[str, Any] = {"donor": item["donor_id"], "type": item["donor_type"], "match": item["match_label"]}
-        for locus in result["loci"]:
+        row: dict[str, Any] = {"donor": item["donor_id"], "type": item["donor_type"],
+                               "match": text(service.match_label(item, result["loci"]))}
+        for locus in [locus for locus in service.FORM_ORDER if locus in result["loci"]]:
             grade = item["loci"][locus]
             row[locus] = "untyped" if grade["untyped"] else "/".join(p["grade"] for p in grade["positions"])
         row["DPB1 TCE"] = item["dpb1_tce"]
