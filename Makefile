@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.dev-installed: pyproject.toml $(VENV)/.installed
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,spark]'
 	touch $@
 
 install: $(VENV)/.installed ## LifeBank into .venv
@@ -24,13 +24,15 @@ install: $(VENV)/.installed ## LifeBank into .venv
 dev: $(VENV)/.dev-installed ## LifeBank and the test/lint tools into .venv
 
 # Debian packages the test suite drives: Chromium (browser tests), a CJK font (so the Chinese pages are laid
-# out with real glyph widths when the phone-width tests measure them) and bcftools (the omics reference).
+# out with real glyph widths when the phone-width tests measure them), bcftools (the omics reference) and a
+# Java runtime (the Spark engine's test runs Spark in local mode).
 # Installed with apt-get only when missing; needs root (or sudo).
 system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v bcftools >/dev/null 2>&1 || missing="$$missing bcftools"; \
 	command -v tabix >/dev/null 2>&1 || missing="$$missing tabix"; \
+	command -v java >/dev/null 2>&1 || missing="$$missing default-jre-headless"; \
 	fc-list :lang=zh 2>/dev/null | grep -q . || missing="$$missing fonts-noto-cjk"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \

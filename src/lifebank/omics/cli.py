@@ -29,6 +29,11 @@ class QueryFormat(StrEnum):
     tsv = "tsv"
 
 
+class Engine(StrEnum):
+    embedded = "embedded"
+    spark = "spark"
+
+
 DatasetOpt = Annotated[str | None, typer.Option("--dataset", help="Dataset name (default: every dataset)")]
 QueryFormatOpt = Annotated[QueryFormat, typer.Option("--format", help="table, json or tsv")]
 SITE_COLUMNS = ["dataset", "chrom", "pos", "id", "ref", "alt", "qual", "filter"]
@@ -170,12 +175,26 @@ def af_cmd(
     dataset: DatasetOpt = None,
     samples: Annotated[Path | None, typer.Option("--samples", help="File of VCF sample IDs, one per line")] = None,
     cohort: Annotated[str | None, typer.Option("--cohort", help="A saved cohort as the sample subset")] = None,
+    engine: Annotated[Engine, typer.Option("--engine", help="embedded (DuckDB/NumPy in this process) or spark "
+                                                            "(LIFEBANK_SPARK_MASTER, default local[2])")]
+    = Engine.embedded,
     fmt: QueryFormatOpt = QueryFormat.tsv,
 ) -> None:
     """AC, AN and AF per biallelic site over all samples or a subset (as bcftools +fill-tags computes them)."""
     subset = _read_samples(samples)
     counts = None
-    if cohort is None:  # a cohort is resolved by the cohort service (biobank links): the service path
+    if engine is Engine.spark:
+        from lifebank.omics import service
+        from lifebank.omics.cohorts import cohort_samples
+        from lifebank.omics.regions import parse_region
+        from lifebank.omics.spark_counts import allele_counts_spark
+
+        db = context.database()
+        if cohort is not None:
+            subset = cohort_samples(db, cohort)
+        counts = allele_counts_spark(service.store_root(context.settings().data_dir),
+                                     service.batch_refs(db, dataset), parse_region(region), subset)
+    elif cohort is None:  # a cohort is resolved by the cohort service (biobank links): the service path
         from lifebank.cli import direct
         from lifebank.omics import direct_reads
 
