@@ -111,8 +111,14 @@ class AlleleCounts(Sequence[AlleleCount]):
         """
         if not len(self.af_values):
             return []
-        distinct, at = np.unique(self.af_values, return_inverse=True)
-        texts = np.array(["." if np.isnan(v) else f"{v:g}" for v in distinct.astype(np.float64).tolist()],
+        # distinct values by a sort, not np.unique (which imports numpy.ma: ~30 ms of a one-shot `omics af`)
+        order = np.argsort(self.af_values, kind="stable")
+        ordered = self.af_values[order]
+        starts = np.ones(len(ordered), bool)
+        starts[1:] = ordered[1:] != ordered[:-1]  # NaN != NaN: each missing AF is its own '.', still right
+        at = np.empty(len(ordered), np.int64)
+        at[order] = np.cumsum(starts) - 1
+        texts = np.array(["." if np.isnan(v) else f"{v:g}" for v in ordered[starts].astype(np.float64).tolist()],
                          dtype=object)
         return texts[at].tolist()
 

@@ -174,8 +174,10 @@ class VariantStore:
         key = (ref.dataset, ref.batch)
         cached = self._sample_index.get(key)
         if cached is None:
-            table = pq.read_table(layout.samples_file(self.root, ref.dataset, ref.batch),
-                                  columns=["sample_id", "sample"])
+            # ParquetFile, not pq.read_table: that goes through pyarrow.dataset and imports pyarrow.compute
+            # (~0.1 s of a one-shot `omics af`)
+            table = pq.ParquetFile(layout.samples_file(self.root, ref.dataset, ref.batch)).read(
+                columns=["sample_id", "sample"])
             cached = self._sample_index[key] = dict(zip(table["sample_id"].to_pylist(), table["sample"].to_pylist(),
                                                         strict=True))
         return cached
