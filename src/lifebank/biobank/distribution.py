@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, func, insert, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import String, and_, exists, func, insert, select, type_coerce, update
+from sqlalchemy.orm import Session
 
 from lifebank.audit import service as ledger
 from lifebank.biobank._common import _chunks
@@ -125,34 +125,52 @@ def consents_in_force(db: Database, *, participant_codes: Iterable[str] | None =
     with db.session() as session:
         aggregate = (func.string_agg(ConsentCode.duo_code, ";") if is_postgresql(session)
                      else func.group_concat(ConsentCode.duo_code, ";"))
-        newer = aliased(Consent)
-        latest = ~exists().where(newer.participant_id == Consent.participant_id, newer.withdrawn_at.is_(None),
-                                 newer.version > Consent.version)
-        # One row per candidate: the outer joins keep candidates without a consent in force (NULL codes).
-        base = (select(Participant.code, Consent.consent_date, Consent.scope, aggregate)
+        # One row per candidate and consent not withdrawn; the outer joins keep candidates without one (NULL
+        # codes). A superseded version (rare) is dropped below, keeping the highest consent id per participant,
+        # which is cheaper than a NOT EXISTS probe per participant. The date comes as text and is parsed once
+        # per consent pattern, not once per participant.
+        base = (select(Participant.code, Consent.id, type_coerce(Consent.consent_date, String), Consent.scope,
+                       aggregate)
                 .select_from(Participant)
-                .outerjoin(Consent, and_(Consent.participant_id == Participant.id, Consent.withdrawn_at.is_(None),
-                                         latest))
+                .outerjoin(Consent, and_(Consent.participant_id == Participant.id, Consent.withdrawn_at.is_(None)))
                 .outerjoin(ConsentCode, ConsentCode.consent_id == Consent.id)
                 .group_by(Participant.code, Consent.id, Consent.consent_date, Consent.scope))
+        connection = session.connection()
         rows: list[Any] = []
         if codes_list is not None:
             for chunk in _chunks(codes_list, 5000):
-                rows += session.execute(base.where(Participant.code.in_(chunk))).all()
+                rows += connection.execute(base.where(Participant.code.in_(chunk))).all()
         else:
-            rows = session.execute(base.where(_candidate_filter(specimen_types, min_quantity))).all()
+            rows = connection.execute(base.where(_candidate_filter(specimen_types, min_quantity))).all()
     shared: dict[tuple[Any, ...], ConsentInForce] = {}
     found: dict[str, ConsentInForce | None] = {}
-    for code, consent_date, scope, joined in rows:
+    latest: dict[str, int] = {}
+    in_order, last = True, ""
+    get = shared.get
+    for code, consent_id, consent_date, scope, joined in rows:
+        if code in found:  # several versions not withdrawn: the newest is in force
+            if consent_id is None or consent_id < latest[code]:
+                continue
+        elif code < last:
+            in_order = False
+        last = code
         if joined is None:
             found[code] = None
             continue
+        latest[code] = consent_id
         key = (joined, consent_date, scope)
-        record = shared.get(key)
+        record = get(key)
         if record is None:
-            record = shared[key] = ConsentInForce(tuple(sorted(set(joined.split(";")))), consent_date, scope or "")
+            record = shared[key] = ConsentInForce(tuple(sorted(set(joined.split(";")))), _date(consent_date),
+                                                  scope or "")
         found[code] = record
-    return dict(sorted(found.items()))
+    return found if in_order else dict(sorted(found.items()))
+
+
+def _date(value: Any) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
 
 
 def allocatable_specimens(db: Database, participant_codes: Iterable[str], *, specimen_type: str,
