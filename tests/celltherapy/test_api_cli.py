@@ -135,5 +135,10 @@ def test_cli_order_step_chain(tmp_path: Path, db_url: str, chain, users, monkeyp
         shown = json.loads(runner.invoke(app, ["chain", order["coi"], "--format", "json"]).stdout)
         assert shown["steps"][0]["signatures"][0]["signer"] == "tech9" and shown["steps"][0]["values"]["cd3_e9"] == 4
         assert service.get_order(chain.db, order["coi"])["steps_done"] == 1
+        early = runner.invoke(app, ["labels", order["coi"], "-o", str(tmp_path / "l.pdf")])
+        assert "has no bags to label yet" in early.exception.detail
+        chain.step({**order, "product": "car-t", "participant": "P1"}, "packaging")
+        printed = runner.invoke(app, ["labels", order["coi"], "-o", str(tmp_path / "l.zpl"), "--label-format", "zpl"])
+        assert printed.exit_code == 0 and (tmp_path / "l.zpl").read_text().startswith("^XA")
     finally:
         get_settings.cache_clear()
