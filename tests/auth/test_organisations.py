@@ -110,6 +110,11 @@ def test_organisations_over_the_api(client, users) -> None:
     scoped = client.post("/api/v1/users", json={"username": "tec", "password": TEST_PASSWORD,
                                                 "roles": ["technician"], "scopes": ["site:Hangzhou"]}, headers=admin)
     assert scoped.json()["roles"] == [] and scoped.json()["scoped_roles"] == ["technician@site:Hangzhou"]
+    tec = {"Authorization": "Bearer " + auth.create_token(client.app.state.db, "tec", "t").token}
+    me = client.get("/api/v1/me", headers=tec).json()
+    assert me["permissions"] == [] and me["scoped_permissions"]["specimen.read"] == \
+        {"sites": ["Hangzhou"], "collections": []}
+    assert set(me["scoped_permissions"]) == {"participant.read", "specimen.read", "specimen.count"}
     granted = client.post("/api/v1/users/pia/scoped-roles", json={"role": "clinician", "scope": "site:Suzhou"},
                           headers=admin)
     assert granted.status_code == 201 and granted.json()["scoped_roles"] == ["clinician@site:Suzhou"]

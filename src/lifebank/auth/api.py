@@ -63,7 +63,9 @@ class TokenInfo(BaseModel):
 
 
 class MeOut(UserOut):
-    permissions: list[str]
+    permissions: list[str]  # held everywhere
+    # held through scoped grants only: permission -> {"sites": [...], "collections": [...]}
+    scoped_permissions: dict[str, dict[str, list[str]]] = {}
 
 
 class PasswordIn(BaseModel):
@@ -91,7 +93,10 @@ def token_info(token: ApiToken) -> TokenInfo:
 @router.get("/me", response_model=MeOut, summary="Who am I, and what may I do")
 def me(principal: PrincipalDep, db: DbDep) -> MeOut:
     user = service.get_user(db, principal.username)
-    return MeOut(**user_out(user).model_dump(), permissions=sorted(principal.permissions))
+    scoped = {p: {"sites": sorted(scope.sites), "collections": sorted(scope.collections)}
+              for p, scope in sorted(principal.scopes.items())}
+    return MeOut(**user_out(user).model_dump(), permissions=sorted(principal.permissions),
+                 scoped_permissions=scoped)
 
 
 @router.put("/me/preferences", response_model=UserOut, summary="Choose your language and time zone")
