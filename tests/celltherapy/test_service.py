@@ -213,3 +213,21 @@ def test_cryopreserved_product_stored_as_a_biobank_specimen_is_checked(chain) ->
         chain.step(order, "cryopreservation", dict(values, specimen="CT-BAG-2"))
     assert other.value.reason == "wrong_specimen"
     assert chain.step(order, "cryopreservation", dict(values, specimen="CT-BAG-1"))["values"]["specimen"] == "CT-BAG-1"
+
+
+def test_a_bag_past_its_post_thaw_limit_is_not_infused(chain) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from lifebank.celltherapy.models import Container
+    from lifebank.db.base import utcnow
+
+    order = chain.order()
+    chain.run(order, until="infusion")
+    with chain.db.transaction() as session:
+        session.execute(update(Container).where(Container.status == "thawed")
+                        .values(expires_at=utcnow() - timedelta(minutes=5)))
+    with pytest.raises(StepRefused, match="past its post-thaw limit") as refused:
+        chain.step(order, "infusion")
+    assert refused.value.reason == "expired" and _steps(chain.db, order["coi"]) == 11

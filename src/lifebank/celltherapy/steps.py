@@ -249,6 +249,9 @@ def _infusion(session: Session, order: Order, product: Product, values: dict[str
     verified = session.scalar(select(Step.values_json).where(Step.order_id == order.id,
                                                             Step.step == "bedside-verification"))
     bag = _bag(session, order, values["bag"], "thawed")
+    if bag.expires_at and bag.expires_at < utcnow():
+        raise StepRefused(Msg("bag {bag} is past its post-thaw limit ({when})", bag=values["bag"],
+                              when=bag.expires_at.isoformat()), "expired")
     text = isbt128.bag_text(bag.din, bag.product_code)
     if verified is None or json.loads(verified).get("bag") != text:
         raise StepRefused(Msg("bag {bag} is not the bag verified at the bedside", bag=values["bag"]), "wrong_bag")
