@@ -204,6 +204,9 @@ def af_cmd(
 
         counts = service.allele_counts(context.database(), context.settings().data_dir, region, dataset=dataset,
                                        samples=subset, cohort=cohort)
+    if fmt is QueryFormat.tsv:  # columnar: the same text as `_tsv` over `as_rows()`, without a dict per site
+        sys.stdout.write("\t".join(AF_COLUMNS) + "\n" + counts.to_tsv())
+        return
     rows = counts.as_rows()
     if fmt is QueryFormat.json:
         for row, af in zip(rows, counts.af_values.tolist(), strict=True):
