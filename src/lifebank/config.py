@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     session_hours: int = 12
     login_max_failures: int = 5
     login_lockout_minutes: int = 15
+    login_max_failures_per_address: int = 20
     default_locale: str = "en"
     time_zone: str = Field(default="Asia/Shanghai", description="Time zone pages show times in (IANA name)")
     metrics_token: str | None = Field(default=None, description="Bearer token a non-loopback /metrics scraper sends")
@@ -93,6 +94,7 @@ class Settings(BaseSettings):
             "session_hours": self.session_hours,
             "login_max_failures": self.login_max_failures,
             "login_lockout_minutes": self.login_lockout_minutes,
+            "login_max_failures_per_address": self.login_max_failures_per_address,
             "default_locale": self.default_locale,
             "time_zone": self.time_zone,
             "metrics_token": "(set)" if self.metrics_token else "(loopback only)",

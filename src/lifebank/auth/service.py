@@ -321,18 +321,27 @@ def set_preferences(db: Database, user_id: int, *, locale: str | None, time_zone
 
 # --- login -------------------------------------------------------------------------------------------
 
-def authenticate(db: Database, settings: Settings, username: str, password: str) -> Principal:
-    """Check a password, throttling repeated failures per username whether or not the user exists.
+def authenticate(db: Database, settings: Settings, username: str, password: str, *,
+                 address: str | None = None) -> Principal:
+    """Check a password, throttling repeated failures per username whether or not the user exists, and per
+    client address when the caller knows it.
 
     A wrong password says only "wrong username or password", whether the name exists or not; only the
-    right password of a disabled account is told that the account is disabled.
+    right password of a disabled account is told that the account is disabled. The per-name limit stops
+    guessing one account's password; the per-address limit (`LIFEBANK_LOGIN_MAX_FAILURES_PER_ADDRESS`,
+    default 20 in the lockout window) stops one client trying a few common passwords on every name, which
+    stays under any per-name limit.
     """
     key = username.strip().lower()[:64]
+    origin = f"@{address}"[:64] if address else None
     now = utcnow()
     with db.transaction() as session:
         throttle = session.get(LoginThrottle, key)
         if throttle and throttle.locked_until and throttle.locked_until > now:
             raise LockedOut(key, throttle.locked_until, now)
+        from_address = session.get(LoginThrottle, origin) if origin else None
+        if from_address and from_address.locked_until and from_address.locked_until > now:
+            raise LockedOut(key, from_address.locked_until, now)
         user = session.scalar(select(User).where(User.username == key))
         valid = verify_password(user.password_hash if user else DUMMY_HASH, password) and user is not None
         if valid and user is not None and user.is_active:
@@ -342,19 +351,28 @@ def authenticate(db: Database, settings: Settings, username: str, password: str)
             record(session, actor=user.username, action="auth.login", entity_type="user", entity_id=user.username)
             return principal_of(user)
         window = timedelta(minutes=settings.login_lockout_minutes)
-        if throttle is None:
-            throttle = LoginThrottle(key=key, failures=0, window_start=now)
-            session.add(throttle)
-        if now - throttle.window_start > window:
-            throttle.failures, throttle.window_start, throttle.locked_until = 0, now, None
-        throttle.failures += 1
-        if throttle.failures >= settings.login_max_failures:
-            throttle.locked_until = now + window
+        throttle = _count_failure(session, throttle, key, now, window, settings.login_max_failures)
+        if origin:
+            _count_failure(session, from_address, origin, now, window, settings.login_max_failures_per_address)
         record(session, actor=SYSTEM_ACTOR, action="auth.login_failed", entity_type="user", entity_id=key,
                change={"failures": throttle.failures})
     if user is not None and valid and not user.is_active:
         raise AccountDisabled(key)
     raise AuthenticationRequired("wrong username or password")
+
+
+def _count_failure(session: Session, throttle: LoginThrottle | None, key: str, now: datetime, window: timedelta,
+                   limit: int) -> LoginThrottle:
+    """One more failure for a name or an address; at `limit` failures inside the window it is locked."""
+    if throttle is None:
+        throttle = LoginThrottle(key=key, failures=0, window_start=now)
+        session.add(throttle)
+    if now - throttle.window_start > window:
+        throttle.failures, throttle.window_start, throttle.locked_until = 0, now, None
+    throttle.failures += 1
+    if throttle.failures >= limit:
+        throttle.locked_until = now + window
+    return throttle
 
 
 def start_session(db: Database, settings: Settings, principal: Principal) -> str:

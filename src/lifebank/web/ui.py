@@ -74,7 +74,8 @@ def login(
 ) -> Response:
     check_csrf(request, csrf_token)
     try:
-        principal = auth.authenticate(db, settings, username, password)
+        principal = auth.authenticate(db, settings, username, password,
+                                      address=request.client.host if request.client else None)
     except LifeBankError as exc:
         return render(request, "login.html", status_code=exc.status, next=_safe_next(next),
                       error=_login_refusal(request, exc), username=username)
