@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import String, and_, exists, func, insert, select, type_coerce, update
+from sqlalchemy import String, and_, any_, bindparam, exists, func, insert, select, type_coerce, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from lifebank.audit import service as ledger
@@ -88,6 +89,15 @@ class StoragePlace:
         return f"{self.box}/{self.position}"
 
 
+def _among(session: Session, column: Any, values: list[Any]) -> Any:
+    """`column IN (values)` for a list of thousands: on PostgreSQL one array parameter (`= ANY(:values)`),
+    since psycopg spends longer parsing 5,000 separate parameters than the database spends on the query;
+    SQLite's IN list is cheap."""
+    if is_postgresql(session):
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(values)
+
+
 def _candidate_filter(specimen_types: Sequence[str] | None, min_quantity: float | None) -> Any:
     conditions = [Specimen.participant_id == Participant.id, Specimen.status == SpecimenStatus.AVAILABLE.value]
     if specimen_types:
@@ -106,7 +116,7 @@ def candidate_participants(db: Database, *, participant_codes: Iterable[str] | N
         if participant_codes is not None:
             found: list[str] = []
             for chunk in _chunks(list(dict.fromkeys(participant_codes))):
-                found += session.scalars(select(Participant.code).where(Participant.code.in_(chunk)))
+                found += session.scalars(select(Participant.code).where(_among(session, Participant.code, chunk)))
             return sorted(found)
         query = select(Participant.code).where(_candidate_filter(specimen_types, min_quantity))
         return list(session.scalars(query.order_by(Participant.code)))
@@ -139,7 +149,7 @@ def consents_in_force(db: Database, *, participant_codes: Iterable[str] | None =
         rows: list[Any] = []
         if codes_list is not None:
             for chunk in _chunks(codes_list, 5000):
-                rows += connection.execute(base.where(Participant.code.in_(chunk))).all()
+                rows += connection.execute(base.where(_among(session, Participant.code, chunk))).all()
         else:
             rows = connection.execute(base.where(_candidate_filter(specimen_types, min_quantity))).all()
     shared: dict[tuple[Any, ...], ConsentInForce] = {}
@@ -187,10 +197,11 @@ def allocatable_specimens(db: Database, participant_codes: Iterable[str], *, spe
     with db.session() as session:
         for chunk in _chunks(wanted, 5000):
             ids = dict(session.execute(select(Participant.id, Participant.code)
-                                       .where(Participant.code.in_(chunk))).all())
+                                       .where(_among(session, Participant.code, chunk))).all())
             if not ids:
                 continue
-            mine = [Specimen.participant_id.in_(list(ids)), _same_type(type_code), Specimen.status == available]
+            mine = [_among(session, Specimen.participant_id, list(ids)), _same_type(type_code),
+                    Specimen.status == available]
             held.update((ids[pid], n) for pid, n in session.execute(
                 select(Specimen.participant_id, func.count()).where(*mine).group_by(Specimen.participant_id)))
             query = (select(Specimen.barcode, Specimen.participant_id, Specimen.type, Specimen.quantity,
@@ -236,7 +247,7 @@ def allocatable_counts(db: Database, *, specimen_type: str, min_quantity: float 
         else:
             for chunk in _chunks(list(dict.fromkeys(participant_codes)), 5000):
                 counts.update(session.execute(
-                    query.where(Participant.code.in_(chunk), _same_type(specimen_type.upper()))).all())
+                    query.where(_among(session, Participant.code, chunk), _same_type(specimen_type.upper()))).all())
     return counts
 
 
@@ -252,7 +263,7 @@ def storage_places(db: Database, barcodes: Iterable[str]) -> dict[str, StoragePl
                        ContainerType.rows, ContainerType.columns, ContainerType.scheme)
                 .join(Container, Container.id == Specimen.container_id)
                 .join(ContainerType, ContainerType.id == Container.type_id)
-                .where(Specimen.barcode.in_(chunk), Specimen.position.is_not(None)))
+                .where(_among(session, Specimen.barcode, chunk), Specimen.position.is_not(None)))
             for barcode, index, path, type_id, n_rows, n_cols, scheme in rows:
                 layout = layouts.get(type_id)
                 if layout is None:
@@ -277,7 +288,7 @@ def _flip(session: Session, barcodes: Sequence[str], before: str, after: str, *,
     if after in (SpecimenStatus.DISTRIBUTED.value, SpecimenStatus.DESTROYED.value):
         values.update(container_id=None, position=None)
     for chunk in _chunks(list(barcodes), 5000):
-        conditions = [Specimen.barcode.in_(chunk), Specimen.status == before]
+        conditions = [_among(session, Specimen.barcode, chunk), Specimen.status == before]
         if distributable_only:
             conditions.append(Specimen.distributable.is_(True))
         result = session.execute(update(Specimen).where(*conditions).values(**values)
@@ -323,7 +334,7 @@ def release_for_request(session: Session, barcodes: Sequence[str], *, request_re
     flipped = _flip(session, barcodes, SpecimenStatus.RESERVED.value, SpecimenStatus.AVAILABLE.value,
                     distributable_only=False)
     if flipped:
-        session.execute(update(Reservation).where(Reservation.specimen_id.in_(list(flipped.values())),
+        session.execute(update(Reservation).where(_among(session, Reservation.specimen_id, list(flipped.values())),
                                                   Reservation.released_at.is_(None)).values(released_at=utcnow()))
         _events(session, flipped.values(), "released", f"{request_ref}: {reason}", actor)
         ledger.record(session, actor=actor, action="specimen.release_for_request", entity_type="access_request",
@@ -337,7 +348,7 @@ def not_distributable(db: Database, barcodes: Iterable[str]) -> set[str]:
     out: set[str] = set()
     with db.session() as session:
         for chunk in _chunks(wanted, 5000):
-            out.update(session.scalars(select(Specimen.barcode).where(Specimen.barcode.in_(chunk),
+            out.update(session.scalars(select(Specimen.barcode).where(_among(session, Specimen.barcode, chunk),
                                                                       Specimen.distributable.is_(False))))
     return out
 
@@ -349,7 +360,7 @@ def mark_distributed(session: Session, barcodes: Sequence[str], *, request_ref: 
     flipped = _flip(session, barcodes, SpecimenStatus.RESERVED.value, SpecimenStatus.DISTRIBUTED.value,
                     distributable_only=True)
     _refuse_missing(session, barcodes, flipped, Msg(N_("distributed (not reserved, or consent withdrawn)")))
-    session.execute(update(Reservation).where(Reservation.specimen_id.in_(list(flipped.values())),
+    session.execute(update(Reservation).where(_among(session, Reservation.specimen_id, list(flipped.values())),
                                               Reservation.released_at.is_(None)).values(released_at=utcnow()))
     _events(session, flipped.values(), "distributed", request_ref, actor)
     ledger.record(session, actor=actor, action="specimen.distribute", entity_type="access_request",
@@ -395,7 +406,7 @@ def specimen_types_of(db: Database, barcodes: Iterable[str]) -> dict[str, str]:
     with db.session() as session:
         for chunk in _chunks(wanted, 5000):
             out.update(session.execute(select(Specimen.barcode, Specimen.type)
-                                       .where(Specimen.barcode.in_(chunk))).all())
+                                       .where(_among(session, Specimen.barcode, chunk))).all())
     return out
 
 
