@@ -43,7 +43,8 @@ def test_manager_exports_and_partner_downloads_own(live_server, page, browser) -
     live_server.create_user("biobank_manager", "manny")
     live_server.create_user("partner", "pat", locale="zh_Hans")
     live_server.login(page, "manny")
-    page.goto(f"{live_server.url}/sharing/exports")
+    page.click("#dash-exports")  # the dashboard's sharing panel leads there
+    page.wait_for_url(f"{live_server.url}/sharing/exports")
     page.select_option("#release-dataset", "biobank")
     page.fill("#release-user", "pat")
     page.fill("#release-purposes", "HMB")
@@ -60,7 +61,9 @@ def test_manager_exports_and_partner_downloads_own(live_server, page, browser) -
     context = browser.new_context(locale="zh-CN")
     partner = context.new_page()
     live_server.login(partner, "pat")
-    partner.goto(f"{live_server.url}/sharing/my-exports")
+    assert partner.locator("#dash-exports").count() == 0  # a partner does not write exports
+    partner.click("#dash-my-exports")
+    partner.wait_for_url(f"{live_server.url}/sharing/my-exports")
     assert "我的导出" in partner.inner_text("h1")
     with partner.expect_download() as download:
         partner.click("#my-exports a[href$='participants.csv']")

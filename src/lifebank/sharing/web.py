@@ -29,9 +29,9 @@ from lifebank.web.ui import page_requires
 router = APIRouter(include_in_schema=False)
 router.include_router(beacon_router)
 
-NAV: list[NavItem] = [NavItem("Beacon", "/beacon", None, 70),
-                      NavItem("Exports", "/sharing/exports", "share.export", 71),
-                      NavItem("My exports", "/sharing/my-exports", "share.receive", 72)]
+# No entry in the main navigation: the tablet header must stay compact (one more item wraps it to a third row).
+# The dashboard's sharing panel links the Beacon page and the export pages; the Beacon page links them too.
+NAV: list[NavItem] = []
 ENTRIES = ("individuals", "biosamples", "g_variants")
 CONSENT_TERMS = (("DUO:0000042", "GRU"), ("DUO:0000006", "HMB"), ("DUO:0000007", "DS"), ("DUO:0000011", "POA"),
                  ("DUO:0000046", "NCU"))
@@ -87,7 +87,9 @@ def beacon_page(request: Request, db: DbDep, entry: str = "individuals", chrom: 
     return render(request, "sharing/beacon.html", status_code=422 if error and ask else 200, form=form,
                   result=result, error=error, sets=sets, entries=ENTRIES, sexes=list(SEX_TERMS.values()),
                   origins=sorted({term: label for term, label in ORIGIN_TERMS.values()}.items()),
-                  consents=CONSENT_TERMS, signed_in=principal is not None)
+                  consents=CONSENT_TERMS, signed_in=principal is not None,
+                  can_export=bool(principal and principal.can("share.export")),
+                  can_receive=bool(principal and principal.can("share.receive")))
 
 
 def _exports_page(request: Request, db: DbDep, *, message: Msg | None = None, error: str | None = None,
