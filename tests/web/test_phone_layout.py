@@ -1,5 +1,6 @@
 """Every page fits a 390 px phone and a 768 px tablet, in English and Chinese, with a compact header; and a
-limited role is never shown a link it cannot open.
+limited role is never shown a link it cannot open. The navigation groups the links by area, so the header
+stays one row on a phone and two on a tablet or a laptop for every role, however many domains add links.
 
 The pages are not listed by hand: every GET page route without path parameters is visited, then the links
 found on those pages (one per route pattern, a few for the storage page whose query picks a template), so
@@ -17,6 +18,7 @@ from fastapi.routing import iter_route_contexts
 from shell_bank import BOX_PATH, PATIENT, build_shell_bank
 from starlette.routing import compile_path
 
+from lifebank.auth.permissions import Role
 from lifebank.omics import service as omics
 from lifebank.web.app import create_app
 
@@ -24,9 +26,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 PHONE = {"width": 390, "height": 844}
 TABLET = {"width": 768, "height": 1024}
-# The phone header is one row (brand, find box, menu button); a tablet's adds the navigation, which may wrap
-# once for an administrator's long menu rather than hide items.
-MAX_HEADER_PX = {390: 80, 768: 120}
+DESKTOP = {"width": 1280, "height": 800}
+# The phone header is one row (brand, find box, ☰ button); a tablet's and a laptop's add one row of areas
+# (each a dropdown). The tablet may wrap that row once for an administrator in a long-worded language.
+MAX_HEADER_PX = {390: 64, 768: 120, 1280: 90}
 PER_ROUTE = 3  # URLs visited per route pattern (the storage page has three templates behind one route)
 NOT_PAGES = ("/api/", "/fhir/", "/static/", "/favicon.ico", "/logout", "/language", "/health")
 
@@ -152,6 +155,26 @@ def test_a_researcher_sees_no_link_it_cannot_open_and_every_page_fits_a_phone(sh
     assert not any(problems.values()), _report(problems)
 
 
+@pytest.mark.parametrize("locale", [None, "zh_Hans"], ids=["en", "zh"])
+def test_every_role_gets_a_compact_header_at_every_width(shell, browser, locale) -> None:
+    """Each role (an administrator sees every area) on a page inside an area and on the dashboard."""
+    server, _bank, _patterns = shell
+    tall = []
+    for role in Role:
+        context, page = _session(server, browser, DESKTOP, f"{role.value[:6]}-{locale or 'en'}", role.value,
+                                 locale)
+        for path in ("/dashboard", "/account"):
+            page.goto(server.url + path)
+            for viewport in (PHONE, TABLET, DESKTOP):
+                page.set_viewport_size(viewport)
+                measured = page.evaluate(MEASURE)
+                if measured["header"] > MAX_HEADER_PX[viewport["width"]] or measured["scroll"] > viewport["width"]:
+                    tall.append(f"{role.value} {path} at {viewport['width']} px: header {measured['header']:.0f} px, "
+                                f"page {measured['scroll']} px wide")
+        context.close()
+    assert not tall, tall
+
+
 def test_phone_menu_collapses_the_navigation_and_opens_without_script(shell, browser) -> None:
     server, _bank, _patterns = shell
     context, page = _session(server, browser, PHONE, "tomas", "technician", None)
@@ -160,16 +183,51 @@ def test_phone_menu_collapses_the_navigation_and_opens_without_script(shell, bro
     assert page.locator("#find-q").is_visible()
     page.click("label.menu-button")
     assert nav.is_visible()
-    page.click("nav.main-nav >> text=Storage")
+    storage = page.locator("nav.main-nav a", has_text="Storage")
+    assert not storage.is_visible()  # inside the Biobank area, folded
+    page.click("nav.main-nav summary >> text=Biobank")
+    storage.click()
     page.wait_for_url(f"{server.url}/biobank/storage")
     assert not page.locator("nav.main-nav").is_visible()
+    page.click("label.menu-button")  # the menu reopens on the area of the page shown, its link marked
+    assert page.locator("nav.main-nav a[aria-current=page]").inner_text() == "Storage"
+    assert page.locator("summary.current").inner_text().startswith("Biobank")
     context.close()
-    tablet = browser.new_context(viewport=TABLET, locale="en-GB")
+    tablet = browser.new_context(viewport=TABLET, locale="en-GB", java_script_enabled=False)
     page = tablet.new_page()
     server.login(page, "tomas")
     assert page.locator("nav.main-nav").is_visible()
     assert not page.locator("label.menu-button").is_visible()
+    page.click("nav.main-nav summary >> text=Biobank")  # a dropdown, without any script
+    page.click("nav.main-nav a >> text=Storage")
+    page.wait_for_url(f"{server.url}/biobank/storage")
     tablet.close()
+
+
+def test_areas_open_close_and_follow_by_keyboard(shell, browser) -> None:
+    server, _bank, _patterns = shell
+    context, page = _session(server, browser, DESKTOP, "alma", "admin", None)
+    areas = page.locator("nav.main-nav details.nav-group")
+    assert areas.count() >= 4 and not page.locator("nav.main-nav a >> text=Audit log").is_visible()
+    page.focus("nav.main-nav summary >> text=Administration")
+    page.keyboard.press("Enter")
+    assert page.locator("nav.main-nav a >> text=Audit log").is_visible()
+    page.keyboard.press("Escape")  # closes, focus back on the area's name
+    assert not page.locator("nav.main-nav a >> text=Audit log").is_visible()
+    assert page.evaluate("document.activeElement.textContent.trim()") == "Administration"
+    page.keyboard.press("Enter")
+    page.click("nav.main-nav summary >> text=Biobank")  # one area open at a time
+    assert page.locator("nav.main-nav details[open]").count() == 1
+    page.click("main")  # a click elsewhere closes it
+    assert page.locator("nav.main-nav details[open]").count() == 0
+    page.focus("nav.main-nav summary >> text=Administration")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")  # Users, then Organisations
+    page.wait_for_url(f"{server.url}/admin/organisations")
+    assert page.locator("nav.main-nav a[aria-current=page]").count() == 1
+    context.close()
 
 
 def test_a_scanner_typing_a_barcode_and_enter_on_the_dashboard_opens_the_tube(shell, browser) -> None:

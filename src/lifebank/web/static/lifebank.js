@@ -7,3 +7,36 @@ document.addEventListener("change", function (event) {
     other.checked = box.checked;
   });
 });
+
+// Main navigation (templates/_nav.html). Without script every area is a <details> that opens and closes on
+// its own; with it, an open area's dropdown closes on Escape (focus back on the area's name) or on a click
+// elsewhere, only one area is open at a time (for browsers without <details name>), and opening the phone
+// menu unfolds the area of the page shown.
+(function () {
+  function openAreas() { return document.querySelectorAll(".main-nav details.nav-group[open]"); }
+  document.addEventListener("toggle", function (event) {
+    var area = event.target;
+    if (!area.matches || !area.matches(".main-nav details.nav-group") || !area.open) { return; }
+    openAreas().forEach(function (other) { if (other !== area) { other.open = false; } });
+  }, true);
+  function dropsDown(area) { return getComputedStyle(area.querySelector("ul")).position === "absolute"; }
+  document.addEventListener("click", function (event) {
+    openAreas().forEach(function (area) {
+      if (!area.contains(event.target) && dropsDown(area)) { area.open = false; }
+    });
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") { return; }
+    openAreas().forEach(function (area) {
+      if (!dropsDown(area)) { return; }
+      var hadFocus = area.contains(document.activeElement);
+      area.open = false;
+      if (hadFocus) { area.querySelector("summary").focus(); }
+    });
+  });
+  document.addEventListener("change", function (event) {
+    if (!event.target || event.target.id !== "menu-toggle" || !event.target.checked) { return; }
+    var current = document.querySelector(".main-nav details.nav-group[data-current]");
+    if (current) { current.open = true; }
+  });
+})();
