@@ -188,6 +188,27 @@ def page(browser):
     context.close()
 
 
+def _click_nav(page, text: str) -> None:
+    """Click the main navigation's link named `text`, first opening the ☰ menu (phone) and the link's area
+    (a <details> dropdown on a wider screen): most links are out of sight until their area is opened."""
+    import re
+
+    link = page.locator("nav.main-nav a").filter(has_text=re.compile(rf"^\s*{re.escape(text)}\s*$")).first
+    if not link.is_visible():
+        toggle = page.locator("label.menu-button")
+        if toggle.is_visible() and not page.locator("#menu-toggle").is_checked():
+            toggle.click()
+        if not link.is_visible() and link.locator("xpath=ancestor::details[1]").count():
+            link.locator("xpath=ancestor::details[1]/summary").click()
+    link.click()
+
+
+@pytest.fixture
+def click_nav():
+    """`click_nav(page, "Users")`: follow a main-navigation link as a user would, whatever the screen width."""
+    return _click_nav
+
+
 @pytest.fixture
 def live_server(tmp_path: Path, sqlite_template: Path) -> Iterator[LiveServer]:
     """The real app served by uvicorn on a free loopback port, over a fresh SQLite database."""

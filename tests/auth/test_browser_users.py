@@ -20,12 +20,12 @@ def _lock_out(live_server, username: str) -> None:
             auth.authenticate(live_server.db, live_server.settings, username, "wrong-password-x")
 
 
-def test_admin_unlocks_a_user_and_resets_the_password(live_server, page, browser) -> None:
+def test_admin_unlocks_a_user_and_resets_the_password(live_server, page, browser, click_nav) -> None:
     live_server.create_user("admin", "olga")
     live_server.create_user("technician", "tao")
     _lock_out(live_server, "tao")
     live_server.login(page, "olga")
-    page.click("nav >> text=Users")
+    click_nav(page, "Users")
     row = page.locator("tbody tr", has_text="tao")
     assert "locked until" in row.inner_text()
     row.locator("a", has_text="tao").click()
@@ -64,10 +64,10 @@ def test_last_admin_guard_is_shown_inline(live_server, page) -> None:
     assert page.locator("#new-username").input_value() == "pat"
 
 
-def test_tokens_are_created_shown_once_and_revoked_in_the_ui(live_server, page) -> None:
+def test_tokens_are_created_shown_once_and_revoked_in_the_ui(live_server, page, click_nav) -> None:
     live_server.create_user("researcher", "rui")
     live_server.login(page, "rui")
-    page.click("nav >> text=My account")
+    click_nav(page, "My account")
     assert page.locator("table.tokens tr.none").inner_text() == "No API tokens."
     page.fill("#token-name", "R scripts")
     page.click("#token-form button[type=submit]")
@@ -85,11 +85,11 @@ def test_tokens_are_created_shown_once_and_revoked_in_the_ui(live_server, page) 
         auth.token_principal(live_server.db, secret)
 
 
-def test_audit_filter_and_export_link(live_server, page) -> None:
+def test_audit_filter_and_export_link(live_server, page, click_nav) -> None:
     live_server.create_user("admin", "olga")
     live_server.create_user("technician", "tao")
     live_server.login(page, "olga")
-    page.click("nav >> text=Audit log")
+    click_nav(page, "Audit log")
     page.select_option("#f-action", "user.create")
     page.click("#audit-filters button[type=submit]:not([name])")
     assert page.locator("#event-count").inner_text() == "2 events"

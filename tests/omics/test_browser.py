@@ -34,11 +34,11 @@ def _load(live_server, *, link: bool) -> list[str]:
     return samples
 
 
-def test_variant_browser_lists_region_with_af_plot(live_server, page):
+def test_variant_browser_lists_region_with_af_plot(live_server, page, click_nav):
     _load(live_server, link=False)
     live_server.create_user("researcher", "rita")
     live_server.login(page, "rita")
-    page.click("nav >> text=Variants")
+    click_nav(page, "Variants")
     page.fill("#region", REGION)
     page.click("#variant-search button[type=submit]")
     page.wait_for_selector("#variants")
@@ -55,11 +55,11 @@ def test_variant_browser_lists_region_with_af_plot(live_server, page):
     assert page.locator("#variant-count").inner_text().startswith(f"{len(expected)} variants in {REGION}")
 
 
-def test_cohort_builder_previews_saves_and_reuses_a_cohort(live_server, page):
+def test_cohort_builder_previews_saves_and_reuses_a_cohort(live_server, page, click_nav):
     samples = _load(live_server, link=True)
     live_server.create_user("researcher", "carl")
     live_server.login(page, "carl")
-    page.click("nav >> text=Cohorts")
+    click_nav(page, "Cohorts")
     page.fill("#consent_code", "DUO:0000042")
     page.select_option("#sex", "F")
     page.click("#preview-button")

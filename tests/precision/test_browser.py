@@ -19,11 +19,11 @@ def _report(live_server) -> str:
     return service.create_report(live_server.db, None, files, Options(tumour_type="BRCA"), actor="t")["report"]
 
 
-def test_clinician_opens_a_report_and_signs_it_off(live_server, page):
+def test_clinician_opens_a_report_and_signs_it_off(live_server, page, click_nav):
     number = _report(live_server)
     live_server.create_user("clinician", "drma")
     live_server.login(page, "drma")
-    page.click("nav >> text=Tumour reports")
+    click_nav(page, "Tumour reports")
     page.click(f"#reports >> text={number}")
     assert "PIK3CA p.H1047R" in page.locator("#actionable").inner_text()
     page.fill("#sign-password", "wrong-password")

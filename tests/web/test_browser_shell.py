@@ -43,13 +43,13 @@ def test_chinese_browser_sees_chinese_login_and_user_choice_persists(live_server
     context.close()
 
 
-def test_admin_sees_users_and_audit_log(live_server, page) -> None:
+def test_admin_sees_users_and_audit_log(live_server, page, click_nav) -> None:
     live_server.create_user("admin", "olga")
     live_server.login(page, "olga")
-    page.click("nav >> text=Audit log")
+    click_nav(page, "Audit log")
     page.click("button[name=verify]")
     assert "Chain intact" in page.locator("p.ok").inner_text()
-    page.click("nav >> text=Users")
+    click_nav(page, "Users")
     rows = page.locator("tbody tr")
     assert rows.count() == 1
     assert rows.first.locator("td").first.inner_text() == "olga"
