@@ -145,6 +145,8 @@ def consents_in_force(db: Database, *, participant_codes: Iterable[str] | None =
                 .outerjoin(Consent, and_(Consent.participant_id == Participant.id, Consent.withdrawn_at.is_(None)))
                 .outerjoin(ConsentCode, ConsentCode.consent_id == Consent.id)
                 .group_by(Participant.code, Consent.id, Consent.consent_date, Consent.scope))
+        if is_postgresql(session):  # SQLite's plan scans participants in code order already; PostgreSQL hashes
+            base = base.order_by(Participant.code, Consent.id)
         connection = session.connection()
         rows: list[Any] = []
         if codes_list is not None:
