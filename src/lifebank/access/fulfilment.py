@@ -108,11 +108,13 @@ def pick_list(db: Database, request_id: int, principal: Reader) -> list[dict[str
     """The tubes to pick, in storage-path order, with where each goes in the shipping boxes."""
     with db.session() as session:
         visible_request(session, request_id, principal)
-        rows = session.scalars(select(Allocation).where(Allocation.request_id == request_id)
-                               .order_by(Allocation.sort_key, Allocation.id)).all()
-        return [{"barcode": a.barcode, "participant": a.participant, "specimen_type": a.specimen_type,
-                 "source": a.source, "target_box": a.target_box, "target_position": a.target_position,
-                 "state": a.state, "picked_by": a.picked_by, "note": a.note} for a in rows]
+        columns = (Allocation.barcode, Allocation.participant, Allocation.specimen_type, Allocation.source,
+                   Allocation.target_box, Allocation.target_position, Allocation.state, Allocation.picked_by,
+                   Allocation.note)
+        names = [c.key for c in columns]
+        rows = session.execute(select(*columns).where(Allocation.request_id == request_id)
+                               .order_by(Allocation.sort_key, Allocation.id))
+        return [dict(zip(names, row, strict=True)) for row in rows]
 
 
 def scan(db: Database, request_id: int, barcode: str, *, principal: Reader) -> dict[str, Any]:
