@@ -69,6 +69,7 @@ def test_subset_answers_match_the_bff_json(client, db, settings, users) -> None:
     users("researcher", "partner1")
     headers = users.headers("researcher", "reader")
     beacon.grant_records(db, "uk1", "reader", purposes="GRU", actor="test")
+    beacon.grant_records(db, "kg", "reader", purposes="GRU", actor="test")  # two omics datasets in scope
     _check_answers(client, headers, SUBSET, "uk1", variants_checked=12)
     with pytest.raises(Conflict, match="exists already"):
         bff.import_bff(db, settings.data_dir, SUBSET, dataset="uk1", actor="test")

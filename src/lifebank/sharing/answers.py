@@ -203,6 +203,8 @@ def answer(db: Database, data_dir: Path, caller: Caller, endpoint: str, request:
            restriction: Restriction | None = None) -> dict[str, Any]:
     entry = responses.BY_PATH[endpoint]
     restriction = restriction or Restriction()
+    if endpoint == "g_variants" and restriction.entry_id is not None:  # /g_variants/{id}: the id is the query
+        restriction.variant = data.parse_variant_id(restriction.entry_id)
     request = _variant_request(request, restriction)
     conf = beacon.settings(db)
     scope_of = {"individual": "individual", "biosample": "biosample"}.get(entry.id, entry.path)
@@ -230,8 +232,6 @@ def answer(db: Database, data_dir: Path, caller: Caller, endpoint: str, request:
             per_dataset.append(found)
             extra[ds.name] = rows
         elif endpoint == "g_variants":
-            if restriction.entry_id is not None:
-                request = _variant_request(request, Restriction(variant=data.parse_variant_id(restriction.entry_id)))
             found, hits = _variants(db, data_dir, request, ds)
             per_dataset.append(found)
             extra[ds.name] = hits
