@@ -147,6 +147,20 @@ def reset_password(username: str, body: PasswordIn, db: DbDep, actor: UserAdmin)
     return user_out(service.reset_password(db, username, body.password, actor=actor.username))
 
 
+class ResetLinkOut(BaseModel):
+    path: str
+    expires_at: datetime
+
+
+@router.post("/users/{username}/reset-link", response_model=ResetLinkOut, status_code=201,
+             summary="Issue a one-time password reset link (path /reset/<token>); older links of the user stop")
+def reset_link(username: str, db: DbDep, actor: UserAdmin, hours: int = 24) -> ResetLinkOut:
+    from lifebank.auth.reset_links import RESET_PATH, issue_reset_link
+
+    token, expires = issue_reset_link(db, username, actor=actor.username, hours=hours)
+    return ResetLinkOut(path=RESET_PATH + token, expires_at=expires)
+
+
 @router.post("/users/{username}/unlock", response_model=UserOut, summary="Lift a login lockout")
 def unlock_user(username: str, db: DbDep, actor: UserAdmin) -> UserOut:
     service.unlock(db, username, actor=actor.username)

@@ -107,3 +107,21 @@ class LoginThrottle(Base):
     failures: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     window_start: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class PasswordResetLink(Base):
+    """A one-time link an administrator gives a user to set a new password themselves (no e-mail needed).
+
+    Only the SHA-256 of the token is stored; a link works once, until `expires_at`, and issuing a new one for
+    the same user retires the older ones.
+    """
+
+    __tablename__ = "auth_password_reset"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    user_id: Mapped[int] = mapped_column(ForeignKey("auth_user.id", ondelete="CASCADE"), nullable=False, index=True)
+    created_by: Mapped[str] = mapped_column(String(100), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from lifebank.auth import organisations as orgs
+from lifebank.auth import reset_pages
 from lifebank.auth import service as auth
 from lifebank.auth.permissions import ROLE_PERMISSIONS, Role
 from lifebank.auth.scopes import SCOPABLE_PERMISSIONS, OrganisationKind, ScopeType
@@ -28,6 +29,7 @@ from lifebank.web.templating import NavItem, render
 from lifebank.web.ui import LANG_COOKIE, PagePrincipal, page_requires
 
 router = APIRouter(include_in_schema=False)
+router.include_router(reset_pages.router)
 NAV = [NavItem("My account", "/account", None, 97), NavItem("Organisations", "/admin/organisations", "user.admin", 91)]
 UserAdmin = Annotated[auth.Principal, Depends(page_requires("user.admin"))]
 ROLES = [r.value for r in Role]

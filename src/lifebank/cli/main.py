@@ -271,6 +271,21 @@ def user_enable(username: str) -> None:
     say(Msg("enabled user {username}", username=username))
 
 
+@user_app.command("reset-link")
+def user_reset_link(
+    username: str,
+    hours: Annotated[int, typer.Option(min=1, max=168, help="How long the link works")] = 24,
+    base_url: Annotated[str, typer.Option("--base-url", help="The address users open LifeBank at")]
+    = "http://127.0.0.1:8000",
+) -> None:
+    """Print a one-time link with which the user sets a new password (older links of the user stop)."""
+    from lifebank.auth.reset_links import RESET_PATH, issue_reset_link
+
+    token, expires = issue_reset_link(context.database(), username, actor=cli_actor(), hours=hours)
+    say(Msg("reset link for {username}, valid once until {time} UTC: {link}", username=username,
+            time=expires.strftime("%Y-%m-%d %H:%M"), link=base_url.rstrip("/") + RESET_PATH + token))
+
+
 @user_app.command("unlock")
 def user_unlock(username: str) -> None:
     """Lift a login lockout after too many failed logins."""
