@@ -143,10 +143,10 @@ def _counts(db: Database, request: AccessRequest, items: list[RequestItem]) -> t
             participant_codes=result.eligible if request.cohort else None)
         specimens += sum(held.get(code, 0) for code in result.eligible)
     counts = (len(result.eligible), len(result.excluded), specimens)
-    with _CACHE_LOCK:
+    with _CACHE_LOCK:  # kept from when the counts were ready (a count that took longer than a minute is kept too)
         if len(_CACHE) > 256:
             _CACHE.clear()
-        _CACHE[key] = (now, counts)
+        _CACHE[key] = (time.monotonic(), counts)
     return counts
 
 
