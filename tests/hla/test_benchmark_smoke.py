@@ -29,3 +29,13 @@ def test_index_from_database_benchmark_runs_small():
     assert values["donors"] == "3000 donors"
     assert {"write", "index_from_database", "index_memory", "first_search_after_warm_up",
             "first_search_after_mac_load"} <= set(values)
+
+
+def test_match_prediction_benchmark_runs_small():
+    script = Path(__file__).parents[2] / "benchmarks" / "hla_match_prediction.py"
+    out = subprocess.run([sys.executable, str(script), "--donors", "3000", "--patients", "2", "--peer-patients", "1",
+                          "--skip-mvt3"], capture_output=True, text=True, timeout=300, check=True)
+    lines = [line for line in out.stdout.splitlines() if line.strip()]
+    assert all(": " in line for line in lines)
+    names = {line.split(":", 1)[0] for line in lines}
+    assert {"registry_precompute", "search_top100_by_p10_p50", "peer_reimputing_p50", "memory_rss"} <= names
