@@ -52,3 +52,23 @@ def test_unknown_organisation_and_missing_selection_are_refused(bank: Bank, cli_
     empty = run(["access", "request", "create", "--title", "T", "--org", "Hospital A", "--purpose", "GRU",
                  "--format", "json"], cli_env)
     assert empty.returncode != 0 and "specimen type" in empty.stderr
+
+
+def test_the_cli_refuses_to_ship_abroad_without_hgr_approval(bank: Bank, cli_env: dict[str, str]):
+    from lifebank.access import service
+
+    manager = bank.principal("manager")
+    request_id = service.create_request(bank.db, bank.draft(organisation="Pharma GmbH", purposes=["GRU"]),
+                                        principal=manager)
+    service.appoint_committee(bank.db, request_id, ["rev2"], principal=manager)
+    service.cast_vote(bank.db, request_id, "approve", principal=bank.principal("rev2"))
+    service.add_document(bank.db, request_id, kind="agreement", filename="mta.pdf", content=b"%PDF",
+                         content_type="application/pdf", principal=manager)
+    service.sign_agreement(bank.db, request_id, principal=manager)
+    for pick in service.allocate(bank.db, request_id, principal=manager) and service.pick_list(
+            bank.db, request_id, manager):
+        service.scan(bank.db, request_id, pick["barcode"], principal=manager)
+    refused = run(["access", "ship", str(request_id), "--courier", "SF", "--tracking", "SF1",
+                   "--temperature", "dry_ice", "--un3373"], cli_env)
+    assert refused.returncode != 0 and "HGR approval" in refused.stderr
+    assert service.request_view(bank.db, request_id, manager)["state"] == "in_fulfilment"
