@@ -182,6 +182,7 @@ def main() -> None:
             started = time.perf_counter()
             if args.reuse and (Path(tmp) / "data" / "lifebank.db").exists():
                 db = Database(url)
+                migrate.upgrade(db)  # the kept bank may predate a migration
                 token = auth.create_token(db, "admin", "load benchmark").token
                 db.dispose()
             else:
