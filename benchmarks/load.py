@@ -58,6 +58,18 @@ def prepare(db_url: str, data_dir: Path) -> str:
     return token
 
 
+def _raise_beacon_budget(db_url: str) -> None:
+    """The Beacon refuses a caller's variant queries past a budget (the defence against re-identification);
+    this load measures answering, so the benchmark's one caller gets a budget it cannot exhaust (ledgered)."""
+    from lifebank.sharing.beacon import change_settings
+
+    db = Database(db_url)
+    try:
+        change_settings(db, actor="load-benchmark", budget=10**9)
+    finally:
+        db.dispose()
+
+
 async def discover(client: httpx.AsyncClient) -> dict[str, Any]:
     """Real parameters from the demo bank: box paths, specimen types, an omics dataset and its regions."""
     boxes: list[str] = []
@@ -188,6 +200,7 @@ def main() -> None:
             else:
                 token = prepare(url, Path(tmp) / "data")
             print(f"demo_load: {time.perf_counter() - started:.1f} s")
+            _raise_beacon_budget(url)
             server, base = start_server(url, Path(tmp) / "data", args.workers)
             try:
                 result = asyncio.run(run_load(base, token, args.seconds, args.concurrency, args.seed))
