@@ -246,3 +246,21 @@ def pdf_text(text: str) -> bytes:
     for byte in text.encode("utf-16-be"):
         out.append(chr(byte) if 32 <= byte < 127 and chr(byte) not in "()\\" else f"\\{byte:03o}")
     return "".join(out).encode("latin-1")
+
+
+def test_donor_sex_is_imported_checked_and_shown_in_the_readers_language(client, db, users) -> None:
+    from lifebank.errors import RowsRejected
+    from lifebank.hla import service
+
+    header = "DonorId,DonorType,A_1,A_2,B_1,B_2,C_1,C_2,DPB1_1,DPB1_2,DQB1_1,DQB1_2,DRB1_1,DRB1_2,Sex\n"
+    with pytest.raises(RowsRejected) as refused:
+        service.import_donors(db, header + "D-SEX-0,adult,*01:01,*02:01,*08:01,*07:02,NULL,NULL,NULL,NULL,NULL,NULL,"
+                                           "*03:01,*15:01,X\n", actor="tester")
+    assert refused.value.errors[0].column == "Sex"
+    service.import_donors(db, header + "D-SEX-1,adult,*01:01,*02:01,*08:01,*07:02,NULL,NULL,NULL,NULL,NULL,NULL,"
+                                       "*03:01,*15:01,female\n", actor="tester")
+    assert service.get_donor(db, "D-SEX-1")["sex"] == "F"
+    page = client.get("/hla/donors/D-SEX-1", headers={**users.headers("clinician"), "Accept-Language": "zh-CN"})
+    assert 'id="donor-sex">女' in page.text
+    service.update_donor(db, "D-SEX-1", {"Sex": "M"}, actor="tester")
+    assert service.get_donor(db, "D-SEX-1")["sex"] == "M"

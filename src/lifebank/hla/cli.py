@@ -140,7 +140,7 @@ def search(patient: Annotated[str, typer.Argument(help="patient GL string")],
 def import_donors(file: Path,
                   donor_type: Annotated[str, typer.Option("--donor-type", help="for ID%GLSTRING files")] = "adult",
                   fmt: FormatOpt = OutputFormat.table) -> None:
-    """Import a 12-column HLA CSV/TSV (DonorId,DonorType,A_1,...,DRB1_2) or an ID%GLSTRING file.
+    """Import a 14-column HLA CSV/TSV (DonorId,DonorType,A_1,...,DRB1_2; optional Sex, ABO, CMV...) or ID%GLSTRING.
 
     All rows or none: every bad row is listed with its line, column and reason. Names IMGT has renamed since
     the donor was typed are kept as sent, matched under their current names, and listed.

@@ -44,6 +44,7 @@ def _records(n: int, prefix: str, donor_type: str, rng: np.random.Generator) -> 
     eur = sample_population(n - n_api, rng, ctx_nom, frequencies_from_set(vendored_set("NMDP-2007-EUR")))
     abo = rng.choice(len(ABO), size=n, p=ABO_P)
     cmv = rng.random(n) < 0.5
+    female = rng.random(n) < 0.5
     registry = rng.integers(0, len(REGISTRIES), size=n)
     days = rng.integers(0, 365 * 42, size=n)
     dose = np.round(rng.lognormal(mean=np.log(150), sigma=0.35, size=n), 1)
@@ -65,7 +66,8 @@ def _records(n: int, prefix: str, donor_type: str, rng: np.random.Generator) -> 
         records.append(service.DonorRecord(
             donor_id=f"{prefix}{i + 1:06d}", donor_type=donor_type, columns=columns,
             registry_code=REGISTRIES[int(registry[i])] if i < n_api else "INT", abo=ABO[int(abo[i])],
-            cmv="positive" if cmv[i] else "negative", birth_date=born, collection_date=collected,
+            cmv="positive" if cmv[i] else "negative", sex="F" if female[i] else "M", birth_date=born,
+            collection_date=collected,
             cell_dose=cell_dose))
     return records
 

@@ -31,6 +31,7 @@ class Donor(Base):
     donor_type: Mapped[str] = mapped_column(String(8), index=True)  # "adult" | "cord"
     registry_code: Mapped[str | None] = mapped_column("registry", String(32))
     abo: Mapped[str | None] = mapped_column(String(4))  # A, B, AB, O with optional +/-
+    sex: Mapped[str | None] = mapped_column(String(1))  # F, M or U (unknown)
     cmv: Mapped[str | None] = mapped_column(String(10))  # positive | negative
     birth_date: Mapped[date | None] = mapped_column(Date)  # adults: age at search time
     collection_date: Mapped[date | None] = mapped_column(Date)  # cords

@@ -66,6 +66,7 @@ class DonorRecord:
     registry_code: str | None = None
     abo: str | None = None
     cmv: str | None = None
+    sex: str | None = None
     birth_date: date | None = None
     collection_date: date | None = None
     cell_dose: float | None = None
@@ -75,7 +76,7 @@ class DonorRecord:
     def row(self) -> dict[str, Any]:
         out: dict[str, Any] = {"donor_id": self.donor_id, "donor_type": self.donor_type,
                                "registry_code": self.registry_code, "abo": self.abo, "cmv": self.cmv,
-                               "birth_date": self.birth_date, "collection_date": self.collection_date,
+                               "sex": self.sex, "birth_date": self.birth_date, "collection_date": self.collection_date,
                                "cell_dose": self.cell_dose}
         out.update({column.lower(): self.columns.get(column) for column in HLA_COLUMNS})
         return out
@@ -316,6 +317,9 @@ def validate_donors(db: Database, text: str, *, donor_type: str = "adult") -> tu
         if abo is not None and abo.upper().rstrip("+-") not in {"A", "B", "AB", "O"}:
             errors.append(RowError(number, "ABO", Msg("{value!r} is not A, B, AB or O (optionally + or -)",
                                                       value=abo)))
+        sex = row.get("Sex")
+        if sex is not None and sex.strip().upper()[:1] not in {"F", "M", "U"}:
+            errors.append(RowError(number, "Sex", Msg("{value!r} is not F, M or U", value=sex)))
         cmv = row.get("CMV")
         if cmv is not None and cmv.lower() not in {"positive", "negative", "pos", "neg", "+", "-"}:
             errors.append(RowError(number, "CMV", Msg("{value!r} is not positive/negative", value=cmv)))
@@ -324,7 +328,7 @@ def validate_donors(db: Database, text: str, *, donor_type: str = "adult") -> tu
         if len(errors) == before and donor_id and kind:
             records.append(DonorRecord(
                 donor_id=donor_id, donor_type=kind, columns=columns, registry_code=row.get("RegistryCode"),
-                abo=abo.upper() if abo else None,
+                abo=abo.upper() if abo else None, sex=sex.strip().upper()[:1] if sex else None,
                 cmv=None if cmv is None else ("positive" if cmv.lower() in {"positive", "pos", "+"} else "negative"),
                 birth_date=birth, collection_date=collected, cell_dose=dose, line=number,
                 renamed=tuple(dict.fromkeys(renamed))))
@@ -416,7 +420,7 @@ def _donor_row(session: Session, donor_id: str) -> Donor:
 
 def donor_dict(donor: Donor) -> dict[str, Any]:
     return {"donor_id": donor.donor_id, "donor_type": donor.donor_type, "registry": donor.registry_code,
-            "abo": donor.abo, "cmv": donor.cmv, "birth_date": donor.birth_date,
+            "abo": donor.abo, "cmv": donor.cmv, "sex": donor.sex, "birth_date": donor.birth_date,
             "collection_date": donor.collection_date, "cell_dose": donor.cell_dose,
             "hla": {column: getattr(donor, column.lower()) for column in HLA_COLUMNS}, "revision": donor.revision}
 
@@ -439,11 +443,12 @@ def list_donors(db: Database, *, limit: int = 50, offset: int = 0,
 
 
 def update_donor(db: Database, donor_id: str, changes: dict[str, Any], *, actor: str) -> dict[str, Any]:
-    """Change a donor's typing or attributes (keys as in the import header: A_1 ..., CellDose, ABO, CMV ...)."""
+    """Change a donor's typing or attributes (keys as in the import header: A_1 ..., CellDose, ABO, CMV, Sex ...)."""
     with db.session() as session:
         current = donor_dict(_donor_row(session, donor_id))
     row: dict[str, str | None] = {"DonorId": donor_id, "DonorType": current["donor_type"],
                                   "RegistryCode": current["registry"], "ABO": current["abo"], "CMV": current["cmv"],
+                                  "Sex": current["sex"],
                                   "CellDose": None if current["cell_dose"] is None else str(current["cell_dose"]),
                                   "BirthDate": current["birth_date"] and current["birth_date"].isoformat(),
                                   "CollectionDate": current["collection_date"] and
@@ -662,7 +667,7 @@ def search(db: Database, patient_gl: str, *, max_mismatches: int = 0, loci: str 
         compared = [locus for locus in shown if not body["loci"][locus]["untyped"]]
         untyped = [locus for locus in shown if body["loci"][locus]["untyped"]]
         item = {"donor_id": donor.donor_id, "donor_type": donor.donor_type, "registry": donor.registry_code,
-                "cell_dose": donor.cell_dose, "abo": donor.abo, "cmv": donor.cmv,
+                "cell_dose": donor.cell_dose, "abo": donor.abo, "cmv": donor.cmv, "sex": donor.sex,
                 "mismatch_count": body["mismatch_count"], "match": f"{2 * len(compared) - body['mismatch_count']}/"
                 f"{2 * len(compared)}", "compared": compared, "untyped": untyped,
                 "incompletely_typed": any(typed.get(locus) is None for locus in MATCH_LOCI),
