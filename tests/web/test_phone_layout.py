@@ -227,6 +227,12 @@ def test_areas_open_close_and_follow_by_keyboard(shell, browser) -> None:
     page.keyboard.press("Enter")  # Users, then Organisations
     page.wait_for_url(f"{server.url}/admin/organisations")
     assert page.locator("nav.main-nav a[aria-current=page]").count() == 1
+    for viewport in (TABLET, DESKTOP):  # the last area's list opens leftwards rather than off the screen
+        page.set_viewport_size(viewport)
+        page.click("nav.main-nav summary >> text=Administration")
+        box = page.locator("nav.main-nav details[open] > ul").bounding_box()
+        assert box and 0 <= box["x"] and box["x"] + box["width"] <= viewport["width"], (viewport, box)
+        page.keyboard.press("Escape")
     context.close()
 
 

@@ -9,15 +9,20 @@ document.addEventListener("change", function (event) {
 });
 
 // Main navigation (templates/_nav.html). Without script every area is a <details> that opens and closes on
-// its own; with it, an open area's dropdown closes on Escape (focus back on the area's name) or on a click
-// elsewhere, only one area is open at a time (for browsers without <details name>), and opening the phone
-// menu unfolds the area of the page shown.
+// its own. With it: only one area is open at a time (for browsers without <details name>); a dropdown that
+// would run off the right edge opens leftwards; an open dropdown closes on Escape (focus back on the area's
+// name) or on a click elsewhere; opening the phone menu unfolds the area of the page shown.
 (function () {
   function openAreas() { return document.querySelectorAll(".main-nav details.nav-group[open]"); }
   document.addEventListener("toggle", function (event) {
     var area = event.target;
     if (!area.matches || !area.matches(".main-nav details.nav-group") || !area.open) { return; }
     openAreas().forEach(function (other) { if (other !== area) { other.open = false; } });
+    var list = area.querySelector("ul");
+    list.classList.remove("flip");
+    if (dropsDown(area) && list.getBoundingClientRect().right > document.documentElement.clientWidth) {
+      list.classList.add("flip");
+    }
   }, true);
   function dropsDown(area) { return getComputedStyle(area.querySelector("ul")).position === "absolute"; }
   document.addEventListener("click", function (event) {
