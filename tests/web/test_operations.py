@@ -95,3 +95,17 @@ def test_serve_with_two_workers_answers_logs_json_and_sums_metrics(db_url: str, 
         _, stderr = server.communicate(timeout=30)
     lines = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
     assert any(e.get("logger") == "lifebank.access" and e.get("route") == "/livez" for e in lines), stderr[-2000:]
+
+
+def test_numbers_no_column_can_hold_are_the_callers_mistake_not_a_server_error(client, users) -> None:
+    """Found by the API fuzzer: an id of 10**23 reached the database driver and answered 500 (SQLite's
+    OverflowError, PostgreSQL's numeric-out-of-range); a NUL byte in a folder name did the same."""
+    headers = users.headers("admin")
+    for path in ("/api/v1/biobank/participants?offset=99999999999999999999999",
+                 "/api/v1/biobank/specimens?limit=50&offset=99999999999999999999999"):
+        answer = client.get(path, headers={**headers, "Accept-Language": "zh-CN"})
+        assert answer.status_code == 422, answer.text
+        assert answer.headers["content-type"].startswith("application/problem+json")
+        assert answer.json()["detail"] == "请求中的某个数字超出范围"
+    nul = client.put("/api/v1/hla/nomenclature", json={"folder": "a\x00b"}, headers=headers)
+    assert nul.status_code == 422 and "null byte" in nul.json()["detail"]

@@ -740,8 +740,8 @@ def load_macs(db: Database, path: Path, *, actor: str) -> dict[str, Any]:
 
 def load_nomenclature(db: Database, folder: Path, *, actor: str) -> dict[str, Any]:
     """Use another IPD-IMGT/HLA release folder (read in place: IMGT asks not to mirror its files)."""
-    folder = Path(folder).expanduser().resolve()
     try:
+        folder = Path(folder).expanduser().resolve()  # a path with a NUL byte is a ValueError here
         nom = parse_release(folder)
     except ReleaseError as exc:
         raise ValidationFailed(exc.message) from None

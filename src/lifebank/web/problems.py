@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lifebank.errors import LifeBankError, RowsRejected
@@ -209,6 +210,24 @@ def install_problem_handlers(app: FastAPI, *, is_api: Callable[[Request], bool])
         titles = {401: "Authentication required", 403: "Forbidden", 404: "Not found", 405: "Method not allowed"}
         return problem(exc.status_code, titles.get(exc.status_code, "Error"), str(exc.detail))
 
+    @app.exception_handler(OverflowError)
+    async def _number_out_of_range(request: Request, exc: OverflowError) -> Any:
+        """A number no database column can hold (an id of 2**70 in a path or a query): the caller's mistake, not
+        a server error. SQLite's driver raises OverflowError; PostgreSQL's "out of range" arrives below."""
+        return _out_of_range(request)
+
+    @app.exception_handler(DBAPIError)
+    async def _database_refused_a_value(request: Request, exc: DBAPIError) -> Any:
+        if _is_value_out_of_range(exc):
+            return _out_of_range(request)
+        raise exc  # any other database error is a bug: the 500 handler answers, the log keeps the traceback
+
+    def _out_of_range(request: Request) -> Any:
+        sentence = Msg("a number in the request is out of range")
+        if html_error := page(request):
+            return html_error(request, 422, sentence.render(request_language(request)))
+        return problem(422, "Validation failed", sentence.render(request_language(request)))
+
     @app.exception_handler(Exception)
     async def _server_error(request: Request, exc: Exception) -> Any:
         """A bug: the reader gets a page (or a problem document) in their language, the log the traceback
@@ -216,6 +235,12 @@ def install_problem_handlers(app: FastAPI, *, is_api: Callable[[Request], bool])
         if html_error := page(request):
             return html_error(request, 500, status_sentence(500).render(request_language(request)))
         return problem(500, "Internal server error", status_sentence(500).render(request_language(request)))
+
+
+def _is_value_out_of_range(exc: DBAPIError) -> bool:
+    """PostgreSQL's SQLSTATE 22003 (numeric value out of range) and SQLite's OverflowError, wrapped."""
+    original = getattr(exc, "orig", None)
+    return isinstance(original, OverflowError) or getattr(original, "sqlstate", None) == "22003"
 
 
 def _phrase(status: int) -> str:
