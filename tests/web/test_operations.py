@@ -107,5 +107,6 @@ def test_numbers_no_column_can_hold_are_the_callers_mistake_not_a_server_error(c
         assert answer.status_code == 422, answer.text
         assert answer.headers["content-type"].startswith("application/problem+json")
         assert answer.json()["detail"] == "请求中的某个数字超出范围"
+    assert client.get("/api/v1/precision/reports?offset=-1", headers=headers).status_code == 422  # was a 500 on PG
     nul = client.put("/api/v1/hla/nomenclature", json={"folder": "a\x00b"}, headers=headers)
     assert nul.status_code == 422 and "null byte" in nul.json()["detail"]

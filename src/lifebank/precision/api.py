@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
@@ -57,9 +57,10 @@ async def create(request: Request, db: DbDep, principal: Writer, tumour_type: An
 
 
 @router.get("/reports")
-def list_reports(db: DbDep, _: Reader, participant: str | None = None, limit: int = 50,
-                 offset: int = 0) -> list[dict[str, Any]]:
-    return service.list_reports(db, participant=participant, limit=min(limit, 500), offset=offset)
+def list_reports(db: DbDep, _: Reader, participant: str | None = None,
+                 limit: Annotated[int, Query(ge=1, le=500)] = 50,
+                 offset: Annotated[int, Query(ge=0)] = 0) -> list[dict[str, Any]]:
+    return service.list_reports(db, participant=participant, limit=limit, offset=offset)
 
 
 @router.get("/reports/{report_no}")
