@@ -12,7 +12,9 @@ blocks the next attempt.
     .venv/bin/python benchmarks/crash_consistency.py [--runs 20] [--paths biobank-import,donor-import,...]
 
 Paths: biobank-import (`lifebank import specimens`), donor-import (`lifebank hla import donors`), vcf-ingest
-(`lifebank omics import`), restore (`lifebank restore`). Each prints `path: runs, before, after, broken`.
+(`lifebank omics import`), restore (`lifebank restore`), clinical-import (`lifebank clinical import`, a FHIR
+transaction Bundle), kb-load (`lifebank precision kb load`, a MOAlmanac release). Each prints
+`path: runs, before, after, broken`.
 """
 
 from __future__ import annotations
@@ -120,6 +122,19 @@ def prepare_restore(bank: Path, inputs: Path) -> None:
     (bank / "data").mkdir(parents=True)
 
 
+def prepare_clinical(bank: Path, inputs: Path) -> None:
+    """A Synthea transaction Bundle (one file: the import is all-or-nothing per file), patients created."""
+    lifebank(bank, "db", "upgrade")
+    bundles = sorted((ROOT / "src" / "lifebank" / "clinical" / "data" / "synthea_hiv").glob("*.json"))
+    shutil.copy(max(bundles, key=lambda p: p.stat().st_size), inputs / "bundle.json")
+
+
+def prepare_kb(bank: Path, inputs: Path) -> None:
+    """A MOAlmanac release folder (the vendored one) to load over the built-in knowledge base."""
+    lifebank(bank, "db", "upgrade")
+    shutil.copytree(ROOT / "src" / "lifebank" / "precision" / "data" / "moalmanac", inputs / "moalmanac")
+
+
 PATHS = {
     "biobank-import": WritePath("biobank-import", prepare_biobank,
                                 lambda i: ["import", "specimens", str(i / "specimens.csv")]),
@@ -129,6 +144,9 @@ PATHS = {
                             lambda i: ["omics", "import", str(i / "cohort.vcf.gz"), "--dataset", "crash"]),
     "restore": WritePath("restore", prepare_restore, lambda i: ["restore", str(i / "bank.tar.gz")],
                          restore_target=True),
+    "clinical-import": WritePath("clinical-import", prepare_clinical,
+                                 lambda i: ["clinical", "import", str(i / "bundle.json"), "--create-participants"]),
+    "kb-load": WritePath("kb-load", prepare_kb, lambda i: ["precision", "kb", "load", str(i / "moalmanac")]),
 }
 
 
