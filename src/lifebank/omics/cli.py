@@ -192,6 +192,8 @@ def af_cmd(
         db = context.database()
         if cohort is not None:
             subset = cohort_samples(db, cohort)
+        elif subset is not None:
+            service.check_known_samples(db, subset, dataset)  # as the embedded engine refuses unknown IDs
         counts = allele_counts_spark(service.store_root(context.settings().data_dir),
                                      service.batch_refs(db, dataset), parse_region(region), subset)
     elif cohort is None:  # a cohort is resolved by the cohort service (biobank links): the service path

@@ -51,7 +51,7 @@ def batch_refs(conn: Connection, dataset: str | None = None) -> list[BatchRef]:
 
 
 def check_known_samples(conn: Connection, samples: Sequence[str], dataset: str | None) -> None:
-    """`service._check_known_samples`: every VCF sample ID of the subset is in the dataset (or any dataset)."""
+    """`service.check_known_samples`: every VCF sample ID of the subset is in the dataset (or any dataset)."""
     wanted = sorted(set(samples))
     known: set[str] = set()
     for start in range(0, len(wanted), _IN_CHUNK):

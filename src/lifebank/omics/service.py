@@ -365,11 +365,12 @@ def allele_counts(db: Database, data_dir: Path, region: str | Region, *, dataset
         samples = cohort_samples(db, cohort)
     refs = batch_refs(db, dataset)
     if samples is not None:
-        _check_known_samples(db, samples, dataset)
+        check_known_samples(db, samples, dataset)
     return variant_store(data_dir).allele_counts(refs, reg, samples)
 
 
-def _check_known_samples(db: Database, samples: Sequence[str], dataset: str | None) -> None:
+def check_known_samples(db: Database, samples: Sequence[str], dataset: str | None) -> None:
+    """Refuse VCF sample IDs no batch (of `dataset`) holds, naming up to ten of them."""
     with db.session() as session:
         query = select(OmicsSample.vcf_sample).where(OmicsSample.vcf_sample.in_(set(samples)))
         if dataset is not None:
@@ -385,7 +386,7 @@ def genotypes(db: Database, data_dir: Path, region: str | Region, *, dataset: st
               samples: Sequence[str] | None = None) -> list[dict[str, object]]:
     reg = parse_region(region) if isinstance(region, str) else region
     if samples is not None:
-        _check_known_samples(db, samples, dataset)
+        check_known_samples(db, samples, dataset)
     return variant_store(data_dir).genotypes(batch_refs(db, dataset), reg, samples)
 
 
@@ -397,7 +398,7 @@ def export_vcf(db: Database, data_dir: Path, region: str | Region, *, dataset: s
     if samples is None:
         samples = [row["vcf_sample"] for row in list_samples(db, dataset)]  # type: ignore[misc]
     else:
-        _check_known_samples(db, samples, dataset)
+        check_known_samples(db, samples, dataset)
     columns, sites = export_sites(variant_store(data_dir), refs, reg, samples)
     with db.session() as session:
         build = _dataset(session, dataset).genome_build
