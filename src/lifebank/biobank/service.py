@@ -10,9 +10,9 @@ New code may import from the use-case module directly. Where each use case lives
 - `storage` - container types, containers and positions: `define_container_type`, `create_container`,
   `list_containers`, `container_info`, `move_container`, `occupancy`, `box_map`, `place_specimens`,
   `container_at`, `layout_of`, `box_layout`, `in_subtree`, `Location`, `resolve_location`, `location_label`;
-- `specimens` - a specimen's life: `register_specimen`, `split_specimen`, `move_specimen`,
-  `reserve_specimens`, `release_reservation`, `change_status`, `add_qc`, `record_label_print`,
-  `specimen_participants`, `SCHEME`, `QC_KINDS`, `_next_barcodes`, `_TRANSITIONS`;
+- `specimens` - a specimen's life: `register_specimen` (`register_specimen_in` inside a caller's transaction),
+  `split_specimen`, `move_specimen`, `reserve_specimens`, `release_reservation`, `change_status`, `add_qc`,
+  `record_label_print`, `specimen_participants`, `SCHEME`, `QC_KINDS`, `_next_barcodes`, `_TRANSITIONS`;
 - `search` - finding specimens: `SpecimenFilter`, `search_specimens`, `get_specimen`, `specimen_views`,
   `_filtered`, `_consenting`, `_count`;
 - `history` - lineage and history: `specimen_lineage`, `specimen_history`, `_lineage_tree`, `_ancestors`;
@@ -73,6 +73,7 @@ from lifebank.biobank.specimens import (
     move_specimen,
     record_label_print,
     register_specimen,
+    register_specimen_in,
     release_reservation,
     reserve_specimens,
     specimen_participants,
@@ -155,6 +156,7 @@ __all__ = [
     "move_specimen",
     "record_label_print",
     "register_specimen",
+    "register_specimen_in",
     "release_reservation",
     "reserve_specimens",
     "specimen_participants",

@@ -68,6 +68,16 @@ def register_specimen(db: Database, barcode: str | None, *, participant: str | N
                       parents: Sequence[str] = (), sprec: str | None = None, location: str | None = None,
                       actor: str) -> Specimen:
     """Register one specimen (primary, aliquot, derivative or pool, decided by its parents' types)."""
+    type_code, unit, sprec_text = _checked_fields(type, quantity, unit, sprec)
+    with db.transaction() as session:
+        return register_specimen_in(session, barcode, participant=participant, type=type_code, quantity=quantity,
+                                    unit=unit, collected_at=collected_at, parents=parents, sprec=sprec_text,
+                                    location=location, actor=actor)
+
+
+def _checked_fields(type: str, quantity: float | None, unit: str | None, sprec: str | None,
+                    ) -> tuple[str, str, str | None]:
+    """The type code, unit and SPREC text of a new specimen, or ValidationFailed naming what is wrong."""
     type_code = type.strip().upper()
     if type_code not in SPECIMEN_TYPES:
         raise ValidationFailed("unknown specimen type {type}; known types: {allowed}", type=type,
@@ -86,50 +96,65 @@ def register_specimen(db: Database, barcode: str | None, *, participant: str | N
             sprec_text = str(parse_sprec(sprec))
         except SprecError as exc:
             raise ValidationFailed("SPREC code {code} is not valid: {reason}", code=sprec, reason=exc.reason) from None
-    with db.transaction() as session:
-        parent_rows = [specimen_row(session, p) for p in parents]
-        try:
-            kind = lineage_kind([p.type for p in parent_rows], type_code)
-        except LineageError as exc:
-            raise ValidationFailed(exc.message) from None
-        participant_id: int | None = None
-        distributable = True
-        if participant:
-            person = participant_row(session, participant)
-            participant_id = person.id
-            if not has_consent_in_force(session, person.id):
-                raise ValidationFailed("participant {participant} has no consent in force (withdrawn?)",
-                                       participant=participant)
-        elif parent_rows:
-            owners = {p.participant_id for p in parent_rows}
-            participant_id = owners.pop() if len(owners) == 1 else None
-        else:
-            raise ValidationFailed("a primary specimen needs a participant")
-        if parent_rows:
-            distributable = all(p.distributable for p in parent_rows)
-        barcode = barcode or _next_barcodes(session, 1)[0]
-        if not is_acceptable_barcode(barcode):
-            raise ValidationFailed("barcode {barcode} may hold only letters, digits, '.', '_' and '-'", barcode=barcode)
-        if session.scalar(select(Specimen.id).where(Specimen.barcode == barcode)) is not None:
-            raise Conflict("barcode {barcode} is already taken", barcode=barcode)
-        loc = resolve_location(session, location) if location else None
-        specimen = Specimen(
-            barcode=barcode, participant_id=participant_id, type=type_code, quantity=quantity, unit=unit,
-            collected_at=collected_at, status=SpecimenStatus.AVAILABLE.value, distributable=distributable,
-            lineage=kind.value, parent_id=parent_rows[0].id if len(parent_rows) == 1 else None, sprec=sprec_text,
-            freeze_thaw=0, container_id=loc.container.id if loc else None, position=loc.index if loc else None,
-        )
-        session.add(specimen)
-        try:
-            session.flush()
-        except IntegrityError:
-            raise Conflict("position {location} is already occupied", location=location) from None
-        if len(parent_rows) > 1:
-            session.add_all([PoolMember(pool_id=specimen.id, parent_id=p.id) for p in parent_rows])
-        _event(session, specimen.id, "registered", loc.label if loc else "", actor)
-        ledger.record(session, actor=actor, action="specimen.register", entity_type="specimen", entity_id=barcode,
-                      change={"type": type_code, "quantity": quantity, "lineage": kind.value,
-                              "parents": list(parents), "location": loc.label if loc else None})
+    return type_code, unit, sprec_text
+
+
+def register_specimen_in(session: Session, barcode: str | None, *, participant: str | None, type: str,
+                         quantity: float | None, unit: str | None = None, collected_at: datetime | None = None,
+                         parents: Sequence[str] = (), sprec: str | None = None, location: str | None = None,
+                         notes: str | None = None, origin: dict[str, Any] | None = None, actor: str) -> Specimen:
+    """`register_specimen` inside the caller's transaction, for another domain whose own write makes a specimen
+    (the cell-therapy chain's cryopreservation): the same checks, specimen event and ledger event, committed or
+    rolled back with the caller's change. `notes` is kept with the specimen; `origin` (what made it, e.g. the
+    therapy order) goes into the ledger event."""
+    type_code, unit, sprec_text = _checked_fields(type, quantity, unit, sprec)
+    parent_rows = [specimen_row(session, p) for p in parents]
+    try:
+        kind = lineage_kind([p.type for p in parent_rows], type_code)
+    except LineageError as exc:
+        raise ValidationFailed(exc.message) from None
+    participant_id: int | None = None
+    distributable = True
+    if participant:
+        person = participant_row(session, participant)
+        participant_id = person.id
+        if not has_consent_in_force(session, person.id):
+            raise ValidationFailed("participant {participant} has no consent in force (withdrawn?)",
+                                   participant=participant)
+    elif parent_rows:
+        owners = {p.participant_id for p in parent_rows}
+        participant_id = owners.pop() if len(owners) == 1 else None
+    else:
+        raise ValidationFailed("a primary specimen needs a participant")
+    if parent_rows:
+        distributable = all(p.distributable for p in parent_rows)
+    barcode = barcode or _next_barcodes(session, 1)[0]
+    if not is_acceptable_barcode(barcode):
+        raise ValidationFailed("barcode {barcode} may hold only letters, digits, '.', '_' and '-'", barcode=barcode)
+    if session.scalar(select(Specimen.id).where(Specimen.barcode == barcode)) is not None:
+        raise Conflict("barcode {barcode} is already taken", barcode=barcode)
+    loc = resolve_location(session, location) if location else None
+    specimen = Specimen(
+        barcode=barcode, participant_id=participant_id, type=type_code, quantity=quantity, unit=unit,
+        collected_at=collected_at, status=SpecimenStatus.AVAILABLE.value, distributable=distributable,
+        lineage=kind.value, parent_id=parent_rows[0].id if len(parent_rows) == 1 else None, sprec=sprec_text,
+        freeze_thaw=0, container_id=loc.container.id if loc else None, position=loc.index if loc else None,
+        notes=notes,
+    )
+    session.add(specimen)
+    try:
+        session.flush()
+    except IntegrityError:
+        raise Conflict("position {location} is already occupied", location=location) from None
+    if len(parent_rows) > 1:
+        session.add_all([PoolMember(pool_id=specimen.id, parent_id=p.id) for p in parent_rows])
+    _event(session, specimen.id, "registered", loc.label if loc else "", actor)
+    change = {"type": type_code, "quantity": quantity, "lineage": kind.value, "parents": list(parents),
+              "location": loc.label if loc else None}
+    if origin:
+        change["origin"] = origin
+    ledger.record(session, actor=actor, action="specimen.register", entity_type="specimen", entity_id=barcode,
+                  change=change)
     return specimen
 
 
