@@ -79,7 +79,7 @@ def test_a_site_grant_reads_that_sites_participants_and_specimens_only(two_sites
     # A scoped grant confers reads only: no storage, no writes, no pages that do not filter by scope.
     assert client.get(f"{API}/containers", headers=tech).status_code == 403
     assert client.post(f"{API}/specimens/SH-1/checkout", headers=tech, json={}).status_code == 403
-    assert client.get("/biobank/specimens", headers=tech).status_code == 403
+    assert client.get("/biobank/storage", headers=tech).status_code == 403
 
 
 def test_a_collection_grant_reads_what_is_stored_under_its_storage_path(two_sites, client) -> None:

@@ -3,7 +3,8 @@
 Exact matches only (a scanned barcode must open that tube, never its neighbour); barcodes and participant
 codes are upper-case by convention, so a lower-case scan or typing finds them too. A storage path may end in
 a position (`ZJ/FRZ-01/R01/BOX-1/A1`): it opens the tube there, or the box when the position is empty. Only
-what the principal may open is returned (specimen.read, participant.read, storage.read). Goes through the
+what the principal may open is returned (specimen.read, participant.read, storage.read); a site or collection
+grant finds only what lies in its scope, checked by the same functions the API's 404s use. Goes through the
 biobank's service functions, never its tables.
 """
 
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from lifebank.biobank import service
+from lifebank.biobank.api import participant_in_scope, specimen_in_scope
 from lifebank.errors import LifeBankError
 from lifebank.web.find import Hit
 
@@ -33,20 +35,27 @@ def storage_url(path: str) -> str:
     return f"/biobank/storage?path={quote(path, safe='')}"
 
 
-def _specimens(db: Database, text: str) -> list[Hit]:
+def _specimens(db: Database, text: str, principal: Principal) -> list[Hit]:
     hits = []
     for barcode in _spellings(text):
         try:
             found = service.get_specimen(db, barcode)
+            specimen_in_scope(db, principal, found["barcode"])
         except LifeBankError:
             continue
         hits.append(Hit(found["barcode"], specimen_url(found["barcode"]), "specimen"))
     return hits
 
 
-def _participants(db: Database, text: str) -> list[Hit]:
-    found = service.existing_participants(db, _spellings(text))
-    return [Hit(code, f"/biobank/participants/{quote(code, safe='')}", "participant") for code in sorted(found)]
+def _participants(db: Database, text: str, principal: Principal) -> list[Hit]:
+    hits = []
+    for code in sorted(service.existing_participants(db, _spellings(text))):
+        try:
+            participant_in_scope(db, principal, code)
+        except LifeBankError:
+            continue
+        hits.append(Hit(code, f"/biobank/participants/{quote(code, safe='')}", "participant"))
+    return hits
 
 
 def _storage(db: Database, text: str, principal: Principal) -> list[Hit]:
@@ -81,10 +90,10 @@ def _position(db: Database, path: str, principal: Principal) -> list[Hit]:
 def find(db: Database, text: str, principal: Principal) -> list[Hit]:
     """Specimens, participants and storage places that `text` names exactly, as far as `principal` may see."""
     hits: list[Hit] = []
-    if principal.can("specimen.read"):
-        hits += _specimens(db, text)
-    if principal.can("participant.read"):
-        hits += _participants(db, text)
+    if principal.can_within("specimen.read"):
+        hits += _specimens(db, text, principal)
+    if principal.can_within("participant.read"):
+        hits += _participants(db, text, principal)
     if principal.can("storage.read"):
         hits += _storage(db, text, principal)
     return hits

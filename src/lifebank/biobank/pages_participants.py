@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from lifebank.auth.service import Principal
 from lifebank.biobank import service
+from lifebank.biobank.api import participant_in_scope
 from lifebank.biobank.duo import consent_choices
 from lifebank.biobank.participants import CONSENT_STATUSES, SEXES, SORTS
 from lifebank.errors import LifeBankError, ValidationFailed
@@ -23,11 +24,12 @@ from lifebank.messages import Msg
 from lifebank.web.csrf import check_csrf
 from lifebank.web.deps import DbDep
 from lifebank.web.templating import render
-from lifebank.web.ui import page_requires
+from lifebank.web.ui import page_requires, page_requires_within
 
 router = APIRouter()
 PAGE_SIZE = 50
-Reader = Annotated[Principal, Depends(page_requires("participant.read"))]
+# A site or collection grant opens the list and a participant's page, filtered as the API filters them.
+Reader = Annotated[Principal, Depends(page_requires_within("participant.read"))]
 ConsentWriter = Annotated[Principal, Depends(page_requires("consent.write"))]
 
 
@@ -37,7 +39,8 @@ def participant_list(request: Request, db: DbDep, principal: Reader, code: str =
                      page: int = 1) -> Response:
     page = max(page, 1)
     filters = {"code": code, "site": site, "consent_code": consent_code, "consent_status": consent_status}
-    flt = service.ParticipantFilter(**{k: v.strip() or None for k, v in filters.items()})
+    flt = service.ParticipantFilter(**{k: v.strip() or None for k, v in filters.items()},
+                                    scope=principal.scope_of("participant.read"))
     error: LifeBankError | None = None
     try:
         total, items = service.list_participants(db, flt, sort=sort if sort in SORTS else "code", descending=desc,
@@ -50,7 +53,7 @@ def participant_list(request: Request, db: DbDep, principal: Reader, code: str =
                   filters=filters, sort=sort, desc=desc, query=query, error=error,
                   summary=Msg("{count} participant", plural="{count} participants", count=total),
                   statuses=CONSENT_STATUSES, can_register=_can_register(principal),
-                  can_see_specimens=principal.can("specimen.read"))
+                  can_see_specimens=principal.can_within("specimen.read"))
 
 
 def _can_register(principal: Principal) -> bool:
@@ -111,17 +114,21 @@ def _participant_page(request: Request, db: DbDep, principal: Principal, code: s
                       **context: object) -> Response:
     view = service.participant_view(db, code)
     specimens: list[dict[str, object]] = []
-    if principal.can("specimen.read"):
-        _total, specimens = service.search_specimens(db, service.SpecimenFilter(participant=code), limit=200,
-                                                     with_total=False)
+    if principal.can_within("specimen.read"):
+        scope = principal.scope_of("specimen.read")
+        flt = service.SpecimenFilter(participant=code, scope=scope)
+        total, specimens = service.search_specimens(db, flt, limit=200, with_total=scope is not None)
+        if scope is not None:  # a collection grant: the tubes kept elsewhere are not counted either
+            view = {**view, "specimens": total or 0}
     return render(request, "biobank/participant.html", status_code=status_code, p=view, specimens=specimens,
                   duo_terms=consent_choices(), can_consent=principal.can("consent.write"),
-                  can_see_specimens=principal.can("specimen.read"), today=date.today().isoformat(),
+                  can_see_specimens=principal.can_within("specimen.read"), today=date.today().isoformat(),
                   done=request.query_params.get("done"), **context)
 
 
 @router.get("/participants/{code}", response_class=HTMLResponse)
 def participant_page(request: Request, code: str, db: DbDep, principal: Reader) -> Response:
+    participant_in_scope(db, principal, code)
     return _participant_page(request, db, principal, code, error=None)
 
 

@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from lifebank.auth.service import Principal
 from lifebank.biobank import label_printing, service
+from lifebank.biobank.api import specimen_in_scope
 from lifebank.biobank.specimen_types import SPECIMEN_TYPES, SpecimenStatus
 from lifebank.biobank.specimens import QC_KINDS
 from lifebank.errors import LifeBankError, ValidationFailed
@@ -25,10 +26,12 @@ from lifebank.web.csrf import check_csrf
 from lifebank.web.deps import DbDep
 from lifebank.web.exports import export_response, parse_format
 from lifebank.web.templating import gettext_for, render
-from lifebank.web.ui import page_requires
+from lifebank.web.ui import page_requires, page_requires_within
 
 router = APIRouter()
-Reader = Annotated[Principal, Depends(page_requires("specimen.read"))]
+# A site or collection grant opens the list and a specimen's page, filtered by scope exactly as the API
+# (`lifebank.biobank.api`): the same SpecimenFilter(scope=…), the same 404 for a tube outside the scope.
+Reader = Annotated[Principal, Depends(page_requires_within("specimen.read"))]
 PAGE_SIZE = 50
 FILTERS = ("type", "status", "participant", "consent", "container")
 # What the list's columns sort by (search.SORT_KEYS) with the header the reader sees.
@@ -42,8 +45,9 @@ EXPORT_HEADERS = {"barcode": N_("Barcode"), "participant": N_("Participant"), "t
 EXPORT_COLUMNS = list(EXPORT_HEADERS)
 
 
-def _filter(values: dict[str, str]) -> service.SpecimenFilter:
-    return service.SpecimenFilter(**{k: (values.get(k) or "").strip() or None for k in FILTERS})
+def _filter(values: dict[str, str], principal: Principal) -> service.SpecimenFilter:
+    return service.SpecimenFilter(**{k: (values.get(k) or "").strip() or None for k in FILTERS},
+                                  scope=principal.scope_of("specimen.read"))
 
 
 def allowed_actions(principal: Principal) -> dict[str, bool]:
@@ -62,7 +66,7 @@ def specimen_list(request: Request, db: DbDep, principal: Reader, type: str = ""
     page = max(page, 1)
     error = None
     try:
-        total, items = service.search_specimens(db, _filter(filters), limit=PAGE_SIZE,
+        total, items = service.search_specimens(db, _filter(filters, principal), limit=PAGE_SIZE,
                                                 offset=(page - 1) * PAGE_SIZE, sort=sort or None)
     except LifeBankError as exc:
         total, items, error = 0, [], exc
@@ -83,7 +87,7 @@ def specimen_export(request: Request, db: DbDep, principal: Reader, format: str 
     fmt = parse_format(format)
     filters = {"type": type, "status": status, "participant": participant, "consent": consent,
                "container": container}
-    rows = service.iter_specimens(db, _filter(filters), sort=sort or None)
+    rows = service.iter_specimens(db, _filter(filters, principal), sort=sort or None)
     first = next(rows, None)  # a wrong filter is an error page, not an empty file
 
     def all_rows() -> Any:
@@ -164,6 +168,7 @@ def local_datetime(request: Request, text: str) -> datetime | None:
 @router.get("/specimens/{barcode}", response_class=HTMLResponse)
 def specimen_page(request: Request, barcode: str, db: DbDep, principal: Reader, done: str = "",
                   children: str = "") -> Response:
+    specimen_in_scope(db, principal, barcode)
     return specimen_view(request, db, principal, barcode, done=done,
                          children=[c for c in children.split(",") if c])
 

@@ -30,8 +30,8 @@ for _pages in (pages_specimen_actions, pages_specimen_bulk):  # the technician's
     router.include_router(_pages.router)
 
 NAV: list[NavItem] = [
-    NavItem("Participants", "/biobank/participants", "participant.read", 9),
-    NavItem("Specimens", "/biobank/specimens", "specimen.read", 10),
+    NavItem("Participants", "/biobank/participants", "participant.read", 9, within=True),
+    NavItem("Specimens", "/biobank/specimens", "specimen.read", 10, within=True),
     NavItem("Storage", "/biobank/storage", "storage.read", 11),
     NavItem("Import", "/biobank/import", "import.run", 12),
     NavItem("Labels", "/biobank/labels", "label.print", 13),

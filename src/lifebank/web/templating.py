@@ -32,6 +32,8 @@ class NavItem:
     # The area (an English msgid) the item is listed under; None: the area of the domain that declares it
     # (`AREAS`), "" for a top-level link (the dashboard). Optional so a domain's NAV need not change.
     group: str | None = None
+    # The page filters by the reader's scope (`page_requires_within`): a site or collection grant shows it too.
+    within: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +177,8 @@ def gettext_for(request: Request) -> Any:
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     principal = getattr(request.state, "principal", None)
-    nav = [item for item in navigation() if item.permission is None or (principal and principal.can(item.permission))]
+    nav = [item for item in navigation() if item.permission is None or (principal and (
+        principal.can(item.permission) or (item.within and principal.can_within(item.permission))))]
     nav = nav if principal else []
     current = current_item(nav, request.url.path)
     zone = time_zone_of(request)

@@ -47,6 +47,18 @@ def page_requires(permission: str):  # noqa: ANN201 - returns a FastAPI dependen
     return _check
 
 
+def page_requires_within(permission: str):  # noqa: ANN201 - returns a FastAPI dependency
+    """Like `page_requires`, but also admits a holder of `permission` through a site or collection grant: the
+    page must then filter what it shows by `principal.scope_of(permission)` (as the API's `require_within`)."""
+    def _check(request: Request) -> auth.Principal:
+        principal = page_principal(request)
+        if not principal.can_within(permission):
+            raise PermissionDenied("You do not have permission to open this page.")
+        return principal
+
+    return _check
+
+
 PagePrincipal = Annotated[auth.Principal, Depends(page_principal)]
 
 
@@ -130,4 +142,5 @@ def login_redirect(request: Request, exc: LoginRedirect) -> Response:
     return RedirectResponse(f"/login?next={quote(exc.next_path)}", status_code=303)
 
 
-__all__ = ["LANGUAGES", "LoginRedirect", "login_redirect", "page_principal", "page_requires", "router"]
+__all__ = ["LANGUAGES", "LoginRedirect", "login_redirect", "page_principal", "page_requires",
+           "page_requires_within", "router"]
