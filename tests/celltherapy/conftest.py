@@ -17,7 +17,7 @@ from lifebank.config import Settings
 from lifebank.db.base import utcnow
 from lifebank.db.engine import Database
 
-from .chain_values import CAR_T, HPC_CORD, PRODUCT_CODES_CSV
+from .chain_values import CAR_T, HPC_CORD, PRODUCT_CODES_CSV, add_ln2_storage
 
 DOB = "1970-05-04"
 GOOD_TRACE = {
@@ -32,6 +32,7 @@ WARM_TRACE = "time,temperature_c\n2026-01-01T08:00:00Z,4.0\n2026-01-01T08:30:00Z
 class Chain:
     db: Database
     settings: Settings
+    stored: int = 0  # product bags placed so far: the next order's bags take the next free LN2 positions
 
     def order(self, participant: str = "P1", product: str = "car-t", **kw) -> dict:
         defaults = {"identity_kind": "dob", "identity_value": DOB, "centre": "Ruijin Hospital", "actor": "doc"}
@@ -46,13 +47,18 @@ class Chain:
             values["bag"] = bags[0]["bag"]
         if "wristband_code" in values:
             values["wristband_code"] = order["participant"]
+        if step == "cryopreservation":
+            box, index = divmod(self.stored, 100)
+            values["storage_location"] = f"LN2-01/R1/BOX-{box + 1}/{'ABCDEFGHIJ'[index // 10]}{index % 10 + 1}"
         return values
 
     def step(self, order: dict, step: str, values: dict | None = None, signers: list[str] | None = None) -> dict:
         meanings = rule_of(step, PRODUCTS[order["product"]]).meanings
         names = signers or ["tech1", "nurse2"][: len(meanings)]
-        return service.record_step(self.db, order["coi"], step, self.values(order, step) if values is None else values,
+        done = service.record_step(self.db, order["coi"], step, self.values(order, step) if values is None else values,
                                    [SignedBy(n, utcnow()) for n in names], actor=names[0], settings=self.settings)
+        self.stored += len(done["values"].get("specimens", []))
+        return done
 
     def run(self, order: dict, until: str | None = None) -> None:
         """Record every step before `until` (all of them when None), importing good traces before receipts."""
@@ -73,4 +79,5 @@ def chain(db: Database, settings: Settings) -> Chain:
     biobank.register_participant_with_consent(db, "P2", sex="M", birth_year=1980, site="SH",
                                               duo_codes=["DUO:0000042"], consent_date=date(2025, 1, 1), actor="t")
     service.load_product_codes(db, PRODUCT_CODES_CSV, actor="admin")
+    add_ln2_storage(db)
     return Chain(db, settings)

@@ -10,7 +10,7 @@ import pytest
 from lifebank.biobank import service as biobank
 from lifebank.celltherapy import service
 
-from .chain_values import PRODUCT_CODES_CSV
+from .chain_values import PRODUCT_CODES_CSV, add_ln2_storage
 from .conftest import DOB, Chain
 
 pytestmark = pytest.mark.browser
@@ -23,6 +23,7 @@ def _world(live_server) -> Chain:
         biobank.register_participant_with_consent(db, code, sex="F", birth_year=1970, site="SH",
                                                   duo_codes=["DUO:0000042"], consent_date=date(2025, 1, 1), actor="t")
     service.load_product_codes(db, PRODUCT_CODES_CSV, actor="admin")
+    add_ln2_storage(db)
     live_server.create_user("clinician", "doc1")
     live_server.create_user("technician", "tech1")
     return Chain(db, live_server.settings)

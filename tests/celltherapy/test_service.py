@@ -201,18 +201,78 @@ def test_cord_blood_order_names_a_cord_unit_of_the_registry(chain) -> None:
         chain.order(product="hpc-cord", cord_unit="AD1")
 
 
-def test_cryopreserved_product_stored_as_a_biobank_specimen_is_checked(chain) -> None:
+def test_cryopreservation_registers_each_bag_as_a_biobank_specimen_at_its_ln2_position(chain) -> None:
     order = chain.order()
     chain.run(order, until="cryopreservation")
-    biobank.register_specimen(chain.db, "CT-BAG-2", participant="P2", type="CEL", quantity=1, actor="t")
-    biobank.register_specimen(chain.db, "CT-BAG-1", participant="P1", type="CEL", quantity=1, actor="t")
-    values = chain.values(order, "cryopreservation")
-    with pytest.raises(StepRefused, match="not in the biobank"):
-        chain.step(order, "cryopreservation", dict(values, specimen="NO-SUCH-TUBE"))
-    with pytest.raises(StepRefused, match="belongs to participant P2") as other:
-        chain.step(order, "cryopreservation", dict(values, specimen="CT-BAG-2"))
-    assert other.value.reason == "wrong_specimen"
-    assert chain.step(order, "cryopreservation", dict(values, specimen="CT-BAG-1"))["values"]["specimen"] == "CT-BAG-1"
+    values = dict(chain.values(order, "cryopreservation"), storage_location="LN2-01/R1/BOX-1/C9")
+    done = chain.step(order, "cryopreservation", values)["values"]
+    coi = order["coi"]
+    assert done["specimens"] == [f"{coi}-X00020A0", f"{coi}-X00020B0"]
+    assert done["positions"] == ["LN2-01/R1/BOX-1/C9", "LN2-01/R1/BOX-1/C10"]
+    first = biobank.get_specimen(chain.db, f"{coi}-X00020A0")
+    assert (first["participant"], first["type"], first["quantity"], first["unit"], first["status"]) == \
+        ("P1", "CEL", 250.0, "10^6 cells", "available")
+    assert first["location"] == "LN2-01/R1/BOX-1/C9" and first["collected_at"] is not None
+    assert f"COI {coi}" in first["notes"] and "X00020A0" in first["notes"] and "CRF-1" in first["notes"]
+    history = biobank.specimen_history(chain.db, f"{coi}-X00020B0")
+    assert [(e["kind"], e["detail"], e["actor"]) for e in history["events"]] == \
+        [("registered", "LN2-01/R1/BOX-1/C10", "tech1")]
+    assert [e["action"] for e in history["ledger"]] == ["specimen.register"]
+    with chain.db.session() as session:
+        change = session.execute(text("SELECT change_json FROM ledger_change WHERE seq = :s"),
+                                 {"s": history["ledger"][0]["seq"]}).scalar_one()
+        step_seq = session.scalar(select(LedgerEvent.seq).where(LedgerEvent.entity_id == coi,
+                                                                LedgerEvent.action == "celltherapy.step")
+                                  .order_by(LedgerEvent.seq.desc()).limit(1))
+    assert json.loads(change)["origin"] == {"bag": done["bags_made"][1], "celltherapy_order": coi,
+                                            "step": "cryopreservation"}
+    assert step_seq == history["ledger"][0]["seq"] + 1  # the bank's events and the step's: one transaction
+    bags = {b["bag"]: b for b in service.chain_view(chain.db, coi)["bags"] if b["kind"] == "product"}
+    assert [(b["specimen"], b["location"]) for b in bags.values()] == list(zip(done["specimens"], done["positions"],
+                                                                              strict=True))
+
+
+def test_a_cord_blood_bag_is_registered_by_volume(chain) -> None:
+    from lifebank.hla import service as hla
+
+    header = "DonorId,DonorType,A_1,A_2,B_1,B_2,C_1,C_2,DPB1_1,DPB1_2,DQB1_1,DQB1_2,DRB1_1,DRB1_2"
+    typing = "*01:01,*02:01,*08:01,*07:02,NULL,NULL,NULL,NULL,NULL,NULL,*03:01,*15:01"
+    hla.import_donors(chain.db, f"{header}\nCBU1,cord,{typing}\n", actor="t")
+    order = chain.order(product="hpc-cord", cord_unit="CBU1", identity_kind="mrn", identity_value="mrn-0042")
+    chain.run(order, until="shipment-to-centre")
+    specimen = biobank.get_specimen(chain.db, f"{order['coi']}-X0004000")
+    assert (specimen["type"], specimen["quantity"], specimen["unit"]) == ("CRD", 25.0, "mL")
+
+
+@pytest.mark.parametrize(("location", "reason", "message"), [
+    ("FRZ-01/R1/BOX-1/A1", "not_ln2", "not in liquid nitrogen"),
+    ("LN2-01/R1/BOX-1/J10", "box_full", r"has 1 position\(s\) from J10 on, not 2"),
+    ("LN2-01/R9/BOX-1/A1", "bad_location", "does not exist"),
+    ("LN2-01/R1/BOX-1/A2", "biobank_refused", "already occupied"),
+])
+def test_cryopreservation_into_a_wrong_place_writes_neither_bag_nor_specimen(chain, location, reason,
+                                                                             message) -> None:
+    biobank.register_specimen(chain.db, "TUBE-IN-A2", participant="P2", type="CEL", quantity=1,
+                              location="LN2-01/R1/BOX-1/A2", actor="t")
+    order = chain.order()
+    chain.run(order, until="cryopreservation")
+    values = dict(chain.values(order, "cryopreservation"), storage_location=location)
+    with pytest.raises(StepRefused, match=message) as refused:
+        chain.step(order, "cryopreservation", values)
+    assert refused.value.reason == reason and _steps(chain.db, order["coi"]) == 6
+    assert [r["reason"] for r in _refusals(chain.db, order["coi"])] == [reason]
+    assert [b["kind"] for b in service.chain_view(chain.db, order["coi"])["bags"]] == ["starting"]
+    with pytest.raises(NotFound):
+        biobank.get_specimen(chain.db, f"{order['coi']}-X00020A0")  # the first bag's specimen rolled back too
+
+
+def test_the_bank_refuses_the_bags_of_a_patient_whose_consent_was_withdrawn(chain) -> None:
+    order = chain.order()
+    chain.run(order, until="cryopreservation")
+    biobank.withdraw_consent(chain.db, "P1", reason="patient request", actor="t")
+    with pytest.raises(StepRefused, match="no consent in force") as refused:
+        chain.step(order, "cryopreservation")
+    assert refused.value.reason == "biobank_refused" and _steps(chain.db, order["coi"]) == 6
 
 
 def test_a_bag_past_its_post_thaw_limit_is_not_infused(chain) -> None:

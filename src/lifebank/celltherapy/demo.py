@@ -26,6 +26,10 @@ from lifebank.db.engine import Database
 ACTOR = "manager"
 CODES = Path(__file__).parent / "data" / "demo_product_codes.csv"
 CORD_UNIT = "DEMO-C000001"
+# The cell-therapy facility's own LN2 tank in the bank: one rack, one 10 x 10 cryobox (types made if missing).
+TANK, RACK, BOX = "CT-LN2-01", "R1", "CT-BOX-01"
+TYPES = {"Cell-therapy LN2 tank": {"kind": "tank"}, "Cell-therapy rack": {"kind": "rack"},
+         "Cell-therapy cryobox 10x10": {"kind": "box", "rows": 10, "columns": 10, "scheme": "letter-number"}}
 DAY0 = date(2026, 11, 2)
 
 CAR_T: dict[str, dict[str, str]] = {
@@ -37,8 +41,8 @@ CAR_T: dict[str, dict[str, str]] = {
                       "transduction": "2026-11-04", "expansion_days": "9"},
     "qc-release": {"sterility": "negative", "mycoplasma": "negative", "endotoxin": "0.8", "viability": "91",
                    "cd3_percent": "97.5", "car_percent": "38", "potency": "1240"},
-    "cryopreservation": {"bags": "2", "product_code": "X0002", "storage_location": "LN2-02/R1/BOX-1/A1",
-                         "freezer_run": "CRF-2026-311"},
+    "cryopreservation": {"bags": "2", "product_code": "X0002", "storage_location": "", "freezer_run": "CRF-2026-311",
+                         "volume_ml": "68", "cells_e6": "310"},
     "shipment-to-centre": {"courier": "Shanghai ColdChain Express", "logger_id": "DS-0192"},
     "receipt-at-centre": {"condition": "intact"},
     "thaw": {"thaw_minutes": "3"},
@@ -49,8 +53,8 @@ CORD = dict(CAR_T, **{
     "manufacturing": {"batch_record": "CB-2026-031", "processing_method": "volume-reduction"},
     "qc-release": {"sterility": "negative", "mycoplasma": "negative", "endotoxin": "0.3", "viability": "89",
                    "cd34_e6": "5.2", "potency": "41"},
-    "cryopreservation": {"bags": "1", "product_code": "X0004", "storage_location": "LN2-01/R2/BOX-3/C4",
-                         "freezer_run": "CRF-2026-120"},
+    "cryopreservation": {"bags": "1", "product_code": "X0004", "storage_location": "", "freezer_run": "CRF-2026-120",
+                         "volume_ml": "24.5"},
 })
 
 
@@ -83,11 +87,36 @@ def _walk(db: Database, order: dict[str, Any], table: dict[str, dict[str, str]],
                                                         "QA assessed no impact"} if found["excursions"] else {}))
         else:
             values = dict(table[step])
+        if step == "cryopreservation":
+            values["storage_location"] = _next_places(db)
         if step == "thaw":
             bags = [b for b in service.chain_view(db, order["coi"])["bags"] if b["kind"] == "product"]
             values["bag"] = bags[0]["bag"]
         signers = [SignedBy(name, utcnow()) for name in ("tech", "clinician")[: len(rule_of(step, product).meanings)]]
         service.record_step(db, order["coi"], step, values, signers, actor=signers[0].username)
+
+
+def _ln2_box(db: Database) -> None:
+    """The facility's LN2 tank, rack and cryobox in the biobank (`TANK/RACK/BOX`), where the demo's bags go."""
+    from lifebank.biobank import service as biobank
+
+    known = {t["name"] for t in biobank.list_container_types(db)}
+    for name, shape in TYPES.items():
+        if name not in known:
+            biobank.define_container_type(db, name, actor=ACTOR, **shape)
+    biobank.create_container(db, TANK, type_name="Cell-therapy LN2 tank", temperature_class="LN2", actor=ACTOR)
+    biobank.create_container(db, RACK, type_name="Cell-therapy rack", parent_path=TANK, actor=ACTOR)
+    biobank.create_container(db, BOX, type_name="Cell-therapy cryobox 10x10", parent_path=f"{TANK}/{RACK}",
+                             actor=ACTOR)
+
+
+def _next_places(db: Database) -> str:
+    """The first free position of the demo's cryobox: the demo fills it from A1 on, so the positions after it are free too."""
+    from lifebank.biobank import service as biobank
+
+    box = biobank.box_map(db, f"{TANK}/{RACK}/{BOX}")
+    free = next(c["label"] for c in box["cells"] if c["specimen"] is None)
+    return f"{TANK}/{RACK}/{BOX}/{free}"
 
 
 def _date_of_birth(db: Database, participant: str, fallback: str) -> str:
@@ -103,6 +132,7 @@ def load_demo(db: Database, progress_bar: Any) -> None:
         if (session.scalar(select(func.count()).select_from(Order)) or 0) > 0:
             return
     service.load_product_codes(db, CODES.read_text(), actor=ACTOR)
+    _ln2_box(db)
     for offset in range(0, 28, 7):
         service.define_slot(db, DAY0 + timedelta(days=offset), 2, actor=ACTOR)
     with progress_bar("Cell-therapy chains", 4, "orders") as advance:

@@ -51,6 +51,8 @@ class Product:
     collection_fields: tuple[str, ...]
     manufacturing_fields: tuple[str, ...]
     post_thaw_hours: float  # infuse within this long after thawing
+    specimen_type: str  # the biobank specimen type a cryopreserved bag is registered as
+    bag_quantity: str  # the cryopreservation field that is the specimen's quantity (in that type's unit)
     planned_days: dict[str, int] = field(default_factory=dict)  # step -> days after collection
 
 
@@ -70,6 +72,7 @@ PRODUCTS: dict[str, Product] = {p.code: p for p in (
         ("volume_ml", "tnc_e9", "cd3_e9"),
         ("batch_record", "activation", "vector_lot", "transduction", "expansion_days"),
         post_thaw_hours=3.0,
+        specimen_type="CEL", bag_quantity="cells_e6",  # viable mononuclear cells, counted in 10^6 cells
         planned_days={"collection": 0, "packaging": 0, "shipment-to-manufacturing": 0,
                       "receipt-at-manufacturing": 1, "manufacturing": 2, "qc-release": 14, "cryopreservation": 14,
                       "shipment-to-centre": 17, "receipt-at-centre": 18, "thaw": 21, "bedside-verification": 21,
@@ -81,6 +84,7 @@ PRODUCTS: dict[str, Product] = {p.code: p for p in (
         ("volume_ml", "tnc_e9"),
         ("batch_record", "processing_method"),
         post_thaw_hours=4.0,
+        specimen_type="CRD", bag_quantity="volume_ml",  # cord blood, in mL
         planned_days={"collection": 0, "packaging": 0, "shipment-to-manufacturing": 0,
                       "receipt-at-manufacturing": 1, "manufacturing": 1, "qc-release": 7, "cryopreservation": 7,
                       "shipment-to-centre": 30, "receipt-at-centre": 31, "thaw": 33, "bedside-verification": 33,

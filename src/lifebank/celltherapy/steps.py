@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lifebank.audit import service as ledger
-from lifebank.celltherapy import chain, isbt128
+from lifebank.celltherapy import banking, chain, isbt128
 from lifebank.celltherapy._common import ledger_refusal, order_row
 from lifebank.celltherapy.chain import RECEIPTS, STEPS, StepRefused
 from lifebank.celltherapy.identity import normalise
@@ -42,16 +42,11 @@ def record_step(db: Database, ref: str | int, step: str, values: Mapping[str, An
                 *, actor: str, settings: Settings | None = None) -> dict[str, Any]:
     """Record `step` of order `ref` with its values and signatures, or refuse it (ledgered) with the reason."""
     try:
-        specimen = str(values.get("specimen") or "").strip() if step == "cryopreservation" else ""
-        if step in CONSENT_STEPS or specimen:
+        if step in CONSENT_STEPS:
             with db.session() as session:
                 order = order_row(session, ref)
-                coi, participant, product_code = order.coi, order.participant, order.product
-            if step in CONSENT_STEPS:
-                check_consent(db, participant, actor=actor, entity_id=coi, action="celltherapy.step.refused")
-            if specimen:
-                _check_specimen(db, specimen, participant, PRODUCTS[product_code],
-                                str(values.get("storage_location") or ""))
+                coi, participant = order.coi, order.participant
+            check_consent(db, participant, actor=actor, entity_id=coi, action="celltherapy.step.refused")
         return _record(db, ref, step, values, signers, actor=actor, settings=settings)
     except LifeBankError as exc:
         coi = _coi_of(db, ref)
@@ -70,24 +65,6 @@ def _coi_of(db: Database, ref: str | int) -> str | None:
         return None
 
 
-def _check_specimen(db: Database, barcode: str, participant: str, product: Product, location: str) -> None:
-    """The biobank specimen the product is stored as exists, is the patient's (autologous) and is where the step
-    says (biobank `get_specimen`): the chain's storage place and the bank's are one place."""
-    from lifebank.biobank import service as biobank
-
-    try:
-        specimen = biobank.get_specimen(db, barcode)
-    except NotFound:
-        raise StepRefused(Msg("specimen {barcode} is not in the biobank", barcode=barcode),
-                          "unknown_specimen") from None
-    if product.autologous and specimen["participant"] != participant:
-        raise StepRefused(Msg("specimen {barcode} belongs to participant {owner}, not to this order's patient",
-                              barcode=barcode, owner=str(specimen["participant"])), "wrong_specimen")
-    if specimen["location"] and specimen["location"] != location.strip():
-        raise StepRefused(Msg("specimen {barcode} is stored at {where} in the biobank, not at {location}",
-                              barcode=barcode, where=specimen["location"], location=location), "wrong_location")
-
-
 def _record(db: Database, ref: str | int, step: str, values: Mapping[str, Any], signers: Sequence[SignedBy],
             *, actor: str, settings: Settings | None) -> dict[str, Any]:
     try:
@@ -102,7 +79,7 @@ def _record(db: Database, ref: str | int, step: str, values: Mapping[str, Any], 
             stored = dict(parsed)
             check = _CHECKS.get(step)
             if check is not None:
-                stored.update(check(session, order, product, parsed, settings) or {})
+                stored.update(check(session, order, product, parsed, settings, actor) or {})
             for secret in SECRET_FIELDS:
                 if secret in stored:
                     stored[secret] = "matched"
@@ -143,35 +120,39 @@ def _code_entry(session: Session, code: str, product: Product) -> ProductCodeEnt
 
 
 def _make_bags(session: Session, order: Order, entry: ProductCodeEntry, bags: int, kind: str, status: str,
-               location: str | None = None) -> list[str]:
+               positions: Sequence[str | None] = ()) -> list[tuple[str, str]]:
+    """The order's new bags (each division of the product code), as (bag text, product code with division)."""
     now = utcnow()
     made = []
-    for division in (["00"] if bags == 1 else isbt128.divisions(bags)):
-        code = isbt128.ProductCode(entry.code, "0", division).text
+    codes = [isbt128.ProductCode(entry.code, "0", d).text for d in (["00"] if bags == 1 else isbt128.divisions(bags))]
+    for code, location in zip(codes, list(positions) or [None] * len(codes), strict=True):
         session.add(Container(order_id=order.id, din=order.coi, product_code=code, kind=kind, status=status,
                               location=location, created_at=now,
                               expires_at=now + timedelta(hours=entry.shelf_life_hours)))
-        made.append(isbt128.bag_text(order.coi, code))
+        made.append((isbt128.bag_text(order.coi, code), code))
     return made
 
 
 def _packaging(session: Session, order: Order, product: Product, values: dict[str, Any],
-               settings: Settings | None) -> dict[str, Any]:
+               settings: Settings | None, actor: str) -> dict[str, Any]:
     entry = _code_entry(session, values["product_code"], product)
-    return {"bags_made": _make_bags(session, order, entry, values["bags"], "starting", "packed")}
+    return {"bags_made": [text for text, _ in _make_bags(session, order, entry, values["bags"], "starting", "packed")]}
 
 
 def _cryopreservation(session: Session, order: Order, product: Product, values: dict[str, Any],
-                      settings: Settings | None) -> dict[str, Any]:
+                      settings: Settings | None, actor: str) -> dict[str, Any]:
+    """The product bags, each at its LN2 position and registered there as a biobank specimen (`banking`)."""
     entry = _code_entry(session, values["product_code"], product)
+    positions = banking.bag_positions(session, values["storage_location"], values["bags"])
     session.execute(update(Container).where(Container.order_id == order.id, Container.kind == "starting")
                     .values(status="consumed"))
-    return {"bags_made": _make_bags(session, order, entry, values["bags"], "product", "stored",
-                                    values["storage_location"])}
+    bags = _make_bags(session, order, entry, values["bags"], "product", "stored", positions)
+    specimens = banking.bank_bags(session, order, product, bags, positions, values, actor=actor)
+    return {"bags_made": [text for text, _ in bags], "positions": positions, "specimens": specimens}
 
 
 def _receipt(session: Session, order: Order, product: Product, values: dict[str, Any],
-             settings: Settings | None) -> dict[str, Any]:
+             settings: Settings | None, actor: str) -> dict[str, Any]:
     leg = RECEIPTS[STEPS[order.steps_done]]
     trace = session.scalar(select(Trace).where(Trace.order_id == order.id, Trace.leg == leg))
     if trace is None:
@@ -210,7 +191,7 @@ def _bag(session: Session, order: Order, scanned: str, expected: str) -> Contain
 
 
 def _thaw(session: Session, order: Order, product: Product, values: dict[str, Any],
-          settings: Settings | None) -> dict[str, Any]:
+          settings: Settings | None, actor: str) -> dict[str, Any]:
     bag = _bag(session, order, values["bag"], "stored")
     now = utcnow()
     if bag.expires_at and bag.expires_at < now:
@@ -222,7 +203,7 @@ def _thaw(session: Session, order: Order, product: Product, values: dict[str, An
 
 
 def _bedside(session: Session, order: Order, product: Product, values: dict[str, Any],
-             settings: Settings | None) -> dict[str, Any]:
+             settings: Settings | None, actor: str) -> dict[str, Any]:
     bag = _bag(session, order, values["bag"], "thawed")
     if bag.expires_at and bag.expires_at < utcnow():
         raise StepRefused(Msg("bag {bag} is past its post-thaw limit ({when})", bag=values["bag"],
@@ -245,7 +226,7 @@ def _bedside(session: Session, order: Order, product: Product, values: dict[str,
 
 
 def _infusion(session: Session, order: Order, product: Product, values: dict[str, Any],
-              settings: Settings | None) -> dict[str, Any]:
+              settings: Settings | None, actor: str) -> dict[str, Any]:
     verified = session.scalar(select(Step.values_json).where(Step.order_id == order.id,
                                                             Step.step == "bedside-verification"))
     bag = _bag(session, order, values["bag"], "thawed")

@@ -31,8 +31,10 @@ def chain_view(db: Database, ref: str | int) -> dict[str, Any]:
                                        .order_by(Signature.id)):
                 signatures.setdefault(sig.step_id, []).append(
                     {"signer": sig.signer, "meaning": sig.meaning, "signed_at": sig.signed_at.isoformat()})
+        banked = _banked_bags(steps)
         bags = [{"bag": isbt128.bag_text(c.din, c.product_code), "din": c.din, "product_code": c.product_code,
                  "kind": c.kind, "status": c.status, "location": c.location,
+                 "specimen": banked.get(isbt128.bag_text(c.din, c.product_code)),
                  "expires_at": c.expires_at.isoformat() if c.expires_at else None,
                  "thawed_at": c.thawed_at.isoformat() if c.thawed_at else None,
                  "infused_at": c.infused_at.isoformat() if c.infused_at else None}
@@ -53,6 +55,15 @@ def chain_view(db: Database, ref: str | int) -> dict[str, Any]:
             "timeline": timeline(order, steps),
             "closed": order.steps_done == len(STEPS),
         }
+
+
+def _banked_bags(steps: list[Step]) -> dict[str, str]:
+    """Each product bag's biobank specimen barcode, as the cryopreservation step registered it."""
+    for step in steps:
+        if step.step == "cryopreservation":
+            values = json.loads(step.values_json)
+            return dict(zip(values.get("bags_made", []), values.get("specimens", []), strict=False))
+    return {}
 
 
 def fhir_product(db: Database, ref: str | int) -> dict[str, Any]:
