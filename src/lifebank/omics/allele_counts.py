@@ -137,3 +137,27 @@ class AlleleCounts(Sequence[AlleleCount]):
                                    map(str, self.ac.tolist()), map(str, self.an.tolist()), self.af_texts(),
                                    strict=True))
         return "\n".join(lines) + "\n"
+
+
+def merge_batch_counts(parts: Sequence[tuple[str, str, dict[str, object]]]) -> AlleleCounts:
+    """AC/AN of one region from several batch contigs, `(dataset, chrom, columns)` with columns pos (array), ref,
+    alt (lists), ac, an (arrays) in site order: one part is returned as it is (file order is position order);
+    several are summed per (dataset, chrom, pos, ref, alt) and ordered by dataset, chrom and position."""
+    if not parts:
+        return AlleleCounts([], np.empty(0, np.int64), [], [], np.empty(0, np.int64), np.empty(0, np.int64))
+    if len(parts) == 1:
+        _, chrom, columns = parts[0]
+        pos = np.asarray(columns["pos"], np.int64)
+        return AlleleCounts([chrom] * len(pos), pos, list(columns["ref"]), list(columns["alt"]),  # type: ignore[call-overload]
+                            columns["ac"], columns["an"])  # type: ignore[arg-type]
+    merged: dict[tuple[str, str, int, str, str], list[int]] = {}
+    for dataset, chrom, columns in parts:
+        for pos, ref_allele, alt, ac, an in zip(np.asarray(columns["pos"]).tolist(), columns["ref"],  # type: ignore[call-overload]
+                                                columns["alt"], np.asarray(columns["ac"]).tolist(),
+                                                np.asarray(columns["an"]).tolist(), strict=True):
+            total = merged.setdefault((dataset, chrom, pos, ref_allele, alt), [0, 0])
+            total[0] += ac
+            total[1] += an
+    ordered = sorted(merged.items(), key=lambda item: (item[0][0], item[0][1], item[0][2]))
+    return AlleleCounts.from_counts(AlleleCount(chrom, pos, ref_allele, alt, ac, an)
+                                    for (_, chrom, pos, ref_allele, alt), (ac, an) in ordered)

@@ -2,11 +2,13 @@
 
 Why: a one-shot `omics af` spent ~0.7 s (loaded 2-core machine) importing SQLAlchemy, pydantic-settings and the
 omics service before it opened the catalogue (issue 10: one-shot AF within 1.5x of the bcftools pipeline). The
-catalogue part of these two reads is two small SELECTs (which batches of which datasets; are the subset's
-samples known), so they run here as plain SQL over a DB-API connection (`lifebank.cli.direct`), and the
-Parquet reads go through the same `VariantStore` the service uses (pyarrow and NumPy; DuckDB is not loaded
-by these paths). Results and error messages are those of `lifebank.omics.service.variants_in_region` and
-`allele_counts`: tests/omics/test_direct_reads.py holds them to it on SQLite and PostgreSQL.
+catalogue part of these two reads is a few small SELECTs (which batches of which datasets; are the subset's
+samples known; their sample numbers), so they run here as plain SQL over a DB-API connection
+(`lifebank.cli.direct`). Allele counts come from the batches' allele-plane files (`planes_read`: NumPy over
+`mmap`, neither pyarrow nor DuckDB imported); region sites, and counts of a store written before the planes
+existed, go through the same `VariantStore` the service uses (pyarrow and NumPy). Results and error messages
+are those of `lifebank.omics.service.variants_in_region` and `allele_counts`: tests/omics/test_direct_reads.py
+holds them to it on SQLite and PostgreSQL.
 
 The connection is anything with `rows(sql, params)` and `settings.data_dir` (`DirectConnection`); SQL uses `?`.
 """
@@ -16,13 +18,17 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from lifebank.errors import NotFound, ValidationFailed
 from lifebank.messages import Msg
-from lifebank.omics.allele_counts import AlleleCounts
-from lifebank.omics.queries import BatchRef, VariantStore
-from lifebank.omics.regions import parse_region
+from lifebank.omics.allele_counts import AlleleCounts, merge_batch_counts
+from lifebank.omics.planes_read import AllelePlanes, PlaneFileError, plane_counts, planes_path
+from lifebank.omics.refs import BatchRef
+from lifebank.omics.regions import Region, chrom_aliases, parse_region
+
+if TYPE_CHECKING:
+    from lifebank.omics.queries import VariantStore
 
 _IN_CHUNK = 900  # bound parameters per IN list (SQLite's oldest default limit is 999)
 
@@ -33,8 +39,14 @@ class Connection(Protocol):
     def rows(self, sql: str, params: Any = ()) -> list[tuple[Any, ...]]: ...
 
 
+def _root(conn: Connection) -> Path:
+    return Path(conn.settings.data_dir) / "omics"  # service.store_root
+
+
 def _store(conn: Connection) -> VariantStore:
-    return VariantStore(Path(conn.settings.data_dir) / "omics")  # service.store_root
+    from lifebank.omics.queries import VariantStore  # pyarrow: only the paths that read Parquet pay for it
+
+    return VariantStore(_root(conn))
 
 
 def batch_refs(conn: Connection, dataset: str | None = None) -> list[BatchRef]:
@@ -87,4 +99,43 @@ def allele_counts(conn: Connection, region: str, *, dataset: str | None = None,
     refs = batch_refs(conn, dataset)
     if samples is not None:
         check_known_samples(conn, samples, dataset)
-    return _store(conn).allele_counts(refs, reg, samples)
+    counts = _plane_counts(conn, refs, reg, samples)
+    return counts if counts is not None else _store(conn).allele_counts(refs, reg, samples)
+
+
+def _sample_numbers(conn: Connection, ref: BatchRef) -> dict[str, int]:
+    """VCF sample ID -> sample number of one batch, from the catalogue (the numbers of the samples file)."""
+    rows = conn.rows("SELECT s.vcf_sample, s.sample_index FROM omics_sample s JOIN omics_batch b ON b.id = s.batch_id"
+                     " JOIN omics_dataset d ON d.id = b.dataset_id WHERE d.name = ? AND b.number = ?",
+                     [ref.dataset, ref.batch])
+    return {vcf_sample: int(index) for vcf_sample, index in rows}
+
+
+def _plane_counts(conn: Connection, refs: Sequence[BatchRef], region: Region,
+                  samples: Sequence[str] | None) -> AlleleCounts | None:
+    """`VariantStore.allele_counts` over the allele planes alone; None when a batch contig has none."""
+    import numpy as np
+
+    wanted = set(samples) if samples is not None else None
+    parts: list[tuple[str, str, dict[str, object]]] = []
+    for ref in refs:
+        for chrom in ref.chroms:
+            if chrom not in chrom_aliases(region.chrom):
+                continue
+            try:
+                planes = AllelePlanes.open(planes_path(_root(conn), ref.dataset, ref.batch, chrom))
+            except (FileNotFoundError, PlaneFileError):
+                return None
+            member = None
+            if wanted is not None:
+                numbers = _sample_numbers(conn, ref)
+                if len(numbers) != planes.n_samples:
+                    return None
+                member = np.zeros(planes.n_samples, bool)
+                member[[i for s, i in numbers.items() if s in wanted]] = True
+                if member.all():
+                    member = None
+            columns = plane_counts(planes, region, member)
+            if len(columns["pos"]):  # type: ignore[arg-type]
+                parts.append((ref.dataset, chrom, columns))
+    return merge_batch_counts(parts)

@@ -25,12 +25,14 @@ from lifebank.errors import ValidationFailed
 from lifebank.messages import Msg
 from lifebank.omics import layout
 from lifebank.omics.normalise import VECTOR_END, split_alleles, split_info
+from lifebank.omics.planes_write import PlaneWriter
 
 ProgressCallback = Callable[[int], None]
 INT32_MISSING = np.iinfo(np.int32).min
 SITE_ROW_GROUP = 65_536
 _PER_CALL = ("sample", "a1", "a2", "phased", "dp", "gq")  # genotypes columns kept per call until a flush
 GENOTYPE_ROW_GROUP = 262_144
+PLANE_CHUNK_SITES = 65_536  # sites per allele-plane chunk at most (a chunk ends at a genotype flush)
 FORMAT_VALUES_PER_GROUP = 4_000_000  # DP/GQ values per row group of the dense formats table
 PROGRESS_EVERY = 1_000
 
@@ -113,6 +115,7 @@ class _ChromWriter:
         self.pending: list[Future[None]] = []
         tables = ("sites", "genotypes", "formats") if with_formats else ("sites", "genotypes")
         self.paths = {t: layout.chrom_file(root, t, dataset, batch, chrom) for t in tables}
+        self.paths["planes"] = layout.planes_file(root, dataset, batch, chrom)
         for path in self.paths.values():
             path.parent.mkdir(parents=True, exist_ok=True)
         options = {"compression": "zstd", "compression_level": 6, "write_statistics": True}
@@ -130,7 +133,11 @@ class _ChromWriter:
         self.geno_parts: dict[str, list[np.ndarray | None]] = {name: [] for name in _PER_CALL}
         self.buffered_sites = 0
         self.buffered_genotypes = 0
-        self.rows = {"sites": 0, "genotypes": 0, "formats": 0}
+        self.rows = {"sites": 0, "genotypes": 0, "formats": 0, "planes": 0}
+        # the allele planes (`planes_write`): sites since the last genotype flush, built on the writer thread
+        self.planes = PlaneWriter(self.paths["planes"], n_samples)
+        self.plane_sites: dict[str, list] = {"ploidy": [], "pos": [], "end": [], "ref": [], "alt": []}
+        self.plane_first = -1  # site number of the first pending plane site
         # FORMAT/DP and GQ of every call, dense (one list per site), only when the file declares them
         self.formats = pq.ParquetWriter(self.paths["formats"], layout.FORMATS_SCHEMA,
                                         column_encoding={"site": "DELTA_BINARY_PACKED", "pos": "DELTA_BINARY_PACKED"},
@@ -139,8 +146,18 @@ class _ChromWriter:
         self.format_flush = max(1, FORMAT_VALUES_PER_GROUP // max(n_samples, 1))
 
     def add_site(self, values: Sequence[object]) -> None:
+        if len(self.plane_sites["pos"]) >= PLANE_CHUNK_SITES:
+            self.flush_genotypes()  # every pending site's calls are buffered: a plane chunk can end here
         for name, value in zip(layout.SITES_SCHEMA.names, values, strict=True):
             self.site_rows[name].append(value)
+        if self.plane_first < 0:
+            self.plane_first = values[0]  # type: ignore[assignment]
+        planes = self.plane_sites
+        planes["pos"].append(values[1])
+        planes["end"].append(values[2])
+        planes["ref"].append(values[4])
+        planes["alt"].append(values[5])
+        planes["ploidy"].append(values[11])
         self.buffered_sites += 1
         if self.buffered_sites >= SITE_ROW_GROUP:
             self.flush_sites()
@@ -166,12 +183,17 @@ class _ChromWriter:
         self.buffered_sites = 0
 
     def flush_genotypes(self) -> None:
+        """Write the buffered calls as one genotypes row group and the pending sites' allele-plane chunk."""
         if not self.buffered_genotypes:
+            self._flush_planes({})
             return
         keys = np.array(self.geno_keys, dtype=np.int64).reshape(-1, 3)
         counts = keys[:, 2]
         expanded = {"site": np.repeat(keys[:, 0].astype(np.int32), counts),
                     "pos": np.repeat(keys[:, 1].astype(np.int32), counts)}
+        for name in ("sample", "a1", "a2"):
+            expanded[name] = np.concatenate(self.geno_parts[name])  # type: ignore[arg-type]
+        self._flush_planes(expanded)
         arrays = []
         for name, type_ in zip(layout.GENOTYPES_SCHEMA.names, layout.GENOTYPES_SCHEMA.types, strict=True):
             if name in expanded:
@@ -193,6 +215,21 @@ class _ChromWriter:
         self.geno_parts = {name: [] for name in _PER_CALL}
         self.buffered_genotypes = 0
         self._collect_finished()
+
+    def _flush_planes(self, calls: dict[str, np.ndarray]) -> None:
+        """Hand the pending sites and their calls (`calls`: site, sample, a1, a2; empty: none) to the writer."""
+        pending = self.plane_sites
+        if not pending["pos"]:
+            return
+        empty = np.empty(0, np.int32)
+        row = calls["site"] - self.plane_first if calls else empty
+        self.pending.append(self.pool.submit(
+            self.planes.add_chunk, np.array(pending["ploidy"], np.int8), np.array(pending["pos"], np.int64),
+            np.array(pending["end"], np.int64), pending["ref"], pending["alt"], row,
+            calls.get("sample", empty), calls.get("a1", empty.astype(np.int8)), calls.get("a2", empty.astype(np.int8))))
+        self.rows["planes"] += len(pending["pos"])
+        self.plane_sites = {name: [] for name in pending}
+        self.plane_first = -1
 
     def add_formats(self, site: int, pos: int, dp: np.ndarray, gq: np.ndarray) -> None:
         assert self.formats is not None
@@ -235,10 +272,12 @@ class _ChromWriter:
             self.flush_formats()
             for future in self.pending:
                 future.result()
+            self.planes.close()
         finally:
             for future in self.pending:
                 future.cancel()
             wait(self.pending)
+            self.planes.discard()
             self.sites.close()
             self.genotypes.close()
             if self.formats is not None:

@@ -6,6 +6,7 @@ Table-first, Hive-style partitions, so DuckDB, Spark or Polars read the whole st
     <data_dir>/omics/sites/dataset=<name>/batch=<n>/chrom=<contig>/part-0.parquet
     <data_dir>/omics/genotypes/dataset=<name>/batch=<n>/chrom=<contig>/part-0.parquet
     <data_dir>/omics/formats/dataset=<name>/batch=<n>/chrom=<contig>/part-0.parquet   (when DP/GQ are declared)
+    <data_dir>/omics/planes/dataset=<name>/batch=<n>/chrom=<contig>/part-0.lbplanes   (allele planes, `planes_read`)
 
 A batch (one imported file) only ever adds new `batch=<n>` folders: files of earlier batches are never
 opened for writing again, which is what lets backups and other engines trust them.
@@ -19,8 +20,9 @@ from pathlib import Path
 import pyarrow as pa
 
 from lifebank.errors import ValidationFailed
+from lifebank.omics.planes_read import planes_path
 
-TABLES = ("samples", "sites", "genotypes", "formats")
+TABLES = ("samples", "sites", "genotypes", "formats", "planes")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 CONTIG_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
 
@@ -85,6 +87,11 @@ def batch_folder(root: Path, table: str, dataset: str, batch: int) -> Path:
 
 def chrom_file(root: Path, table: str, dataset: str, batch: int, chrom: str) -> Path:
     return batch_folder(root, table, dataset, batch) / f"chrom={chrom}" / "part-0.parquet"
+
+
+def planes_file(root: Path, dataset: str, batch: int, chrom: str) -> Path:
+    """The allele-plane file of one batch contig (not Parquet: see `planes_read`; absent in older stores)."""
+    return planes_path(root, dataset, batch, chrom)
 
 
 def samples_file(root: Path, dataset: str, batch: int) -> Path:

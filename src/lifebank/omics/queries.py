@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,7 +19,9 @@ import pyarrow.parquet as pq
 
 from lifebank.errors import ValidationFailed
 from lifebank.omics import layout
-from lifebank.omics.allele_counts import AlleleCount, AlleleCounts
+from lifebank.omics.allele_counts import AlleleCounts, merge_batch_counts
+from lifebank.omics.planes_read import AllelePlanes, PlaneFileError, plane_counts
+from lifebank.omics.refs import BatchRef
 from lifebank.omics.region_reads import GenotypeMatrix, count_alleles, dense_genotypes
 from lifebank.omics.regions import Region, chrom_aliases
 from lifebank.omics.site_index import ChromIndex
@@ -33,26 +34,19 @@ HIVE_TYPES = "{'dataset': VARCHAR, 'batch': INTEGER, 'chrom': VARCHAR}"
 SAMPLE_HIVE_TYPES = "{'dataset': VARCHAR, 'batch': INTEGER}"
 
 
-@dataclass(frozen=True, slots=True)
-class BatchRef:
-    """One committed batch as the catalogue knows it."""
-
-    dataset: str
-    batch: int
-    chroms: tuple[str, ...]
-
-
 class VariantStore:
     """Queries over `<data_dir>/omics`: site indexes kept per batch contig, and one in-memory DuckDB connection
     (a cursor per query) for the SQL paths. Thread-safe."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, use_planes: bool = True) -> None:
         self.root = root
+        self.use_planes = use_planes  # False: count from the sparse genotype rows even where planes exist
         self._con: duckdb.DuckDBPyConnection | None = None  # opened on first SQL use (region reads need none)
         self._lock = threading.Lock()
         self._sample_index: dict[tuple[str, int], dict[str, int]] = {}
         self._spans: dict[str, int] = {}
         self._indexes: dict[tuple[str, int, str], ChromIndex] = {}
+        self._planes: dict[tuple[str, int, str], AllelePlanes | None] = {}
         # the last regions' merged sites: a page and its total (`count_sites_in_region`) are one lookup
         self._recent: dict[tuple[tuple[BatchRef, ...], Region], list[dict[str, object]]] = {}
 
@@ -97,6 +91,22 @@ class VariantStore:
                 layout.chrom_file(self.root, "sites", ref.dataset, ref.batch, chrom),
                 layout.chrom_file(self.root, "genotypes", ref.dataset, ref.batch, chrom))
         return index
+
+    def planes(self, ref: BatchRef, chrom: str) -> AllelePlanes | None:
+        """The allele-plane file of one batch's contig, opened once; None for a store written before it existed
+        (or a file this version cannot read): counts then come from the sparse genotype rows."""
+        key = (ref.dataset, ref.batch, chrom)
+        if not self.use_planes:
+            return None
+        if key not in self._planes:
+            try:
+                found: AllelePlanes | None = AllelePlanes.open(layout.planes_file(self.root, ref.dataset, ref.batch,
+                                                                                  chrom))
+            except (FileNotFoundError, PlaneFileError):
+                found = None
+            with self._lock:
+                self._planes.setdefault(key, found)
+        return self._planes[key]
 
     def warm(self, batches: Sequence[BatchRef]) -> int:
         """Load the site index of every batch's contigs now, as a server does at start-up (else on first use).
@@ -186,9 +196,9 @@ class VariantStore:
                       samples: Sequence[str] | None = None) -> AlleleCounts:
         """AC/AN/AF per biallelic site over all samples, or over the VCF sample IDs given (across batches).
 
-        One DuckDB query per batch file pair computes the final AC and AN columns (the subset joined as
-        integer sample numbers), fetched as NumPy arrays; several batches are then summed per
-        (chrom, pos, ref, alt) in site order.
+        Per batch contig: popcounts over its allele planes (`planes_read`), or for a store without them a
+        bincount over the sparse genotype rows (`region_reads.count_alleles`); several batches are then summed
+        per (chrom, pos, ref, alt) in site order.
         """
         wanted = set(samples) if samples is not None else None
         parts: list[tuple[str, str, dict[str, np.ndarray]]] = []
@@ -201,23 +211,7 @@ class VariantStore:
                 columns = self._batch_counts(ref, chrom, region, members, len(index))
                 if len(columns["pos"]):
                     parts.append((ref.dataset, chrom, columns))
-        if not parts:
-            return AlleleCounts([], np.empty(0, np.int64), [], [], np.empty(0, np.int64), np.empty(0, np.int64))
-        if len(parts) == 1:  # one batch: its rows are already in file (position) order
-            _, chrom, columns = parts[0]
-            return AlleleCounts([chrom] * len(columns["pos"]), columns["pos"], columns["ref"].tolist(),
-                                columns["alt"].tolist(), columns["ac"], columns["an"])
-        merged: dict[tuple[str, str, int, str, str], list[int]] = {}
-        for dataset, chrom, columns in parts:
-            for pos, ref_allele, alt, ac, an in zip(columns["pos"].tolist(), columns["ref"].tolist(),
-                                                    columns["alt"].tolist(), columns["ac"].tolist(),
-                                                    columns["an"].tolist(), strict=True):
-                total = merged.setdefault((dataset, chrom, pos, ref_allele, alt), [0, 0])
-                total[0] += ac
-                total[1] += an
-        ordered = sorted(merged.items(), key=lambda item: (item[0][0], item[0][1], item[0][2]))
-        return AlleleCounts.from_counts(AlleleCount(chrom, pos, ref_allele, alt, ac, an)
-                                        for (_, chrom, pos, ref_allele, alt), (ac, an) in ordered)
+        return merge_batch_counts(parts)
 
     def _max_span(self, sites_file: str) -> int:
         """Longest REF span in a sites file (cached: files never change); bounds a region's genotype scan."""
@@ -235,16 +229,19 @@ class VariantStore:
         The region's rows come from the in-memory site index; AC/AN from one bincount over the sparse genotype
         rows of their site-number range (`region_reads.count_alleles`); REF/ALT from the sites' row groups.
         """
-        index = self.chrom_index(ref, chrom)
-        rows = index.rows_in(region.start, region.end)
         member = None
         if len(members) < n_samples:
             member = np.zeros(n_samples, bool)
             member[np.asarray(members, dtype=np.int64)] = True
+        planes = self.planes(ref, chrom)
+        if planes is not None and planes.n_samples == n_samples:
+            return plane_counts(planes, region, member)
+        index = self.chrom_index(ref, chrom)
+        rows = index.rows_in(region.start, region.end)
         ac, an = count_alleles(index, rows, member, len(members))
         table = index.read_sites(rows, ["ref", "alt"])
-        return {"pos": rows.pos, "ref": table["ref"].to_numpy(zero_copy_only=False),
-                "alt": table["alt"].to_numpy(zero_copy_only=False), "ac": ac, "an": an}
+        return {"pos": rows.pos, "ref": table["ref"].to_pylist(), "alt": table["alt"].to_pylist(), "ac": ac,
+                "an": an}
 
     def genotype_matrix(self, batches: Sequence[BatchRef], region: Region) -> GenotypeMatrix:
         """Every sample's GT at every site of the region (one batch: its samples; several: their union, a

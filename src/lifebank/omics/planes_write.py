@@ -1,0 +1,154 @@
+"""Writing the allele-plane file of one batch contig during an import (format: `planes_read`).
+
+The import hands over, chunk by chunk, the sites it wrote (row order) and their sparse genotype rows (the
+same arrays that go into the genotypes Parquet table); `add_chunk` turns them into dense planes or ALT
+haplotype lists and exceptions, vectorised over the chunk, on the import's writer thread. Dense planes go
+straight to the file; the lists and exceptions to two side files appended at `close`, followed by the
+per-site arrays and the footer. The file is fsynced by the import with the others and renamed into place
+with its batch folder, so it exists entirely or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+
+from lifebank.omics.planes_read import MAGIC, SITE_ARRAYS, TRAILER, hap_width, plane_words
+
+
+def _pad(handle: BinaryIO) -> int:
+    """Zero bytes up to the next multiple of 8; returns the new offset."""
+    at = handle.tell()
+    if at % 8:
+        handle.write(b"\0" * (8 - at % 8))
+    return handle.tell()
+
+
+class PlaneWriter:
+    """Accumulates one contig's planes; `add_chunk` per genotype flush, `close` once."""
+
+    def __init__(self, path: Path, n_samples: int) -> None:
+        self.path = path
+        self.n_samples = n_samples
+        self.words = plane_words(n_samples)
+        self.width = hap_width(n_samples)
+        self.main = path.open("wb")
+        self.main.write(MAGIC)
+        self.dense_offset = _pad(self.main)
+        self.sides = {name: path.with_name(path.name + f".{name}") for name in ("sparse", "exc_sample", "exc_missing")}
+        self.side_files = {name: side.open("wb") for name, side in self.sides.items()}
+        self.n_dense = 0
+        self.counts = {"sparse": 0, "exc": 0}
+        self.columns: dict[str, list[np.ndarray]] = {name: [] for name, _ in SITE_ARRAYS}
+        self.texts: dict[str, list[bytes]] = {"ref": [], "alt": []}
+        self.text_bytes = {"ref": 0, "alt": 0}
+        self.rows = 0
+        self.sorted_pos = True
+        self.last_pos = -(2**31)
+        self.max_span = 0
+
+    def add_chunk(self, ploidy: np.ndarray, pos: np.ndarray, end: np.ndarray, ref: list[str], alt: list[str],
+                  row: np.ndarray, sample: np.ndarray, a1: np.ndarray, a2: np.ndarray) -> None:
+        """Sites `self.rows ..` (their ploidy, pos, end, REF, ALT) and their sparse rows (`row` is the site's
+        offset within this chunk, ascending; `sample` ascending within a site)."""
+        n_sites = len(ploidy)
+        if not n_sites:
+            return
+        ploidy = ploidy.astype(np.int8)
+        row = row.astype(np.int64)
+        alt1, alt2 = a1 == 1, a2 == 1
+        # ALT haplotypes in (site, haplotype) order: a sample's slot 0 before its slot 1, samples ascending
+        haps = (sample.astype(np.int64) * 2)[:, None] + np.array([0, 1])
+        carried = np.stack([alt1, alt2], axis=1)
+        hap_rows = np.broadcast_to(row[:, None], carried.shape)[carried]
+        hap = haps[carried]
+        ac = np.bincount(hap_rows, minlength=n_sites).astype(np.int64)
+        dense = ac * self.width.itemsize > self.words * 8
+        dense_row = np.full(n_sites, -1, np.int32)
+        n_dense = int(np.count_nonzero(dense))
+        if n_dense:
+            dense_row[dense] = np.arange(self.n_dense, self.n_dense + n_dense, dtype=np.int32)
+            rank = np.cumsum(dense) - 1
+            in_dense = dense[hap_rows]
+            bits = np.zeros((n_dense, self.words * 64), bool)
+            bits[rank[hap_rows[in_dense]], hap[in_dense]] = True
+            self.main.write(np.packbits(bits, axis=1, bitorder="little").tobytes())
+            self.n_dense += n_dense
+            listed = ~in_dense
+            hap, hap_rows = hap[listed], hap_rows[listed]
+        self.side_files["sparse"].write(hap.astype(self.width).tobytes())
+        sparse_counts = np.bincount(hap_rows, minlength=n_sites)
+        # exceptions: samples with fewer called alleles than the site's ploidy
+        called = (a1 >= 0).astype(np.int8) + (a2 >= 0)
+        short = ploidy[row] - called
+        exc = short != 0
+        self.side_files["exc_sample"].write(sample[exc].astype(self.width).tobytes())
+        self.side_files["exc_missing"].write(short[exc].astype(np.int8).tobytes())
+        exc_rows = row[exc]
+        exc_counts = np.bincount(exc_rows, minlength=n_sites)
+        missing = np.bincount(exc_rows, weights=short[exc], minlength=n_sites).astype(np.int64)
+        self.columns["dense_row"].append(dense_row)
+        self.columns["sparse_end"].append(self.counts["sparse"] + np.cumsum(sparse_counts, dtype=np.int64))
+        self.columns["exc_end"].append(self.counts["exc"] + np.cumsum(exc_counts, dtype=np.int64))
+        self.counts["sparse"] += int(sparse_counts.sum())
+        self.counts["exc"] += int(exc_counts.sum())
+        self.columns["ac"].append(ac)
+        self.columns["an"].append(ploidy.astype(np.int64) * self.n_samples - missing)
+        self.columns["ploidy"].append(ploidy)
+        pos32, end32 = pos.astype(np.int32), end.astype(np.int32)
+        self.columns["pos"].append(pos32)
+        self.columns["end"].append(end32)
+        if self.sorted_pos and (int(pos32[0]) < self.last_pos or bool((np.diff(pos32) < 0).any())):
+            self.sorted_pos = False
+        self.last_pos = int(pos32[-1])
+        self.max_span = max(self.max_span, int((end32.astype(np.int64) - pos32).max()))
+        for name, values in (("ref", ref), ("alt", alt)):
+            encoded = [(text + "\n").encode("utf-8") for text in values]
+            lengths = np.fromiter(map(len, encoded), np.int64, len(encoded))
+            self.columns[f"{name}_end"].append(self.text_bytes[name] + np.cumsum(lengths))
+            self.text_bytes[name] += int(lengths.sum())
+            self.texts[name].append(b"".join(encoded))
+        self.rows += n_sites
+
+    def close(self) -> None:
+        """Append the side files, the per-site arrays and the footer (the file stays open on error: `discard`)."""
+        arrays: dict[str, tuple[int, str, int]] = {
+            "dense": (self.dense_offset, "<u8", self.n_dense * self.words)}
+        for handle in self.side_files.values():
+            handle.close()
+        sizes = {"sparse": (self.width.str, self.counts["sparse"]), "exc_sample": (self.width.str, self.counts["exc"]),
+                 "exc_missing": ("i1", self.counts["exc"])}
+        for name, side in self.sides.items():
+            offset = _pad(self.main)
+            with side.open("rb") as handle:
+                shutil.copyfileobj(handle, self.main, 1 << 20)
+            arrays[name] = (offset, *sizes[name])
+            side.unlink()
+        for name, dtype in SITE_ARRAYS:
+            offset = _pad(self.main)
+            parts = self.columns[name]
+            data = np.concatenate(parts) if parts else np.empty(0, dtype)
+            if dtype == "<i8" and (not len(data) or int(data.max()) < 2**31):
+                dtype = "<i4"  # running totals and counts that fit (the footer names each array's type)
+            data = data.astype(dtype)
+            self.main.write(data.tobytes())
+            arrays[name] = (offset, dtype, len(data))
+        for name in ("ref", "alt"):
+            offset = _pad(self.main)
+            self.main.write(b"".join(self.texts[name]))
+            arrays[f"{name}_text"] = (offset, "u1", self.text_bytes[name])
+        footer = json.dumps({"version": 1, "n_samples": self.n_samples, "n_sites": self.rows, "words": self.words,
+                             "sorted_pos": self.sorted_pos, "max_span": self.max_span, "arrays": arrays},
+                            separators=(",", ":")).encode()
+        self.main.write(footer)
+        self.main.write(TRAILER.pack(len(footer), MAGIC))
+        self.main.close()
+
+    def discard(self) -> None:
+        """Close every handle after a failed import (the staging folder is removed by the service)."""
+        for handle in (self.main, *self.side_files.values()):
+            handle.close()
