@@ -5,9 +5,10 @@ For each write path the script builds a starting bank once (an SQLite database a
 command once to completion on a copy (the "after" state), then, on fresh copies, starts the same command and
 kills it (SIGKILL: no cleanup handler runs) at a moment drawn uniformly over that command's running time. It then
 compares the killed copy with both states: every table's row count, the ledger (verified, and its length) and
-the data folder's files (path and SHA-256; an import's `.staging` work area is left out, as no reader opens it).
-Finally the same command is run again on the killed copy and must complete and reach "after": a crash never
-blocks the next attempt.
+the data folder's files (path and SHA-256; an import's `.staging` work area is left out, as no reader opens it,
+and so are a knowledge-base load's orphans: its staging work and release folders no committed row names).
+Finally the same command is run again on the killed copy and must complete and reach "after", with no orphan
+left: a crash never blocks the next attempt, and the next attempt sweeps what the crash left.
 
     .venv/bin/python benchmarks/crash_consistency.py [--runs 20] [--paths biobank-import,donor-import,...]
 
@@ -153,28 +154,40 @@ PATHS = {
 # --- states -------------------------------------------------------------------------------------------
 
 def state(bank: Path) -> dict[str, object]:
-    """What a reader of the bank sees: table row counts, the ledger, the data folder's files."""
+    """What a reader of the bank sees: table row counts, the ledger, the data folder's files. Files no reader
+    can open are listed apart as orphans, not compared: a knowledge-base load's staging work and a release
+    folder no committed `precision_kb_release` row names (what a load killed before its commit leaves; the
+    next load sweeps them)."""
     data = bank / "data"
     db = data / "lifebank.db"
     tables: dict[str, int] = {}
     ledger: dict[str, object] = {"events": 0, "ok": True}
+    releases: set[str] = set()
     if db.exists():
         with sqlite3.connect(db) as conn:
             names = [r[0] for r in conn.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
             tables = {n: conn.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0] for n in names}
+            if "precision_kb_release" in names:
+                releases = {r[0] for r in conn.execute("SELECT folder FROM precision_kb_release")}
         verify = lifebank(bank, "audit", "verify", "--format", "json", check=False)
         ledger = {"events": json.loads(verify.stdout)["checked"] if verify.stdout.startswith("{") else None,
                   "ok": verify.returncode == 0}
         if ledger["events"] is None:
             ledger["error"] = verify.stderr.strip()[-300:]
     files: dict[str, str] = {}
+    orphans: list[str] = []
     if data.exists():
         for path in sorted(data.rglob("*")):
             rel = path.relative_to(data).as_posix()
             if path.is_file() and not rel.startswith(("lifebank.db", "omics/.staging")) and rel != ".write-test":
+                parts = rel.split("/")
+                if rel.startswith("precision/kb/.staging/") or (
+                        rel.startswith("precision/kb/releases/") and parts[3] not in releases):
+                    orphans.append(rel)
+                    continue
                 files[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return {"tables": tables, "ledger": ledger, "files": files}
+    return {"tables": tables, "ledger": ledger, "files": files, "orphans": orphans}
 
 
 def _same(a: dict[str, object], b: dict[str, object]) -> bool:
@@ -200,7 +213,7 @@ def run_path(path: WritePath, runs: int, workdir: Path, rng: random.Random) -> d
     lifebank(full, *path.command(inputs))
     duration = time.perf_counter() - started
     after = state(full)
-    outcome = {"before": 0, "after": 0, "broken": 0}
+    outcome = {"before": 0, "after": 0, "broken": 0, "left_orphans": 0}
     problems: list[str] = []
     for run in range(runs):
         copy = workdir / f"{path.name}-run{run}"
@@ -215,14 +228,17 @@ def run_path(path: WritePath, runs: int, workdir: Path, rng: random.Random) -> d
         seen = state(copy)
         kind = "before" if _same(seen, before) else "after" if _same(seen, after) else "broken"
         outcome[kind] += 1
+        outcome["left_orphans"] += bool(seen["orphans"])
         if kind == "broken":
             problems.append(f"run {run} killed at {moment:.2f}s: {json.dumps(_difference(seen, before, after))}")
         else:
             again = lifebank(copy, *path.command(inputs), check=False) if kind == "before" else None
-            if again is not None and (again.returncode != 0 or not _same(state(copy), after)):
+            finished = state(copy) if again is not None else None
+            if finished is not None and (again.returncode != 0 or not _same(finished, after)  # type: ignore[union-attr]
+                                         or finished["orphans"]):
                 outcome["broken"] += 1
                 problems.append(f"run {run}: re-running after the kill did not reach the after state "
-                                f"({(again.stderr or '').strip()[-300:]})")
+                                f"({(again.stderr or '').strip()[-300:]}; orphans {finished['orphans']})")
         shutil.rmtree(copy, ignore_errors=True)
     return {"runs": runs, **outcome, "command_seconds": round(duration, 2), "problems": problems}
 
@@ -250,7 +266,8 @@ def main() -> None:
             report = run_path(PATHS[name], args.runs, Path(tmp), rng)
             broken += int(report["broken"])  # type: ignore[arg-type]
             print(f"{name}: {report['runs']} runs, {report['before']} before, {report['after']} after, "
-                  f"{report['broken']} broken (command {report['command_seconds']} s uninterrupted)")
+                  f"{report['broken']} broken (command {report['command_seconds']} s uninterrupted; "
+                  f"{report['left_orphans']} runs left files no reader opens, swept by the re-run)")
             for problem in report["problems"]:  # type: ignore[union-attr]
                 print(f"  {problem}")
     print(f"broken: {broken}")

@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from lifebank.errors import RowsRejected, ValidationFailed
-from lifebank.precision import kb_store
+from lifebank.precision import kb_releases, kb_store
 from lifebank.precision.cna_input import parse_segments
 from lifebank.precision.fusion_input import parse_fusions
 from lifebank.precision.interpret import TumourInputs, interpret
@@ -19,32 +19,35 @@ from .conftest import FIXTURES
 STUDY = SHARED_DATA / "omics" / "cbioportal" / "study_es_0"
 
 
-def test_a_moalmanac_release_replaces_the_vendored_file_and_a_bad_release_changes_nothing(tmp_path):
+def test_a_moalmanac_release_replaces_the_vendored_file_and_a_bad_release_changes_nothing(db, tmp_path):
     release = tmp_path / "moa"
     release.mkdir()
     shutil.copy(kb_store.VENDORED / "moalmanac" / "molecular-oncology-almanac.legacy.json.gz", release)
     shutil.copy(kb_store.VENDORED / "moalmanac" / "LICENSE.moalmanac-db.GPL-2.0.txt", release)
-    loaded = kb_store.load_release(release, tmp_path / "data", "curator")
-    assert [(s.source, s.version) for s in loaded] == [("moalmanac", "2025-12-26")]
-    files = kb_store.current_files(tmp_path / "data")
+    data = tmp_path / "data"
+    loaded = kb_releases.load(db, data, release, actor="curator")
+    assert [(s["source"], s["version"]) for s in loaded] == [("moalmanac", "2025-12-26")]
+    files = kb_releases.current_files(db, data)
     assert files["moalmanac"].origin == "loaded" and files["hotspots"].origin == "vendored"
+    assert files["moalmanac"].loaded_by == "curator"
     assert (files["moalmanac"].path.parent / "LICENSE.moalmanac-db.GPL-2.0.txt").is_file()
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "nightly-ClinicalEvidenceSummaries.tsv").write_text("disease\ttherapies\n")
     with pytest.raises(RowsRejected):
-        kb_store.load_release(bad, tmp_path / "data", "curator")
-    assert "civic" not in kb_store.current_files(tmp_path / "data")
+        kb_releases.load(db, data, bad, actor="curator")
+    assert "civic" not in kb_releases.current_files(db, data)
     with pytest.raises(ValidationFailed, match="holds no knowledge-base release file"):
-        kb_store.load_release(tmp_path / "data", tmp_path / "elsewhere", "curator")
+        kb_releases.load(db, data, tmp_path, actor="curator")
+    assert kb_releases.current_files(db, data)["moalmanac"].version == "2025-12-26"
 
 
-def test_loaded_civic_evidence_reaches_the_knowledge_base(tmp_path):
+def test_loaded_civic_evidence_reaches_the_knowledge_base(db, tmp_path):
     release = tmp_path / "civic"
     release.mkdir()
     shutil.copy(FIXTURES / "01-Nov-2026-ClinicalEvidenceSummaries.tsv", release)
-    kb_store.load_release(release, tmp_path / "data", "curator")
-    kb = kb_store.knowledge_base(tmp_path / "data")
+    kb_releases.load(db, tmp_path / "data", release, actor="curator")
+    kb = kb_releases.knowledge_base(db, tmp_path / "data")
     civic = next(s for s in kb.sources if s.name == "CIViC")
     assert civic.version == "01-Nov-2026" and len(civic.evidence) == 3
     assert any(e.source == "CIViC" for e in kb.by_protein[("BRAF", "p.V600E")])

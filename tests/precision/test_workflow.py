@@ -60,7 +60,7 @@ def test_civic_release_is_loaded_ledgered_and_a_rerun_lists_the_changes(db, tmp_
     shutil.copy(CIVIC, release / CIVIC.name)
     loaded = service.kb_load(db, data_dir, release, actor="curator")
     assert [(row["source"], row["version"]) for row in loaded] == [("civic", "01-Nov-2026")]
-    status = {row["source"]: row for row in service.kb_status(data_dir)}
+    status = {row["source"]: row for row in service.kb_status(db, data_dir)}
     assert status["civic"]["origin"] == "loaded" and status["moalmanac"]["origin"] == "vendored"
     again = service.rerun_report(db, data_dir, made["report"], actor="t")
     egfr = again["content"]["variants"][0]

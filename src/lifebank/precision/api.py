@@ -51,7 +51,7 @@ async def create(request: Request, db: DbDep, principal: Writer, tumour_type: An
                       ploidy=ploidy, target_size_mb=target_size_mb)
     data_dir = request.app.state.settings.data_dir
     if not keep:
-        return await run_in_threadpool(service.build_report, data_dir, files, options)
+        return await run_in_threadpool(service.build_report, db, data_dir, files, options)
     return await run_in_threadpool(service.create_report, db, data_dir, files, options, actor=principal.username,
                                    participant=participant or None, specimen=specimen or None)
 
@@ -109,8 +109,8 @@ def fhir(db: DbDep, _: Reader, report_no: str, version: int | None = None) -> di
 
 
 @router.get("/kb")
-def kb_status(request: Request, _: Reader) -> list[dict[str, Any]]:
-    return service.kb_status(request.app.state.settings.data_dir)
+def kb_status(request: Request, db: DbDep, _: Reader) -> list[dict[str, Any]]:
+    return service.kb_status(db, request.app.state.settings.data_dir)
 
 
 @router.post("/kb/load")

@@ -5,13 +5,16 @@ from __future__ import annotations
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from lifebank.cli.context import cli_actor, database, settings
 from lifebank.cli.output import FormatOpt, OutputFormat, emit_rows, print_json, say
 from lifebank.messages import Msg
+
+if TYPE_CHECKING:
+    from lifebank.db.engine import Database
 
 app = typer.Typer(name="precision", no_args_is_help=True,
                   help="Precision oncology: tumour variants, copy numbers and fusions tied to therapies (AMP tiers).")
@@ -76,8 +79,21 @@ def report(
     else:
         kept = {"report": None, "version": None, "status": "draft", "participant": None, "specimen": None,
                 "label": "", "signed_by": None, "signed_at": None, "signature_meaning": None,
-                "content": service.build_report(settings().data_dir, files, options)}
+                "content": service.build_report(_bank_if_any(), settings().data_dir, files, options)}
     _emit(kept, fmt, output)
+
+
+def _bank_if_any() -> Database | None:
+    """The bank whose pointers name the releases in force; None for a data folder with no database yet: an
+    unkept report needs no database, and where there is none no release was loaded (the vendored one holds)."""
+    cfg = settings()
+    if cfg.is_sqlite and not cfg.database_url:
+        from sqlalchemy.engine import make_url
+
+        found = make_url(cfg.effective_database_url).database
+        if not found or not Path(found).expanduser().is_file():
+            return None
+    return database()
 
 
 def _emit(kept: dict, fmt: ReportFormat, output: Path | None) -> None:
@@ -190,7 +206,7 @@ def kb_status(fmt: FormatOpt = OutputFormat.table) -> None:
     """The knowledge-base files in force: source, origin (vendored or loaded), version, SHA-256."""
     from lifebank.precision import service
 
-    emit_rows(service.kb_status(settings().data_dir), fmt,
+    emit_rows(service.kb_status(database(), settings().data_dir), fmt,
               columns=["source", "origin", "version", "evidence", "file", "loaded_at", "loaded_by"])
 
 
@@ -204,7 +220,8 @@ def kb_list(fmt: FormatOpt = OutputFormat.table) -> None:
 def kb_load(folder: Annotated[Path, typer.Argument(help="a release folder: CIViC nightly TSVs, a MOAlmanac "
                                                         "release, a hotspots export or an OncoTree JSON")],
             fmt: FormatOpt = OutputFormat.table) -> None:
-    """Load a knowledge-base release (validated in full first, then copied into the data folder; ledgered)."""
+    """Load a knowledge-base release (validated in full first, then written to a new release folder and
+    switched to in the transaction that ledgers it: a crash leaves the old release or the new one)."""
     from lifebank.precision import service
 
     rows = service.kb_load(database(), settings().data_dir, folder, actor=cli_actor())

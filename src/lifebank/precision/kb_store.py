@@ -3,25 +3,35 @@
 A file-backed store, not database tables, on purpose: every source is a versioned release file (MOAlmanac's
 JSON, CIViC's nightly TSVs, the hotspot export, an OncoTree release), a report must record exactly which files
 it was interpreted with (their SHA-256 go into the report), and re-interpreting the same inputs with the same
-files must give the same report. Copying a release into `<data dir>/precision/kb/<source>/` keeps the files
-byte-identical (licences stay next to them) and needs no migration per source format; the database holds
-only what changes per tumour (reports, sign-offs) and the ledger records every load.
+files must give the same report. The files stay byte-identical (licences next to them) and need no migration
+per source format.
 
-`load_release(folder)` recognises the source from the file names, parses everything first (all or nothing),
-and only then copies the files. Without a loaded release a source falls back to the vendored file under
-`lifebank/precision/data/`; CIViC has no vendored file (its bulk TSVs are not available offline).
+Crash consistency. A loaded release is a folder `<data dir>/precision/kb/releases/<source>-<digest>/`, named
+by the SHA-256 of its files and never modified once written: it is written under `.staging/`, every file and
+the folder fsynced, then renamed into place in one step. Which release is in force is not decided here but by
+a database row per source (the pointer, `kb_releases.py`), switched in the same transaction that appends the
+ledger event; readers resolve through it. A crash therefore leaves the old pointer (the new folder is an
+orphan no reader opens) or the new one, never a mix; orphans are swept by the next load, which never removes
+a folder a committed release row names (a superseded release stays, so a reader that resolved it a moment
+before the switch still finds its files). Without a loaded release a source falls back to the vendored file
+under `lifebank/precision/data/`; CIViC has no vendored file (its bulk TSVs are not available offline).
+
+No SQLAlchemy here (a pure module by the import contract): the pointer rows come in as `Loaded` values.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import shutil
+import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
-from lifebank.errors import ValidationFailed
+from lifebank.errors import ConfigError, ValidationFailed
 from lifebank.precision.civic import civic_tumour_code, parse_civic_evidence
 from lifebank.precision.genes import load_genes
 from lifebank.precision.hotspots import load_hotspots
@@ -38,6 +48,7 @@ PATTERNS = {
     "hotspots": ("hotspots_v2_and_3d*.txt", "hotspots_v2_and_3d*.tsv.gz", "*hotspots_v2_and_3d*.tsv.gz"),
     "oncotree": ("oncotree_*.json",),
 }
+MANIFEST = "manifest.json"
 
 
 @dataclass(frozen=True)
@@ -49,6 +60,37 @@ class SourceFile:
     sha256: str
     loaded_at: str | None = None
     loaded_by: str | None = None
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A committed pointer: the release folder in force for a source (a database row, read by kb_releases)."""
+
+    source: str
+    folder: str
+    file: str
+    version: str
+    sha256: str
+    loaded_at: str | None = None
+    loaded_by: str | None = None
+
+
+@dataclass(frozen=True)
+class Release:
+    """A validated release of one source, ready to be installed: its files and the folder name they get."""
+
+    source: str
+    file: Path
+    licences: tuple[Path, ...]
+    version: str
+    sha256: str
+    folder: str
+
+    def manifest(self) -> bytes:
+        """Deterministic (no load time, no origin path): the same release always makes the same folder."""
+        files = {p.name: file_digest(p) for p in (self.file, *self.licences)}
+        return json.dumps({"source": self.source, "file": self.file.name, "version": self.version,
+                           "sha256": self.sha256, "files": files}, indent=1, sort_keys=True).encode()
 
 
 def _find(folder: Path, source: str) -> Path | None:
@@ -63,25 +105,42 @@ def store_dir(data_dir: Path) -> Path:
     return data_dir / "precision" / "kb"
 
 
-def current_files(data_dir: Path | None) -> dict[str, SourceFile]:
-    """The file in force for each source: a loaded release, else the vendored one (CIViC: only if loaded)."""
+def releases_dir(data_dir: Path) -> Path:
+    return store_dir(data_dir) / "releases"
+
+
+def staging_dir(data_dir: Path) -> Path:
+    return store_dir(data_dir) / ".staging"
+
+
+@lru_cache(maxsize=16)
+def _vendored_digest(path: Path) -> str:
+    return file_digest(path)  # the package's own files do not change while it runs
+
+
+def vendored_files() -> dict[str, SourceFile]:
     files: dict[str, SourceFile] = {}
     for source in SOURCES:
-        loaded = store_dir(data_dir) / source if data_dir else None
-        manifest = loaded / "manifest.json" if loaded else None
-        if manifest is not None and manifest.is_file():
-            info = json.loads(manifest.read_text())
-            files[source] = SourceFile(source, loaded / info["file"], "loaded", info["version"], info["sha256"],
-                                       info.get("loaded_at"), info.get("loaded_by"))
-            continue
         vendored = _find(VENDORED / source, source) if (VENDORED / source).is_dir() else None
         if vendored is not None:
-            files[source] = SourceFile(source, vendored, "vendored", "", file_digest(vendored))
+            files[source] = SourceFile(source, vendored, "vendored", "", _vendored_digest(vendored))
     return files
 
 
-def _oncotree(files: dict[str, SourceFile]) -> OncoTree:
-    return load_oncotree(files["oncotree"].path)
+def current_files(data_dir: Path | None, loaded: Mapping[str, Loaded] | None = None) -> dict[str, SourceFile]:
+    """The file in force for each source: the release its pointer names, else the vendored one (CIViC: only if
+    loaded). A pointer whose folder is gone (a data folder restored without it) is refused, never skipped."""
+    files = vendored_files()
+    if data_dir is None:
+        return files
+    for source, row in (loaded or {}).items():
+        path = releases_dir(data_dir) / row.folder / row.file
+        if not path.is_file():
+            raise ConfigError("the knowledge-base release {release} in force is missing from {folder}; restore "
+                              "the data folder from a backup or load the release again", release=row.folder,
+                              folder=str(releases_dir(data_dir)))
+        files[source] = SourceFile(source, path, "loaded", row.version, row.sha256, row.loaded_at, row.loaded_by)
+    return files
 
 
 def _parse(source: str, path: Path, oncotree: OncoTree) -> ParsedSource | OncoTree | object:
@@ -100,8 +159,8 @@ def _version(source: str, parsed: object) -> str:
     return str(getattr(parsed, "version", "")) or source
 
 
-def load_release(folder: Path, data_dir: Path, actor: str) -> list[SourceFile]:
-    """Validate every recognised file of `folder`, then copy them into the store. Returns what was loaded."""
+def prepare_release(folder: Path, current: Mapping[str, SourceFile]) -> list[Release]:
+    """Recognise and validate every release file of `folder` (all or nothing); nothing is written."""
     if not folder.is_dir():
         raise ValidationFailed("{folder} is not a folder", folder=str(folder))
     found = {source: path for source in SOURCES if (path := _find(folder, source)) is not None}
@@ -109,32 +168,71 @@ def load_release(folder: Path, data_dir: Path, actor: str) -> list[SourceFile]:
         raise ValidationFailed("{folder} holds no knowledge-base release file (MOAlmanac JSON, CIViC "
                                "ClinicalEvidenceSummaries TSV, hotspots export or OncoTree JSON)",
                                folder=str(folder))
-    oncotree = load_oncotree(found["oncotree"]) if "oncotree" in found else _oncotree(current_files(data_dir))
-    parsed = {source: _parse(source, path, oncotree) for source, path in found.items()}  # all or nothing
-    loaded = []
-    now = datetime.now(UTC).isoformat(timespec="seconds")
+    oncotree = load_oncotree(found.get("oncotree") or current["oncotree"].path)
+    parsed = {source: _parse(source, path, oncotree) for source, path in found.items()}
+    licences = tuple(sorted(folder.glob("LICENSE*")))
+    releases = []
     for source, path in found.items():
-        target = store_dir(data_dir) / source
-        staging = target.with_name(source + ".new")
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        shutil.copy2(path, staging / path.name)
-        for licence in folder.glob("LICENSE*"):
-            shutil.copy2(licence, staging / licence.name)
-        info = {"file": path.name, "version": _version(source, parsed[source]), "sha256": file_digest(path),
-                "loaded_at": now, "loaded_by": actor, "from": str(folder)}
-        (staging / "manifest.json").write_text(json.dumps(info, indent=1))
-        shutil.rmtree(target, ignore_errors=True)
-        staging.rename(target)
-        loaded.append(SourceFile(source, target / path.name, "loaded", info["version"], info["sha256"], now, actor))
-    build_cached.cache_clear()
-    return loaded
+        digests = "".join(f"{p.name}\0{file_digest(p)}\n" for p in sorted((path, *licences)))
+        name = f"{source}-{hashlib.sha256(digests.encode()).hexdigest()[:20]}"
+        releases.append(Release(source, path, licences, _version(source, parsed[source]), file_digest(path), name))
+    return releases
 
 
-def build(data_dir: Path | None) -> KnowledgeBase:
-    """The knowledge base from the files in force (parsed and indexed; about a second)."""
-    files = current_files(data_dir)
-    oncotree = _oncotree(files)
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def install(release: Release, data_dir: Path) -> bool:
+    """Write the release folder: under `.staging/`, fsynced, then renamed into place (a folder appears whole
+    or not at all). A folder of that name already there is the same release (the name is its digest): kept
+    as it is. True if this call wrote it."""
+    target = releases_dir(data_dir) / release.folder
+    if target.is_dir():
+        return False
+    work = staging_dir(data_dir) / f"{release.folder}.{uuid.uuid4().hex[:8]}"
+    work.mkdir(parents=True)
+    for path in (release.file, *release.licences):
+        shutil.copyfile(path, work / path.name)
+        _fsync(work / path.name)
+    (work / MANIFEST).write_bytes(release.manifest())
+    _fsync(work / MANIFEST)
+    _fsync(work)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.rename(work, target)
+    _fsync(target.parent)
+    return True
+
+
+def remove(data_dir: Path, folder: str) -> None:
+    """Take back a folder this load installed but did not commit."""
+    shutil.rmtree(releases_dir(data_dir) / folder, ignore_errors=True)
+
+
+def sweep(data_dir: Path, committed: set[str]) -> list[str]:
+    """Remove what an interrupted load left: its staging work and every release folder no committed row names.
+    Run by a load while it holds the writers' turn, so no other load is between its write and its commit."""
+    shutil.rmtree(staging_dir(data_dir), ignore_errors=True)
+    gone = []
+    if releases_dir(data_dir).is_dir():
+        for folder in sorted(releases_dir(data_dir).iterdir()):
+            if folder.name not in committed:
+                if folder.is_dir():
+                    shutil.rmtree(folder)
+                else:
+                    folder.unlink()
+                gone.append(folder.name)
+    return gone
+
+
+def build(files: Mapping[str, SourceFile] | None = None) -> KnowledgeBase:
+    """The knowledge base from the files given (default: the vendored release; parsed and indexed, ~1 s)."""
+    files = vendored_files() if files is None else files
+    oncotree = load_oncotree(files["oncotree"].path)
     sources = [p for s in ("moalmanac", "civic") if s in files
                for p in [_parse(s, files[s].path, oncotree)] if isinstance(p, ParsedSource)]
     hotspots = load_hotspots(files["hotspots"].path)
@@ -143,15 +241,13 @@ def build(data_dir: Path | None) -> KnowledgeBase:
     return KnowledgeBase(oncotree=oncotree, hotspots=hotspots, genes=genes, sources=sources, lifter=lifter)
 
 
-def fingerprint(data_dir: Path | None) -> tuple[tuple[str, str], ...]:
-    return tuple(sorted((s, f.sha256) for s, f in current_files(data_dir).items()))
-
-
 @lru_cache(maxsize=4)
-def build_cached(data_dir: Path | None, stamp: tuple[tuple[str, str], ...]) -> KnowledgeBase:
-    return build(data_dir)
+def _build_cached(key: tuple[tuple[str, Path, str], ...]) -> KnowledgeBase:
+    return build({source: SourceFile(source, path, "", "", sha256) for source, path, sha256 in key})
 
 
-def knowledge_base(data_dir: Path | None) -> KnowledgeBase:
-    """The knowledge base in force, built once per process and per set of files."""
-    return build_cached(data_dir, fingerprint(data_dir))
+def knowledge_base(files: Mapping[str, SourceFile] | None = None) -> KnowledgeBase:
+    """The knowledge base of these files (default: vendored), built once per process and per set of files
+    (a loaded release's folder is immutable, so its path and SHA-256 name its content)."""
+    files = vendored_files() if files is None else files
+    return _build_cached(tuple((s, files[s].path, files[s].sha256) for s in SOURCES if s in files))

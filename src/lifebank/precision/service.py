@@ -23,7 +23,7 @@ from lifebank.config import Settings
 from lifebank.db.engine import Database
 from lifebank.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from lifebank.messages import N_, register_labels
-from lifebank.precision import kb_store
+from lifebank.precision import kb_releases, kb_store
 from lifebank.precision.changes import report_changes
 from lifebank.precision.interpret import interpret
 from lifebank.precision.models import ReportVersion
@@ -54,12 +54,13 @@ def _unpack(blob: bytes) -> tuple[dict[str, bytes], Options]:
     return {k: v.encode() for k, v in payload["files"].items()}, Options(**payload["options"])
 
 
-def build_report(data_dir: Path | None, files: dict[str, bytes], options: Options) -> dict[str, Any]:
-    """Interpret one tumour's files with the knowledge base in force (no database)."""
+def build_report(db: Database | None, data_dir: Path | None, files: dict[str, bytes],
+                 options: Options) -> dict[str, Any]:
+    """Interpret one tumour's files with the knowledge base in force (the database only names the releases)."""
     unknown = sorted(set(files) - set(KINDS))
     if unknown:
         raise ValidationFailed("unknown input {names}; inputs are vcf, maf, cna, fusions", names=", ".join(unknown))
-    return interpret(tumour_inputs(files, options), kb_store.knowledge_base(data_dir))
+    return interpret(tumour_inputs(files, options), kb_releases.knowledge_base(db, data_dir))
 
 
 def _check_links(db: Database, participant: str | None, specimen: str | None) -> None:
@@ -82,7 +83,7 @@ def tumour_type_from_clinical(db: Database, data_dir: Path | None, participant: 
         from lifebank.clinical import clinical_timeline
     except ImportError:
         return None
-    oncotree = kb_store.knowledge_base(data_dir).oncotree
+    oncotree = kb_releases.knowledge_base(db, data_dir).oncotree
     for row in reversed(clinical_timeline(db, participant)):
         if row.get("kind") == "condition":
             found = oncotree.code_for_diagnosis(row.get("system"), row.get("code"), row.get("display"))
@@ -119,7 +120,7 @@ def create_report(db: Database, data_dir: Path | None, files: dict[str, bytes], 
             raise ValidationFailed("give the tumour type (an OncoTree code): the participant's clinical record "
                                    "names none")
         options.tumour_type = found
-    content = build_report(data_dir, files, options)
+    content = build_report(db, data_dir, files, options)
     text, digest = _digest(content)
     for attempt in range(3):  # two writers may take the same next number; the unique key makes one retry
         try:
@@ -221,7 +222,7 @@ def rerun_report(db: Database, data_dir: Path | None, report_no: str, *, actor: 
         files, options = _unpack(previous.inputs)
         before = json.loads(previous.content)
         meta = (previous.version, previous.participant, previous.specimen, previous.label, previous.inputs)
-    content = build_report(data_dir, files, options)
+    content = build_report(db, data_dir, files, options)
     changes = report_changes(before, content)
     text, digest = _digest(content)
     with db.transaction() as session:
@@ -237,11 +238,11 @@ def rerun_report(db: Database, data_dir: Path | None, report_no: str, *, actor: 
         return summary(row, with_content=True)
 
 
-def kb_status(data_dir: Path | None) -> list[dict[str, Any]]:
-    kb = kb_store.knowledge_base(data_dir)
-    versions = kb.versions()
+def kb_status(db: Database | None, data_dir: Path | None) -> list[dict[str, Any]]:
+    files = kb_releases.current_files(db, data_dir)
+    versions = kb_store.knowledge_base(files).versions()
     rows = []
-    for source, found in kb_store.current_files(data_dir).items():
+    for source, found in files.items():
         name = {"moalmanac": "MOAlmanac", "civic": "CIViC", "hotspots": "hotspots", "oncotree": "OncoTree"}[source]
         info = versions.get(name, {})
         rows.append({"source": source, "origin": found.origin, "file": found.path.name,
@@ -252,11 +253,5 @@ def kb_status(data_dir: Path | None) -> list[dict[str, Any]]:
 
 
 def kb_load(db: Database, data_dir: Path, folder: Path, *, actor: str) -> list[dict[str, Any]]:
-    """Load a release folder (validated in full first) and ledger it."""
-    loaded = kb_store.load_release(folder, data_dir, actor)
-    with db.transaction() as session:
-        for item in loaded:
-            record(session, actor=actor, action="precision.kb.load", entity_type="precision_kb",
-                   entity_id=item.source, change={"version": item.version, "sha256": item.sha256,
-                                                  "file": item.path.name})
-    return [{"source": i.source, "version": i.version, "sha256": i.sha256, "file": i.path.name} for i in loaded]
+    """Load a release folder (validated in full first), switch to it and ledger it in one transaction."""
+    return kb_releases.load(db, data_dir, folder, actor=actor)

@@ -24,7 +24,7 @@ NAV: list[NavItem] = [NavItem(N_("Tumour reports"), "/precision/reports", "preci
 
 def _list(request: Request, db: DbDep, *, error: str | None = None, status_code: int = 200) -> Response:
     return render(request, "precision/list.html", status_code=status_code, reports=service.list_reports(db),
-                  error=error, knowledge=service.kb_status(request.app.state.settings.data_dir))
+                  error=error, knowledge=service.kb_status(db, request.app.state.settings.data_dir))
 
 
 @router.get("/reports", response_class=HTMLResponse)
