@@ -12,7 +12,7 @@ from typing import Any
 
 from lifebank.db.engine import Database
 from lifebank.messages import Msg
-from lifebank.sharing import beacon, data, privacy, responses
+from lifebank.sharing import beacon, data, privacy, responses, snapshot
 from lifebank.sharing.privacy import Caller
 from lifebank.sharing.request import BeaconRequest, BeaconRequestError, Coordinates
 from lifebank.sharing.terms import REFERENCE_SAMPLE, ZYGOSITY, hgvs_name, origin_of, sequence_id, sex_of, variant_type
@@ -120,10 +120,17 @@ def _biosamples(db: Database, data_dir: Path, request: BeaconRequest, ds: data.D
     return DatasetAnswer(ds.name, len(rows), sorted(rows)), rows
 
 
-def _variants(db: Database, data_dir: Path, request: BeaconRequest, ds: data.DatasetInfo,
-              ) -> tuple[DatasetAnswer, dict[str, data.VariantHit]]:
+def _variants(db: Database, data_dir: Path, request: BeaconRequest, ds: data.DatasetInfo, *, records: bool,
+              ids: bool) -> tuple[DatasetAnswer, dict[str, data.VariantHit]]:
+    """The dataset's matching variants: from the in-memory presence index for a boolean or a count (with ids
+    only when several datasets' matches must be united), from the store for records."""
     if _other_build(request, ds):
         return DatasetAnswer(ds.name, 0, []), {}
+    if not records:
+        if not ids:
+            return DatasetAnswer(ds.name, data.variant_count(db, data_dir, request, ds), []), {}
+        keys = [f"{c}-{p}-{r}-{a}" for c, p, r, a in data.variant_keys(db, data_dir, request, ds)]
+        return DatasetAnswer(ds.name, len(keys), keys), {}
     hits = {variant_id(h): h for h in data.variants(db, data_dir, request, ds.name)}
     return DatasetAnswer(ds.name, len(hits), list(hits)), hits
 
@@ -206,7 +213,7 @@ def answer(db: Database, data_dir: Path, caller: Caller, endpoint: str, request:
     if endpoint == "g_variants" and restriction.entry_id is not None:  # /g_variants/{id}: the id is the query
         restriction.variant = data.parse_variant_id(restriction.entry_id)
     request = _variant_request(request, restriction)
-    conf = beacon.settings(db)
+    conf = beacon.current_settings(db)
     scope_of = {"individual": "individual", "biosample": "biosample"}.get(entry.id, entry.path)
     data.check_filters(request.filters, scope_of)
     if request.is_variant_query and endpoint not in ("individuals", "biosamples", "g_variants"):
@@ -232,7 +239,8 @@ def answer(db: Database, data_dir: Path, caller: Caller, endpoint: str, request:
             per_dataset.append(found)
             extra[ds.name] = rows
         elif endpoint == "g_variants":
-            found, hits = _variants(db, data_dir, request, ds)
+            found, hits = _variants(db, data_dir, request, ds, records=granularity == "record",
+                                    ids=len(scoped.datasets) > 1)
             per_dataset.append(found)
             extra[ds.name] = hits
         else:
@@ -305,15 +313,15 @@ def collections(db: Database, caller: Caller, endpoint: str, request: BeaconRequ
         data.check_filters(request.filters, endpoint)
     if request.is_variant_query:
         raise BeaconRequestError(Msg("variant parameters do not apply to {entry}", entry=endpoint))
-    conf = beacon.settings(db)
-    level_of = beacon.levels(db)
+    conf = beacon.current_settings(db)
+    level_of = snapshot.kept(db, "levels", lambda: beacon.levels(db, data.current_datasets(db)))
     summary = responses.request_summary(request.granularity, [], request.skip, request.limit,
                                         request.parameters(), request.include, request.test_mode)
     beacon.log_query(db, caller, endpoint, request, request.granularity, conf, budgeted=False)
     items: list[dict[str, Any]] = []
     if endpoint == "datasets":
         notes = beacon.dataset_descriptions(db)
-        for ds in data.datasets(db):
+        for ds in data.current_datasets(db):
             if privacy.visible(level_of[ds.name], caller, ds.name):
                 item: dict[str, Any] = {"id": ds.name, "name": ds.name,
                                         "description": notes.get(ds.name) or (

@@ -1,27 +1,27 @@
 """Beacon use cases: settings and security levels, who the caller is, the query ledger and budget, answers.
 
-Every query is written to the query log and the tamper-evident ledger *before* it is answered, in one
-transaction that also checks the caller's variant-query budget (writers are serialised, so two parallel
-queries cannot both take the last unit). A refusal is logged too: a budget exhausted by an attack is itself
-evidence. `answer` then reads the live bank through `lifebank.sharing.data` and shapes the framework's
-response at the granularity `privacy` allows.
+Every query is queued for the query log and the tamper-evident ledger before it is answered, and written
+in batches off the request's path (`query_log`), after the caller's variant-query budget allowed it. A
+refusal is logged too: a budget exhausted by an attack is itself evidence. What answers rest on (settings,
+levels, grants, datasets) is kept per process until the bank changes (`snapshot`). `answer` then reads the
+live bank through `lifebank.sharing.data` and shapes the framework's response at the granularity `privacy`
+allows.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from lifebank.audit.service import record, serialise_writers
+from lifebank.audit.service import record
 from lifebank.db.base import utcnow
 from lifebank.db.engine import Database
 from lifebank.errors import Conflict, NotFound, ValidationFailed
 from lifebank.messages import Msg
-from lifebank.sharing import data, privacy
+from lifebank.sharing import data, privacy, snapshot
 from lifebank.sharing.models import BeaconDataset, BeaconQuery, BeaconSetting, RecordGrant
 from lifebank.sharing.privacy import BeaconSettings, Caller
 from lifebank.sharing.request import BeaconRequest, BeaconRequestError
@@ -169,44 +169,39 @@ def grants(db: Database, username: str | None = None) -> list[dict[str, Any]]:
 
 
 def caller_of(db: Database, username: str | None, address: str) -> Caller:
+    """Who asks, with their record grants. Every Beacon request starts here, so this is where the process
+    looks whether the bank changed since its last request (`snapshot.refresh`)."""
+    snapshot.refresh(db)
     if username is None:
         return Caller(None, address)
-    with db.session() as session:
-        granted = frozenset(session.scalars(select(RecordGrant.dataset).where(RecordGrant.username == username)))
-    return Caller(username, address, granted)
+
+    def read() -> frozenset[str]:
+        with db.session() as session:
+            return frozenset(session.scalars(select(RecordGrant.dataset).where(RecordGrant.username == username)))
+
+    return Caller(username, address, snapshot.kept(db, ("grants", username), read))
+
+
+def current_settings(db: Database) -> BeaconSettings:
+    """The settings as kept until the bank changes (`snapshot`)."""
+    return snapshot.kept(db, "settings", lambda: settings(db))
 
 
 # --- the query log and the budget ---------------------------------------------------------------------------
 
 def log_query(db: Database, caller: Caller, endpoint: str, request: BeaconRequest, granularity: str,
               conf: BeaconSettings, *, budgeted: bool) -> None:
-    """Write the query to the log and the ledger; refuse it (429, logged) when the caller's budget is spent."""
-    now = utcnow()
-    with db.transaction() as session:
-        refusal: Msg | None = None
-        if budgeted:
-            serialise_writers(session)
-            since = now - timedelta(hours=conf.window_hours)
-            used, oldest = session.execute(
-                select(func.count(), func.min(BeaconQuery.occurred_at)).where(
-                    BeaconQuery.caller == caller.key, BeaconQuery.variant.is_(True), BeaconQuery.refused.is_(False),
-                    BeaconQuery.occurred_at > since)).one()
-            decision = privacy.budget_decision(int(used), conf, oldest, now)
-            refusal = decision.reason
-        row = BeaconQuery(occurred_at=now, caller=caller.key, endpoint=endpoint, variant=budgeted,
-                          granularity=granularity, refused=refusal is not None,
-                          query=json.dumps(request.canonical(), sort_keys=True))
-        session.add(row)
-        session.flush()
-        record(session, actor=caller.username or f"anonymous@{caller.address}", action="beacon.query",
-               entity_type="beacon_query", entity_id=row.id,
-               change={"endpoint": endpoint, "caller": caller.key, "granularity": granularity,
-                       "refused": refusal is not None, "query": request.canonical()})
-    if refusal is not None:
-        raise BeaconRequestError(refusal, code=429)
+    """Queue the query for the log and the ledger (written in batches, `query_log`); refuse it (429, logged)
+    when the caller's variant-query budget is spent."""
+    from lifebank.sharing import query_log
+
+    query_log.log_query(db, caller, endpoint, request, granularity, conf, budgeted=budgeted)
 
 
 def query_log(db: Database, *, caller: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    from lifebank.sharing import query_log as queue
+
+    queue.flush(db)  # this process's queries still waiting in the queue first
     with db.session() as session:
         query = select(BeaconQuery).order_by(BeaconQuery.id.desc()).limit(limit)
         if caller:
@@ -226,12 +221,12 @@ class Scope:
 
 def scope(db: Database, caller: Caller, request: BeaconRequest, conf: BeaconSettings, *,
           omics_only: bool = False) -> Scope:
-    known = data.datasets(db)
+    known = data.current_datasets(db)
     names = {d.name for d in known}
     for name in request.datasets:
         if name not in names:
             raise BeaconRequestError(Msg("unknown dataset {name!r}", name=name), code=404)
-    level_of = levels(db, known)
+    level_of = snapshot.kept(db, "levels", lambda: levels(db, known))
     chosen: list[data.DatasetInfo] = []
     ceilings: list[str] = []
     for ds in known:

@@ -32,6 +32,16 @@ RELATED = {("individuals", "biosamples"), ("g_variants", "individuals"), ("g_var
 router = APIRouter(prefix=PREFIX, tags=["beacon"])
 
 
+def _flush_query_log() -> None:
+    """The server is stopping: write the queries still queued (`query_log`; also run at interpreter exit)."""
+    from lifebank.sharing import query_log
+
+    query_log.flush_all()
+
+
+router.on_shutdown.append(_flush_query_log)
+
+
 def _language(request: Request) -> str | None:
     return getattr(request.state, "locale", None)
 

@@ -22,7 +22,10 @@ from lifebank.db.engine import Database
 from lifebank.messages import Msg
 from lifebank.omics import cohorts as omics_cohorts
 from lifebank.omics import service as omics
+from lifebank.omics import site_presence
 from lifebank.omics.regions import Region
+from lifebank.omics.site_presence import SitePresence
+from lifebank.sharing import snapshot
 from lifebank.sharing.request import BeaconRequest, BeaconRequestError, Coordinates, Filter
 from lifebank.sharing.terms import AVAILABLE, SEX_OF_TERM, types_of_origin
 
@@ -41,6 +44,11 @@ class DatasetInfo:
     genome_build: str | None
     created_at: str | None
     version: tuple[int, int] = (0, 0)  # (batches, samples): sample links change only when a batch is added
+
+
+def current_datasets(db: Database) -> list[DatasetInfo]:
+    """The datasets as kept until the bank changes (`snapshot`)."""
+    return snapshot.kept(db, "datasets", lambda: datasets(db))
 
 
 def datasets(db: Database) -> list[DatasetInfo]:
@@ -123,7 +131,17 @@ def _duo_ids() -> set[str]:
 
 
 def participants_filtered(db: Database, filters: Iterable[Filter]) -> set[str] | None:
-    """Participants matching every filter (None when no filter narrows them)."""
+    """Participants matching every filter (None when no filter narrows them), kept until the bank changes.
+
+    The set is shared by the process's requests: read it, never change it."""
+    chosen = tuple(filters)
+    if not chosen:
+        return None
+    key = ("participants", tuple((f.id, f.include_descendants) for f in chosen))
+    return snapshot.kept(db, key, lambda: _participants_filtered(db, chosen))  # type: ignore[return-value]
+
+
+def _participants_filtered(db: Database, filters: Iterable[Filter]) -> frozenset[str] | None:
     selected: set[str] | None = None
 
     def narrow(codes: set[str]) -> None:
@@ -147,7 +165,7 @@ def participants_filtered(db: Database, filters: Iterable[Filter]) -> set[str] |
             for code in types_of_origin(flt.id):
                 found |= biobank.participants_with_specimens(db, specimen_type=code, status=None)
             narrow(found)
-    return selected
+    return None if selected is None else frozenset(selected)
 
 
 def both(a: set[str] | None, b: set[str] | None) -> set[str] | None:
@@ -163,8 +181,11 @@ def existing(db: Database, codes: set[str]) -> set[str]:
 
 
 def participant_count(db: Database) -> int:
-    total, _ = bank.list_participants(db, limit=0)
-    return total
+    def read() -> int:
+        total, _ = bank.list_participants(db, limit=0)
+        return total
+
+    return snapshot.kept(db, "participant_count", read)
 
 
 def all_participants(db: Database) -> set[str]:
@@ -195,8 +216,11 @@ def specimens(db: Database, filters: Iterable[Filter]) -> list[dict[str, Any]]:
 
 
 def specimen_count(db: Database) -> int:
-    total, _ = bank.search_specimens(db, bank.SpecimenFilter(), limit=0)
-    return int(total or 0)
+    def read() -> int:
+        total, _ = bank.search_specimens(db, bank.SpecimenFilter(), limit=0)
+        return int(total or 0)
+
+    return snapshot.kept(db, "specimen_count", read)
 
 
 def participant_level(filters: Iterable[Filter]) -> list[Filter]:
@@ -258,6 +282,62 @@ def variants(db: Database, data_dir: Path, request: BeaconRequest, dataset: str)
             hits.append(VariantHit(dataset, str(row["chrom"]), pos, ref, alt,
                                    row.get("id"), row.get("info")))  # type: ignore[arg-type]
     return hits
+
+
+_presence: dict[tuple[str, str, str, tuple[int, int]], SitePresence] = {}
+_presence_locks: dict[tuple[str, str, str, tuple[int, int]], Lock] = {}
+
+
+def presence(db: Database, data_dir: Path, dataset: DatasetInfo) -> SitePresence:
+    """The carried-sites index of an omics dataset (`lifebank.omics.site_presence`), built once per process
+    and per (database, store, dataset, batches): committed batch files never change, a new batch is a new key."""
+    key = (db.url, str(data_dir), dataset.name, dataset.version)
+    found = _presence.get(key)
+    if found is not None:
+        return found
+    with _links_lock:
+        lock = _presence_locks.setdefault(key, Lock())
+    with lock:  # one build per key; the others wait for it
+        found = _presence.get(key)
+        if found is None:
+            found = site_presence.build(omics.variant_store(data_dir), omics.batch_refs(db, dataset.name))
+            with _links_lock:
+                for old in [k for k in _presence if k[:3] == key[:3]]:  # an earlier version of the dataset
+                    del _presence[old]
+                _presence[key] = found
+    return found
+
+
+def _plain_range(request: BeaconRequest) -> bool:
+    """A range query without bases or type: every carried site overlapping the range answers it."""
+    coords = request.coordinates
+    return (coords is not None and coords.kind == "range" and not coords.reference_bases
+            and not coords.alternate_bases and not coords.variant_type)
+
+
+def variant_keys(db: Database, data_dir: Path, request: BeaconRequest,
+                 dataset: DatasetInfo) -> list[tuple[str, int, str, str]]:
+    """(contig, POS, REF, ALT) of the dataset's carried sites answering the request, from the presence index
+    (the same answers as `variants`, without reading the store's files)."""
+    index = presence(db, data_dir, dataset)
+    coords = request.coordinates
+    found: list[tuple[str, int, str, str]] = []
+    for region in variant_regions(db, request, dataset.name):
+        sites = index.sites(region.chrom, region.start, region.end)
+        if coords is not None and not _plain_range(request):
+            sites = [s for s in sites if coords.matches(s[1], s[2], s[3])]
+        found += sites
+    return list(dict.fromkeys(found))
+
+
+def variant_count(db: Database, data_dir: Path, request: BeaconRequest, dataset: DatasetInfo) -> int:
+    """How many of the dataset's carried sites answer the request (a plain range: counted without a list)."""
+    if _plain_range(request):
+        coords = request.coordinates
+        assert coords is not None
+        start, end = coords.region
+        return presence(db, data_dir, dataset).count(coords.reference_name, start, end)
+    return len(variant_keys(db, data_dir, request, dataset))
 
 
 def carriers(db: Database, data_dir: Path, dataset: str, hits: list[VariantHit]) -> dict[tuple[str, int, str, str],

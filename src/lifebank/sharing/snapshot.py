@@ -1,0 +1,93 @@
+"""What Beacon answers rest on, kept in the process until the bank changes.
+
+Settings, security levels, the dataset list, record grants and the participant sets of each filter are read
+once and kept; every Beacon request first asks the ledger whether anything changed since (one indexed range
+read over the events appended since the last look). Every write of LifeBank appends a ledger event in its own
+transaction, and the ledger's head row is locked until that transaction commits, so sequence numbers become
+visible in order: an event other than a Beacon query numbered above the last one seen means the bank
+changed (a consent withdrawn, a tube used up, a level or a grant changed, a batch imported), and the
+kept values are dropped. A withdrawn consent thus still leaves a DUO filter's answer at once, in every
+worker. Beacon query events (`beacon.query`, written in batches by `query_log`) do not change any answer and
+do not drop anything.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from sqlalchemy import case, func, select
+
+from lifebank.audit.models import LedgerEvent
+from lifebank.db.engine import Database
+
+QUERY_ACTION = "beacon.query"
+MAX_ENTRIES = 4096  # kept values per generation (filter combinations are few; a flood of distinct ones is cut)
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class _Snapshot:
+    seen: int = -1        # highest ledger sequence number looked at
+    generation: int = -1  # highest sequence number of an event that changes answers
+    values: dict[Hashable, Any] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+_snapshots: weakref.WeakKeyDictionary[Database, _Snapshot] = weakref.WeakKeyDictionary()
+_snapshots_lock = threading.Lock()
+
+
+def _snapshot(db: Database) -> _Snapshot:
+    with _snapshots_lock:
+        snap = _snapshots.get(db)
+        if snap is None:
+            snap = _snapshots[db] = _Snapshot()
+        return snap
+
+
+def refresh(db: Database) -> None:
+    """Look at the ledger events appended since the last look; drop the kept values if the bank changed."""
+    snap = _snapshot(db)
+    with db.engine.connect() as conn:
+        if snap.seen < 0:
+            last = conn.execute(select(func.max(LedgerEvent.seq))).scalar()
+            newest, changed = last or 0, last or 0
+        else:
+            newest, changed = conn.execute(
+                select(func.max(LedgerEvent.seq),
+                       func.max(case((LedgerEvent.action != QUERY_ACTION, LedgerEvent.seq))))
+                .where(LedgerEvent.seq > snap.seen)).one()
+    with snap.lock:
+        if newest is not None and newest > snap.seen:
+            snap.seen = newest
+        if changed is not None and changed > snap.generation:
+            snap.generation = changed
+            snap.values = {}
+
+
+def forget(db: Database) -> None:
+    """Drop what is kept for this database (a write of this process that answers must see at once)."""
+    snap = _snapshot(db)
+    with snap.lock:
+        snap.values = {}
+
+
+def kept(db: Database, key: Hashable, compute: Callable[[], T]) -> T:
+    """The value kept under `key` for the bank as it is now (computed once per change of the bank).
+
+    Callers must treat the value as read-only: it is shared by every request of the process."""
+    snap = _snapshot(db)
+    values = snap.values
+    if key in values:
+        return values[key]  # type: ignore[no-any-return]
+    value = compute()
+    with snap.lock:
+        if snap.values is values:  # the bank did not change while computing
+            if len(values) >= MAX_ENTRIES:
+                values.clear()
+            values[key] = value
+    return value
