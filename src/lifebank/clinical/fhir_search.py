@@ -114,8 +114,16 @@ def search_records(db: Database, rtype: str, params: dict[str, list[str]], *, li
     """(total, resources) of one page of a Condition/Observation/... search."""
     query = select(*RECORD_COLUMNS, ClinPatient.participant_code).join(
         ClinPatient, ClinPatient.id == ClinRecord.patient_id).where(ClinRecord.kind.in_(KINDS_OF_TYPE[rtype]))
-    for subject in params.get("subject", []) + params.get("patient", []):
-        query = query.where(ClinPatient.participant_code == participant_of(db, subject))
+    subjects = params.get("subject", []) + params.get("patient", [])
+    if subjects:
+        # The subject's own patient rows first, then its records by patient_id: the planner then walks the
+        # (patient_id, code, system, kind, start) index instead of every record of the code across patients.
+        codes = {participant_of(db, subject) for subject in subjects}
+        own: list[int] = []
+        if len(codes) == 1:  # several subjects must all hold: two different participants match nothing
+            with db.session() as session:
+                own = list(session.scalars(select(ClinPatient.id).where(ClinPatient.participant_code.in_(codes))))
+        query = query.where(ClinRecord.patient_id.in_(own))
     for code in params.get("code", []):
         system, bar, value = code.rpartition("|")
         query = query.where(ClinRecord.code.in_(value.split(",")))

@@ -39,7 +39,7 @@ class ClinRecord(Base):
         UniqueConstraint("origin", "source_type", "source_id", name="uq_clin_record_source"),
         Index("ix_clin_record_patient_kind_start", "patient_id", "kind", "start"),
         Index("ix_clin_record_kind_code", "kind", "code", "system"),
-        Index("ix_clin_record_patient_code", "patient_id", "code"),
+        Index("ix_clin_record_patient_code_system", "patient_id", "code", "system", "kind", "start"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
