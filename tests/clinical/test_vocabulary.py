@@ -68,6 +68,13 @@ def test_diagnosis_with_descendants_age_and_lab(db, bank_participants):
                                                            max_age=59)) == {"P0002"}
     assert participants_with_clinical(db, ClinicalCriteria(diagnosis="126906006", descendants=True, lab_code="2857-1",
                                                            lab_comparator=">", lab_value=4.0)) == {"P0001"}
+    # among: only these candidates are checked (a cohort's carriers); every criterion still holds
+    assert participants_with_clinical(db, tree, among={"P0002", "P0003", "P9999"}) == {"P0002"}
+    assert participants_with_clinical(db, tree, among=set()) == set()
+    assert participants_with_clinical(db, ClinicalCriteria(), among={"P0003", "P9999"}) == {"P0003"}
+    assert participants_with_clinical(db, ClinicalCriteria(diagnosis="399068003", descendants=True, lab_code="2857-1",
+                                                           lab_comparator="<", lab_value=4.0),
+                                      among={"P0001", "P0002"}) == {"P0002"}
 
 
 def test_unknown_codes_are_flagged_not_refused(db, bank_participants):

@@ -208,3 +208,45 @@ def test_clinical_criteria_combine_with_consent_specimens_and_genotype(db, linke
         service.preview_cohort(db, linked, CohortCriteria.from_dict({"lab_value": "4"}))
     with pytest.raises(ValidationFailed):
         CohortCriteria.from_dict({"diagnosis": "1", "min_age_at_diagnosis": "old"})
+
+
+@pytest.mark.parametrize(("region", "options"), [
+    ("1:1-1000", {}), ("1:10-10", {"position": 10}), ("1:10-10", {"position": 10, "ref": "CT", "alt": "C"}),
+    ("1:10-10", {"position": 10, "ref": "CT", "alt": "G"}), ("1:15-35", {"max_af": 0.3}), ("1:11-11", {}),
+    ("2:1-1000", {}), ("2:1-4", {}), ("1:1-1000", {"max_af": 0.01}), ("chr1:1-1000", {})])
+def test_cohort_carriers_are_the_stores_carriers(db, linked, region, options):
+    """`omics.carriers` (site index, one NumPy reduction, cached) answers what the store's row listing does,
+    on the edge VCF: multi-allelic sites, half calls (./1), haploid calls, a deletion spanning a boundary."""
+    from lifebank.omics import carriers
+    from lifebank.omics.regions import parse_region
+
+    store = service.variant_store(linked)
+    refs = service.batch_refs(db, "edge")
+    reg = parse_region(region)
+    expected = store.carriers(refs, reg, **options)
+    assert carriers.carriers(store, refs, reg, **options) == expected
+    assert carriers.carriers(store, refs, reg, **options) == expected  # the cached answer
+    if region == "1:1-1000" and not options:
+        assert expected == {"s1", "s2", "s3", "s4", "s5", "s6"}
+
+
+def test_cohort_carriers_cache_sees_a_new_batch(db, linked, tmp_path, monkeypatch):
+    """A cached answer is keyed by the committed batch list: a second batch's carriers are found at once; long
+    regions are read in windows (a site overlapping two windows counts once)."""
+    from lifebank.omics import carriers
+    from lifebank.omics.regions import parse_region
+
+    monkeypatch.setattr(carriers, "WINDOW_BP", 7)
+    store = service.variant_store(linked)
+    region = parse_region("1:1-1000")
+    before = carriers.carriers(store, service.batch_refs(db, "edge"), region)
+    assert before == store.carriers(service.batch_refs(db, "edge"), region)
+    second = tmp_path / "second.vcf"
+    second.write_text("##fileformat=VCFv4.2\n##contig=<ID=1,length=1000>\n"
+                      "##FORMAT=<ID=GT,Number=1,Type=String,Description=\"Genotype\">\n"
+                      "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tn1\tn2\n"
+                      "1\t500\t.\tA\tG\t.\tPASS\t.\tGT\t0/1\t0/0\n")
+    service.import_vcf(db, linked, second, dataset="edge", actor=ACTOR)
+    after = carriers.carriers(store, service.batch_refs(db, "edge"), region)
+    assert after == before | {"n1"}
+    assert after == store.carriers(service.batch_refs(db, "edge"), region)

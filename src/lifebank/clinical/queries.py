@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import and_, extract, select
+from sqlalchemy import and_, extract, intersect, select
 
+from lifebank.clinical import _store
 from lifebank.clinical.codes import SYSTEM_VOCABULARIES, VOCABULARY_SYSTEMS, system_uri
 from lifebank.clinical.criteria import ClinicalCriteria
 from lifebank.clinical.models import ClinConcept, ClinConceptAncestor, ClinPatient, ClinRecord
@@ -29,16 +31,15 @@ def descendant_codes(session: Any, system: str | None, code: str) -> set[tuple[s
     return found
 
 
-def participants_with_clinical(db: Database, criteria: ClinicalCriteria) -> set[str]:
+def participants_with_clinical(db: Database, criteria: ClinicalCriteria,
+                               among: Collection[str] | None = None) -> set[str]:
+    """Codes of participants meeting every criterion (only those in `among` when given).
+
+    One statement: each criterion is a query of participant codes and the database intersects them
+    (`INTERSECT`), so only the answer travels back, not every participant with a common lab test."""
     with db.session() as session:
-        result: set[str] | None = None
-
-        def narrow(query: Any) -> None:
-            nonlocal result
-            codes = set(session.scalars(query.distinct()))
-            result = codes if result is None else result & codes
-
         base = select(ClinPatient.participant_code).join(ClinRecord, ClinRecord.patient_id == ClinPatient.id)
+        parts: list[Any] = []
         if criteria.diagnosis:
             system = system_uri(criteria.diagnosis_system) if criteria.diagnosis_system else None
             if criteria.descendants:
@@ -55,17 +56,26 @@ def participants_with_clinical(db: Database, criteria: ClinicalCriteria) -> set[
                     query = query.where(age >= criteria.min_age)
                 if criteria.max_age is not None:
                     query = query.where(age <= criteria.max_age)
-            narrow(query)
+            parts.append(query)
         if criteria.lab_code:
             op = getattr(ClinRecord.value_num, _OPS[criteria.lab_comparator or "="])
-            narrow(base.where(ClinRecord.kind == "measurement", ClinRecord.code == criteria.lab_code.strip(),
-                              and_(ClinRecord.value_num.is_not(None), op(criteria.lab_value))))
+            parts.append(base.where(ClinRecord.kind == "measurement", ClinRecord.code == criteria.lab_code.strip(),
+                                    and_(ClinRecord.value_num.is_not(None), op(criteria.lab_value))))
         if criteria.medication:
-            narrow(base.where(ClinRecord.kind.in_(("medication", "immunization")),
-                              ClinRecord.code == criteria.medication.strip()))
-        if result is None:
-            result = set(session.scalars(select(ClinPatient.participant_code).distinct()))
-        return result
+            parts.append(base.where(ClinRecord.kind.in_(("medication", "immunization")),
+                                    ClinRecord.code == criteria.medication.strip()))
+        if not parts:
+            parts.append(select(ClinPatient.participant_code))
+        wanted = sorted(set(among)) if among is not None else None
+        if wanted is not None and not wanted:
+            return set()
+        found: set[str] = set()
+        # a cohort's candidates (carriers of a variant) are few; a long list is checked in chunks
+        for chunk in ([None] if wanted is None else _store.chunks(wanted)):
+            queries = [q if chunk is None else q.where(ClinPatient.participant_code.in_(chunk)) for q in parts]
+            statement = queries[0].distinct() if len(queries) == 1 else intersect(*queries)
+            found.update(session.scalars(statement))
+        return found
 
 
 def clinical_timeline(db: Database, participant_code: str) -> list[dict[str, Any]]:

@@ -23,6 +23,7 @@ from lifebank.db.engine import Database
 from lifebank.errors import Conflict, NotFound, ValidationFailed
 from lifebank.messages import N_, Msg, label, register_labels
 from lifebank.omics import biobank_link
+from lifebank.omics.carriers import carriers
 from lifebank.omics.models import Cohort, CohortMember, OmicsBatch, OmicsDataset, OmicsSample
 from lifebank.omics.regions import Region, parse_region
 from lifebank.omics.service import (
@@ -184,7 +185,7 @@ class CohortMemberView:
     vcf_samples: tuple[str, ...]
 
 
-def _carriers(db: Database, data_dir: Path, criteria: CohortCriteria) -> set[str]:
+def _carriers(db: Database, data_dir: Path, criteria: CohortCriteria) -> frozenset[str]:
     store = variant_store(data_dir)
     refs = batch_refs(db, criteria.dataset)
     if criteria.max_af is not None and not 0 < criteria.max_af <= 1:
@@ -197,38 +198,28 @@ def _carriers(db: Database, data_dir: Path, criteria: CohortCriteria) -> set[str
             raise ValidationFailed("variant {variant!r} is not CHR:POS or CHR:POS:REF:ALT", variant=criteria.variant)
         pos = int(parts[1].replace(",", ""))
         ref, alt = (parts[2], parts[3]) if len(parts) == 4 else (None, None)
-        found |= store.carriers(refs, Region(parts[0], pos, pos), max_af=criteria.max_af, position=pos,
-                                ref=ref, alt=alt)
+        found |= carriers(store, refs, Region(parts[0], pos, pos), max_af=criteria.max_af, position=pos,
+                          ref=ref, alt=alt)
     if criteria.gene is not None:
         check_gene_build(db, criteria.dataset)
         grch38 = [r for r in refs if is_grch38(db, r.dataset)]
         for reg in gene_regions(criteria.gene):
-            found |= store.carriers(grch38, reg, max_af=criteria.max_af)
+            found |= carriers(store, grch38, reg, max_af=criteria.max_af)
     if criteria.region is not None:
-        found |= store.carriers(refs, parse_region(criteria.region), max_af=criteria.max_af)
-    return found
+        found |= carriers(store, refs, parse_region(criteria.region), max_af=criteria.max_af)
+    return frozenset(found)
 
 
 def preview_cohort(db: Database, data_dir: Path, criteria: CohortCriteria) -> list[CohortMemberView]:
     """Members meeting every criterion: participants (with their linked VCF samples), or VCF samples alone
-    when only a genotype condition is given (samples not linked to a participant are kept, never dropped)."""
+    when only a genotype condition is given (samples not linked to a participant are kept, never dropped).
+
+    The genotype condition is answered first (a set of samples, cached per batch list and region by
+    `omics.carriers`): its carriers' participants are the only candidates the clinical criteria are then
+    checked for, and when none carries, the other criteria are not asked at all."""
     if not (criteria.has_participant_filter or criteria.has_specimen_filter or criteria.has_genotype_filter
             or criteria.has_clinical_filter):
         raise ValidationFailed("give at least one criterion")
-    participants: set[str] | None = None
-    if criteria.has_participant_filter:
-        participants = biobank_link.participants_matching(db, consent_code=criteria.consent_code, sex=criteria.sex,
-                                                          site=criteria.site)
-    if criteria.has_specimen_filter:
-        with_specimens = biobank_link.participants_with_specimens(
-            db, specimen_type=criteria.specimen_type, status=criteria.specimen_status or "available",
-            min_quantity=criteria.min_quantity)
-        participants = with_specimens if participants is None else participants & with_specimens
-    if criteria.has_clinical_filter:
-        from lifebank.clinical import participants_with_clinical
-
-        clinical = participants_with_clinical(db, criteria.clinical())
-        participants = clinical if participants is None else participants & clinical
     with db.session() as session:
         query = select(OmicsSample.vcf_sample, OmicsSample.participant_code).join(OmicsBatch).join(OmicsDataset)
         if criteria.dataset is not None:
@@ -239,9 +230,11 @@ def preview_cohort(db: Database, data_dir: Path, criteria: CohortCriteria) -> li
     for vcf_sample, participant in sample_rows:
         if participant:
             samples_of.setdefault(participant, []).append(vcf_sample)
+    carriers: frozenset[str] | None = None
+    candidates: set[str] | None = None
     if criteria.has_genotype_filter:
         carriers = _carriers(db, data_dir, criteria)
-        if participants is None:
+        if not (criteria.has_participant_filter or criteria.has_specimen_filter or criteria.has_clinical_filter):
             owner = dict(sample_rows)
             by_member: dict[str | None, list[str]] = {}
             members = []
@@ -252,9 +245,26 @@ def preview_cohort(db: Database, data_dir: Path, criteria: CohortCriteria) -> li
                     members.append(CohortMemberView(None, (sample,)))
             members += [CohortMemberView(p, tuple(s)) for p, s in by_member.items()]
             return sorted(members, key=lambda m: (m.participant or "", m.vcf_samples))
-        participants = {p for p in participants if set(samples_of.get(p, ())) & carriers}
-        return [CohortMemberView(p, tuple(sorted(set(samples_of[p]) & carriers))) for p in sorted(participants)]
+        candidates = {p for p, samples in samples_of.items() if not carriers.isdisjoint(samples)}
+        if not candidates:
+            return []
+    participants: set[str] | None = candidates
+    if criteria.has_clinical_filter:
+        from lifebank.clinical import participants_with_clinical
+
+        participants = participants_with_clinical(db, criteria.clinical(), among=candidates)
+    if criteria.has_participant_filter and participants != set():
+        matching = biobank_link.participants_matching(db, consent_code=criteria.consent_code, sex=criteria.sex,
+                                                      site=criteria.site)
+        participants = matching if participants is None else participants & matching
+    if criteria.has_specimen_filter and participants != set():
+        with_specimens = biobank_link.participants_with_specimens(
+            db, specimen_type=criteria.specimen_type, status=criteria.specimen_status or "available",
+            min_quantity=criteria.min_quantity)
+        participants = with_specimens if participants is None else participants & with_specimens
     assert participants is not None
+    if carriers is not None:
+        return [CohortMemberView(p, tuple(sorted(set(samples_of[p]) & carriers))) for p in sorted(participants)]
     return [CohortMemberView(p, tuple(sorted(samples_of.get(p, ())))) for p in sorted(participants)]
 
 
