@@ -155,6 +155,11 @@ def test_parallel_validation_of_a_large_file_reports_the_same_problems(monkeypat
     parallel = fhir_read.read_fhir_text("big.ndjson", text)
     assert [(e.line, e.column) for e in parallel.errors] == [(e.line, e.column) for e in serial.errors] == [
         (8, "Condition.onsetDateTime"), (22, "Condition.clinicalStatus.coding[0].code"), (31, "-")]
+    assert not parallel.entries and not serial.entries  # a rejected file keeps no rows
     good = fhir_read.read_fhir_text("big.ndjson", ndjson(*resources[:5]))
     monkeypatch.setattr(fhir_read, "PARALLEL_MIN", 3)
-    assert fhir_read.read_fhir_text("big.ndjson", ndjson(*resources[:5])).resources == good.resources
+    monkeypatch.setattr(fhir_read, "SLICE_MIN", 2)  # several slices, gathered in line order
+    parallel_good = fhir_read.read_fhir_text("big.ndjson", ndjson(*resources[:5]))
+    assert parallel_good.entries == good.entries and len(good.entries) == 5
+    assert [where for where, *_rest in good.entries] == [1, 2, 3, 4, 5]
+    assert parallel_good.counts == good.counts == {"Condition": 5}

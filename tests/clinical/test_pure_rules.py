@@ -20,7 +20,7 @@ from lifebank.clinical.timeline import Event, timeline_svg
 @given(st.text(max_size=300))
 def test_any_text_is_read_or_named_never_crashes(text):
     result = read_fhir_text("fuzz.ndjson", text)
-    assert result.resources or result.errors
+    assert result.counts or result.errors
     for error in result.errors:
         assert error.message().render()
 
@@ -30,7 +30,7 @@ def test_any_text_is_read_or_named_never_crashes(text):
                        st.one_of(st.text(max_size=12), st.integers(), st.none()), max_size=5))
 def test_any_json_object_is_validated_or_named(obj):
     result = read_fhir_text("fuzz.json", json.dumps(obj))
-    assert bool(result.resources) != bool(result.errors)
+    assert bool(result.counts) != bool(result.errors)
 
 
 @given(st.integers(min_value=0, max_value=10**6), st.text(max_size=12))
@@ -77,3 +77,73 @@ def test_bindings_and_references():
     assert reference_target("http://x.org/fhir/Patient/7", {}) == ("Patient", "7")
     assert reference_target("Organization?identifier=a|b", {}) is None
     assert system_uri("SNOMED") == "http://snomed.info/sct"
+
+
+def _shared_resources() -> list[dict]:
+    from shared_data import SHARED_DATA
+
+    folder = SHARED_DATA / "clinical" / "fhir_r4_bulk_ndjson_10pt"
+    found = []
+    for path in sorted(folder.glob("*.ndjson")):
+        found += [json.loads(line) for line in path.read_text().splitlines()[:3] if line.strip()]
+    return found
+
+
+def _element_paths(node, path=()):
+    """Paths of every dict element inside a resource (the elements the memo may answer)."""
+    if isinstance(node, dict):
+        if path:
+            yield path
+        for key, value in node.items():
+            yield from _element_paths(value, (*path, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _element_paths(value, (*path, index))
+
+
+SHARED = _shared_resources()
+JUNK = st.one_of(st.none(), st.integers(-3, 3), st.floats(allow_nan=False), st.booleans(), st.text(max_size=8),
+                 st.just("2015-02-30"), st.just([None]), st.just({}), st.just([{"system": 1}]))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(0, 10**6), st.integers(0, 10**6), st.sampled_from(["replace", "add", "drop"]), JUNK)
+def test_element_memo_gives_the_librarys_answer(pick, where, how, junk):
+    """Mutate one element of a shared Synthea resource: validation with the element memo (warm with the
+    unmutated resources) succeeds or fails exactly as fhir.resources alone does, with the same errors."""
+    import copy
+
+    from pydantic import ValidationError
+
+    from lifebank.clinical import fhir_validate
+
+    assert fhir_validate.MEMO_INSTALLED
+    resource = copy.deepcopy(SHARED[pick % len(SHARED)])
+    paths = list(_element_paths(resource))
+    if paths:
+        path = paths[where % len(paths)]
+        parent = resource
+        for step in path[:-1]:
+            parent = parent[step]
+        element = parent[path[-1]]
+        if how == "replace":
+            parent[path[-1]] = junk
+        elif how == "add":
+            element["unexpectedField" if where % 2 else next(iter(element), "x")] = junk
+        elif element:
+            element.pop(next(iter(element)))
+
+    def answer() -> object:
+        try:
+            fhir_validate.validate(resource["resourceType"], copy.deepcopy(resource))
+        except ValidationError as exc:
+            return [(e["loc"], e["msg"]) for e in exc.errors()]
+        return "valid"
+
+    fhir_validate.set_memo(False)
+    plain = answer()
+    fhir_validate.set_memo(True)
+    for other in SHARED:
+        fhir_validate.validate(other["resourceType"], copy.deepcopy(other))
+    assert answer() == plain
+    assert answer() == plain  # and again, with whatever the first call remembered

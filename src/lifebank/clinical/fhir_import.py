@@ -21,8 +21,8 @@ from typing import Any
 from lifebank import biobank
 from lifebank.audit import service as ledger
 from lifebank.clinical import _store
-from lifebank.clinical.fhir_map import patient_row, record_row, reference_target, subject_of
-from lifebank.clinical.fhir_read import STORED_TYPES, FhirFile, read_fhir_text
+from lifebank.clinical.fhir_map import reference_target
+from lifebank.clinical.fhir_read import FhirFile, read_fhir_text
 from lifebank.clinical.models import ClinImport
 from lifebank.clinical.vocabulary_check import unknown_codes
 from lifebank.db.engine import Database
@@ -38,25 +38,22 @@ def _resolve(db: Database, out: FhirFile, create: bool) -> tuple[list[dict[str, 
                                                                     list[dict[str, Any]]]:
     """Patients and records of the file with their references checked; participants to create."""
     patients: list[dict[str, Any]] = []
-    records: list[tuple[int, dict[str, Any], str | None]] = []
+    records: list[tuple[int, dict[str, Any], tuple[str, str] | None, tuple[str, str] | None]] = []
     encounter_ids: set[str] = set()
-    for where, resource in out.resources:
-        rtype = resource["resourceType"]
+    full_urls = out.full_urls
+    for where, rtype, row, subject, encounter in out.entries:
         if rtype == "Patient":
-            patients.append({**patient_row(resource), "_where": where})
-        elif rtype in STORED_TYPES:
-            row = record_row(resource)
-            row["_where"] = where
-            if rtype == "Encounter":
-                encounter_ids.add(row["source_id"])
-            records.append((where, row, (resource.get("encounter") or resource.get("context") or {})
-                            .get("reference") if rtype != "Encounter" else None))
-            row["_subject"] = subject_of(resource)
+            patients.append({**row, "_where": where})
+            continue
+        if rtype == "Encounter":
+            encounter_ids.add(row["source_id"])
+        records.append((where, row, reference_target(subject, full_urls), reference_target(encounter, full_urls)))
     in_file_patients = {p["source_id"] for p in patients}
     with db.session() as session:
-        stored = _store.existing_patients(session, "fhir", {p["source_id"] for p in patients} | {
-            t[1] for _w, r, _e in records if (t := reference_target(r["_subject"], out.full_urls))})
-        wanted_encounters = {t[1] for _w, _r, e in records if (t := reference_target(e, out.full_urls))}
+        # one lookup per file (in chunks) of the references the file does not resolve itself
+        stored = _store.existing_patients(session, "fhir", in_file_patients | {
+            t[1] for _w, _r, t, _e in records if t is not None and t[1] not in in_file_patients})
+        wanted_encounters = {e[1] for _w, _r, _t, e in records if e is not None}
         stored_encounters = _store.existing_record_ids(session, "fhir", "Encounter", wanted_encounters - encounter_ids)
     # Participants: an identifier's code must exist in the biobank; no code -> stored link or created.
     to_create: list[dict[str, Any]] = []
@@ -79,8 +76,7 @@ def _resolve(db: Database, out: FhirFile, create: bool) -> tuple[list[dict[str, 
         patient["participant_code"] = code or _store.derived_participant_code("fhir", patient["source_id"])
         to_create.append(patient)
     rows = []
-    for where, row, encounter in records:
-        target = reference_target(row.pop("_subject"), out.full_urls)
+    for where, row, target, enc in records:
         if target is None or target[0] != "Patient":
             out.error(where, f"{row['source_type']}.subject", Msg("the subject must reference a Patient"))
             continue
@@ -90,7 +86,6 @@ def _resolve(db: Database, out: FhirFile, create: bool) -> tuple[list[dict[str, 
                                                                   reference=f"Patient/{target[1]}"))
             continue
         row["_patient"] = target[1]
-        enc = reference_target(encounter, out.full_urls)
         if enc is not None:
             if enc[1] not in encounter_ids and enc[1] not in stored_encounters:
                 out.error(where, f"{row['source_type']}.encounter",
@@ -124,7 +119,7 @@ def import_fhir_text(db: Database, name: str, text: str, *, actor: str,
     if out.errors:
         raise RowsRejected(Msg("FHIR file {file}", file=name), out.errors)
     _create_participants(db, to_create, actor)
-    counts = Counter(resource["resourceType"] for _where, resource in out.resources)
+    counts = out.counts
     result = {"file": name, "format": out.fmt, "resources": dict(sorted(counts.items())),
               "stored": len(rows) + len(patients),
               "participants_created": len(to_create)}
@@ -136,7 +131,6 @@ def import_fhir_text(db: Database, name: str, text: str, *, actor: str,
             ids.update({sid: pk for sid, (pk, _c) in _store.existing_patients(session, "fhir", missing).items()})
         for row in rows:
             row["patient_id"] = ids[row.pop("_patient")]
-            del row["_where"]
         _store.replace_records(session, "fhir", rows)
         result["unknown_codes"] = unknown_codes(session, rows)
         session.add(ClinImport(file_name=name[:500], sha256=hashlib.sha256(text.encode()).hexdigest(),

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
 from lifebank.clinical.codes import binding_problems
+from lifebank.clinical.fhir_map import patient_row, record_row, subject_of
+from lifebank.clinical.fhir_validate import validate
 from lifebank.errors import RowError
 from lifebank.messages import Msg
 
@@ -26,6 +28,7 @@ from lifebank.messages import Msg
 # MAX_WORKERS); smaller files are not worth the start-up.
 PARALLEL_MIN = 20_000
 MAX_WORKERS = 4
+SLICE_MIN = 1000  # lines a worker gets at least at a time
 # Resource types this domain stores (as clinical records or patients).
 STORED_TYPES = frozenset({"Patient", "Condition", "Observation", "Procedure", "Encounter", "MedicationRequest",
                           "MedicationStatement", "MedicationAdministration", "Immunization"})
@@ -57,19 +60,38 @@ class LineError(RowError):
         return Msg("line {line}, {path}: {reason}", line=self.line, path=self.column, reason=self.reason)
 
 
+# One stored resource of a file, already mapped to this domain's row (`fhir_map`): where it was (line or entry),
+# its type, the row (a patient or a clinical record), and its subject and encounter references as sent.
+Entry = tuple[int, str, dict[str, Any], str | None, str | None]
+
+
 @dataclass(slots=True)
 class FhirFile:
-    """The validated resources of one file, each with where it was (line or entry) and its Bundle fullUrl."""
+    """The validated resources of one file: the stored ones as rows (`entries`), every type counted, Bundle
+    fullUrls, and every problem found. The parsed resources themselves are not kept (a large file's dicts
+    would be most of an import's memory)."""
 
     name: str
     fmt: str  # fhir-bundle | fhir-ndjson | fhir-resource
-    resources: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    entries: list[Entry] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)
     full_urls: dict[str, tuple[str, str]] = field(default_factory=dict)  # fullUrl -> (type, id)
     errors: list[RowError] = field(default_factory=list)
 
     def error(self, where: int, path: str, reason: Msg) -> None:
         cls = EntryError if self.fmt == "fhir-bundle" else LineError
         self.errors.append(cls(where, path, reason))
+
+    def add(self, where: int, resource: dict[str, Any]) -> None:
+        """Count a validated resource and keep its row if this domain stores its type."""
+        rtype = resource["resourceType"]
+        self.counts[rtype] += 1
+        if rtype == "Patient":
+            self.entries.append((where, rtype, patient_row(resource), None, None))
+        elif rtype in STORED_TYPES:
+            encounter = None if rtype == "Encounter" else (
+                resource.get("encounter") or resource.get("context") or {}).get("reference")
+            self.entries.append((where, rtype, record_row(resource), subject_of(resource), encounter))
 
 
 def _pydantic_path(rtype: str, loc: tuple[Any, ...]) -> str:
@@ -93,7 +115,7 @@ def check_resource(out: FhirFile, where: int, resource: Any) -> bool:
                                     type=rtype, types=", ".join(sorted(STORED_TYPES))))
         return False
     try:
-        get_fhir_model_class(rtype).model_validate(resource)
+        validate(rtype, resource)
     except ValidationError as exc:
         for problem in exc.errors()[:5]:
             out.error(where, _pydantic_path(rtype, tuple(problem["loc"])),
@@ -134,12 +156,23 @@ def read_fhir_text(name: str, text: str) -> FhirFile:
             return _read_bundle(name, document)
         out = FhirFile(name, "fhir-resource")
         if check_resource(out, 1, document):
-            out.resources.append((1, document))
+            out.add(1, document)
         return out
     out = FhirFile(name, "fhir-ndjson")
     lines = list(_json_lines(text))
     if len(lines) >= PARALLEL_MIN and (os.cpu_count() or 1) > 1:
-        return _read_ndjson_in_parallel(out, lines)
+        _read_ndjson_in_parallel(out, lines)
+    else:
+        _check_lines(out, lines)
+    if not out.counts and not out.errors:
+        out.error(1, "-", Msg("the file holds no FHIR resource"))
+    if out.errors:  # rejected whole: no row of it is kept
+        out.entries.clear()
+    return out
+
+
+def _check_lines(out: FhirFile, lines: Sequence[tuple[int, str]]) -> FhirFile:
+    """Parse, validate and map NDJSON lines into `out` (each line parsed once; a bad one named)."""
     for number, line in lines:
         try:
             resource = json.loads(line)
@@ -147,40 +180,42 @@ def read_fhir_text(name: str, text: str) -> FhirFile:
             out.error(number, "-", Msg("not JSON: {detail}", detail=exc.msg))
             continue
         if check_resource(out, number, resource):
-            out.resources.append((number, resource))
-    if not out.resources and not out.errors:
-        out.error(1, "-", Msg("the file holds no FHIR resource"))
+            out.add(number, resource)
     return out
 
 
-def _check_lines(lines: list[tuple[int, str]]) -> list[RowError]:
-    """The problems of a slice of NDJSON lines (run in a worker process: only the errors travel back)."""
-    out = FhirFile("", "fhir-ndjson")
-    for number, line in lines:
-        try:
-            resource = json.loads(line)
-        except json.JSONDecodeError as exc:
-            out.error(number, "-", Msg("not JSON: {detail}", detail=exc.msg))
-            continue
-        check_resource(out, number, resource)
-    return out.errors
+# The lines of the file being validated in parallel: forked workers inherit them, so a slice travels to its
+# worker as two numbers, not as text to pickle.
+_LINES: list[tuple[int, str]] = []
 
 
-def _read_ndjson_in_parallel(out: FhirFile, lines: list[tuple[int, str]]) -> FhirFile:
+def _check_slice(bounds: tuple[int, int]) -> tuple[list[RowError], list[Entry], Counter[str]]:
+    """Worker: the problems, rows and type counts of one slice of `_LINES` (rows only while it has no problem:
+    a file with one is rejected whole, so its rows would travel back for nothing)."""
+    out = _check_lines(FhirFile("", "fhir-ndjson"), _LINES[bounds[0]:bounds[1]])
+    return out.errors, [] if out.errors else out.entries, out.counts
+
+
+def _read_ndjson_in_parallel(out: FhirFile, lines: list[tuple[int, str]]) -> None:
     """Validation is most of an import's work (pydantic models of every element): a large NDJSON file is
-    validated by one process per core, slices in order, while this process parses the lines for the rows."""
+    parsed, validated and mapped to rows by one forked process per core, slice by slice, in line order."""
+    global _LINES
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
     workers = min(os.cpu_count() or 1, MAX_WORKERS)
-    size = max(1000, len(lines) // (workers * 4))
-    slices = [lines[start:start + size] for start in range(0, len(lines), size)]
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork")) as pool:
-        for errors in pool.map(_check_lines, slices):
-            out.errors.extend(errors)
-    if not out.errors:
-        out.resources = [(number, json.loads(line)) for number, line in lines]
-    return out
+    size = max(SLICE_MIN, len(lines) // (workers * 8))
+    _LINES = lines
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork")) as pool:
+            for errors, entries, counts in pool.map(_check_slice, [(start, start + size)
+                                                                   for start in range(0, len(lines), size)]):
+                out.errors.extend(errors)
+                if not out.errors:
+                    out.entries.extend(entries)
+                out.counts.update(counts)
+    finally:
+        _LINES = []
 
 
 def _read_bundle(name: str, bundle: dict[str, Any]) -> FhirFile:
@@ -195,7 +230,7 @@ def _read_bundle(name: str, bundle: dict[str, Any]) -> FhirFile:
             continue
         if not check_resource(out, index, resource):
             continue
-        out.resources.append((index, resource))
+        out.add(index, resource)
         if full_url := entry.get("fullUrl"):
             out.full_urls[full_url] = (resource["resourceType"], str(resource.get("id", "")))
     return out
