@@ -284,6 +284,30 @@ def _sample_owners(db: Database) -> list[tuple[str, str | None]]:
         return [tuple(r) for r in session.execute(select(OmicsSample.vcf_sample, OmicsSample.participant_code))]
 
 
+def validator_cost(folder: Path) -> None:
+    """The limit: fhir.resources R4B validation alone, µs per resource of CPU in a tight loop (json.loads done
+    before), without and with the element memo, on the generated resources and on the shared Synthea Bulk set."""
+    from lifebank.clinical import fhir_validate
+
+    shared = ROOT.parent / "shared" / "data" / "clinical" / "fhir_r4_bulk_ndjson_10pt"
+    sets = {"generated": [json.loads(line) for name in ("Patient", "Encounter", "Condition", "Observation",
+                                                        "Procedure")
+                          for line in (folder / f"{name}.000.ndjson").open().readlines()[:2000]]}
+    if shared.is_dir():
+        sets["shared_synthea"] = [json.loads(line) for path in sorted(shared.glob("*.ndjson"))
+                                  for line in path.read_text().splitlines() if line.strip()]
+    for name, docs in sets.items():
+        for memo in (False, True):
+            fhir_validate.set_memo(memo)
+            begin = time.process_time()
+            for doc in docs:
+                fhir_validate.validate(doc["resourceType"], doc)
+            cost = (time.process_time() - begin) / len(docs) * 1e6
+            print(f"validator_{name}_{'memo' if memo else 'plain'}: {cost:.0f} µs CPU a resource "
+                  f"({len(docs):,} resources, {1e6 / cost:,.0f} a CPU-second; {load()})")
+    fhir_validate.set_memo(True)
+
+
 class _NoBar:
     def __enter__(self):
         return lambda _n: None
@@ -313,6 +337,8 @@ def main() -> None:
     parser.add_argument("--resources", type=int, default=1_000_000)
     parser.add_argument("--postgres", default=None, help="a PostgreSQL server URL to run the same figures on")
     parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL figures only")
+    parser.add_argument("--validator-only", action="store_true",
+                        help="only the fhir.resources validation cost per resource (the import's limit)")
     args = parser.parse_args()
     patients = args.resources // 10
     with tempfile.TemporaryDirectory() as tmp:
@@ -323,6 +349,9 @@ def main() -> None:
         print(f"machine: {os.cpu_count()} cores, "
               f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.1f} GiB memory")
         print(f"load_average: {os.getloadavg()[0]:.2f}")
+        if args.validator_only:
+            validator_cost(folder)
+            return
         if not args.no_sqlite:
             run("sqlite", f"sqlite:///{tmp}/bench.db", f"sqlite:///{tmp}/peer.db", folder, resources, patients,
                 Path(tmp) / "data")
