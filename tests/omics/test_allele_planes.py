@@ -18,7 +18,7 @@ from lifebank.omics import direct_reads, layout, service
 from lifebank.omics.ingest import write_batch
 from lifebank.omics.models import OmicsFile
 from lifebank.omics.planes_read import AllelePlanes, hap_width
-from lifebank.omics.planes_write import PlaneWriter
+from lifebank.omics.planes_write import NO_ALLELES, PlaneWriter
 from lifebank.omics.queries import BatchRef, VariantStore
 from lifebank.omics.region_reads import count_alleles
 from lifebank.omics.regions import Region
@@ -37,12 +37,14 @@ def _write(path: Path, a1: np.ndarray, a2: np.ndarray, ploidy: np.ndarray, pos: 
     stored = ~((a1 == 0) & (a2 == implied_a2)) | extra_ref
     writer = PlaneWriter(path, n_samples)
     bounds = [0, *sorted(set(cuts)), n_sites]
+    alleles = [writer.site_alleles(np.stack([a1[i], a2[i]], axis=1) if ploidy[i] == 2 else a1[i][:, None])
+               if n_samples else NO_ALLELES for i in range(n_sites)]
     for first, last in zip(bounds[:-1], bounds[1:], strict=True):
         site, sample = np.nonzero(stored[first:last])
         writer.add_chunk(ploidy[first:last], pos[first:last], pos[first:last] + 1,
                          [f"A{i}" for i in range(first, last)], [f"C{i}" for i in range(first, last)],
-                         site.astype(np.int32), sample.astype(np.int32), a1[first:last][site, sample],
-                         a2[first:last][site, sample])
+                         alleles[first:last], site.astype(np.int32), sample.astype(np.int32),
+                         a1[first:last][site, sample], a2[first:last][site, sample])
     writer.close()
     return AllelePlanes.open(path)
 
@@ -108,8 +110,8 @@ def test_region_rows_are_the_overlapping_sites_in_file_order(tmp_path_factory, s
     path = tmp_path_factory.mktemp("rows") / "p.lbplanes"
     writer = PlaneWriter(path, 0)
     empty = np.empty(0, np.int32)
-    writer.add_chunk(np.full(len(pos), 2, np.int8), pos, end, ["A"] * len(pos), ["C"] * len(pos), empty, empty,
-                     empty.astype(np.int8), empty.astype(np.int8))
+    writer.add_chunk(np.full(len(pos), 2, np.int8), pos, end, ["A"] * len(pos), ["C"] * len(pos),
+                     [NO_ALLELES] * len(pos), empty, empty, empty.astype(np.int8), empty.astype(np.int8))
     writer.close()
     planes = AllelePlanes.open(path)
     stop = start + length

@@ -132,5 +132,6 @@ def test_the_commands_take_the_direct_path_and_print_the_service_output(db: Data
     for heavy in ("sqlalchemy", "pydantic_settings", "duckdb", "lifebank.omics.service", "lifebank.omics.models",
                   "pyarrow.compute", "pyarrow.dataset", "numpy.ma"):  # ~0.1 s of imports a one-shot read needs not
         assert heavy not in modules and heavy not in modules_query, heavy
+    assert "pyarrow" not in modules  # `omics af` counts from the allele planes: NumPy over mmap
     unknown, _ = probe(["omics", "af", "--region", "1:1-1000", "--dataset", "nope"], store)
     assert unknown.returncode == 1 and unknown.stderr.splitlines()[0] == "error: no omics dataset 'nope'"

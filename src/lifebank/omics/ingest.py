@@ -25,7 +25,7 @@ from lifebank.errors import ValidationFailed
 from lifebank.messages import Msg
 from lifebank.omics import layout
 from lifebank.omics.normalise import VECTOR_END, split_alleles, split_info
-from lifebank.omics.planes_write import PlaneWriter
+from lifebank.omics.planes_write import NO_ALLELES, PlaneWriter, SiteAlleles
 
 ProgressCallback = Callable[[int], None]
 INT32_MISSING = np.iinfo(np.int32).min
@@ -136,7 +136,7 @@ class _ChromWriter:
         self.rows = {"sites": 0, "genotypes": 0, "formats": 0, "planes": 0}
         # the allele planes (`planes_write`): sites since the last genotype flush, built on the writer thread
         self.planes = PlaneWriter(self.paths["planes"], n_samples)
-        self.plane_sites: dict[str, list] = {"ploidy": [], "pos": [], "end": [], "ref": [], "alt": []}
+        self.plane_sites: dict[str, list] = {"ploidy": [], "pos": [], "end": [], "ref": [], "alt": [], "alleles": []}
         self.plane_first = -1  # site number of the first pending plane site
         # FORMAT/DP and GQ of every call, dense (one list per site), only when the file declares them
         self.formats = pq.ParquetWriter(self.paths["formats"], layout.FORMATS_SCHEMA,
@@ -145,7 +145,8 @@ class _ChromWriter:
         self.format_rows: list[tuple[int, int, np.ndarray, np.ndarray]] = []
         self.format_flush = max(1, FORMAT_VALUES_PER_GROUP // max(n_samples, 1))
 
-    def add_site(self, values: Sequence[object]) -> None:
+    def add_site(self, values: Sequence[object], alleles: SiteAlleles = NO_ALLELES) -> None:
+        """One biallelic site's `sites` row, and its ALT haplotypes (`PlaneWriter.site_alleles`)."""
         if len(self.plane_sites["pos"]) >= PLANE_CHUNK_SITES:
             self.flush_genotypes()  # every pending site's calls are buffered: a plane chunk can end here
         for name, value in zip(layout.SITES_SCHEMA.names, values, strict=True):
@@ -158,6 +159,7 @@ class _ChromWriter:
         planes["ref"].append(values[4])
         planes["alt"].append(values[5])
         planes["ploidy"].append(values[11])
+        planes["alleles"].append(alleles)
         self.buffered_sites += 1
         if self.buffered_sites >= SITE_ROW_GROUP:
             self.flush_sites()
@@ -225,7 +227,7 @@ class _ChromWriter:
         row = calls["site"] - self.plane_first if calls else empty
         self.pending.append(self.pool.submit(
             self.planes.add_chunk, np.array(pending["ploidy"], np.int8), np.array(pending["pos"], np.int64),
-            np.array(pending["end"], np.int64), pending["ref"], pending["alt"], row,
+            np.array(pending["end"], np.int64), pending["ref"], pending["alt"], pending["alleles"], row,
             calls.get("sample", empty), calls.get("a1", empty.astype(np.int8)), calls.get("a2", empty.astype(np.int8))))
         self.rows["planes"] += len(pending["pos"])
         self.plane_sites = {name: [] for name in pending}
@@ -437,7 +439,8 @@ def write_batch(vcf_path: Path, root: Path, *, dataset: str, batch: int, keep_in
                         sparse |= ref_calls & (phased != phased_ref)
                     idx = np.flatnonzero(sparse).astype(np.int32)
                 current.add_site((site, variant.POS, end, variant.ID, variant.REF, alt, alt_index, n_alts,
-                                  None if qual is None else float(qual), filter_text, info_json, ploidy, phased_ref))
+                                  None if qual is None else float(qual), filter_text, info_json, ploidy, phased_ref),
+                                 current.planes.site_alleles(codes) if n_samples else NO_ALLELES)
                 if n_samples:
                     if idx.size:
                         current.add_genotypes(site, variant.POS, {

@@ -1,8 +1,9 @@
 """Writing the allele-plane file of one batch contig during an import (format: `planes_read`).
 
-The import hands over, chunk by chunk, the sites it wrote (row order) and their sparse genotype rows (the
-same arrays that go into the genotypes Parquet table); `add_chunk` turns them into dense planes or ALT
-haplotype lists and exceptions, vectorised over the chunk, on the import's writer thread. Dense planes go
+The import encodes each site's ALT haplotypes as it parses the site (`site_alleles`: a dense plane or a list,
+whichever is smaller), then hands over, chunk by chunk, the sites (row order) and their sparse genotype rows
+(the same arrays that go into the genotypes Parquet table, for the no-call exceptions); `add_chunk` runs on
+the import's writer thread. Dense planes go
 straight to the file; the lists and exceptions to two side files appended at `close`, followed by the
 per-site arrays and the footer. The file is fsynced by the import with the others and renamed into place
 with its batch folder, so it exists entirely or not at all.
@@ -18,6 +19,10 @@ from typing import BinaryIO
 import numpy as np
 
 from lifebank.omics.planes_read import MAGIC, SITE_ARRAYS, TRAILER, hap_width, plane_words
+
+# a site's ALT haplotypes: (count, dense plane bytes or None, haplotype list or None)
+SiteAlleles = tuple[int, "np.ndarray | None", "np.ndarray | None"]
+NO_ALLELES: SiteAlleles = (0, None, None)
 
 
 def _pad(handle: BinaryIO) -> int:
@@ -51,37 +56,47 @@ class PlaneWriter:
         self.last_pos = -(2**31)
         self.max_span = 0
 
+    def site_alleles(self, codes: np.ndarray) -> SiteAlleles:
+        """One site's ALT haplotypes from its biallelic allele codes (samples x ploidy int8, C order), on the
+        import's parsing thread: a site's own arrays are still in the CPU cache there (a vectorised pass over a
+        whole chunk's sparse rows at flush cost ~5x more CPU a site)."""
+        alt = codes == 1
+        if codes.shape[1] == 1:  # haploid record: haplotype 2 * sample
+            hap = np.flatnonzero(alt[:, 0]) * 2
+            if len(hap) * self.width.itemsize <= self.words * 8:
+                return len(hap), None, hap.astype(self.width)
+            plane = np.zeros(2 * len(codes), bool)
+            plane[hap] = True
+            return len(hap), np.packbits(plane, bitorder="little"), None
+        flat = alt.ravel()  # entry 2 * sample + slot
+        count = int(np.count_nonzero(flat))
+        if count * self.width.itemsize > self.words * 8:
+            return count, np.packbits(flat, bitorder="little"), None
+        return count, None, np.flatnonzero(flat).astype(self.width)
+
     def add_chunk(self, ploidy: np.ndarray, pos: np.ndarray, end: np.ndarray, ref: list[str], alt: list[str],
-                  row: np.ndarray, sample: np.ndarray, a1: np.ndarray, a2: np.ndarray) -> None:
-        """Sites `self.rows ..` (their ploidy, pos, end, REF, ALT) and their sparse rows (`row` is the site's
-        offset within this chunk, ascending; `sample` ascending within a site)."""
+                  alleles: list[SiteAlleles], row: np.ndarray, sample: np.ndarray, a1: np.ndarray,
+                  a2: np.ndarray) -> None:
+        """Sites `self.rows ..`: their ploidy, pos, end, REF, ALT, `site_alleles` (or `NO_ALLELES` for a file
+        without samples), and their sparse rows (`row` is the site's offset within this chunk, ascending)."""
         n_sites = len(ploidy)
         if not n_sites:
             return
         ploidy = ploidy.astype(np.int8)
-        row = row.astype(np.int64)
-        alt1, alt2 = a1 == 1, a2 == 1
-        # ALT haplotypes in (site, haplotype) order: a sample's slot 0 before its slot 1, samples ascending
-        haps = (sample.astype(np.int64) * 2)[:, None] + np.array([0, 1])
-        carried = np.stack([alt1, alt2], axis=1)
-        hap_rows = np.broadcast_to(row[:, None], carried.shape)[carried]
-        hap = haps[carried]
-        ac = np.bincount(hap_rows, minlength=n_sites).astype(np.int64)
-        dense = ac * self.width.itemsize > self.words * 8
+        ac = np.fromiter((item[0] for item in alleles), np.int64, n_sites)
+        planes = [item[1] for item in alleles if item[1] is not None]
         dense_row = np.full(n_sites, -1, np.int32)
-        n_dense = int(np.count_nonzero(dense))
-        if n_dense:
-            dense_row[dense] = np.arange(self.n_dense, self.n_dense + n_dense, dtype=np.int32)
-            rank = np.cumsum(dense) - 1
-            in_dense = dense[hap_rows]
-            bits = np.zeros((n_dense, self.words * 64), bool)
-            bits[rank[hap_rows[in_dense]], hap[in_dense]] = True
-            self.main.write(np.packbits(bits, axis=1, bitorder="little").tobytes())
-            self.n_dense += n_dense
-            listed = ~in_dense
-            hap, hap_rows = hap[listed], hap_rows[listed]
-        self.side_files["sparse"].write(hap.astype(self.width).tobytes())
-        sparse_counts = np.bincount(hap_rows, minlength=n_sites)
+        if planes:
+            dense = np.fromiter((item[1] is not None for item in alleles), bool, n_sites)
+            dense_row[dense] = np.arange(self.n_dense, self.n_dense + len(planes), dtype=np.int32)
+            block = np.zeros((len(planes), self.words * 8), np.uint8)
+            block[:, :len(planes[0])] = np.stack(planes)
+            self.main.write(block.tobytes())
+            self.n_dense += len(planes)
+        lists = [item[2] for item in alleles if item[2] is not None]
+        hap = np.concatenate(lists) if lists else np.empty(0, self.width)
+        sparse_counts = np.fromiter((0 if item[2] is None else len(item[2]) for item in alleles), np.int64, n_sites)
+        self.side_files["sparse"].write(hap.astype(self.width, copy=False).tobytes())
         # exceptions: samples with fewer called alleles than the site's ploidy
         called = (a1 >= 0).astype(np.int8) + (a2 >= 0)
         short = ploidy[row] - called
