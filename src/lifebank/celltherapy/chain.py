@@ -122,24 +122,35 @@ class StepRule:
 
 def rule_of(step: str, product: Product) -> StepRule:
     """The rule of `step` for `product` (collection, manufacturing and QC depend on the product)."""
-    rules = {
-        "collection": StepRule(step, product.collection_fields, (), ("performed",)),
-        "packaging": StepRule(step, ("bags", "product_code"), (), ("performed",)),
-        "shipment-to-manufacturing": StepRule(step, ("courier", "logger_id"), (), ("handed over",)),
-        "receipt-at-manufacturing": StepRule(step, ("condition",), ("deviation",), ("received",)),
-        "manufacturing": StepRule(step, product.manufacturing_fields, (), ("performed",)),
-        "qc-release": StepRule(step, tuple(spec.test for spec in product.qc), ("exception",), ("released",)),
-        "cryopreservation": StepRule(step, ("bags", "product_code", "storage_location", "freezer_run", "volume_ml")
-                                     + (("cells_e6",) if product.bag_quantity == "cells_e6" else ()), (),
-                                     ("performed",)),
-        "shipment-to-centre": StepRule(step, ("courier", "logger_id"), (), ("handed over",)),
-        "receipt-at-centre": StepRule(step, ("condition",), ("deviation",), ("received",)),
-        "thaw": StepRule(step, ("bag", "thaw_minutes"), (), ("performed",)),
-        "bedside-verification": StepRule(step, ("bag", "wristband_code"), ("wristband_dob", "wristband_mrn"),
-                                         ("verified", "second verification")),
-        "infusion": StepRule(step, ("bag", "volume_ml"), ("reaction",), ("administered",)),
-    }
-    return rules[step]
+    rules = _RULES.get(id(product))
+    if rules is None or rules[0] is not product:
+        rules = _RULES[id(product)] = (product, _rules(product))
+    return rules[1][step]
+
+
+_RULES: dict[int, tuple[Product, dict[str, StepRule]]] = {}  # a step is checked thrice: build each table once
+
+
+def _rules(product: Product) -> dict[str, StepRule]:
+    receipt, shipment = (("condition",), ("deviation",)), (("courier", "logger_id"), ())
+    storage = ("bags", "product_code", "storage_location", "freezer_run", "volume_ml")
+    rules = [
+        StepRule("collection", product.collection_fields, (), ("performed",)),
+        StepRule("packaging", ("bags", "product_code"), (), ("performed",)),
+        StepRule("shipment-to-manufacturing", *shipment, ("handed over",)),
+        StepRule("receipt-at-manufacturing", *receipt, ("received",)),
+        StepRule("manufacturing", product.manufacturing_fields, (), ("performed",)),
+        StepRule("qc-release", tuple(spec.test for spec in product.qc), ("exception",), ("released",)),
+        StepRule("cryopreservation", storage + (("cells_e6",) if product.bag_quantity == "cells_e6" else ()), (),
+                 ("performed",)),
+        StepRule("shipment-to-centre", *shipment, ("handed over",)),
+        StepRule("receipt-at-centre", *receipt, ("received",)),
+        StepRule("thaw", ("bag", "thaw_minutes"), (), ("performed",)),
+        StepRule("bedside-verification", ("bag", "wristband_code"), ("wristband_dob", "wristband_mrn"),
+                 ("verified", "second verification")),
+        StepRule("infusion", ("bag", "volume_ml"), ("reaction",), ("administered",)),
+    ]
+    return {rule.name: rule for rule in rules}
 
 
 class StepRefused(ValidationFailed):

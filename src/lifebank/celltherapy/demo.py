@@ -111,7 +111,7 @@ def _ln2_box(db: Database) -> None:
 
 
 def _next_places(db: Database) -> str:
-    """The first free position of the demo's cryobox: the demo fills it from A1 on, so the positions after it are free too."""
+    """The first free position of the demo's cryobox (filled from A1 on: the positions after it are free too)."""
     from lifebank.biobank import service as biobank
 
     box = biobank.box_map(db, f"{TANK}/{RACK}/{BOX}")

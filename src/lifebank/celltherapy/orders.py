@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from lifebank.audit import service as ledger
 from lifebank.celltherapy import identity
@@ -27,7 +28,30 @@ from lifebank.errors import ValidationFailed
 
 
 class NoConsent(ValidationFailed):
-    """The participant's consent is withdrawn (or was never given); the refusal is already ledgered."""
+    """The participant's consent is withdrawn (or was never given)."""
+
+    @property
+    def participant(self) -> str:
+        return str(self.message.params["participant"])
+
+
+def require_consent(session: Session, participant: str) -> None:
+    """Inside a step's transaction (under the writers' lock, so a withdrawal cannot slip in between the check
+    and the write): the participant has a consent in force (biobank `participant_row`, `has_consent_in_force`).
+    The refusal is ledgered by the caller after the rollback (`consent_refusal` names the consent status)."""
+    from lifebank.biobank import service as biobank
+
+    person = biobank.participant_row(session, participant)
+    if not biobank.has_consent_in_force(session, person.id):
+        raise NoConsent("participant {participant} has no consent in force (withdrawn or never given): no cells are "
+                        "collected, made or given under this order", participant=participant)
+
+
+def consent_refusal(db: Database, participant: str) -> dict[str, Any]:
+    """What a consent refusal's ledger event records beside the reason: the participant and consent status."""
+    from lifebank.biobank import service as biobank
+
+    return {"participant": participant, "consent_status": biobank.participant_view(db, participant)["consent_status"]}
 
 
 def check_consent(db: Database, participant: str, *, actor: str, entity_id: str, action: str) -> None:
@@ -36,8 +60,8 @@ def check_consent(db: Database, participant: str, *, actor: str, entity_id: str,
 
     view = biobank.participant_view(db, participant)  # NotFound names an unknown participant
     if view["consent_status"] != "in_force":
-        error = NoConsent("participant {participant} has no consent in force (withdrawn or never given): "
-                                 "no cells are collected, made or given under this order", participant=participant)
+        error = NoConsent("participant {participant} has no consent in force (withdrawn or never given): no cells "
+                          "are collected, made or given under this order", participant=participant)
         ledger_refusal(db, actor=actor, action=action, entity_id=entity_id, error=error,
                        extra={"participant": participant, "consent_status": view["consent_status"]})
         raise error

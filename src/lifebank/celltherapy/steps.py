@@ -13,9 +13,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, Row, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,7 +26,7 @@ from lifebank.celltherapy._common import ledger_refusal, order_row
 from lifebank.celltherapy.chain import RECEIPTS, STEPS, StepRefused
 from lifebank.celltherapy.identity import normalise
 from lifebank.celltherapy.models import Container, Order, ProductCodeEntry, Signature, Step, Trace
-from lifebank.celltherapy.orders import NoConsent, check_consent, stored_identity
+from lifebank.celltherapy.orders import NoConsent, consent_refusal, require_consent, stored_identity
 from lifebank.celltherapy.products import PRODUCTS, Product
 from lifebank.celltherapy.signatures import SignedBy
 from lifebank.config import Settings
@@ -36,23 +37,20 @@ from lifebank.messages import Msg
 
 CONSENT_STEPS = ("collection", "bedside-verification")  # consent is re-read before cells are taken or given
 SECRET_FIELDS = ("wristband_dob", "wristband_mrn")  # compared, never stored or ledgered
+_ORDER, _STEP, _SIGNATURE = Order.__table__, Step.__table__, Signature.__table__
+_CONTAINER, _TRACE, _CODE = Container.__table__, Trace.__table__, ProductCodeEntry.__table__
 
 
 def record_step(db: Database, ref: str | int, step: str, values: Mapping[str, Any], signers: Sequence[SignedBy],
                 *, actor: str, settings: Settings | None = None) -> dict[str, Any]:
     """Record `step` of order `ref` with its values and signatures, or refuse it (ledgered) with the reason."""
     try:
-        if step in CONSENT_STEPS:
-            with db.session() as session:
-                order = order_row(session, ref)
-                coi, participant = order.coi, order.participant
-            check_consent(db, participant, actor=actor, entity_id=coi, action="celltherapy.step.refused")
         return _record(db, ref, step, values, signers, actor=actor, settings=settings)
     except LifeBankError as exc:
         coi = _coi_of(db, ref)
-        if coi is not None and not isinstance(exc, NoConsent):  # check_consent ledgered its own refusal
-            ledger_refusal(db, actor=actor, action="celltherapy.step.refused", entity_id=coi, error=exc,
-                           extra={"step": step})
+        if coi is not None:
+            extra = {"step": step, **(consent_refusal(db, exc.participant) if isinstance(exc, NoConsent) else {})}
+            ledger_refusal(db, actor=actor, action="celltherapy.step.refused", entity_id=coi, error=exc, extra=extra)
         raise
 
 
@@ -67,14 +65,20 @@ def _coi_of(db: Database, ref: str | int) -> str | None:
 
 def _record(db: Database, ref: str | int, step: str, values: Mapping[str, Any], signers: Sequence[SignedBy],
             *, actor: str, settings: Settings | None) -> dict[str, Any]:
+    """The step in one transaction. The rows are written with Core statements on the transaction's connection
+    (no ORM unit of work to flush); the ledger event is the last write, so the step and its proof commit or
+    fail together, and a refusal (any exception) rolls back everything, the claimed step number included."""
     try:
         with db.transaction() as session:
-            order = order_row(session, ref, lock=True)
+            conn = session.connection()
+            order = _claim(conn, ref)
             product = PRODUCTS[order.product]
             seq = order.steps_done
             if step == "infusion" and seq == len(STEPS):
-                _refuse_second_infusion(session, order, values)
+                _refuse_second_infusion(conn, order, values)
             parsed = chain.check_step(step, product, STEPS[:seq], values, [s.username for s in signers])
+            if step in CONSENT_STEPS:
+                require_consent(session, order.participant)
             meanings = chain.rule_of(step, product).meanings
             stored = dict(parsed)
             check = _CHECKS.get(step)
@@ -83,19 +87,15 @@ def _record(db: Database, ref: str | int, step: str, values: Mapping[str, Any], 
             for secret in SECRET_FIELDS:
                 if secret in stored:
                     stored[secret] = "matched"
-            row = Step(order_id=order.id, seq=seq, step=step, values_json=json.dumps(stored, sort_keys=True),
-                       recorded_by=actor)
-            session.add(row)
-            session.flush()
+            step_id = conn.execute(insert(_STEP).returning(_STEP.c.id),
+                                   {"order_id": order.id, "seq": seq, "step": step, "recorded_by": actor,
+                                    "values_json": json.dumps(stored, sort_keys=True),
+                                    "recorded_at": utcnow()}).scalar_one()
             signed = [{"signer": s.username, "meaning": m, "signed_at": s.signed_at.isoformat()}
                       for s, m in zip(signers, meanings, strict=False)]
-            session.add_all(Signature(step_id=row.id, signer=s.username, display_name=s.username, meaning=m,
-                                      signed_at=s.signed_at) for s, m in zip(signers, meanings, strict=False))
-            moved = session.execute(update(Order).where(Order.id == order.id, Order.steps_done == seq)
-                                    .values(steps_done=seq + 1))
-            if moved.rowcount != 1:
-                raise Conflict("step {step} of order {coi} was just recorded by someone else", step=step,
-                               coi=order.coi)
+            conn.execute(insert(_SIGNATURE), [{"step_id": step_id, "signer": s.username, "display_name": s.username,
+                                              "meaning": m, "signed_at": s.signed_at}
+                                             for s, m in zip(signers, meanings, strict=False)])
             ledger.record(session, actor=actor, action="celltherapy.step", entity_type="therapy_order",
                           entity_id=order.coi, change={"step": step, "seq": seq, "values": stored,
                                                        "signatures": signed})
@@ -106,10 +106,25 @@ def _record(db: Database, ref: str | int, step: str, values: Mapping[str, Any], 
                               order=str(ref)), "concurrent", status=Conflict.status) from None
 
 
+def _claim(conn: Connection, ref: str | int) -> SimpleNamespace:
+    """Lock the order's row and move its step counter on, in one statement (UPDATE … RETURNING: one round trip
+    instead of SELECT … FOR UPDATE and UPDATE). The order as it was before: `steps_done` is the step's seq.
+
+    A second writer of the same step waits on the row lock (and on the writers' turn, `Database.transaction`),
+    then reads the moved counter and is told the step is already recorded; (order, seq) is unique besides."""
+    text = str(ref).strip().upper().replace(" ", "")
+    by = _ORDER.c.id == int(text) if text.isdigit() and len(text) < 13 else _ORDER.c.coi == text[:13]
+    row = conn.execute(update(_ORDER).where(by).values(steps_done=_ORDER.c.steps_done + 1)
+                       .returning(*_ORDER.c)).one_or_none()
+    if row is None:
+        raise NotFound("therapy order {order} does not exist", order=str(ref))
+    return SimpleNamespace(**dict(row._mapping, steps_done=row.steps_done - 1))
+
+
 # --- what a step checks against stored data ---------------------------------------------------------------
 
-def _code_entry(session: Session, code: str, product: Product) -> ProductCodeEntry:
-    entry = session.get(ProductCodeEntry, code.upper())
+def _code_entry(session: Session, code: str, product: Product) -> Row[Any]:
+    entry = session.connection().execute(select(_CODE).where(_CODE.c.code == code.upper())).one_or_none()
     if entry is None:
         raise StepRefused(Msg("product code {code} is not in the product-code table (load the facility's table "
                               "with `lifebank celltherapy product-codes load`)", code=code), "unknown_product_code")
@@ -119,42 +134,42 @@ def _code_entry(session: Session, code: str, product: Product) -> ProductCodeEnt
     return entry
 
 
-def _make_bags(session: Session, order: Order, entry: ProductCodeEntry, bags: int, kind: str, status: str,
+def _make_bags(session: Session, order: SimpleNamespace, entry: Row[Any], bags: int, kind: str, status: str,
                positions: Sequence[str | None] = ()) -> list[tuple[str, str]]:
     """The order's new bags (each division of the product code), as (bag text, product code with division)."""
     now = utcnow()
-    made = []
     codes = [isbt128.ProductCode(entry.code, "0", d).text for d in (["00"] if bags == 1 else isbt128.divisions(bags))]
-    for code, location in zip(codes, list(positions) or [None] * len(codes), strict=True):
-        session.add(Container(order_id=order.id, din=order.coi, product_code=code, kind=kind, status=status,
-                              location=location, created_at=now,
-                              expires_at=now + timedelta(hours=entry.shelf_life_hours)))
-        made.append((isbt128.bag_text(order.coi, code), code))
-    return made
+    session.connection().execute(insert(_CONTAINER), [
+        {"order_id": order.id, "din": order.coi, "product_code": code, "kind": kind, "status": status,
+         "location": location, "created_at": now, "expires_at": now + timedelta(hours=entry.shelf_life_hours),
+         "thawed_at": None, "infused_at": None}
+        for code, location in zip(codes, list(positions) or [None] * len(codes), strict=True)])
+    return [(isbt128.bag_text(order.coi, code), code) for code in codes]
 
 
-def _packaging(session: Session, order: Order, product: Product, values: dict[str, Any],
+def _packaging(session: Session, order: SimpleNamespace, product: Product, values: dict[str, Any],
                settings: Settings | None, actor: str) -> dict[str, Any]:
     entry = _code_entry(session, values["product_code"], product)
     return {"bags_made": [text for text, _ in _make_bags(session, order, entry, values["bags"], "starting", "packed")]}
 
 
-def _cryopreservation(session: Session, order: Order, product: Product, values: dict[str, Any],
+def _cryopreservation(session: Session, order: SimpleNamespace, product: Product, values: dict[str, Any],
                       settings: Settings | None, actor: str) -> dict[str, Any]:
     """The product bags, each at its LN2 position and registered there as a biobank specimen (`banking`)."""
     entry = _code_entry(session, values["product_code"], product)
     positions = banking.bag_positions(session, values["storage_location"], values["bags"])
-    session.execute(update(Container).where(Container.order_id == order.id, Container.kind == "starting")
-                    .values(status="consumed"))
+    session.connection().execute(update(_CONTAINER).where(_CONTAINER.c.order_id == order.id,
+                                                          _CONTAINER.c.kind == "starting").values(status="consumed"))
     bags = _make_bags(session, order, entry, values["bags"], "product", "stored", positions)
     specimens = banking.bank_bags(session, order, product, bags, positions, values, actor=actor)
     return {"bags_made": [text for text, _ in bags], "positions": positions, "specimens": specimens}
 
 
-def _receipt(session: Session, order: Order, product: Product, values: dict[str, Any],
+def _receipt(session: Session, order: SimpleNamespace, product: Product, values: dict[str, Any],
              settings: Settings | None, actor: str) -> dict[str, Any]:
     leg = RECEIPTS[STEPS[order.steps_done]]
-    trace = session.scalar(select(Trace).where(Trace.order_id == order.id, Trace.leg == leg))
+    trace = session.connection().execute(select(_TRACE.c.excursions_json, _TRACE.c.low_c, _TRACE.c.high_c)
+                                         .where(_TRACE.c.order_id == order.id, _TRACE.c.leg == leg)).one_or_none()
     if trace is None:
         raise StepRefused(Msg("no logger trace is imported for the shipment {leg}: import it before the receipt",
                               leg=leg), "no_trace")
@@ -171,7 +186,7 @@ def _receipt(session: Session, order: Order, product: Product, values: dict[str,
     return {"excursions_acknowledged": len(found)} if found else {}
 
 
-def _bag(session: Session, order: Order, scanned: str, expected: str) -> Container:
+def _bag(session: Session, order: SimpleNamespace, scanned: str, expected: str) -> Row[Any]:
     """The container a scan names, if it is this order's and in the status the step expects; else refused."""
     try:
         din, code = isbt128.parse_bag(scanned)
@@ -180,7 +195,7 @@ def _bag(session: Session, order: Order, scanned: str, expected: str) -> Contain
     if din.text != order.coi:
         raise StepRefused(Msg("WRONG BAG: bag {bag} carries COI {found}, not this order's COI {coi}; do not use it",
                               bag=scanned, found=din.text, coi=order.coi), "wrong_bag")
-    bag = session.scalar(select(Container).where(Container.din == din.text, Container.product_code == code.text))
+    bag = _bag_row(session.connection(), din.text, code.text)
     if bag is None or bag.kind != "product":
         raise StepRefused(Msg("WRONG BAG: bag {bag} is not a product bag of order {coi}", bag=scanned,
                               coi=order.coi), "wrong_bag")
@@ -190,19 +205,20 @@ def _bag(session: Session, order: Order, scanned: str, expected: str) -> Contain
     return bag
 
 
-def _thaw(session: Session, order: Order, product: Product, values: dict[str, Any],
+def _thaw(session: Session, order: SimpleNamespace, product: Product, values: dict[str, Any],
           settings: Settings | None, actor: str) -> dict[str, Any]:
     bag = _bag(session, order, values["bag"], "stored")
     now = utcnow()
     if bag.expires_at and bag.expires_at < now:
         raise StepRefused(Msg("bag {bag} expired at {when}", bag=values["bag"], when=bag.expires_at.isoformat()),
                           "expired")
-    bag.status, bag.thawed_at = "thawed", now
-    bag.expires_at = now + timedelta(hours=product.post_thaw_hours)
-    return {"use_before": bag.expires_at.isoformat()}
+    use_before = now + timedelta(hours=product.post_thaw_hours)
+    session.connection().execute(update(_CONTAINER).where(_CONTAINER.c.id == bag.id)
+                                 .values(status="thawed", thawed_at=now, expires_at=use_before))
+    return {"use_before": use_before.isoformat()}
 
 
-def _bedside(session: Session, order: Order, product: Product, values: dict[str, Any],
+def _bedside(session: Session, order: SimpleNamespace, product: Product, values: dict[str, Any],
              settings: Settings | None, actor: str) -> dict[str, Any]:
     bag = _bag(session, order, values["bag"], "thawed")
     if bag.expires_at and bag.expires_at < utcnow():
@@ -225,10 +241,10 @@ def _bedside(session: Session, order: Order, product: Product, values: dict[str,
     return {"bag": isbt128.bag_text(bag.din, bag.product_code)}
 
 
-def _infusion(session: Session, order: Order, product: Product, values: dict[str, Any],
+def _infusion(session: Session, order: SimpleNamespace, product: Product, values: dict[str, Any],
               settings: Settings | None, actor: str) -> dict[str, Any]:
-    verified = session.scalar(select(Step.values_json).where(Step.order_id == order.id,
-                                                            Step.step == "bedside-verification"))
+    verified = session.connection().execute(select(_STEP.c.values_json).where(
+        _STEP.c.order_id == order.id, _STEP.c.step == "bedside-verification")).scalar_one_or_none()
     bag = _bag(session, order, values["bag"], "thawed")
     if bag.expires_at and bag.expires_at < utcnow():
         raise StepRefused(Msg("bag {bag} is past its post-thaw limit ({when})", bag=values["bag"],
@@ -236,16 +252,22 @@ def _infusion(session: Session, order: Order, product: Product, values: dict[str
     text = isbt128.bag_text(bag.din, bag.product_code)
     if verified is None or json.loads(verified).get("bag") != text:
         raise StepRefused(Msg("bag {bag} is not the bag verified at the bedside", bag=values["bag"]), "wrong_bag")
-    bag.status, bag.infused_at = "infused", utcnow()
+    session.connection().execute(update(_CONTAINER).where(_CONTAINER.c.id == bag.id)
+                                 .values(status="infused", infused_at=utcnow()))
     return {"bag": text}
 
 
-def _refuse_second_infusion(session: Session, order: Order, values: Mapping[str, Any]) -> None:
+def _bag_row(conn: Connection, din: str, product_code: str) -> Row[Any] | None:
+    return conn.execute(select(_CONTAINER).where(_CONTAINER.c.din == din,
+                                                 _CONTAINER.c.product_code == product_code)).one_or_none()
+
+
+def _refuse_second_infusion(conn: Connection, order: SimpleNamespace, values: Mapping[str, Any]) -> None:
     try:
         din, code = isbt128.parse_bag(str(values.get("bag") or ""))
     except ValidationFailed:
         return
-    bag = session.scalar(select(Container).where(Container.din == din.text, Container.product_code == code.text))
+    bag = _bag_row(conn, din.text, code.text)
     if bag is not None and bag.status == "infused" and bag.infused_at is not None:
         raise StepRefused(Msg("bag {bag} was already infused at {when}; a bag is infused once",
                               bag=str(values["bag"]), when=bag.infused_at.isoformat()), "already_infused",
