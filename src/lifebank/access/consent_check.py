@@ -34,24 +34,37 @@ from lifebank.messages import Msg, render
 
 @dataclass(frozen=True, slots=True)
 class CheckResult:
-    """Eligible participant codes (sorted) and the excluded ones with every reason, plus the conditions the
-    eligible participants' consents attach (what goes into the transfer agreement)."""
+    """Eligible participant codes (sorted) and the excluded ones, grouped by the decision that excluded them
+    (every reason; each group's codes sorted), plus the conditions the eligible participants' consents attach
+    (what goes into the transfer agreement)."""
 
     eligible: list[str]
-    excluded: list[tuple[str, tuple[Msg, ...]]]
+    excluded_groups: list[tuple[tuple[Msg, ...], list[str]]]
     conditions: list[Msg]
 
+    @property
+    def excluded_count(self) -> int:
+        return sum(len(codes) for _reasons, codes in self.excluded_groups)
+
+    @property
+    def excluded(self) -> list[tuple[str, tuple[Msg, ...]]]:
+        """(participant, reasons) in participant order."""
+        if len(self.excluded_groups) == 1:
+            reasons, codes = self.excluded_groups[0]
+            return [(code, reasons) for code in codes]
+        return sorted((code, reasons) for reasons, codes in self.excluded_groups for code in codes)
+
     def as_dict(self, language: str | None = None) -> dict[str, Any]:
-        rendered: dict[int, str] = {}  # excluded participants share a handful of decisions
-
-        def reason(msgs: tuple[Msg, ...]) -> str:
-            key = id(msgs)
-            if key not in rendered:
-                rendered[key] = "; ".join(render(m, language) for m in msgs)
-            return rendered[key]
-
-        return {"eligible": self.eligible,
-                "excluded": [{"participant": code, "reason": reason(msgs)} for code, msgs in self.excluded],
+        # excluded participants share a handful of decisions: each one's reasons are rendered once
+        rendered = [("; ".join(render(m, language) for m in reasons), codes) for reasons, codes in
+                    self.excluded_groups]
+        if len(rendered) == 1:
+            reason, codes = rendered[0]
+            excluded = [{"participant": code, "reason": reason} for code in codes]
+        else:
+            excluded = [{"participant": code, "reason": reason} for code, reason in
+                        sorted((code, reason) for reason, codes in rendered for code in codes)]
+        return {"eligible": self.eligible, "excluded": excluded,
                 "conditions": [render(m, language) for m in self.conditions]}
 
 
@@ -59,40 +72,65 @@ def threshold() -> int:
     return int(os.environ.get("LIFEBANK_FEASIBILITY_THRESHOLD", "5"))
 
 
-def _candidates(db: Database, request: AccessRequest, items: list[RequestItem]) -> dict[str, Any]:
+def _groups(db: Database, request: AccessRequest, items: list[RequestItem], *, with_participants: bool,
+            count_tubes: bool = False) -> list[biobank.ConsentGroup]:
+    """The request's candidates grouped by consent in force (the biobank groups them in the database)."""
+    tubes = [biobank.TubeCriteria(i.specimen_type, i.min_volume, request.max_freeze_thaw, request.sprec_prefix)
+             for i in items] if count_tubes else []
     if request.cohort:
         from lifebank.omics.cohorts import get_cohort
 
         members = get_cohort(db, request.cohort)["members"]
         codes = [m["participant"] for m in members if m["participant"]]  # type: ignore[index,union-attr]
-        return biobank.consents_in_force(db, participant_codes=codes)
+        return biobank.consent_groups(db, participant_codes=codes, with_participants=with_participants,
+                                      count_tubes=tubes)
     volumes = {i.min_volume for i in items}
     min_quantity = volumes.pop() if len(volumes) == 1 else None
-    return biobank.consents_in_force(db, specimen_types=[i.specimen_type for i in items], min_quantity=min_quantity)
+    return biobank.consent_groups(db, specimen_types=[i.specimen_type for i in items], min_quantity=min_quantity,
+                                  with_participants=with_participants, count_tubes=tubes)
+
+
+def decide(stored: biobank.ConsentInForce | None, use: consent_rules.RequestedUse) -> consent_rules.Decision:
+    """The rule table's decision for one stored consent in force (None: no consent in force)."""
+    consent = None if stored is None else consent_of(stored.codes, stored.consent_date, stored.scope)
+    return consent_rules.evaluate(consent, use)
 
 
 def evaluate_request(db: Database, request: AccessRequest, items: list[RequestItem], *,
                      on: date | None = None) -> CheckResult:
-    """The consent decision for every candidate of `request` (no permission check: callers did it)."""
+    """The consent decision for every candidate of `request` (no permission check: callers did it): one
+    decision per distinct consent in force, its candidates taken over as a whole."""
     use = requested_use(request, on)
-    consents = _candidates(db, request, items)
-    decide: dict[int, consent_rules.Decision] = {}  # by id(): the biobank shares one object per pattern
-    eligible: list[str] = []
-    excluded: list[tuple[str, tuple[Msg, ...]]] = []
+    eligible_lists: list[list[str]] = []
+    excluded: list[tuple[tuple[Msg, ...], list[str]]] = []
     conditions: dict[str, Msg] = {}
-    for code, stored in consents.items():
-        decision = decide.get(id(stored))
-        if decision is None:
-            consent = None if stored is None else consent_of(stored.codes, stored.consent_date, stored.scope)
-            decision = decide[id(stored)] = consent_rules.evaluate(consent, use)
-            if decision.permitted:
-                for condition in decision.conditions:
-                    conditions.setdefault(condition.render(None), condition)
+    for group in _groups(db, request, items, with_participants=True):
+        decision = decide(group.consent, use)
         if decision.permitted:
-            eligible.append(code)
+            eligible_lists.append(group.participants)
+            for condition in decision.conditions:
+                conditions.setdefault(condition.render(None), condition)
         else:
-            excluded.append((code, decision.reasons))
-    return CheckResult(eligible, excluded, list(conditions.values()))
+            excluded.append((decision.reasons, group.participants))
+    return CheckResult(_merge(eligible_lists), _merge_groups(excluded), list(conditions.values()))
+
+
+def _merge(lists: list[list[str]]) -> list[str]:
+    """Sorted lists -> one sorted list (a sort of concatenated sorted runs is a merge)."""
+    if len(lists) == 1:
+        return lists[0]
+    merged = [code for codes in lists for code in codes]
+    merged.sort()
+    return merged
+
+
+def _merge_groups(groups: list[tuple[tuple[Msg, ...], list[str]]]) -> list[tuple[tuple[Msg, ...], list[str]]]:
+    """Excluded groups with the same reasons (different consents refused alike) become one."""
+    by_reasons: dict[tuple[str, ...], tuple[tuple[Msg, ...], list[list[str]]]] = {}
+    for reasons, codes in groups:
+        key = tuple(m.render(None) for m in reasons)
+        by_reasons.setdefault(key, (reasons, []))[1].append(codes)
+    return [(reasons, _merge(lists)) for reasons, lists in by_reasons.values()]
 
 
 def _load(db: Database, request_id: int, principal: Reader | None) -> tuple[AccessRequest, list[RequestItem]]:
@@ -127,22 +165,23 @@ _CACHE_SECONDS = 60.0
 
 
 def _counts(db: Database, request: AccessRequest, items: list[RequestItem]) -> tuple[int, int, int]:
-    """(eligible participants, excluded participants, specimens they hold that meet the criteria)."""
+    """(eligible participants, excluded participants, specimens they hold that meet the criteria): one grouped
+    count in the database, one decision per distinct consent in force, no participant code read."""
     key = (id(db), request.id, request.updated_at, date.today())
     now = time.monotonic()
     with _CACHE_LOCK:
         hit = _CACHE.get(key)
     if hit is not None and now - hit[0] < _CACHE_SECONDS:
         return hit[1]
-    result = evaluate_request(db, request, items)
-    specimens = 0
-    for item in items:
-        held = biobank.allocatable_counts(
-            db, specimen_type=item.specimen_type, min_quantity=item.min_volume,
-            max_freeze_thaw=request.max_freeze_thaw, sprec_prefix=request.sprec_prefix,
-            participant_codes=result.eligible if request.cohort else None)
-        specimens += sum(held.get(code, 0) for code in result.eligible)
-    counts = (len(result.eligible), len(result.excluded), specimens)
+    use = requested_use(request)
+    eligible = excluded = specimens = 0
+    for group in _groups(db, request, items, with_participants=False, count_tubes=True):
+        if decide(group.consent, use).permitted:
+            eligible += group.count
+            specimens += group.specimens
+        else:
+            excluded += group.count
+    counts = (eligible, excluded, specimens)
     with _CACHE_LOCK:  # kept from when the counts were ready (a count that took longer than a minute is kept too)
         if len(_CACHE) > 256:
             _CACHE.clear()

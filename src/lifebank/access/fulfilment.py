@@ -14,6 +14,7 @@ allocation is dropped from the request and released.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import func, select
@@ -21,9 +22,10 @@ from sqlalchemy.orm import Session
 
 import lifebank.biobank as biobank
 from lifebank.access._common import Reader, move, ref, visible_request
-from lifebank.access.consent_check import evaluate_request
+from lifebank.access.consent_check import decide
 from lifebank.access.models import AccessRequest, Allocation, RequestItem
 from lifebank.access.picking import Offer, Place, choose, pack_boxes, pick_order
+from lifebank.access.requests import requested_use
 from lifebank.access.workflow import State, state_text
 from lifebank.audit import service as ledger
 from lifebank.db.base import utcnow
@@ -32,6 +34,8 @@ from lifebank.errors import Conflict, ValidationFailed
 from lifebank.messages import N_, Msg, register_labels
 
 ACTIVE = ("allocated", "picked")
+# Participants read per page by allocation: the first page, then as the yield so far suggests, within bounds.
+FIRST_PAGE, MIN_PAGE, MAX_PAGE, PAGE_WITHOUT_TOTAL = 2000, 500, 50000, 20000
 register_labels("allocation_state", {"allocated": N_("To pick"), "picked": N_("Picked"),
                                      "dropped": N_("Dropped"), "shipped": N_("Shipped"),
                                      "returned": N_("Returned"), "destroyed": N_("Destroyed")})
@@ -49,10 +53,10 @@ def allocate(db: Database, request_id: int, *, principal: Reader, allow_last_ali
                            ref=ref(request.id), state=state_text(request.state)))
     if not request.wants_material:
         raise ValidationFailed("request {ref} asks for data only: nothing to allocate", ref=ref(request.id))
-    eligible = evaluate_request(db, request, items).eligible
+    pages = _EligiblePages(db, request)
     chosen: list[tuple[str, str, str]] = []  # barcode, participant, type
     for item in items:
-        chosen += [(b, p, item.specimen_type) for b, p in _choose_item(db, request, item, eligible,
+        chosen += [(b, p, item.specimen_type) for b, p in _choose_item(db, request, item, pages,
                                                                        allow_last_aliquot)]
     if not chosen:
         raise ValidationFailed("no tube meets request {ref}: no eligible participant holds a matching specimen "
@@ -82,25 +86,86 @@ def allocate(db: Database, request_id: int, *, principal: Reader, allow_last_ali
             "boxes": len({v[0] for v in packed.values()})}
 
 
-def _choose_item(db: Database, request: AccessRequest, item: RequestItem, eligible: list[str],
+class _EligiblePages:
+    """Eligible participants in code order, a page at a time: the bank's participants (or the cohort's members)
+    are read in pages with their consent in force, each distinct consent decided once (today). Allocation
+    stops reading once an item has its tubes, so 10,000 tubes of a bank of millions read a few pages, not
+    the bank; with no total, every page is read."""
+
+    def __init__(self, db: Database, request: AccessRequest) -> None:
+        self.db, self.request = db, request
+        self.use = requested_use(request)
+        self.permitted: dict[Any, bool] = {}
+        self.members: list[str] | None = None
+        if request.cohort:
+            from lifebank.omics.cohorts import get_cohort
+
+            found = get_cohort(db, request.cohort)["members"]
+            self.members = sorted({m["participant"] for m in found if m["participant"]})  # type: ignore[index,misc]
+
+    def _eligible(self, consents: dict[str, Any]) -> list[str]:
+        out = []
+        for code, stored in consents.items():
+            permitted = self.permitted.get(stored)
+            if permitted is None:
+                permitted = self.permitted[stored] = decide(stored, self.use).permitted
+            if permitted:
+                out.append(code)
+        return out
+
+    def __call__(self, sizes: Iterator[int]) -> Iterator[list[str]]:
+        """Pages of eligible codes; `sizes` says how many participants to read for each next page."""
+        if self.members is not None:
+            start = 0
+            while start < len(self.members):
+                size = next(sizes)
+                chunk = self.members[start:start + size]
+                start += size
+                yield self._eligible(biobank.consents_in_force(self.db, participant_codes=chunk))
+            return
+        after: str | None = None
+        while True:
+            consents = biobank.consents_in_force_after(self.db, after, next(sizes))
+            if not consents:
+                return
+            after = max(consents)
+            yield self._eligible(consents)
+
+
+def _choose_item(db: Database, request: AccessRequest, item: RequestItem, pages: _EligiblePages,
                  allow_last: bool) -> list[tuple[str, str]]:
-    """(barcode, participant) of the tubes allocated for one requested type: eligible participants are
-    read in slices, and reading stops once the item's total is reached (10,000 tubes of a million eligible
-    participants read a few slices, not the whole bank)."""
+    """(barcode, participant) of the tubes allocated for one requested type, reading eligible participants
+    page by page and stopping once the item's total is reached. Each page's size follows the yield so far
+    (tubes per participant read), so a sparse type reads large pages and a dense one small ones."""
     out: list[tuple[str, str]] = []
-    step = 2000 if item.total is not None else 20000
-    for start in range(0, len(eligible), step):
-        wanted = None if item.total is None else item.total - len(out)
-        if wanted is not None and wanted <= 0:
+    read = 0
+
+    def sizes() -> Iterator[int]:
+        nonlocal read
+        while True:
+            if item.total is None:
+                size = PAGE_WITHOUT_TOTAL
+            else:
+                # nothing read yet: the first page; nothing found yet: as much again; else what the rate asks
+                guess = (FIRST_PAGE if not read else read if not out else
+                         int((item.total - len(out)) * read / len(out) * 1.2) + 1)
+                size = max(MIN_PAGE, min(guess, MAX_PAGE))
+            read += size
+            yield size
+
+    for eligible in pages(sizes()):
+        if eligible:
+            offers, held = biobank.allocatable_specimens(db, eligible, specimen_type=item.specimen_type,
+                                                         min_quantity=item.min_volume,
+                                                         max_freeze_thaw=request.max_freeze_thaw,
+                                                         sprec_prefix=request.sprec_prefix)
+            owner = {o.barcode: o.participant for o in offers}
+            picked = choose([Offer(o.barcode, o.participant) for o in offers], held,
+                            per_participant=item.per_participant,
+                            total=None if item.total is None else item.total - len(out), allow_last=allow_last)
+            out += [(b, owner[b]) for b in picked]
+        if item.total is not None and len(out) >= item.total:
             break
-        offers, held = biobank.allocatable_specimens(db, eligible[start:start + step],
-                                                     specimen_type=item.specimen_type, min_quantity=item.min_volume,
-                                                     max_freeze_thaw=request.max_freeze_thaw,
-                                                     sprec_prefix=request.sprec_prefix)
-        owner = {o.barcode: o.participant for o in offers}
-        picked = choose([Offer(o.barcode, o.participant) for o in offers], held,
-                        per_participant=item.per_participant, total=wanted, allow_last=allow_last)
-        out += [(b, owner[b]) for b in picked]
     return out
 
 

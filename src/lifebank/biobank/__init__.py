@@ -77,12 +77,19 @@ DISTRIBUTION = ("ConsentInForce", "SpecimenCandidate", "StoragePlace", "allocata
                 "holdings_by_type", "mark_distributed", "not_distributable", "record_return", "release_for_request",
                 "reserve_for_request", "specimen_types_of", "storage_places")
 
+# Candidates grouped by consent in force, for consent matching at scale (`lifebank.biobank.grouped_consents`).
+CONSENT_GROUPS = ("ConsentGroup", "TubeCriteria", "consent_groups", "consents_in_force_after")
+
 
 def __getattr__(name: str) -> object:
     if name in DISTRIBUTION:
         from lifebank.biobank import distribution
 
         return getattr(distribution, name)
+    if name in CONSENT_GROUPS:
+        from lifebank.biobank import grouped_consents
+
+        return getattr(grouped_consents, name)
     raise AttributeError(name)
 
 
