@@ -98,8 +98,11 @@ def serve(
     db.dispose()  # the workers open their own connections
     with tempfile.TemporaryDirectory(prefix="lifebank-metrics-") as metrics_dir:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir  # every worker's counters, summed by /metrics
+        # uvicorn kills a worker that does not answer its liveness ping within timeout_worker_healthcheck (default
+        # 5 s) and drops the worker's open connections: on a saturated host a busy or still-importing worker
+        # misses it (benchmarks/concurrency.py saw 19 such kills and a dropped request at load average 22).
         uvicorn.run("lifebank.web.operations:worker_app", factory=True, workers=workers, host=host, port=port,
-                    log_config=log_config(), access_log=False)
+                    log_config=log_config(), access_log=False, timeout_worker_healthcheck=60)
 
 
 @app.command()
