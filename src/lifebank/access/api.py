@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from lifebank.access import exports, notifications, service
+from lifebank.access import exports, notifications, service, splitting
 from lifebank.auth.service import Principal
 from lifebank.errors import PermissionDenied
 from lifebank.web.deps import DbDep, PrincipalDep, require
@@ -80,6 +80,12 @@ class AllocationIn(BaseModel):
 
 class ScanIn(BaseModel):
     barcode: str
+
+
+class SplitIn(BaseModel):
+    barcode: str
+    quantity: float | None = Field(default=None, gt=0, description="the aliquot's volume (default: the request's "
+                                                                  "minimum volume for the tube's type)")
 
 
 class HgrIn(BaseModel):
@@ -218,6 +224,12 @@ def pick_list(request_id: int, db: DbDep, principal: Fulfiller,
 @router.post("/requests/{request_id}/scan")
 def scan(request_id: int, body: ScanIn, db: DbDep, principal: Fulfiller) -> dict[str, Any]:
     return service.scan(db, request_id, body.barcode, principal=principal)
+
+
+@router.post("/requests/{request_id}/split", summary="Split an allocated tube at the scan step: a child aliquot of "
+             "the requested volume ships in its place, the parent stays (manager)")
+def split(request_id: int, body: SplitIn, db: DbDep, principal: Manager) -> dict[str, Any]:
+    return splitting.split_and_pick(db, request_id, body.barcode, quantity=body.quantity, principal=principal)
 
 
 @router.post("/requests/{request_id}/hgr")

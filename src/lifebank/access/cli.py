@@ -62,16 +62,22 @@ def request_create(
     data_only: Annotated[bool, typer.Option("--data-only", help="data, no material")] = False,
     declare: Annotated[list[str] | None, typer.Option(
         "--declare", help="publication, collaboration, return_data, genetic_study")] = None,
+    sprec: Annotated[str | None, typer.Option(
+        "--sprec", help="tubes whose SPREC code starts with this (e.g. SER-SST-A)")] = None,
+    max_freeze_thaw: Annotated[int | None, typer.Option(
+        "--max-freeze-thaw", min=0, help="tubes thawed at most this many times")] = None,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
     """Submit an access request (--cohort NAME or --specimen-type CODE …); prints its id."""
     from lifebank.access import service
+    from lifebank.access.criteria import sprec_prefix
 
     draft = service.RequestDraft(
         title=title, organisation=org, purposes=purpose, disease=disease, commercial=commercial,
         ethics_approval=ethics_approval, principal_investigator=pi, cohort=cohort,
         items=[service.Item.parse(s) for s in specimen_type or []], wants_material=not data_only,
-        wants_data=data_only or cohort is not None, declarations=declare or [], recipient_country=country)
+        wants_data=data_only or cohort is not None, declarations=declare or [], recipient_country=country,
+        sprec_prefix=sprec_prefix(sprec or ""), max_freeze_thaw=max_freeze_thaw)
     request_id = service.create_request(database(), draft, principal=_operator())
     _show({"id": request_id}, fmt, Msg("request {id} submitted", id=request_id))
 
@@ -200,6 +206,18 @@ def scan(request_id: int, barcode: str) -> None:
     result = service.scan(database(), request_id, barcode, principal=_operator())
     say(Msg("{barcode}: {state}, {remaining} left", barcode=barcode, state=result["state"],
             remaining=result["remaining"]))
+
+
+@app.command("split")
+def split(request_id: int, barcode: str,
+          quantity: Annotated[float | None, typer.Option(
+              min=0, help="the aliquot's volume (default: the request's minimum volume for the type)")] = None) -> None:
+    """Split an allocated tube at the scan step: a child aliquot ships in its place, the parent stays."""
+    from lifebank.access.splitting import split_and_pick
+
+    result = split_and_pick(database(), request_id, barcode, quantity=quantity, principal=_operator())
+    say(Msg("aliquot {child} of {parent}: put it in {box} at {position}; {parent} stays in the bank",
+            child=result["barcode"], parent=barcode, box=result["target_box"], position=result["target_position"]))
 
 
 @app.command("hgr-approval")

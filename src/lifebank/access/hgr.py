@@ -3,8 +3,11 @@ distributions by recipient, country and purpose, and international cooperation p
 headings, as CSV, Excel (xlsx) or PDF.
 
 Holdings and collections come from the biobank's published counts; distributions and projects from this
-domain's shipments and requests. The bank records no diagnosis per specimen yet, so holdings are by
-specimen type (and the diagnosis column names the disease of disease-specific requests only).
+domain's shipments and requests. A distribution's diagnosis column names the disease of a disease-specific
+(DS) request and the diagnoses the clinical domain records for the donors whose tubes were shipped
+(`lifebank.clinical.clinical_timeline`, its conditions), where present. Holdings stay by specimen type: the
+clinical domain publishes no bulk "diagnoses of these participants" function, and reading every donor's
+timeline for the whole bank is not what an annual report should cost.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import io
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 import lifebank.biobank as biobank
 from lifebank.access.models import AccessRequest, Allocation, Shipment
@@ -34,15 +37,13 @@ def report_sections(db: Database, year: int) -> list[Section]:
     holdings = biobank.holdings_by_type(db)
     collected = biobank.collected_by_type(db, start, end)
     with db.session() as session:
-        shipped = session.execute(
+        shipped = _distributions(session.execute(
             select(AccessRequest.organisation_name, AccessRequest.recipient_country, AccessRequest.purposes,
-                   AccessRequest.disease, func.count(func.distinct(Shipment.id)), func.count(Allocation.id))
+                   AccessRequest.disease, Shipment.id, Allocation.participant)
             .join(Shipment, Shipment.request_id == AccessRequest.id)
             .join(Allocation, Allocation.shipment_id == Shipment.id)
             .where(Shipment.shipped_at >= start, Shipment.shipped_at < end)
-            .group_by(AccessRequest.organisation_name, AccessRequest.recipient_country, AccessRequest.purposes,
-                      AccessRequest.disease)
-            .order_by(AccessRequest.organisation_name)).all()
+            .order_by(AccessRequest.organisation_name)).all())
         projects = session.scalars(
             select(AccessRequest).where(AccessRequest.recipient_country != bank_country(),
                                         AccessRequest.created_at < end,
@@ -58,11 +59,37 @@ def report_sections(db: Database, year: int) -> list[Section]:
         Section("Distributions 对外提供",
                 ["Recipient 接收单位", "Country 国家", "Purpose (DUO) 用途", "Diagnosis 疾病",
                  "Shipments 发运次数", "Specimens 样本数"],
-                [[o, c, p.replace(";", " "), d or "—", s, n] for o, c, p, d, s, n in shipped]),
+                [[o, c, p.replace(";", " "), _diagnosis(db, d, donors), len(s), n]
+                 for (o, c, p, d), (s, n, donors) in shipped.items()]),
         Section("International cooperation projects 国际合作项目",
                 ["Request 申请", "Title 题目", "Partner 合作单位", "Country 国家", "HGR approval 审批号",
                  "State 状态"], project_rows),
     ]
+
+
+def _distributions(rows: Any) -> dict[tuple[str, str, str, str | None], tuple[set[int], int, set[str]]]:
+    """(recipient, country, purposes, disease) -> (shipments, tubes, donors), in the query's order."""
+    out: dict[tuple[str, str, str, str | None], tuple[set[int], int, set[str]]] = {}
+    for organisation, country, purposes, disease, shipment, participant in rows:
+        shipments, tubes, donors = out.get((organisation, country, purposes, disease), (set(), 0, set()))
+        shipments.add(shipment)
+        donors.add(participant)
+        out[(organisation, country, purposes, disease)] = (shipments, tubes + 1, donors)
+    return out
+
+
+def _diagnosis(db: Database, disease: str | None, donors: set[str]) -> str:
+    """The DS request's disease, then the shipped donors' recorded diagnoses (code and name, each once)."""
+    from lifebank.clinical import clinical_timeline
+
+    found: dict[str, str] = {}
+    for code in sorted(donors):
+        for record in clinical_timeline(db, code):
+            if record["kind"] == "condition" and record["code"]:
+                found.setdefault(str(record["code"]), str(record["display"] or ""))
+    parts = [f"DS {disease}"] if disease else []
+    parts += [f"{code} {name}".strip() for code, name in sorted(found.items())]
+    return "; ".join(parts) or "—"
 
 
 def render_report(db: Database, year: int, fmt: str) -> bytes:

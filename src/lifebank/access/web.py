@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from lifebank.access import exports, notifications, service
+from lifebank.access import criteria, exports, notifications, service, splitting
 from lifebank.access.requests import DECLARATIONS, DOCUMENT_KINDS
 from lifebank.access.shipment import TEMPERATURES
 from lifebank.access.workflow import Vote
@@ -121,7 +121,9 @@ async def create_request(request: Request, db: DbDep, principal: Requester) -> R
             items=[service.Item(str(t), per, None, volume) for t in values["types"]],
             wants_material=bool(values.get("material")), wants_data=bool(values.get("data")),
             declarations=[str(d) for d in values["declarations"]],
-            recipient_country=values.get("recipient_country", "").strip() or None)
+            recipient_country=values.get("recipient_country", "").strip() or None,
+            max_freeze_thaw=criteria.max_freeze_thaw(values.get("max_freeze_thaw", "")),
+            sprec_prefix=criteria.sprec_prefix(values.get("sprec_prefix", "")))
         request_id = await run_in_threadpool(service.create_request, db, draft, principal=principal)
     except ValueError:
         return _new_page(request, db, principal, values, ValidationFailed("the ethics approval date is not a date"))
@@ -219,11 +221,15 @@ def document(request_id: int, document_id: int, db: DbDep, principal: Requester)
 
 
 def _fulfil_page(request: Request, db: Any, principal: Principal, request_id: int, *, scanned: dict | None = None,
-                 error: LifeBankError | None = None) -> Response:
+                 error: LifeBankError | None = None, split: dict | None = None,
+                 split_error: LifeBankError | None = None) -> Response:
     view = service.request_view(db, request_id, principal)
     rows = service.pick_list(db, request_id, principal)
-    return render(request, "access/fulfil.html", status_code=409 if error else 200, r=view, rows=rows,
-                  progress=service.progress(db, request_id, principal), scanned=scanned, error=error)
+    status = 409 if error else split_error.status if split_error else 200
+    return render(request, "access/fulfil.html", status_code=status, r=view, rows=rows,
+                  progress=service.progress(db, request_id, principal), scanned=scanned, error=error,
+                  split=split, split_error=split_error, can_split=principal.can("access.manage"),
+                  can_print=principal.can("label.print"))
 
 
 @router.get("/requests/{request_id}/fulfil", response_class=HTMLResponse)
@@ -241,6 +247,20 @@ async def scan_tube(request: Request, request_id: int, db: DbDep, principal: Ful
     except LifeBankError as exc:
         return await run_in_threadpool(_fulfil_page, request, db, principal, request_id, error=exc)
     return await run_in_threadpool(_fulfil_page, request, db, principal, request_id, scanned=scanned)
+
+
+@router.post("/requests/{request_id}/split", response_class=HTMLResponse)
+async def split_tube(request: Request, request_id: int, db: DbDep, principal: Fulfiller) -> Response:
+    """The manager's split at the scan step (aliquot-on-the-fly); a mistake shows under the form."""
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf_token", "")))
+    try:
+        quantity = _number(str(form.get("quantity", "")))
+        split = await run_in_threadpool(splitting.split_and_pick, db, request_id, str(form.get("barcode", "")),
+                                        quantity=quantity, principal=principal)
+    except LifeBankError as exc:
+        return await run_in_threadpool(_fulfil_page, request, db, principal, request_id, split_error=exc)
+    return await run_in_threadpool(_fulfil_page, request, db, principal, request_id, split=split)
 
 
 @router.get("/requests/{request_id}/pick-list.{fmt}")

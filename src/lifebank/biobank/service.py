@@ -11,7 +11,8 @@ New code may import from the use-case module directly. Where each use case lives
   `list_containers`, `container_info`, `move_container`, `occupancy`, `box_map`, `place_specimens`,
   `container_at`, `layout_of`, `box_layout`, `in_subtree`, `Location`, `resolve_location`, `location_label`;
 - `specimens` - a specimen's life: `register_specimen` (`register_specimen_in` inside a caller's transaction),
-  `split_specimen`, `move_specimen`, `reserve_specimens`, `release_reservation`, `change_status`, `add_qc`,
+  `split_specimen` (`split_in_session` inside a caller's transaction), `move_specimen`, `reserve_specimens`,
+  `release_reservation`, `change_status`, `add_qc`,
   `record_label_print`, `specimen_participants`, `SCHEME`, `QC_KINDS`, `_next_barcodes`, `_TRANSITIONS`;
 - `search` - finding specimens: `SpecimenFilter`, `search_specimens`, `get_specimen`, `specimen_views`,
   `_filtered`, `_consenting`, `_count`;
@@ -77,6 +78,7 @@ from lifebank.biobank.specimens import (
     release_reservation,
     reserve_specimens,
     specimen_participants,
+    split_in_session,
     split_specimen,
 )
 from lifebank.biobank.storage import (
@@ -160,6 +162,7 @@ __all__ = [
     "release_reservation",
     "reserve_specimens",
     "specimen_participants",
+    "split_in_session",
     "split_specimen",
     # search
     "SORT_KEYS",

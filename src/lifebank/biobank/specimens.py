@@ -164,36 +164,43 @@ def split_specimen(db: Database, parent_barcode: str, *, count: int, quantity: f
 
     Aliquots take their volume out of the parent; derivatives record their own yield.
     """
+    with db.transaction() as session:
+        return split_in_session(session, parent_barcode, count=count, quantity=quantity, type=type, actor=actor)
+
+
+def split_in_session(session: Session, parent_barcode: str, *, count: int, quantity: float,
+                     type: str | None = None, actor: str) -> list[str]:
+    """`split_specimen` in the caller's transaction (another domain's use case that splits a tube as one
+    step of its own, such as an aliquot split at an access request's fulfilment)."""
     if not 1 <= count <= 1000:
         raise ValidationFailed("the number of children must be 1 to 1000")
-    with db.transaction() as session:
-        parent = specimen_row(session, parent_barcode, lock=True)
-        if parent.status in FINAL_STATUSES:
-            raise Conflict("{barcode} is {status}", barcode=parent_barcode, status=status_text(parent.status))
-        child_type = (type or parent.type).upper()
-        try:
-            kind = lineage_kind([parent.type], child_type)
-        except LineageError as exc:
-            raise ValidationFailed(exc.message) from None
-        if kind.value == "aliquot":
-            needed = quantity * count
-            if parent.quantity is not None and needed > parent.quantity + 1e-9:
-                raise ValidationFailed("{barcode} holds {quantity} {unit}; {count} × {each} is more",
-                                       barcode=parent_barcode, quantity=f"{parent.quantity:g}", unit=parent.unit,
-                                       count=count, each=f"{quantity:g}")
-            if parent.quantity is not None:
-                parent.quantity = round(parent.quantity - needed, 6)
-        barcodes = _next_barcodes(session, count)
-        for barcode in barcodes:
-            child = Specimen(barcode=barcode, participant_id=parent.participant_id, type=child_type,
-                             quantity=quantity, unit=SPECIMEN_TYPES[child_type].unit, collected_at=parent.collected_at,
-                             status=SpecimenStatus.AVAILABLE.value, distributable=parent.distributable,
-                             lineage=kind.value, parent_id=parent.id, sprec=None, freeze_thaw=0)
-            session.add(child)
-            session.flush()
-            _event(session, child.id, "registered", f"{kind.value} of {parent_barcode}", actor)
-        ledger.record(session, actor=actor, action=f"specimen.{kind.value}", entity_type="specimen",
-                      entity_id=parent_barcode, change={"children": barcodes, "quantity": quantity})
+    parent = specimen_row(session, parent_barcode, lock=True)
+    if parent.status in FINAL_STATUSES:
+        raise Conflict("{barcode} is {status}", barcode=parent_barcode, status=status_text(parent.status))
+    child_type = (type or parent.type).upper()
+    try:
+        kind = lineage_kind([parent.type], child_type)
+    except LineageError as exc:
+        raise ValidationFailed(exc.message) from None
+    if kind.value == "aliquot":
+        needed = quantity * count
+        if parent.quantity is not None and needed > parent.quantity + 1e-9:
+            raise ValidationFailed("{barcode} holds {quantity} {unit}; {count} × {each} is more",
+                                   barcode=parent_barcode, quantity=f"{parent.quantity:g}", unit=parent.unit,
+                                   count=count, each=f"{quantity:g}")
+        if parent.quantity is not None:
+            parent.quantity = round(parent.quantity - needed, 6)
+    barcodes = _next_barcodes(session, count)
+    for barcode in barcodes:
+        child = Specimen(barcode=barcode, participant_id=parent.participant_id, type=child_type,
+                         quantity=quantity, unit=SPECIMEN_TYPES[child_type].unit, collected_at=parent.collected_at,
+                         status=SpecimenStatus.AVAILABLE.value, distributable=parent.distributable,
+                         lineage=kind.value, parent_id=parent.id, sprec=None, freeze_thaw=0)
+        session.add(child)
+        session.flush()
+        _event(session, child.id, "registered", f"{kind.value} of {parent_barcode}", actor)
+    ledger.record(session, actor=actor, action=f"specimen.{kind.value}", entity_type="specimen",
+                  entity_id=parent_barcode, change={"children": barcodes, "quantity": quantity})
     return barcodes
 
 def move_specimen(db: Database, barcode: str, location: str, *, actor: str) -> str:
