@@ -105,7 +105,11 @@ RULES: list[tuple[str, str, Needs]] = [
     ("POST", f"{A}/hla/predict", perm("hla.search")),
     ("GET", f"{A}/hla/", perm("hla.read")),
     ("*", f"{A}/hla/", perm("hla.write")),
-    # omics
+    # omics. What a cohort's members and a dataset's sample map show is the reader's own: participant codes
+    # with participant.read, or under an approved data request on the cohort (its eligible members); counts
+    # otherwise (lifebank.access.coverage; tests/access/test_coverage.py).
+    ("GET", f"{A}/omics/datasets/{{name}}/samples", perm("omics.read")),
+    ("GET", f"{A}/omics/cohorts/{{name}}", perm("cohort.read")),
     ("GET", f"{A}/omics/cohorts", perm("cohort.read")),
     ("POST", f"{A}/omics/cohorts/preview", perm("cohort.read")),
     ("*", f"{A}/omics/cohorts", perm("cohort.write")),
@@ -118,6 +122,7 @@ RULES: list[tuple[str, str, Needs]] = [
     ("POST", f"{A}/access/requests/{{request_id}}/allocation", perm("access.manage")),
     ("*", f"{A}/access/requests/{{request_id}}/pick-list", perm("access.fulfil")),
     ("POST", f"{A}/access/requests/{{request_id}}/scan", perm("access.fulfil")),
+    ("POST", f"{A}/access/requests/{{request_id}}/split", perm("access.manage")),
     ("POST", f"{A}/access/requests/{{request_id}}/hgr", perm("access.manage")),
     ("POST", f"{A}/access/requests/{{request_id}}/shipments", perm("access.manage")),
     ("POST", f"{A}/access/requests/{{request_id}}/returns", perm("access.manage")),

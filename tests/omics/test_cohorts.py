@@ -149,9 +149,13 @@ def test_cohort_page_labels_criteria_exports_members_and_deletes(client, users, 
     assert "max_af" not in page
     chinese = client.get("/omics/cohorts/dna", headers={**headers, "Accept-Language": "zh-CN"}).text
     assert "<dd>DNA</dd>" in chinese and "仅计入等位基因频率低于此值的变异" in chinese
-    exported = client.get("/omics/cohorts/dna/export", params={"format": "csv"}, headers=headers)
+    exported = client.get("/omics/cohorts/dna/export", params={"format": "csv"},
+                          headers=users.headers("biobank_manager"))
     lines = exported.content.decode("utf-8-sig").splitlines()
     assert lines == ["Participant,VCF samples", "P1,s1", "P2,s2", "P4,s4", "P5,s5"]
+    # A researcher outside an approved access request reads counts, never participant codes (issue 11).
+    counted = client.get("/omics/cohorts/dna/export", params={"format": "csv"}, headers=headers)
+    assert counted.content.decode("utf-8-sig").splitlines() == ["Participant,VCF samples"]
     token = _csrf(client, headers)
     deleted = client.post("/omics/cohorts/dna/delete", data={"csrf_token": token}, headers=headers,
                           follow_redirects=True)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
+from lifebank.access import coverage
 from lifebank.auth.service import Principal
 from lifebank.errors import ValidationFailed
 from lifebank.omics import cohorts as cohort_service
@@ -59,9 +60,10 @@ def dataset(name: str, db: DbDep, _p: Reader) -> dict[str, object]:
     return service.dataset_detail(db, name)
 
 
-@router.get("/datasets/{name}/samples", summary="VCF samples and their biobank links")
-def dataset_samples(name: str, db: DbDep, _p: Reader) -> list[dict[str, object]]:
-    return service.list_samples(db, name)
+@router.get("/datasets/{name}/samples", summary="VCF samples and their biobank links (participant codes only to "
+            "readers of participants or under an approved data request; others see whether a sample is linked)")
+def dataset_samples(name: str, db: DbDep, principal: Reader) -> list[dict[str, object]]:
+    return coverage.sample_map_for(db, principal, service.list_samples(db, name))
 
 
 @router.post("/datasets/{name}/imports", status_code=201, summary="Import a VCF/BCF as a new batch (all or nothing)")
@@ -155,15 +157,16 @@ def cohorts(db: DbDep, _p: CohortReader) -> list[dict[str, object]]:
     return cohort_service.list_cohorts(db)
 
 
-@router.get("/cohorts/{name}", summary="A cohort's criteria, size and members")
-def cohort(name: str, db: DbDep, _p: CohortReader) -> dict[str, object]:
-    return cohort_service.get_cohort(db, name)
+@router.get("/cohorts/{name}", summary="A cohort's criteria, size, member counts and the members the reader may "
+            "see (all with participant.read; under an approved data request its eligible members; else none)")
+def cohort(name: str, db: DbDep, principal: CohortReader) -> dict[str, object]:
+    return coverage.members_for(db, principal, cohort_service.get_cohort(db, name))
 
 
-@router.get("/cohorts/{name}/members/export", summary="A cohort's members as CSV or xlsx")
-def cohort_members_export(name: str, db: DbDep, _p: CohortReader,
+@router.get("/cohorts/{name}/members/export", summary="A cohort's members (those the reader may see) as CSV or xlsx")
+def cohort_members_export(name: str, db: DbDep, principal: CohortReader,
                           format: ExportFormat = ExportFormat.csv) -> StreamingResponse:
-    members = cohort_service.get_cohort(db, name)["members"]
+    members = coverage.members_for(db, principal, cohort_service.get_cohort(db, name))["members"]
     return export_response(format, f"cohort-{name}", cohort_service.MEMBER_COLUMNS,
                            members, sheet="members")  # type: ignore[arg-type]
 
@@ -173,12 +176,15 @@ def cohort_delete(name: str, db: DbDep, principal: CohortWriter) -> dict[str, ob
     return cohort_service.delete_cohort(db, name, actor=principal.username)
 
 
-@router.post("/cohorts/preview", summary="Members a set of criteria selects (nothing saved)")
-def cohort_preview(body: CohortIn, db: DbDep, settings: SettingsDep, _p: CohortReader) -> dict[str, object]:
+@router.post("/cohorts/preview", summary="Members a set of criteria selects (nothing saved; counts only "
+             "without participant.read)")
+def cohort_preview(body: CohortIn, db: DbDep, settings: SettingsDep, principal: CohortReader) -> dict[str, object]:
     criteria = cohort_service.CohortCriteria.from_dict(body.criteria)
-    members = cohort_service.preview_cohort(db, settings.data_dir, criteria)
-    return {"size": len(members),
-            "members": [{"participant": m.participant, "vcf_samples": list(m.vcf_samples)} for m in members]}
+    found = [{"participant": m.participant, "vcf_samples": list(m.vcf_samples)}
+             for m in cohort_service.preview_cohort(db, settings.data_dir, criteria)]
+    # A cohort not yet saved is named by no request: only a reader of participants sees who is in it.
+    codes = None if coverage.sees_every_code(principal) else frozenset[str]()
+    return {"size": len(found), **coverage.member_counts(found), **coverage.visible_members(found, codes)}
 
 
 @router.post("/cohorts", status_code=201, summary="Build a cohort and save it by name")
@@ -186,4 +192,4 @@ def cohort_create(body: CohortIn, db: DbDep, settings: SettingsDep, principal: C
     criteria = cohort_service.CohortCriteria.from_dict(body.criteria)
     cohort_service.save_cohort(db, settings.data_dir, body.name, criteria, actor=principal.username,
                                allow_empty=body.allow_empty)
-    return cohort_service.get_cohort(db, body.name.strip())
+    return coverage.members_for(db, principal, cohort_service.get_cohort(db, body.name.strip()))

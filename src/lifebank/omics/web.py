@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 
+from lifebank.access import coverage
 from lifebank.auth.service import Principal
 from lifebank.errors import LifeBankError
 from lifebank.messages import Msg, label
@@ -123,15 +124,21 @@ def cohort_builder(request: Request, db: DbDep, _p: Annotated[Principal, Depends
 
 @router.post("/omics/cohorts/preview", response_class=HTMLResponse)
 async def cohort_preview(request: Request, db: DbDep, settings: SettingsDep,
-                         _p: Annotated[Principal, Depends(page_requires("cohort.read"))]) -> Response:
+                         principal: Annotated[Principal, Depends(page_requires("cohort.read"))]) -> Response:
     form = await _form(request)
-    error, members = None, None
+    error, members, counts = None, None, None
     try:
-        members = cohorts.preview_cohort(db, settings.data_dir, _criteria_from_form(form))
+        found = cohorts.preview_cohort(db, settings.data_dir, _criteria_from_form(form))
+        everyone = [{"participant": m.participant, "vcf_samples": list(m.vcf_samples)} for m in found]
+        counts = coverage.member_counts(everyone)
+        codes = None if coverage.sees_every_code(principal) else frozenset[str]()
+        members = coverage.visible_members(everyone, codes)["members"]
+        counts["hidden"] = len(everyone) - len(members)
     except LifeBankError as exc:
         error = message_text(request, exc)
     # 200 even for a refused preview: htmx swaps only 2xx answers (the fragment carries the error).
-    return render(request, "omics/_preview.html", members=members, error=error)
+    # A cohort not saved yet is named by no access request: only a reader of participants sees who is in it.
+    return render(request, "omics/_preview.html", members=members, counts=counts, error=error)
 
 
 @router.post("/omics/cohorts", response_class=HTMLResponse)
@@ -156,17 +163,18 @@ def cohort_page(request: Request, name: str, db: DbDep,
     language = request.state.locale
     criteria = [(label("cohort_criterion", key, language), label(kinds[key], value, language) if key in kinds
                  else value) for key, value in cohort["criteria"].items()]  # type: ignore[attr-defined]
-    return render(request, "omics/cohort.html", cohort=cohort, criteria=criteria,
-                  can_delete=principal.can("cohort.write"), quoted=quote(name, safe=""))
+    return render(request, "omics/cohort.html", cohort=coverage.members_for(db, principal, cohort),
+                  criteria=criteria, can_delete=principal.can("cohort.write"), quoted=quote(name, safe=""))
 
 
 @router.get("/omics/cohorts/{name}/export")
 def cohort_export(request: Request, name: str, db: DbDep,
-                  _p: Annotated[Principal, Depends(page_requires("cohort.read"))], format: str = "csv") -> Response:
-    """A cohort's members (participant and VCF samples) as CSV or Excel."""
+                  principal: Annotated[Principal, Depends(page_requires("cohort.read"))],
+                  format: str = "csv") -> Response:
+    """A cohort's members (participant and VCF samples) as CSV or Excel: those the reader may see."""
     _ = gettext_for(request)
     fmt = parse_format(format)
-    members = cohorts.get_cohort(db, name)["members"]
+    members = coverage.members_for(db, principal, cohorts.get_cohort(db, name))["members"]
     return export_response(fmt, f"cohort-{name}", cohorts.MEMBER_COLUMNS, members,  # type: ignore[arg-type]
                            headers=[_("Participant"), _("VCF samples")], sheet="members")
 
