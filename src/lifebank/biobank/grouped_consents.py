@@ -28,11 +28,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection
 
-from lifebank.biobank.distribution import ConsentInForce, consents_in_force
-from lifebank.biobank.models import Participant
+from lifebank.biobank.distribution import ConsentInForce
 from lifebank.biobank.specimen_types import SpecimenStatus
 from lifebank.db.engine import Database
 
@@ -245,13 +244,46 @@ def _postgresql(connection: Connection, codes: list[str] | None, types: list[str
 
 def consents_in_force_after(db: Database, after: str | None, limit: int) -> dict[str, ConsentInForce | None]:
     """The next `limit` participants in code order after `after` (None: from the first), each with their
-    consent in force: allocation reads the bank in pages like this and stops once it has its tubes."""
-    query = select(Participant.code).order_by(Participant.code).limit(limit)
-    if after is not None:
-        query = query.where(Participant.code > after)
+    consent in force: allocation reads the bank in pages like this and stops once it has its tubes.
+
+    One statement: the page of participants through the code index, each one's consents not withdrawn
+    through the participant index (the newest is kept), its codes through the code table's key. As in
+    `consent_groups`, the consent date is kept only when a time limit (TS) needs it."""
     with db.session() as session:
-        codes = list(session.scalars(query))
-    return consents_in_force(db, participant_codes=codes) if codes else {}
+        connection = session.connection()
+        postgresql = connection.dialect.name == "postgresql"
+        aggregate = ("string_agg(cc.duo_code, ';' ORDER BY cc.duo_code)" if postgresql
+                     else "group_concat(cc.duo_code, ';')")
+        mark = "%s" if postgresql else "?"
+        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:  # tens of thousands of rows: read through the driver, no row objects in between
+            cursor.execute(
+                "SELECT p.code, c.id, c.consent_date, c.scope, "
+                f"(SELECT {aggregate} FROM bb_consent_code cc WHERE cc.consent_id = c.id) "
+                f"FROM (SELECT id, code FROM bb_participant WHERE code > {mark} ORDER BY code LIMIT {mark}) p "
+                "LEFT JOIN bb_consent c ON c.participant_id = p.id AND c.withdrawn_at IS NULL",
+                ("" if after is None else after, limit))
+            rows = cursor.fetchall()
+        finally:
+            cursor.close()
+        session.rollback()
+    shared: dict[tuple[Any, ...], ConsentInForce] = {}
+    found: dict[str, ConsentInForce | None] = {}
+    newest: dict[str, int] = {}
+    for code, consent_id, day, scope, joined in rows:
+        if consent_id is None:
+            found[code] = None
+            continue
+        if newest.get(code, -1) > consent_id:  # several consents not withdrawn: the newest is in force
+            continue
+        newest[code] = consent_id
+        raw = (joined, day, scope)
+        record = shared.get(raw)
+        if record is None:
+            codes = tuple(sorted(set(joined.split(";")))) if joined else ()
+            record = shared[raw] = ConsentInForce(codes, _date(day) if TIME_LIMIT in codes else None, scope or "")
+        found[code] = record
+    return dict(sorted(found.items()))
 
 
 __all__ = ["ConsentGroup", "TubeCriteria", "consent_groups", "consents_in_force_after"]
