@@ -48,6 +48,10 @@ def test_pages_order_chain_and_bedside(client, chain) -> None:
     chain.run(order, until="bedside-verification")
     page = client.get(f"/celltherapy/orders/{coi}")
     assert page.text.count('class="todo"') == 2 and "<svg" in page.text and "✍ tech1" in page.text
+    specimen = f"{coi}-X00020B0"  # the second product bag, registered in the biobank by the cryopreservation
+    assert f'href="/biobank/specimens/{specimen}"' in page.text and "LN2-01/R1/BOX-1/A2" in page.text
+    banked = client.get(f"/biobank/specimens/{specimen}")
+    assert banked.status_code == 200 and f"COI {coi}" in banked.text and "LN2-01/R1/BOX-1/A2" in banked.text
     values = chain.values(order, "bedside-verification")
     form = {"csrf_token": token, "step": "bedside-verification", "from": "bedside", "f_bag": values["bag"],
             "f_wristband_code": "P1", "f_wristband_dob": DOB, "signer1": "mara", "password1": PASSWORD,
