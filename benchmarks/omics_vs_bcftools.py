@@ -106,30 +106,123 @@ def ms(seconds: float) -> str:
 
 
 def ingest(vcf: Path, bcf: Path, data_dir: Path) -> None:
+    print(f"ingest: load average before {load()}")
     old_bcf = bcf.with_name("old.bcf")
     old_cmd = ["bcftools", "convert", "-Ob", "-o", str(old_bcf), str(vcf)]
     old_time, old_rss = run_child(old_cmd)
+    old_cpu = CPU[0]
     old_bcf.unlink()
     fair_cmd = f"bcftools convert --threads 2 -Ob -o {bcf} {vcf} && bcftools index --threads 2 -f {bcf}"
     fair_time, fair_rss = run_child(fair_cmd, shell=True)
+    fair_cpu = CPU[0]
     shutil.rmtree(data_dir, ignore_errors=True)
     ours_time, ours_rss = run_child([sys.executable, __file__, "--ingest-child", str(vcf), str(data_dir)])
-    print(f"ingest: LifeBank {ours_time:.1f} s (peak RSS {ours_rss / 1024:.0f} MiB)")
-    print(f"  fair peer: {fair_cmd}\n    {fair_time:.1f} s (peak RSS {fair_rss / 1024:.0f} MiB): speed "
-          f"{fair_time / ours_time:.2f}x; two threads each side, index built on both sides")
-    print(f"  old peer:  {shlex.join(old_cmd)}\n    {old_time:.1f} s: speed {old_time / ours_time:.2f}x; "
-          f"one thread, no index")
-    record("ingest (fair)", f"{ours_time:.1f} s", f"{fair_time:.1f} s", fair_cmd.replace(str(bcf.parent) + "/", ""),
-           f"{fair_time / ours_time:.2f}× speed", "≥ 0.5×")
+    ours_cpu = CPU[0]
+    print(f"ingest: LifeBank {ours_time:.1f} s wall, {ours_cpu:.1f} s CPU (peak RSS {ours_rss / 1024:.0f} MiB); "
+          f"load average after {load()}")
+    print(f"  fair peer: {fair_cmd}\n    {fair_time:.1f} s wall, {fair_cpu:.1f} s CPU (peak RSS "
+          f"{fair_rss / 1024:.0f} MiB): speed {fair_time / ours_time:.2f}x wall, {fair_cpu / ours_cpu:.2f}x CPU; "
+          "two threads each side, index built on both sides")
+    print(f"  old peer:  {shlex.join(old_cmd)}\n    {old_time:.1f} s wall, {old_cpu:.1f} s CPU: speed "
+          f"{old_time / ours_time:.2f}x; one thread, no index")
+    record("ingest (fair), wall", f"{ours_time:.1f} s", f"{fair_time:.1f} s",
+           fair_cmd.replace(str(bcf.parent) + "/", ""), f"{fair_time / ours_time:.2f}× speed", "≥ 0.5×")
+    record("ingest (fair), CPU user+sys", f"{ours_cpu:.1f} s", f"{fair_cpu:.1f} s", "(as above)",
+           f"{fair_cpu / ours_cpu:.2f}× speed", "—")
     record("ingest (old peer)", f"{ours_time:.1f} s", f"{old_time:.1f} s", "bcftools convert -Ob",
            f"{old_time / ours_time:.2f}× speed", "—")
-    store = sum(p.stat().st_size for p in (data_dir / "omics").rglob("*.parquet"))
-    print(f"storage: {store / 2**20:.1f} MiB of Parquet (BCF {bcf.stat().st_size / 2**20:.1f} MiB; "
-          f"{store / bcf.stat().st_size:.2f}x)")
-    record("storage", f"{store / 2**20:.1f} MiB", f"{bcf.stat().st_size / 2**20:.1f} MiB", "the BCF",
-           f"{store / bcf.stat().st_size:.2f}×", "≤ 1.0×")
+    omics = data_dir / "omics"
+    parquet = sum(p.stat().st_size for p in omics.rglob("*.parquet"))
+    planes = sum(p.stat().st_size for p in omics.rglob("*.lbplanes"))
+    size = bcf.stat().st_size
+    print(f"storage: {parquet / 2**20:.1f} MiB of Parquet + {planes / 2**20:.1f} MiB of allele planes (BCF "
+          f"{size / 2**20:.1f} MiB; Parquet {parquet / size:.2f}x, with the planes {(parquet + planes) / size:.2f}x)")
+    record("storage, Parquet", f"{parquet / 2**20:.1f} MiB", f"{size / 2**20:.1f} MiB", "the BCF",
+           f"{parquet / size:.2f}×", "≤ 1.0×")
+    record("storage, Parquet + allele planes", f"{(parquet + planes) / 2**20:.1f} MiB", f"{size / 2**20:.1f} MiB",
+           "the BCF", f"{(parquet + planes) / size:.2f}×", "—")
     record("ingest peak RSS", f"{ours_rss / 1024:.0f} MiB", f"{fair_rss / 1024:.0f} MiB", "(fair peer)",
            f"{ours_rss / fair_rss:.1f}×", "—")
+
+def planes_cost_child(vcf: str, records: str) -> None:
+    """Runs in its own process: CPU of importing the first `records` records with and without the allele planes
+    (the planes' writer replaced by one that does nothing), alternating, three times each."""
+    sys.path.insert(0, str(ROOT / "src"))
+    from lifebank.omics import ingest as ingest_module
+
+    class NoPlanes:
+        def __init__(self, path: Path, n_samples: int) -> None:
+            path.touch()  # the import fsyncs and checksums every file it lists
+
+        def site_alleles(self, codes: object) -> tuple[int, None, None]:
+            return 0, None, None
+
+        def add_chunk(self, *args: object) -> None:
+            pass
+
+        def close(self) -> None:
+            pass
+
+        def discard(self) -> None:
+            pass
+
+    work = Path(tempfile.mkdtemp(prefix="planes-cost-"))
+    part = work / "part.vcf.gz"
+    subprocess.run(f"bcftools view {vcf} 2>/dev/null | head -n {int(records) + 200} | "
+                   f"bcftools view -Oz -o {part} 2>/dev/null", shell=True, check=False)
+    real = ingest_module.PlaneWriter
+    inside = [0.0]
+
+    class Timed(real):  # type: ignore[misc,valid-type]
+        """The real writer, its own CPU (on whichever thread runs it) summed: the planes' direct cost."""
+
+        def site_alleles(self, codes: np.ndarray) -> object:
+            start = time.thread_time()
+            try:
+                return super().site_alleles(codes)
+            finally:
+                inside[0] += time.thread_time() - start
+
+        def add_chunk(self, *args: object) -> None:
+            start = time.thread_time()
+            super().add_chunk(*args)
+            inside[0] += time.thread_time() - start
+
+        def close(self) -> None:
+            start = time.thread_time()
+            super().close()
+            inside[0] += time.thread_time() - start
+
+    cpu: dict[str, list[float]] = {"with": [], "without": [], "timed": []}
+    for _ in range(3):
+        for name, writer in (("with", real), ("without", NoPlanes), ("timed", Timed)):
+            ingest_module.PlaneWriter = writer  # type: ignore[assignment,misc]
+            root = work / name
+            shutil.rmtree(root, ignore_errors=True)
+            start = time.process_time()
+            summary = ingest_module.write_batch(part, root, dataset="d", batch=1, keep_info=None)
+            cpu[name].append(time.process_time() - start)
+    ingest_module.PlaneWriter = real  # type: ignore[misc]
+    print(json.dumps({"records": summary.records, "with": statistics.median(cpu["with"]),
+                      "without": statistics.median(cpu["without"]), "inside": inside[0] / 3,
+                      "timed": statistics.median(cpu["timed"])}))
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def planes_cost(vcf: Path, records: int) -> None:
+    out = json.loads(subprocess.run([sys.executable, __file__, "--planes-cost-child", str(vcf), str(records)],
+                                    capture_output=True, text=True, check=True).stdout.splitlines()[-1])
+    share = out["with"] / out["without"] - 1
+    direct = out["inside"] / out["timed"]
+    print(f"ingest cost of the allele planes: the first {out['records']:,} records, process CPU median of 3 "
+          f"(alternating): {out['with']:.2f} s with, {out['without']:.2f} s without (+{share * 100:.1f} %); "
+          f"CPU inside the planes' code {out['inside']:.2f} s of {out['timed']:.2f} s ({direct * 100:.1f} %); "
+          f"load {load()}")
+    record(f"ingest CPU of the allele planes ({out['records']:,} records, with / without)",
+           f"{out['with']:.2f} / {out['without']:.2f} s", "—", "—", f"+{share * 100:.1f} %", "—")
+    record("CPU inside the planes' code (site encoding, chunks, file) / whole import", f"{out['inside']:.2f} / "
+           f"{out['timed']:.2f} s", "—", "—", f"{direct * 100:.1f} %", "—")
+
 
 def timed(fn):  # type: ignore[no-untyped-def]
     start = time.perf_counter()
@@ -229,14 +322,29 @@ def queries(args: argparse.Namespace, work: Path, bcf: Path, data_dir: Path) -> 
                  for alt, ac in zip(alts.split(","), acs.split(","), strict=True)]
         if split != mine:
             raise SystemExit(f"{name}: AC/AN differ from LifeBank's")
-    runs: dict[str, list[float]] = {"ours": [], "tsv": [], "old": [], "decode": [],
+    from lifebank.omics.queries import VariantStore
+
+    refs = service.batch_refs(db)
+    # today's counting for stores without allele planes (the sparse genotype rows), as the planes' baseline
+    sparse_store = VariantStore(service.store_root(data_dir), use_planes=False)
+    if sparse_store.allele_counts(refs, region, subset) != counts:
+        raise SystemExit("the allele planes' AC/AN differ from the sparse genotype rows' counts")
+    runs: dict[str, list[float]] = {"ours": [], "tsv": [], "old": [], "decode": [], "sparse": [], "planes": [],
                                     **{name: [] for name in pipelines}}
-    index = store.chrom_index(service.batch_refs(db)[0], "chr22")  # the floor: decoding the region's rows
+    index = store.chrom_index(refs[0], "chr22")  # the old floor: decoding the region's sparse genotype rows
     found_sites = index.rows_in(region.start, region.end).site
+    planes = store.planes(refs[0], "chr22")
+    member = np.zeros(args.samples, bool)
+    sample_number = store.sample_index(refs[0])
+    member[[sample_number[s] for s in subset]] = True
 
     def decode() -> None:
         index.map_genotype_groups(int(found_sites.min()), int(found_sites.max()), ("site", "sample", "a1", "a2"),
                                   len)
+
+    def plane_count() -> None:  # the planes' part: region rows and the popcounts, no REF/ALT text
+        assert planes is not None
+        planes.counts(planes.rows_in(region.start, region.end), member)
 
     for _ in range(args.repeats):  # interleaved; medians (the machine is shared)
         elapsed, counts = timed(lambda: service.allele_counts(db, data_dir, region, samples=subset))
@@ -246,12 +354,16 @@ def queries(args: argparse.Namespace, work: Path, bcf: Path, data_dir: Path) -> 
             runs[name].append(run_child(command, shell=True)[0])
         runs["old"].append(run_child(old, shell=True)[0])
         runs["decode"].append(timed(decode)[0])
+        runs["sparse"].append(timed(lambda: sparse_store.allele_counts(refs, region, subset))[0])
+        runs["planes"].append(timed(plane_count)[0])
     af = {name: median_ms(values) for name, values in runs.items()}
     short = {k: v.replace(str(work) + "/", "").replace(str(region), "R") for k, v in pipelines.items()}
     print(f"subset AF: {len(subset):,} random samples over {region} ({len(counts):,} sites), median of "
           f"{args.repeats}; AC/AN of every pipeline below checked equal to LifeBank's, site by site")
-    print(f"  LifeBank service.allele_counts: {af['ours']:.0f} ms; with the TSV text: {af['tsv']:.0f} ms; of which "
-          f"decoding the region's sparse genotype rows (site, sample, a1, a2) alone: {af['decode']:.0f} ms")
+    print(f"  LifeBank service.allele_counts: {af['ours']:.1f} ms; with the TSV text: {af['tsv']:.1f} ms; of which "
+          f"the allele planes' rows and popcounts: {af['planes']:.1f} ms")
+    print(f"  the same counts from the sparse genotype rows (a store without planes): {af['sparse']:.0f} ms, of "
+          f"which decoding the rows (site, sample, a1, a2) alone: {af['decode']:.0f} ms")
     for name in pipelines:
         print(f"  {'fair peer' if name == 'fair' else 'also tried'}: {short[name]}\n    {af[name]:.0f} ms: "
               f"{af[name] / af['tsv']:.1f}x LifeBank's time (with text)")
@@ -261,7 +373,10 @@ def queries(args: argparse.Namespace, work: Path, bcf: Path, data_dir: Path) -> 
     record("subset AF vs old peer", f"{af['tsv']:.0f} ms", f"{af['old']:.0f} ms",
            "`bcftools view -S s.txt -r R -Ou | bcftools +fill-tags -- -t AC,AN,AF` (old)",
            f"{af['old'] / af['tsv']:.1f}× faster", "—")
-    record("floor: decoding the region's sparse genotype rows", f"{af['decode']:.0f} ms", "—", "—", "—", "—")
+    record("subset AF from the sparse genotype rows (store without planes), no text", f"{af['sparse']:.0f} ms",
+           f"{af['fair']:.0f} ms", "the fair pipeline", f"{af['fair'] / af['sparse']:.1f}× faster", "—")
+    record("of which: planes rows + popcounts / decoding the sparse rows", f"{af['planes']:.1f} / "
+           f"{af['decode']:.0f} ms", "—", "—", "—", "—")
 
     # --- one-shot CLI: a fresh process each, as a user at a shell pays --------------------------------
     env = os.environ | {"LIFEBANK_DATA_DIR": str(data_dir)}
@@ -324,9 +439,15 @@ def main() -> None:
     parser.add_argument("--reuse-store", action="store_true", help="skip the ingest when the workdir has a store")
     parser.add_argument("--ingest-child", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--simulate-child", nargs=5, help=argparse.SUPPRESS)
+    parser.add_argument("--planes-cost-child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--planes-cost-records", type=int, default=20_000,
+                        help="records of the A/B that measures the ingest cost of the allele planes (0: skip)")
     args = parser.parse_args()
     if args.ingest_child:
         ingest_child(*args.ingest_child)
+        return
+    if args.planes_cost_child:
+        planes_cost_child(*args.planes_cost_child)
         return
     if args.simulate_child:
         vcf, samples, sites, length, seed = args.simulate_child
@@ -354,6 +475,8 @@ def main() -> None:
               f"(VCF.gz {vcf.stat().st_size / 2**20:.1f} MiB)")
     if not (args.reuse_store and (data_dir / "lifebank.db").exists() and bcf.exists()):
         ingest(vcf, bcf, data_dir)
+    if args.planes_cost_records:
+        planes_cost(vcf, args.planes_cost_records)
 
     queries(args, work, bcf, data_dir)
     print(f"\nload average at end (1/5/15 min): {load()}")

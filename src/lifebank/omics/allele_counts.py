@@ -134,9 +134,20 @@ class AlleleCounts(Sequence[AlleleCount]):
         if not len(self):
             return ""
         lines = map("\t".join, zip(self.chrom, map(str, self.pos.tolist()), self.ref, self.alt,
-                                   map(str, self.ac.tolist()), map(str, self.an.tolist()), self.af_texts(),
-                                   strict=True))
+                                   _int_texts(self.ac), _int_texts(self.an), self.af_texts(), strict=True))
         return "\n".join(lines) + "\n"
+
+
+def _int_texts(values: np.ndarray) -> list[str]:
+    """Counts as text; AC and AN are small and repeat, so each value up to the largest is formatted once and
+    looked up (a third of the TSV's time for 20,000 sites went to `str` of the two count columns)."""
+    if not len(values):
+        return []
+    top = int(values.max())
+    if int(values.min()) < 0 or top > 1 << 16:
+        return list(map(str, values.tolist()))
+    table = list(map(str, range(top + 1)))
+    return [table[v] for v in values.tolist()]
 
 
 def merge_batch_counts(parts: Sequence[tuple[str, str, dict[str, object]]]) -> AlleleCounts:
