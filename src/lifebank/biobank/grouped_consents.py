@@ -17,7 +17,8 @@ How the query runs, by database:
   index: no specimen row is read); the consents are scanned in table order, each probing that table, its
   codes read through the code table's primary key, and the rows grouped by consent. Candidates without a
   consent in force are found among the participants who withdrew one or never gave one, which are few.
-- PostgreSQL: one statement of hash joins (candidates, newest consent per participant, codes per consent).
+- PostgreSQL: one statement of hash joins (candidates, newest consent per participant, codes per consent), with
+  the transaction's work_mem raised so that its hashes and sorts stay in memory.
 """
 
 from __future__ import annotations
@@ -228,17 +229,18 @@ def _postgresql(connection: Connection, codes: list[str] | None, types: list[str
                      f"GROUP BY s.participant_id) x{i} ON x{i}.participant_id = cand.id")
         tubes.append(f"coalesce(x{i}.n, 0)")
     counted = f"sum({' + '.join(tubes)})" if tubes else "0"
+    # The newest consent not withdrawn (an anti-join drops superseded ones) and each consent's codes, joined by
+    # hash to the candidates; the sorts and hashes of a million rows get the memory to stay off disk.
     sql = (
-        f"WITH cand AS ({candidates}), "
-        "latest AS (SELECT DISTINCT ON (c.participant_id) c.participant_id, c.id, c.scope, c.consent_date "
-        "FROM bb_consent c JOIN cand ON cand.id = c.participant_id WHERE c.withdrawn_at IS NULL "
-        "ORDER BY c.participant_id, c.id DESC), "
-        "codes AS (SELECT cc.consent_id, string_agg(cc.duo_code, ';' ORDER BY cc.duo_code) AS codes "
-        "FROM bb_consent_code cc JOIN latest l ON l.id = cc.consent_id GROUP BY cc.consent_id) "
-        "SELECT l.id IS NOT NULL, k.codes, l.scope, "
-        f"CASE WHEN strpos(k.codes, '{TIME_LIMIT}') > 0 THEN l.consent_date::text END AS day, count(*), {counted}, "
-        f"{members} FROM cand JOIN bb_participant p ON p.id = cand.id LEFT JOIN latest l ON l.participant_id = cand.id "
-        f"LEFT JOIN codes k ON k.consent_id = l.id{''.join(joins)} GROUP BY 1, 2, 3, 4")
+        f"SELECT c.id IS NOT NULL, k.codes, c.scope, CASE WHEN strpos(k.codes, '{TIME_LIMIT}') > 0 "
+        f"THEN c.consent_date::text END AS day, count(*), {counted}, {members} "
+        f"FROM ({candidates}) cand JOIN bb_participant p ON p.id = cand.id "
+        "LEFT JOIN (SELECT c.id, c.participant_id, c.scope, c.consent_date FROM bb_consent c "
+        "WHERE c.withdrawn_at IS NULL AND NOT EXISTS (SELECT 1 FROM bb_consent n WHERE n.participant_id = "
+        "c.participant_id AND n.withdrawn_at IS NULL AND n.id > c.id)) c ON c.participant_id = cand.id "
+        "LEFT JOIN (SELECT cc.consent_id, string_agg(cc.duo_code, ';') AS codes FROM bb_consent_code cc "
+        f"GROUP BY cc.consent_id) k ON k.consent_id = c.id{''.join(joins)} GROUP BY 1, 2, 3, 4")
+    connection.exec_driver_sql("SET LOCAL work_mem = '256MB'")
     return [tuple(r) for r in connection.execute(text(sql), params)]
 
 
