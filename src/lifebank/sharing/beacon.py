@@ -168,10 +168,12 @@ def grants(db: Database, username: str | None = None) -> list[dict[str, Any]]:
                  "granted_by": g.granted_by} for g in session.scalars(query)]
 
 
-def caller_of(db: Database, username: str | None, address: str) -> Caller:
+def caller_of(db: Database, username: str | None, address: str, *, refresh: bool = True) -> Caller:
     """Who asks, with their record grants. Every Beacon request starts here, so this is where the process
-    looks whether the bank changed since its last request (`snapshot.refresh`)."""
-    snapshot.refresh(db)
+    looks whether the bank changed since its last request (`snapshot.refresh`; `refresh=False` when the
+    caller just did)."""
+    if refresh:
+        snapshot.refresh(db)
     if username is None:
         return Caller(None, address)
 

@@ -9,7 +9,9 @@ decided per dataset by its security level (`lifebank.sharing.privacy`).
 
 from __future__ import annotations
 
+import hashlib
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -52,12 +54,41 @@ def _error(request: Request, code: int, message: Msg | str, entry: str | None = 
     return JSONResponse(body, status_code=code)
 
 
-def _caller(request: Request) -> beacon.Caller:
+TOKEN_SECONDS = 60.0  # how long a bearer token's owner is kept without asking auth again (see _username)
+
+
+def _username(request: Request) -> str | None:
+    """Who sends the request (None: anonymous). A bearer token already resolved is kept until the bank changes
+    (`snapshot`: revoking a token or disabling a user is a ledgered write, seen at once) and at most
+    TOKEN_SECONDS, so a token that reaches its expiry time is refused at most that much later; resolving it
+    again for each of hundreds of queries a second cost more than the answer. Sessions (the UI) and anything
+    refused go through `optional_principal` every time."""
+    from lifebank.sharing import snapshot
     from lifebank.web.deps import optional_principal
 
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    db = request.app.state.db
+    key = ("bearer", hashlib.sha256(token.strip().encode()).hexdigest()) if scheme.lower() == "bearer" else None
+    if key is not None:
+        found = snapshot.peek(db, key)
+        if found is not None and time.monotonic() - found[1] < TOKEN_SECONDS:
+            return str(found[0])
     principal = optional_principal(request)
+    if principal is None:
+        return None
+    if key is not None:
+        snapshot.keep(db, key, (principal.username, time.monotonic()))
+    return principal.username
+
+
+def _caller(request: Request) -> beacon.Caller:
+    from lifebank.sharing import snapshot
+
+    db = request.app.state.db
+    snapshot.refresh(db)
     address = request.client.host if request.client else "unknown"
-    return beacon.caller_of(request.app.state.db, principal.username if principal else None, address)
+    return beacon.caller_of(db, _username(request), address, refresh=False)
 
 
 async def _parsed(request: Request) -> BeaconRequest:

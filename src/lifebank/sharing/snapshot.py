@@ -19,9 +19,6 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import case, func, select
-
-from lifebank.audit.models import LedgerEvent
 from lifebank.db.engine import Database
 
 QUERY_ACTION = "beacon.query"
@@ -49,18 +46,22 @@ def _snapshot(db: Database) -> _Snapshot:
         return snap
 
 
+# Plain SQL, prepared once: building and compiling the statement cost more CPU than running it (ledger_event.seq
+# is the primary key, so this is a range read of the events appended since the last look, usually none).
+_LAST_SQL = "SELECT max(seq) FROM ledger_event"
+_SINCE_SQL = ("SELECT max(seq), max(CASE WHEN action <> '" + QUERY_ACTION + "' THEN seq END) FROM ledger_event "
+              "WHERE seq > {mark}")
+
+
 def refresh(db: Database) -> None:
     """Look at the ledger events appended since the last look; drop the kept values if the bank changed."""
     snap = _snapshot(db)
     with db.engine.connect() as conn:
         if snap.seen < 0:
-            last = conn.execute(select(func.max(LedgerEvent.seq))).scalar()
+            last = conn.exec_driver_sql(_LAST_SQL).scalar()
             newest, changed = last or 0, last or 0
-        else:
-            newest, changed = conn.execute(
-                select(func.max(LedgerEvent.seq),
-                       func.max(case((LedgerEvent.action != QUERY_ACTION, LedgerEvent.seq))))
-                .where(LedgerEvent.seq > snap.seen)).one()
+        else:  # the mark is an int of ours, never caller text
+            newest, changed = conn.exec_driver_sql(_SINCE_SQL.format(mark=int(snap.seen))).one()
     with snap.lock:
         if newest is not None and newest > snap.seen:
             snap.seen = newest
@@ -74,6 +75,20 @@ def forget(db: Database) -> None:
     snap = _snapshot(db)
     with snap.lock:
         snap.values = {}
+
+
+def peek(db: Database, key: Hashable) -> Any:
+    """The value kept under `key`, or None."""
+    return _snapshot(db).values.get(key)
+
+
+def keep(db: Database, key: Hashable, value: object) -> None:
+    """Keep `value` under `key` until the bank changes."""
+    snap = _snapshot(db)
+    with snap.lock:
+        if len(snap.values) >= MAX_ENTRIES:
+            snap.values.clear()
+        snap.values[key] = value
 
 
 def kept(db: Database, key: Hashable, compute: Callable[[], T]) -> T:
