@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -28,6 +29,12 @@ from lifebank.web.app import create_app
 
 POSTGRES_URL = os.environ.get("LIFEBANK_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 SKIP_POSTGRES = os.environ.get("LIFEBANK_TEST_SKIP_POSTGRES") == "1"
+# Hypothesis' default 200 ms deadline measures the machine, not the code: a first example that loads a message
+# catalogue or compiles a pattern on a loaded 2-core host takes longer and the test fails as "unreliable". Tests
+# that guard against hangs set their own deadline explicitly, which this default does not override.
+hypothesis_settings.register_profile("lifebank", deadline=None)
+hypothesis_settings.load_profile("lifebank")
+
 RUN_ID = f"{os.getpid()}_{uuid.uuid4().hex[:6]}"
 TEST_PASSWORD = "Correct-horse-battery-9"
 
