@@ -131,3 +131,14 @@ def test_a_superseded_release_stays_readable_and_a_missing_one_is_named(db, tmp_
     shutil.rmtree(resolved.path.parent)
     with pytest.raises(kb_store.ConfigError, match="is missing from"):
         kb_releases.current_files(db, data_dir)
+
+
+def test_a_file_changed_between_validation_and_install_is_refused_and_nothing_is_installed(tmp_path):
+    data_dir = tmp_path / "data"
+    folder = _release(tmp_path, "03-Nov-2026")
+    (release,) = kb_store.prepare_release(folder, kb_store.vendored_files())
+    tsv = folder / "03-Nov-2026-ClinicalEvidenceSummaries.tsv"
+    tsv.write_text(tsv.read_text().replace("Afatinib", "Placebo"))
+    with pytest.raises(kb_store.ValidationFailed, match="changed while it was being loaded"):
+        kb_store.install(release, data_dir)
+    assert not kb_store.releases_dir(data_dir).exists() and not list(kb_store.staging_dir(data_dir).iterdir())

@@ -199,6 +199,10 @@ def install(release: Release, data_dir: Path) -> bool:
     for path in (release.file, *release.licences):
         shutil.copyfile(path, work / path.name)
         _fsync(work / path.name)
+    if file_digest(work / release.file.name) != release.sha256:  # the file validated is the file installed
+        shutil.rmtree(work)
+        raise ValidationFailed("{file} changed while it was being loaded; load the release again",
+                               file=str(release.file))
     (work / MANIFEST).write_bytes(release.manifest())
     _fsync(work / MANIFEST)
     _fsync(work)
