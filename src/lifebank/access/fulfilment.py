@@ -76,7 +76,8 @@ def allocate(db: Database, request_id: int, *, principal: Reader, allow_last_ali
             raise Conflict(Msg("tubes are allocated once the agreement is signed; request {ref} is {state}",
                                ref=ref(locked.id), state=state_text(locked.state)))
         biobank.reserve_for_request(session, order, request_ref=ref(locked.id), actor=principal.username)
-        session.execute(Allocation.__table__.insert(), rows)
+        for start in range(0, len(rows), 1000):  # multi-row INSERTs: psycopg's executemany costs a round per row
+            session.execute(Allocation.__table__.insert().values(rows[start:start + 1000]))
         locked.allow_last_aliquot = allow_last_aliquot
         ledger.record(session, actor=principal.username, action="access.allocation", entity_type="access_request",
                       entity_id=ref(locked.id), change={"tubes": len(rows), "participants": len({c[1] for c in chosen}),
