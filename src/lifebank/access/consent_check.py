@@ -2,8 +2,9 @@
 
 For every candidate participant — each member of the request's cohort, or each participant holding an
 available specimen of a requested type — the consent in force is decided against the request with the DUO
-rule table (`consent_rules`). The biobank hands back the candidates' consents grouped by pattern, so a
-million candidates are a handful of rule evaluations plus one pass to sort them into eligible and excluded.
+rule table (`consent_rules`). The biobank groups the candidates by consent in force in the database
+(`biobank.consent_groups`), so a million candidates are a few rows: one rule evaluation per group, and each
+group goes to eligible or excluded as a whole (the excluded stay grouped by their decision).
 
 Feasibility tells how many participants and specimens would qualify. External users (anyone without
 `access.read`) see a count only at or above a threshold (LIFEBANK_FEASIBILITY_THRESHOLD, default 5); below
