@@ -14,6 +14,7 @@ pytestmark = pytest.mark.browser
 
 
 def test_criteria_in_the_form_and_a_split_at_the_scan_step(live_server, page):
+    page.set_default_timeout(40000)
     bank = build_bank(live_server.db)
     url = live_server.url
     live_server.login(page, "alice")
@@ -58,6 +59,7 @@ def test_a_researcher_reads_a_cohorts_counts_and_only_covered_codes(live_server,
 
     from .test_coverage import VCF, _data_request
 
+    page.set_default_timeout(40000)  # the VCF import shares the machine with the live server
     bank = build_bank(live_server.db)
     vcf = tmp_path / "small.vcf"
     vcf.write_text(VCF)
