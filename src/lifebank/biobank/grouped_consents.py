@@ -80,7 +80,9 @@ def consent_groups(db: Database, *, participant_codes: Iterable[str] | None = No
 
 def _merged(rows: Iterable[tuple[Any, ...]]) -> list[ConsentGroup]:
     """Rows (has consent, codes, scope, date, count, tubes, joined codes) -> groups; rows that differ only in
-    the order of their codes are one group."""
+    the order of their codes are one group. The separators cannot occur inside what they join: a participant
+    code is letters, digits, '-' and '_' (`participants._checked_new_participant`, the import's check), a DUO
+    code `DUO:nnnnnnn`."""
     groups: dict[Any, tuple[ConsentInForce | None, int, list[str], int]] = {}
     for has_consent, joined_codes, scope, day, count, tubes, joined in rows:
         consent = None if not has_consent else ConsentInForce(
