@@ -190,7 +190,9 @@ def browser():
 def page(browser):
     context = browser.new_context(locale="en-GB")
     page = context.new_page()
-    page.set_default_timeout(15000)
+    # 30 s: a page that takes longer is broken on any host; under a shared 2-core host's load a first page
+    # (templates compiled, catalogue loaded) took more than 15 s and failed tests that pass alone.
+    page.set_default_timeout(30000)
     yield page
     context.close()
 
