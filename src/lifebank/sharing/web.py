@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse
 
 from lifebank.auth.service import Principal
 from lifebank.errors import LifeBankError
-from lifebank.messages import Msg
+from lifebank.messages import N_, Msg
 from lifebank.sharing import answers, beacon, exports
 from lifebank.sharing.beacon_api import router as beacon_router
 from lifebank.sharing.export_formats import FORMATS
@@ -29,9 +29,11 @@ from lifebank.web.ui import page_requires
 router = APIRouter(include_in_schema=False)
 router.include_router(beacon_router)
 
-# No entry in the main navigation: the tablet header must stay compact (one more item wraps it to a third row).
-# The dashboard's sharing panel links the Beacon page and the export pages; the Beacon page links them too.
-NAV: list[NavItem] = []
+# The "Sharing" area (with access requests): the Beacon page for every logged-in user (anonymous visitors have
+# no navigation; the page is public), exports for export managers, "my exports" for recipients.
+NAV: list[NavItem] = [NavItem(N_("Beacon"), "/beacon", None, 32),
+                      NavItem(N_("Exports"), "/sharing/exports", "share.export", 33),
+                      NavItem(N_("My exports"), "/sharing/my-exports", "share.receive", 34)]
 ENTRIES = ("individuals", "biosamples", "g_variants")
 CONSENT_TERMS = (("DUO:0000042", "GRU"), ("DUO:0000006", "HMB"), ("DUO:0000007", "DS"), ("DUO:0000011", "POA"),
                  ("DUO:0000046", "NCU"))
