@@ -176,6 +176,12 @@ def test_cross_domain_interface(bank):
     assert biobank.participants_with_specimens(bank, specimen_type="PL1", min_quantity=1.0) == {"P000001"}
     assert biobank.participants_with_specimens(bank, specimen_type="PL1", min_quantity=2.0) == set()
     assert biobank.list_participant_codes(bank, 1) == ["P000001"]
+    # `among` narrows to candidates a cohort already chose (unknown codes simply do not match)
+    assert biobank.participants_matching(bank, consent_code="DUO:0000006", among={"P000001", "NOPE"}) == set()
+    assert biobank.participants_matching(bank, among={"P000002", "NOPE"}) == {"P000002"}
+    assert biobank.participants_with_specimens(bank, specimen_type="DNA", among={"P000002"}) == {"P000002"}
+    assert biobank.participants_with_specimens(bank, among={"P000001", "P000002"}) == {"P000001", "P000002"}
+    assert biobank.participants_with_specimens(bank, among=set()) == set()
 
 
 def test_unknown_things_are_not_found(bank):

@@ -39,20 +39,23 @@ def specimen_participants(db: Database, barcodes: Iterable[str]) -> dict[str, st
 
 
 def participants_matching(db: Database, *, consent_code: str | None = None, sex: str | None = None,
-                          site: str | None = None) -> set[str]:
-    """Participant codes with an active (not withdrawn) consent carrying `consent_code` (a DUO id), etc."""
+                          site: str | None = None, among: Iterable[str] | None = None) -> set[str]:
+    """Participant codes with an active (not withdrawn) consent carrying `consent_code` (a DUO id), etc.;
+    only among the codes `among` when given (None: the whole bank)."""
     from lifebank.biobank import service
 
-    return service.participants_matching(db, consent_code=consent_code, sex=sex, site=site)
+    return service.participants_matching(db, consent_code=consent_code, sex=sex, site=site, among=among)
 
 
 def participants_with_specimens(db: Database, *, specimen_type: str | None = None,
-                                status: str | None = "available", min_quantity: float | None = None) -> set[str]:
-    """Participant codes holding a specimen of that type/status with at least `min_quantity` (in its unit)."""
+                                status: str | None = "available", min_quantity: float | None = None,
+                                among: Iterable[str] | None = None) -> set[str]:
+    """Participant codes holding a specimen of that type/status with at least `min_quantity` (in its unit);
+    only among the codes `among` when given (None: the whole bank)."""
     from lifebank.biobank import service
 
     return service.participants_with_specimens(db, specimen_type=specimen_type, status=status,
-                                               min_quantity=min_quantity)
+                                               min_quantity=min_quantity, among=among)
 
 
 def list_participant_codes(db: Database, limit: int) -> list[str]:

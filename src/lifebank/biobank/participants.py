@@ -329,8 +329,20 @@ def existing_participants(db: Database, codes: Iterable[str]) -> set[str]:
     return found
 
 
+def _codes_among(db: Database, query: Any, among: Iterable[str] | None) -> set[str]:
+    """Run a participant-code query over the whole bank, or only over `among` (in chunks): a cohort that has
+    already narrowed its candidates (e.g. to the carriers of a variant) asks about those, not 100,000 others."""
+    with db.session() as session:
+        if among is None:
+            return set(session.scalars(query))
+        found: set[str] = set()
+        for chunk in _chunks(sorted(set(among))):
+            found.update(session.scalars(query.where(Participant.code.in_(chunk))))
+        return found
+
+
 def participants_matching(db: Database, *, consent_code: str | None = None, sex: str | None = None,
-                          site: str | None = None) -> set[str]:
+                          site: str | None = None, among: Iterable[str] | None = None) -> set[str]:
     query = select(Participant.code)
     if consent_code:
         query = query.where(Participant.id.in_(
@@ -340,12 +352,12 @@ def participants_matching(db: Database, *, consent_code: str | None = None, sex:
         query = query.where(Participant.sex == sex)
     if site:
         query = query.where(Participant.site == site)
-    with db.session() as session:
-        return set(session.scalars(query))
+    return _codes_among(db, query, among)
 
 
 def participants_with_specimens(db: Database, *, specimen_type: str | None = None,
-                                status: str | None = "available", min_quantity: float | None = None) -> set[str]:
+                                status: str | None = "available", min_quantity: float | None = None,
+                                among: Iterable[str] | None = None) -> set[str]:
     conditions = [Specimen.participant_id == Participant.id]
     if specimen_type:
         conditions.append(Specimen.type == specimen_type.upper())
@@ -354,8 +366,7 @@ def participants_with_specimens(db: Database, *, specimen_type: str | None = Non
     if min_quantity is not None:
         conditions.append(Specimen.quantity >= min_quantity)
     query = select(Participant.code).where(select(Specimen.id).where(and_(*conditions)).exists())
-    with db.session() as session:
-        return set(session.scalars(query))
+    return _codes_among(db, query, among)
 
 
 def list_participant_codes(db: Database, limit: int) -> list[str]:

@@ -38,14 +38,15 @@ def specimen_participants(db: Database, barcodes: set[str]) -> dict[str, str]:
 
 
 def participants_matching(db: Database, *, consent_code: str | None = None, sex: str | None = None,
-                          site: str | None = None) -> set[str]:
-    return set(_biobank("participants_matching")(db, consent_code=consent_code, sex=sex, site=site))
+                          site: str | None = None, among: set[str] | None = None) -> set[str]:
+    return set(_biobank("participants_matching")(db, consent_code=consent_code, sex=sex, site=site,
+                                                 among=among))
 
 
 def participants_with_specimens(db: Database, *, specimen_type: str | None = None, status: str | None = "available",
-                                min_quantity: float | None = None) -> set[str]:
+                                min_quantity: float | None = None, among: set[str] | None = None) -> set[str]:
     return set(_biobank("participants_with_specimens")(db, specimen_type=specimen_type, status=status,
-                                                       min_quantity=min_quantity))
+                                                       min_quantity=min_quantity, among=among))
 
 
 def list_participant_codes(db: Database, limit: int) -> list[str]:

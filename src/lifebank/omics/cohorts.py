@@ -255,12 +255,12 @@ def preview_cohort(db: Database, data_dir: Path, criteria: CohortCriteria) -> li
         participants = participants_with_clinical(db, criteria.clinical(), among=candidates)
     if criteria.has_participant_filter and participants != set():
         matching = biobank_link.participants_matching(db, consent_code=criteria.consent_code, sex=criteria.sex,
-                                                      site=criteria.site)
+                                                      site=criteria.site, among=participants)
         participants = matching if participants is None else participants & matching
     if criteria.has_specimen_filter and participants != set():
         with_specimens = biobank_link.participants_with_specimens(
             db, specimen_type=criteria.specimen_type, status=criteria.specimen_status or "available",
-            min_quantity=criteria.min_quantity)
+            min_quantity=criteria.min_quantity, among=participants)
         participants = with_specimens if participants is None else participants & with_specimens
     assert participants is not None
     if carriers is not None:
