@@ -44,7 +44,9 @@ def test_criteria_in_the_form_and_a_split_at_the_scan_step(live_server, page):
                  if p["note"] == f"aliquot of {picks[0]['barcode']}")
     assert child in page.inner_text("#split-ok") and f"{picks[0]['barcode']} stays in the bank" in \
         page.inner_text("#split-ok")
-    assert page.evaluate("document.querySelector('#split-label').naturalWidth") > 0  # the label image loads
+    # the label image loads (waited for: the page can be read before the PNG has arrived; a broken one times out)
+    page.wait_for_function("document.querySelector('#split-label').complete"
+                           " && document.querySelector('#split-label').naturalWidth > 0")
     assert page.get_attribute(f"#pick-list tr[data-barcode='{child}']", "data-state") == "picked"
     # A wrong tube is refused under the split form.
     page.fill("#split-barcode", "NOT-ON-LIST")
