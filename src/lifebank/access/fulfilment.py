@@ -183,6 +183,24 @@ def pick_list(db: Database, request_id: int, principal: Reader) -> list[dict[str
         return [dict(zip(names, row, strict=True)) for row in rows]
 
 
+def scanned_allocation(session: Session, request_id: int, code: str,
+                       principal: Reader) -> tuple[AccessRequest, Allocation]:
+    """The request (locked, in fulfilment) and the pick-list allocation of a scanned tube not yet scanned: the
+    checks every scan-step action (confirm, split) makes first, refusing a wrong tube loudly."""
+    request = visible_request(session, request_id, principal, lock=True)
+    if request.state != State.IN_FULFILMENT.value:
+        raise Conflict(Msg("request {ref} is {state}, not in fulfilment", ref=ref(request.id),
+                           state=state_text(request.state)))
+    allocation = session.scalar(select(Allocation).where(Allocation.request_id == request.id,
+                                                         Allocation.barcode == code))
+    if allocation is None or allocation.state not in ACTIVE:
+        raise Conflict("WRONG TUBE: {barcode} is not on the pick list of request {ref}; put it back",
+                       barcode=code, ref=ref(request.id))
+    if allocation.state == "picked":
+        raise Conflict("{barcode} was already scanned for request {ref}", barcode=code, ref=ref(request.id))
+    return request, allocation
+
+
 def scan(db: Database, request_id: int, barcode: str, *, principal: Reader) -> dict[str, Any]:
     """Confirm one picked tube: it must be on this request's pick list and not yet scanned."""
     code = barcode.strip()
@@ -190,17 +208,7 @@ def scan(db: Database, request_id: int, barcode: str, *, principal: Reader) -> d
         raise ValidationFailed("scan a barcode")
     withdrawn = bool(biobank.not_distributable(db, [code]))
     with db.transaction() as session:
-        request = visible_request(session, request_id, principal, lock=True)
-        if request.state != State.IN_FULFILMENT.value:
-            raise Conflict(Msg("request {ref} is {state}, not in fulfilment", ref=ref(request.id),
-                               state=state_text(request.state)))
-        allocation = session.scalar(select(Allocation).where(Allocation.request_id == request.id,
-                                                             Allocation.barcode == code))
-        if allocation is None or allocation.state not in ACTIVE:
-            raise Conflict("WRONG TUBE: {barcode} is not on the pick list of request {ref}; put it back",
-                           barcode=code, ref=ref(request.id))
-        if allocation.state == "picked":
-            raise Conflict("{barcode} was already scanned for request {ref}", barcode=code, ref=ref(request.id))
+        request, allocation = scanned_allocation(session, request_id, code, principal)
         if withdrawn:
             _drop(session, request, [allocation], reason="consent withdrawn", actor=principal.username)
             return {"barcode": code, "state": "dropped", "remaining": _remaining(session, request.id)}

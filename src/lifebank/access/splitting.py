@@ -17,15 +17,15 @@ from typing import Any
 from sqlalchemy import func, select
 
 import lifebank.biobank as biobank
-from lifebank.access._common import Reader, ref, visible_request
+from lifebank.access._common import Reader, ref
+from lifebank.access.fulfilment import scanned_allocation
 from lifebank.access.models import Allocation, RequestItem
-from lifebank.access.workflow import State, state_text
 from lifebank.audit import service as ledger
 from lifebank.biobank import service as bb
 from lifebank.db.base import utcnow
 from lifebank.db.engine import Database
 from lifebank.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from lifebank.messages import N_, Msg, register_labels
+from lifebank.messages import N_, register_labels
 
 register_labels("ledger_action", {"access.split": N_("Aliquot split off for a request")})
 
@@ -48,17 +48,7 @@ def split_and_pick(db: Database, request_id: int, barcode: str, *, quantity: flo
     except NotFound:
         held = None  # not a tube at all: the pick list below refuses it as a wrong tube
     with db.transaction() as session:
-        request = visible_request(session, request_id, principal, lock=True)
-        if request.state != State.IN_FULFILMENT.value:
-            raise Conflict(Msg("request {ref} is {state}, not in fulfilment", ref=ref(request.id),
-                               state=state_text(request.state)))
-        allocation = session.scalar(select(Allocation).where(Allocation.request_id == request.id,
-                                                             Allocation.barcode == code))
-        if allocation is None or allocation.state not in ("allocated", "picked"):
-            raise Conflict("WRONG TUBE: {barcode} is not on the pick list of request {ref}; put it back",
-                           barcode=code, ref=ref(request.id))
-        if allocation.state == "picked":
-            raise Conflict("{barcode} was already scanned for request {ref}", barcode=code, ref=ref(request.id))
+        request, allocation = scanned_allocation(session, request_id, code, principal)
         minimum = session.scalar(select(RequestItem.min_volume).where(
             RequestItem.request_id == request.id, RequestItem.specimen_type == allocation.specimen_type))
         volume = _volume(quantity, minimum)
