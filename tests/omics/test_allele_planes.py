@@ -3,21 +3,29 @@ sparse-row path, on generated genotypes (hypothesis), on every real VCF, through
 
 from __future__ import annotations
 
+import json
+import os
 import random
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy import delete, select
 
+from lifebank.audit.models import LedgerEvent
 from lifebank.cli import direct
 from lifebank.db.engine import Database
+from lifebank.errors import Conflict, NotFound
 from lifebank.omics import direct_reads, layout, service
-from lifebank.omics.ingest import write_batch
+from lifebank.omics.ingest import file_sha256, write_batch
 from lifebank.omics.models import OmicsFile
 from lifebank.omics.planes_read import AllelePlanes, hap_width
+from lifebank.omics.planes_rebuild import rebuild_planes
 from lifebank.omics.planes_write import NO_ALLELES, PlaneWriter
 from lifebank.omics.queries import BatchRef, VariantStore
 from lifebank.omics.region_reads import count_alleles
@@ -197,8 +205,6 @@ def test_import_catalogues_the_planes_and_the_direct_read_falls_back_without_the
     with db.session() as session:
         rows = {f.relpath: f for f in session.query(OmicsFile)}
     catalogued = rows[planes_file.relative_to(root).as_posix()]
-    from lifebank.omics.ingest import file_sha256
-
     assert catalogued.sha256 == file_sha256(planes_file) and catalogued.size_bytes == planes_file.stat().st_size
     samples = [row["vcf_sample"] for row in service.list_samples(db, "kg")][::3]
     conn = direct.connect({"LIFEBANK_DATABASE_URL": db_url, "LIFEBANK_DATA_DIR": str(data)})
@@ -211,3 +217,53 @@ def test_import_catalogues_the_planes_and_the_direct_read_falls_back_without_the
     finally:
         conn.close()
     assert len(expected) > 50
+
+
+def test_rebuild_planes_writes_the_file_the_import_writes_and_catalogues_it(db: Database, db_url: str,
+                                                                           tmp_path: Path):
+    """A store imported before the planes gets them from its own Parquet rows: byte for byte what the import
+    writes, catalogued and ledgered; run again it leaves them alone; a catalogued file that went missing is
+    restored only when it comes out with the catalogued checksum."""
+    data = tmp_path / "data"
+    edge = tmp_path / "edge.vcf"
+    edge.write_text(EDGE_VCF)
+    service.import_vcf(db, data, edge, dataset="edge", actor="tester")
+    chr22 = next(v for v in REAL_VCFS if "chr22" in v.name)
+    service.import_vcf(db, data, chr22, dataset="kg", actor="tester")
+    root = service.store_root(data)
+    originals = {p.relative_to(root).as_posix(): p.read_bytes() for p in (root / "planes").rglob("*.lbplanes")}
+    assert len(originals) == 3  # kg chr22, and the edge file's two contigs
+    shutil.rmtree(root / "planes")  # the store as an import before the planes left it
+    with db.transaction() as session:
+        session.execute(delete(OmicsFile).where(OmicsFile.relpath.like("planes/%")))
+    assert service.allele_counts(db, data, "chr22:1-60000000")  # still answered, from the sparse rows
+
+    env = {"LIFEBANK_DATABASE_URL": db_url, "LIFEBANK_DATA_DIR": str(data)}
+    done = subprocess.run([sys.executable, "-m", "lifebank", "omics", "rebuild-planes", "--dataset", "kg",
+                           "--format", "json"], env={**os.environ, **env}, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    (kg,) = json.loads(done.stdout)
+    assert kg["status"] == "built" and kg["chrom"] == "chr22" and kg["sites"] > 50
+    outcomes = {(o.dataset, o.chrom): o for o in rebuild_planes(db, data, actor="tester")}
+    assert {k: o.status for k, o in outcomes.items()} == {("edge", c): "built" for c in ("1", "2")} | {
+        ("kg", "chr22"): "present"}
+    rebuilt = {p.relative_to(root).as_posix(): p.read_bytes() for p in (root / "planes").rglob("*") if p.is_file()}
+    assert rebuilt == originals  # nothing else left beside them (no temporary or side files)
+    with db.session() as session:
+        shas = {f.relpath: f.sha256 for f in session.scalars(select(OmicsFile)
+                                                             .where(OmicsFile.relpath.like("planes/%")))}
+        events = session.scalars(select(LedgerEvent).where(LedgerEvent.action == "omics.planes.rebuild")).all()
+    assert shas == {path: file_sha256(root / path) for path in originals} and len(events) == 3
+
+    kg_path = root / kg["path"]
+    kg_path.unlink()  # catalogued but gone: restored, and it must match the catalogue
+    assert [o.status for o in rebuild_planes(db, data, actor="tester", dataset="kg")] == ["built"]
+    assert kg_path.read_bytes() == originals[kg["path"]]
+    kg_path.unlink()
+    with db.transaction() as session:
+        session.execute(OmicsFile.__table__.update().where(OmicsFile.relpath == kg["path"]).values(sha256="0" * 64))
+    with pytest.raises(Conflict, match="differ from the catalogued file"):
+        rebuild_planes(db, data, actor="tester", dataset="kg")
+    assert not kg_path.exists() and not list(kg_path.parent.iterdir())
+    with pytest.raises(NotFound):
+        rebuild_planes(db, data, actor="tester", dataset="nope")
