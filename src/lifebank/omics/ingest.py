@@ -185,53 +185,72 @@ class _ChromWriter:
         self.buffered_sites = 0
 
     def flush_genotypes(self) -> None:
-        """Write the buffered calls as one genotypes row group and the pending sites' allele-plane chunk."""
+        """Hand the buffered calls (one genotypes row group) and the pending sites' allele-plane chunk to the writer.
+
+        The parsing thread only hands over its lists: concatenating them, building the Arrow arrays and the
+        planes' chunk run on the writer thread, where NumPy's copies and Parquet's encoding release the GIL
+        while the next records are parsed (on the parsing thread they were ~15 % of its time)."""
+        planes = self._take_planes()
         if not self.buffered_genotypes:
-            self._flush_planes({})
+            if planes is not None:
+                self.pending.append(self.pool.submit(self._write_chunk, [], {}, planes))
             return
-        keys = np.array(self.geno_keys, dtype=np.int64).reshape(-1, 3)
-        counts = keys[:, 2]
-        expanded = {"site": np.repeat(keys[:, 0].astype(np.int32), counts),
-                    "pos": np.repeat(keys[:, 1].astype(np.int32), counts)}
-        for name in ("sample", "a1", "a2"):
-            expanded[name] = np.concatenate(self.geno_parts[name])  # type: ignore[arg-type]
-        self._flush_planes(expanded)
-        arrays = []
-        for name, type_ in zip(layout.GENOTYPES_SCHEMA.names, layout.GENOTYPES_SCHEMA.types, strict=True):
-            if name in expanded:
-                data = expanded[name]
-            else:
-                parts = self.geno_parts[name]
-                # DP/GQ are None for every call or for none (the file declares them or not)
-                data = np.full(len(expanded["site"]), INT32_MISSING, dtype=np.int32) if parts[0] is None \
-                    else np.concatenate(parts)  # type: ignore[arg-type]
-            if name in {"dp", "gq"}:
-                arrays.append(pa.array(data, type=type_, mask=data == INT32_MISSING))
-            else:
-                arrays.append(pa.array(data, type=type_))
-        table = pa.Table.from_arrays(arrays, schema=layout.GENOTYPES_SCHEMA)
-        # Parquet encoding and compression release the GIL: a writer thread overlaps them with parsing.
-        self.pending.append(self.pool.submit(self.genotypes.write_table, table, row_group_size=table.num_rows))
+        self.pending.append(self.pool.submit(self._write_chunk, self.geno_keys, self.geno_parts, planes))
         self.rows["genotypes"] += self.buffered_genotypes
         self.geno_keys = []
         self.geno_parts = {name: [] for name in _PER_CALL}
         self.buffered_genotypes = 0
         self._collect_finished()
 
-    def _flush_planes(self, calls: dict[str, np.ndarray]) -> None:
-        """Hand the pending sites and their calls (`calls`: site, sample, a1, a2; empty: none) to the writer."""
+    def _take_planes(self) -> tuple[dict[str, list], int] | None:
+        """The sites pending for the planes since the last flush, and the first one's site number (None: none)."""
         pending = self.plane_sites
         if not pending["pos"]:
-            return
-        empty = np.empty(0, np.int32)
-        row = calls["site"] - self.plane_first if calls else empty
-        self.pending.append(self.pool.submit(
-            self.planes.add_chunk, np.array(pending["ploidy"], np.int8), np.array(pending["pos"], np.int64),
-            np.array(pending["end"], np.int64), pending["ref"], pending["alt"], pending["alleles"], row,
-            calls.get("sample", empty), calls.get("a1", empty.astype(np.int8)), calls.get("a2", empty.astype(np.int8))))
+            return None
+        taken = (pending, self.plane_first)
         self.rows["planes"] += len(pending["pos"])
         self.plane_sites = {name: [] for name in pending}
         self.plane_first = -1
+        return taken
+
+    def _write_chunk(self, keys: list[tuple[int, int, int]], parts: dict[str, list[np.ndarray | None]],
+                     planes: tuple[dict[str, list], int] | None) -> None:
+        """On the writer thread: the planes' chunk of the sites handed over, then their calls' row group."""
+        empty = np.empty(0, np.int32)
+        expanded: dict[str, np.ndarray] = {}
+        if keys:
+            key_array = np.array(keys, dtype=np.int64).reshape(-1, 3)
+            counts = key_array[:, 2]
+            expanded = {"site": np.repeat(key_array[:, 0].astype(np.int32), counts),
+                        "pos": np.repeat(key_array[:, 1].astype(np.int32), counts)}
+            for name in ("sample", "a1", "a2"):
+                expanded[name] = np.concatenate(parts[name])  # type: ignore[arg-type]
+        if planes is not None:
+            sites, first = planes
+            row = expanded["site"] - first if expanded else empty
+            self.planes.add_chunk(np.array(sites["ploidy"], np.int8), np.array(sites["pos"], np.int64),
+                                  np.array(sites["end"], np.int64), sites["ref"], sites["alt"], sites["alleles"], row,
+                                  expanded.get("sample", empty), expanded.get("a1", empty.astype(np.int8)),
+                                  expanded.get("a2", empty.astype(np.int8)))
+        if not keys:
+            return
+        arrays = []
+        for name, type_ in zip(layout.GENOTYPES_SCHEMA.names, layout.GENOTYPES_SCHEMA.types, strict=True):
+            if name in expanded:
+                data = expanded[name]
+            else:
+                column = parts[name]
+                # DP/GQ are None for every call or for none (the file declares them or not)
+                if column[0] is None:
+                    arrays.append(pa.nulls(len(expanded["site"]), type=type_))
+                    continue
+                data = np.concatenate(column)  # type: ignore[arg-type]
+            if name in {"dp", "gq"}:
+                arrays.append(pa.array(data, type=type_, mask=data == INT32_MISSING))
+            else:
+                arrays.append(pa.array(data, type=type_))
+        table = pa.Table.from_arrays(arrays, schema=layout.GENOTYPES_SCHEMA)
+        self.genotypes.write_table(table, row_group_size=table.num_rows)
 
     def add_formats(self, site: int, pos: int, dp: np.ndarray, gq: np.ndarray) -> None:
         assert self.formats is not None
