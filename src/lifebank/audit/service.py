@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Executable, Select, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from lifebank.audit.chain import GENESIS_HASH, ChainBreak, EventFields, canonical_json, event_hash, first_break
@@ -19,6 +19,28 @@ from lifebank.db.engine import Database
 from lifebank.errors import NotFound, SchemaOutdated, ValidationFailed
 
 SYSTEM_ACTOR = "system"
+
+
+_EVENT, _CHANGE, _HEAD = LedgerEvent.__table__, LedgerChange.__table__, LedgerHead.__table__
+# Core statements, built once: an append is on every write path, and the ORM's bulk-update and unit-of-work
+# machinery cost about as much CPU as the rest of a typical write (issue 15's profile of a chain step).
+_MOVE_HEAD = (update(_HEAD).where(_HEAD.c.id == 1).values(seq=_HEAD.c.seq + 1)
+              .returning(_HEAD.c.seq, _HEAD.c.hash))
+_INSERT_EVENT = insert(_EVENT)
+_INSERT_CHANGE = insert(_CHANGE)
+_SET_HEAD_HASH = update(_HEAD).where(_HEAD.c.id == 1).values(hash=bindparam("head_hash"))
+
+
+def _append_rows_cte() -> Executable:
+    """PostgreSQL: both inserts and the head's new hash in one statement (data-modifying CTEs), one round trip."""
+    event_values = {c.name: bindparam(f"e_{c.name}", type_=c.type) for c in _EVENT.c}
+    change_values = {c.name: bindparam(f"c_{c.name}", type_=c.type) for c in _CHANGE.c}
+    return (update(_HEAD).where(_HEAD.c.id == 1).values(hash=bindparam("e_hash", type_=_HEAD.c.hash.type))
+            .add_cte(insert(_EVENT).values(event_values).cte("appended_event"))
+            .add_cte(insert(_CHANGE).values(change_values).cte("appended_change")))
+
+
+_APPEND_PG = _append_rows_cte()
 
 
 def record(
@@ -35,11 +57,15 @@ def record(
     The head row is moved with an UPDATE first: on PostgreSQL that takes its row lock, on SQLite the
     write lock (already held by BEGIN IMMEDIATE), so concurrent writers line up and never fork the chain.
     The change itself is kept beside the chain (`ledger_change`), as the very bytes its digest covers.
+
+    The caller's pending ORM changes are flushed first (as before: the ledger event is the transaction's last
+    write). The rows are written with Core statements on the session's connection - two round trips on
+    PostgreSQL (move the head; insert the event and its change and set the head's hash in one statement),
+    four statements on SQLite. The returned event is a detached copy of the row written (not in the session).
     """
-    moved = session.execute(
-        update(LedgerHead).where(LedgerHead.id == 1).values(seq=LedgerHead.seq + 1)
-        .returning(LedgerHead.seq, LedgerHead.hash)
-    ).one_or_none()
+    session.flush()
+    conn = session.connection()
+    moved = conn.execute(_MOVE_HEAD).one_or_none()
     if moved is None:
         raise SchemaOutdated("the ledger head row is missing; run `lifebank db upgrade`")
     seq, prev_hash = moved
@@ -56,16 +82,18 @@ def record(
         prev_hash=prev_hash,
     )
     digest = event_hash(fields)
-    event = LedgerEvent(
-        seq=seq, occurred_at=now, occurred_at_text=fields.occurred_at, actor=actor, action=action,
-        entity_type=entity_type, entity_id=fields.entity_id, change_digest=fields.change_digest,
-        prev_hash=prev_hash, hash=digest,
-    )
-    session.add(event)
-    session.add(LedgerChange(seq=seq, change_json=encoded.decode()))
-    session.execute(update(LedgerHead).where(LedgerHead.id == 1).values(hash=digest))
-    session.flush()
-    return event
+    row = {"seq": seq, "occurred_at": now, "occurred_at_text": fields.occurred_at, "actor": actor,
+           "action": action, "entity_type": entity_type, "entity_id": fields.entity_id,
+           "change_digest": fields.change_digest, "prev_hash": prev_hash, "hash": digest}
+    change_row = {"seq": seq, "change_json": encoded.decode()}
+    if conn.dialect.name == "postgresql":
+        conn.execute(_APPEND_PG, {**{f"e_{k}": v for k, v in row.items()},
+                                  **{f"c_{k}": v for k, v in change_row.items()}})
+    else:
+        conn.execute(_INSERT_EVENT, row)
+        conn.execute(_INSERT_CHANGE, change_row)
+        conn.execute(_SET_HEAD_HASH, {"head_hash": digest})
+    return LedgerEvent(**row)
 
 
 def serialise_writers(session: Session) -> None:
