@@ -15,7 +15,7 @@ from lifebank.celltherapy.chain import STEPS, StepRefused
 from lifebank.celltherapy.isbt128 import parse_din
 from lifebank.errors import Conflict, LifeBankError, NotFound, ValidationFailed
 
-from .conftest import DOB, WARM_TRACE
+from .conftest import DOB, GOOD_TRACE, WARM_TRACE
 
 
 def _refusals(db, coi: str) -> list[dict]:
@@ -230,6 +230,41 @@ def test_cryopreservation_registers_each_bag_as_a_biobank_specimen_at_its_ln2_po
     bags = {b["bag"]: b for b in service.chain_view(chain.db, coi)["bags"] if b["kind"] == "product"}
     assert [(b["specimen"], b["location"]) for b in bags.values()] == list(zip(done["specimens"], done["positions"],
                                                                               strict=True))
+
+
+def test_the_shipment_to_the_centre_takes_the_bags_out_of_the_bank_in_its_transaction(chain) -> None:
+    order = chain.order()
+    chain.run(order, until="shipment-to-centre")
+    coi = order["coi"]
+    specimens = [f"{coi}-X00020A0", f"{coi}-X00020B0"]
+    assert [biobank.get_specimen(chain.db, b)["status"] for b in specimens] == ["available", "available"]
+    done = chain.step(order, "shipment-to-centre")
+    assert done["values"]["specimens_shipped"] == specimens
+    for barcode in specimens:
+        specimen = biobank.get_specimen(chain.db, barcode)
+        assert (specimen["status"], specimen["location"]) == ("distributed", None)  # its LN2 position is free
+        history = biobank.specimen_history(chain.db, barcode)
+        assert [(e["kind"], e["detail"]) for e in history["events"]][-1] == ("distributed", coi)
+    with chain.db.session() as session:
+        actions = list(session.scalars(select(LedgerEvent.action).where(LedgerEvent.entity_id == coi)
+                                       .order_by(LedgerEvent.seq.desc()).limit(2)))
+    assert actions == ["celltherapy.step", "specimen.distribute"]  # one transaction: the bank's event, then the step's
+    service.import_trace(chain.db, coi, "to-centre", GOOD_TRACE["to-centre"], actor="tech1")
+    for step in STEPS[8:]:  # receipt, thaw, bedside check and infusion of a bag that left the bank
+        chain.step(order, step)
+    assert service.chain_view(chain.db, coi)["closed"]
+
+
+def test_a_bag_the_bank_no_longer_holds_stops_the_shipment_and_nothing_leaves(chain) -> None:
+    order = chain.order()
+    chain.run(order, until="shipment-to-centre")
+    coi = order["coi"]
+    biobank.check_out(chain.db, f"{coi}-X00020B0", actor="t")  # someone took the second bag out of the tank
+    with pytest.raises(StepRefused, match=f"release the product bags: .*{coi}-X00020B0") as refused:
+        chain.step(order, "shipment-to-centre")
+    assert refused.value.reason == "biobank_refused" and _steps(chain.db, coi) == 7
+    assert [r["reason"] for r in _refusals(chain.db, coi)] == ["biobank_refused"]
+    assert biobank.get_specimen(chain.db, f"{coi}-X00020A0")["status"] == "available"  # the first bag rolled back
 
 
 def test_a_cord_blood_bag_is_registered_by_volume(chain) -> None:

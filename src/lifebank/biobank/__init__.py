@@ -10,6 +10,8 @@ What other domains may use (cross-domain needs go through these functions, never
 - `list_participant_codes(db, limit)` -> the first `limit` participant codes in code order.
 - distribution for access requests (`lifebank.biobank.distribution`, named in `DISTRIBUTION`): candidates
   and their consents in force, allocatable specimens, storage places, reserve / distribute / return.
+- `distribute_available(session, barcodes, ref=, entity_type=, actor=)` (`lifebank.biobank.dispatch`): available
+  specimens leave the bank straight from storage in the caller's transaction (a cell-therapy bag shipped).
 
 Imports are deferred so that importing a pure module of this package (`lifebank.biobank.sprec`) does not
 pull in SQLAlchemy.
@@ -85,6 +87,10 @@ CONSENT_GROUPS = ("ConsentGroup", "TubeCriteria", "consent_groups", "consents_in
 
 
 def __getattr__(name: str) -> object:
+    if name == "distribute_available":
+        from lifebank.biobank import dispatch
+
+        return dispatch.distribute_available
     if name in DISTRIBUTION:
         from lifebank.biobank import distribution
 

@@ -6,6 +6,12 @@ participant (consent re-checked by the bank), the product's specimen type and qu
 the bag's ISBT 128 identity as the barcode - inside the step's own transaction. Either the step, its bags, their
 specimens, the specimens' events and every ledger event commit together, or none of them does.
 
+Shipment: at `shipment-to-centre` the product bags leave the bank. Their specimens (the ones the
+cryopreservation registered, read from its step record) go to `distributed` through the biobank's published
+`distribute_available`, in the shipment step's transaction: out of their LN2 positions, the order's COI
+in their history. A specimen the bank no longer holds as available (checked out, discarded, consent withdrawn)
+refuses the shipment (`biobank_refused`).
+
 Positions: `storage_location` names the first bag's position (a box path and a position, as the bank writes
 them); bag n goes n - 1 positions further in the box's order. Every position must be free and in liquid
 nitrogen (cryopreserved cells are kept below -150 °C).
@@ -13,6 +19,7 @@ nitrogen (cryopreserved cells are kept below -150 °C).
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -79,3 +86,18 @@ def bank_bags(session: Session, order: Order, product: Product, bags: list[tuple
                               status=exc.status) from None
         made.append(barcode)
     return made
+
+
+def ship_bags(session: Session, order: Order, *, actor: str) -> list[str]:
+    """The product bags' specimens leave the bank (`distributed`) as the shipment to the centre is recorded;
+    their barcodes (none for an order cryopreserved before its bags were registered as specimens)."""
+    import lifebank.biobank as bank
+
+    stored = session.scalar(select(Step.values_json).where(Step.order_id == order.id,
+                                                           Step.step == "cryopreservation"))
+    barcodes = list(json.loads(stored).get("specimens", [])) if stored else []
+    try:
+        return bank.distribute_available(session, barcodes, ref=order.coi, entity_type="therapy_order", actor=actor)
+    except LifeBankError as exc:
+        raise StepRefused(Msg("the biobank refused to release the product bags: {reason}", reason=exc.message),
+                          "biobank_refused", status=exc.status) from None

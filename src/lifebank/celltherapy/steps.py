@@ -165,6 +165,13 @@ def _cryopreservation(session: Session, order: SimpleNamespace, product: Product
     return {"bags_made": [text for text, _ in bags], "positions": positions, "specimens": specimens}
 
 
+def _shipment_to_centre(session: Session, order: SimpleNamespace, product: Product, values: dict[str, Any],
+                        settings: Settings | None, actor: str) -> dict[str, Any]:
+    """The product bags leave the bank's LN2 tank: their specimens are distributed in this step's transaction."""
+    shipped = banking.ship_bags(session, order, actor=actor)
+    return {"specimens_shipped": shipped} if shipped else {}
+
+
 def _receipt(session: Session, order: SimpleNamespace, product: Product, values: dict[str, Any],
              settings: Settings | None, actor: str) -> dict[str, Any]:
     leg = RECEIPTS[STEPS[order.steps_done]]
@@ -274,5 +281,6 @@ def _refuse_second_infusion(conn: Connection, order: SimpleNamespace, values: Ma
                           status=Conflict.status)
 
 
-_CHECKS = {"packaging": _packaging, "cryopreservation": _cryopreservation, "receipt-at-manufacturing": _receipt,
+_CHECKS = {"packaging": _packaging, "cryopreservation": _cryopreservation, "shipment-to-centre": _shipment_to_centre,
+           "receipt-at-manufacturing": _receipt,
            "receipt-at-centre": _receipt, "thaw": _thaw, "bedside-verification": _bedside, "infusion": _infusion}
