@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import Connection, Row, column, insert, select, true, update, values
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -87,15 +87,11 @@ def _record(db: Database, ref: str | int, step: str, values: Mapping[str, Any], 
             for secret in SECRET_FIELDS:
                 if secret in stored:
                     stored[secret] = "matched"
-            step_id = conn.execute(insert(_STEP).returning(_STEP.c.id),
-                                   {"order_id": order.id, "seq": seq, "step": step, "recorded_by": actor,
-                                    "values_json": json.dumps(stored, sort_keys=True),
-                                    "recorded_at": utcnow()}).scalar_one()
             signed = [{"signer": s.username, "meaning": m, "signed_at": s.signed_at.isoformat()}
                       for s, m in zip(signers, meanings, strict=False)]
-            conn.execute(insert(_SIGNATURE), [{"step_id": step_id, "signer": s.username, "display_name": s.username,
-                                              "meaning": m, "signed_at": s.signed_at}
-                                             for s, m in zip(signers, meanings, strict=False)])
+            _write_step(conn, {"order_id": order.id, "seq": seq, "step": step, "recorded_by": actor,
+                               "values_json": json.dumps(stored, sort_keys=True), "recorded_at": utcnow()},
+                        [(s.username, m, s.signed_at) for s, m in zip(signers, meanings, strict=False)])
             ledger.record(session, actor=actor, action="celltherapy.step", entity_type="therapy_order",
                           entity_id=order.coi, change={"step": step, "seq": seq, "values": stored,
                                                        "signatures": signed})
@@ -104,6 +100,24 @@ def _record(db: Database, ref: str | int, step: str, values: Mapping[str, Any], 
     except IntegrityError:
         raise StepRefused(Msg("step {step} of order {order} was just recorded by someone else", step=step,
                               order=str(ref)), "concurrent", status=Conflict.status) from None
+
+
+def _write_step(conn: Connection, row: dict[str, Any], signatures: list[tuple[str, str, datetime]]) -> None:
+    """The step's row and its signatures. On PostgreSQL one statement (the step inserted in a data-modifying CTE,
+    its signatures selected from it): one round trip fewer per step. SQLite has no such CTE: two statements."""
+    if conn.dialect.name == "postgresql" and signatures:
+        new_step = insert(_STEP).values(row).returning(_STEP.c.id).cte("new_step")
+        signed = values(column("signer", _SIGNATURE.c.signer.type), column("meaning", _SIGNATURE.c.meaning.type),
+                        column("signed_at", _SIGNATURE.c.signed_at.type), name="signed").data(signatures)
+        conn.execute(insert(_SIGNATURE).from_select(
+            ["step_id", "signer", "display_name", "meaning", "signed_at"],
+            select(new_step.c.id, signed.c.signer, signed.c.signer, signed.c.meaning, signed.c.signed_at)
+            .select_from(new_step).join(signed, true())))
+        return
+    step_id = conn.execute(insert(_STEP).returning(_STEP.c.id), row).scalar_one()
+    if signatures:
+        conn.execute(insert(_SIGNATURE), [{"step_id": step_id, "signer": signer, "display_name": signer,
+                                          "meaning": meaning, "signed_at": at} for signer, meaning, at in signatures])
 
 
 def _claim(conn: Connection, ref: str | int) -> SimpleNamespace:
