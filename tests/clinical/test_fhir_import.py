@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
@@ -57,10 +58,24 @@ def test_reimport_updates_and_never_duplicates(db, bank_participants):
     import_fhir_text(db, "a.ndjson", first, actor=ACTOR)
     import_fhir_text(db, "a.ndjson", first, actor=ACTOR)
     assert _records(db) == 2
-    changed = ndjson(patient("pat-1", "P0001"), condition("c-1", "pat-1"), observation("o-1", "pat-1", value=9.9))
+    changed = ndjson(patient("pat-1", "P0001", gender="female", birthDate="1951"), condition("c-1", "pat-1"),
+                     observation("o-1", "pat-1", value=9.9, when="2015-05-20T09:30:00+08:00"))
     import_fhir_text(db, "a.ndjson", changed, actor=ACTOR)
-    values = [r["value_num"] for r in queries.clinical_timeline(db, "P0001") if r["kind"] == "measurement"]
-    assert values == [9.9] and _records(db) == 2
+    timeline = queries.clinical_timeline(db, "P0001")
+    values = [(r["value_num"], r["start"]) for r in timeline if r["kind"] == "measurement"]
+    assert values == [(9.9, datetime(2015, 5, 20, 1, 30, tzinfo=UTC))] and _records(db) == 2
+    with db.session() as session:  # the known patient updated in place (same row id: its records point at it)
+        stored = session.execute(select(ClinPatient.id, ClinPatient.gender, ClinPatient.birth_year)).all()
+        assert [(g, y) for _id, g, y in stored] == [("female", 1951)]
+        assert set(session.scalars(select(ClinRecord.patient_id))) == {stored[0][0]}
+        # the stored timestamps compare in SQL like those the ORM writes (same format on SQLite)
+        for stamp, records in ((datetime(2015, 5, 20, 1, 30, tzinfo=UTC), 2),
+                               (datetime(2015, 5, 20, 1, 31, tzinfo=UTC), 1),
+                               (datetime(2015, 6, 1, 0, 0, 1, tzinfo=UTC), 0)):
+            assert session.scalar(select(func.count()).select_from(ClinRecord).where(
+                ClinRecord.start >= stamp)) == records, stamp
+        assert session.scalar(select(func.count()).select_from(ClinRecord).where(
+            ClinRecord.start == datetime(2015, 5, 20, 1, 30, tzinfo=UTC))) == 1
 
 
 def test_not_json_is_named_by_line(db, bank_participants):

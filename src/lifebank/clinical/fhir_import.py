@@ -41,13 +41,22 @@ def _resolve(db: Database, out: FhirFile, create: bool) -> tuple[list[dict[str, 
     records: list[tuple[int, dict[str, Any], tuple[str, str] | None, tuple[str, str] | None]] = []
     encounter_ids: set[str] = set()
     full_urls = out.full_urls
+    targets: dict[str | None, tuple[str, str] | None] = {}  # a patient's reference recurs in each of its records
+
+    def target(reference: str | None) -> tuple[str, str] | None:
+        try:
+            return targets[reference]
+        except KeyError:
+            found = targets[reference] = reference_target(reference, full_urls)
+            return found
+
     for where, rtype, row, subject, encounter in out.entries:
         if rtype == "Patient":
             patients.append({**row, "_where": where})
             continue
         if rtype == "Encounter":
             encounter_ids.add(row["source_id"])
-        records.append((where, row, reference_target(subject, full_urls), reference_target(encounter, full_urls)))
+        records.append((where, row, target(subject), target(encounter)))
     in_file_patients = {p["source_id"] for p in patients}
     with db.session() as session:
         # one lookup per file (in chunks) of the references the file does not resolve itself
