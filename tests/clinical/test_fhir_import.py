@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, text
 
 from lifebank import biobank
 from lifebank.clinical import queries
@@ -178,3 +178,33 @@ def test_parallel_validation_of_a_large_file_reports_the_same_problems(monkeypat
     assert parallel_good.entries == good.entries and len(good.entries) == 5
     assert [where for where, *_rest in good.entries] == [1, 2, 3, 4, 5]
     assert parallel_good.counts == good.counts == {"Condition": 5}
+
+
+def test_statistics_after_a_large_import_reach_pooled_connections(db, backend):
+    """SQLite: an import's ANALYZE must reach the connections already in the read pool, or a cohort's clinical
+    check among a few candidates keeps an empty table's plan (the (kind, code, system) index: every record of
+    the code at 100,000 participants) instead of walking the candidates' own rows."""
+    if backend != "sqlite":
+        pytest.skip("PostgreSQL's statistics live in the server, shared by every connection")
+    from lifebank.clinical import _store
+
+    with db.transaction() as session:
+        session.execute(insert(ClinPatient), [{"origin": "fhir", "source_id": f"p{i}", "participant_code": f"Q{i}"}
+                                              for i in range(400)])
+        ids = list(session.scalars(select(ClinPatient.id)))
+        session.execute(insert(ClinRecord), [{"patient_id": pk, "kind": "condition", "origin": "fhir",
+                                              "source_type": "Condition", "source_id": f"{pk}-{n}",
+                                              "system": "http://snomed.info/sct", "code": "399068003"}
+                                             for pk in ids for n in range(8)])
+    plan = ("EXPLAIN QUERY PLAN SELECT p.participant_code FROM clin_patient p JOIN clin_record r ON "
+            "r.patient_id = p.id WHERE r.kind = 'condition' AND r.code IN ('399068003', '254900004') AND "
+            "r.system = 'http://snomed.info/sct' AND p.participant_code IN ('Q1', 'Q2')")
+
+    def record_index() -> str:
+        with db.session() as session:  # a pooled read connection
+            steps = [row[-1] for row in session.execute(text(plan))]
+        return next(step for step in steps if " r USING " in step)
+
+    assert "ix_clin_record_kind_code" in record_index()  # no statistics yet: the code's index
+    _store.refresh_statistics(db, 5_000)
+    assert "ix_clin_record_patient_code_system" in record_index()
