@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from lifebank.errors import ConfigError, DatabaseUnavailable
 
@@ -73,10 +74,28 @@ def build_engine(url: str, *, immediate: bool = False) -> Engine:
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     try:
-        return create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=10)
+        engine = create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=10)
     except NoSuchModuleError:
         raise ConfigError("no database driver for {driver!r}; use postgresql+psycopg",
                               driver=parsed.drivername) from None
+    _ping_unless_taking_the_turn(engine)
+    return engine
+
+
+# Set while a writer's transaction takes its turn: its first statement is the ping (see Database.transaction).
+_TAKING_TURN: ContextVar[bool] = ContextVar("lifebank_taking_turn", default=False)
+
+
+def _ping_unless_taking_the_turn(engine: Engine) -> None:
+    """Pre-ping (a `SELECT 1` round trip at every checkout, so a connection the server dropped is replaced before
+    use) for every checkout except a writer's: its first statement, the advisory lock, fails at once on a dropped
+    connection and `Database.transaction` then retries on a fresh one - the same recovery, one round trip less."""
+    ping = engine.dialect.do_ping
+
+    def do_ping(dbapi_connection) -> bool:  # noqa: ANN001 - DB-API objects are untyped
+        return True if _TAKING_TURN.get() else ping(dbapi_connection)
+
+    engine.dialect.do_ping = do_ping  # type: ignore[method-assign]
 
 
 # pg_advisory_xact_lock key of LifeBank's writer turn ("LifeBank" in ASCII, as a signed 64-bit integer).
@@ -125,10 +144,30 @@ class Database:
         hold row locks the other needs (two reservations of the same tubes in another order, or the tally
         rows the specimen triggers move): no deadlock, in any write path, by construction.
         """
-        with self._write() as session, session.begin():
-            if self._is_postgresql:
+        with self._write() as session:
+            turn = self._take_turn(session) if self._is_postgresql else session.begin()
+            with turn:
+                yield session
+
+    @staticmethod
+    def _take_turn(session: Session) -> SessionTransaction:
+        """PostgreSQL: begin and take the writers' advisory lock. The pool does not ping the connection first;
+        the lock is the ping: if the server dropped the pooled connection (restart, fail-over, an administrator's
+        pg_terminate_backend), the lock fails before anything is written, SQLAlchemy invalidates the pool's
+        connections, and the turn is taken once more on a fresh connection."""
+        for attempt in (1, 2):
+            turn = session.begin()
+            token = _TAKING_TURN.set(True)
+            try:
                 session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITER_LOCK_KEY})
-            yield session
+                return turn
+            except DBAPIError as exc:
+                turn.rollback()
+                if attempt == 2 or not exc.connection_invalidated:
+                    raise
+            finally:
+                _TAKING_TURN.reset(token)
+        raise AssertionError("unreachable")
 
     def dispose(self) -> None:
         self.engine.dispose()
