@@ -41,6 +41,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lifebank.biobank import columnar_import as columnar
+from lifebank.biobank.consent_signatures import SignatureKey, signature_ids, signature_key
 from lifebank.biobank.import_checks import (
     IMPORT_STATUSES,
     PARTICIPANT_COLUMNS,
@@ -184,14 +185,24 @@ def _write_participants(session: Session, parsed: list[ParsedParticipant], diges
     people: list[tuple[Any, ...]] = []
     consents: list[tuple[Any, ...]] = []
     codes_rows: list[tuple[Any, ...]] = []
+    known: dict[tuple[Any, ...], SignatureKey] = {}  # a few distinct consents among many rows: each keyed once
+    keys = []
+    for _c, _s, _y, _site, duo, consent_date, scope in parsed:
+        raw = (tuple(duo), consent_date, scope)
+        key = known.get(raw)
+        if key is None:
+            key = known[raw] = signature_key(duo, consent_date, scope)
+        keys.append(key)
+    signatures = signature_ids(session, keys)  # each new participant's first consent is the one in force
     for i, (code, sex, year, site, duo, consent_date, scope) in enumerate(parsed):
-        people.append((next_pid + i, code, sex, year, site, created))
+        people.append((next_pid + i, code, sex, year, site, created, signatures[keys[i]]))
         consents.append((next_cid + i, next_pid + i, 1, consent_date, scope, None, None))
         codes_rows.extend((next_cid + i, d, next_pid + i, True) for d in duo)
     connection = session.connection()
     with progress("writing participants", len(people), "rows") as advance:
         _bulk_write(connection, Participant.__table__,
-                    ("id", "code", "sex", "birth_year", "site", "created_at"), people, advance)
+                    ("id", "code", "sex", "birth_year", "site", "created_at", "consent_signature_id"), people,
+                    advance)
         _bulk_write(connection, Consent.__table__, ("id", "participant_id", "version", "consent_date", "scope",
                                                     "withdrawn_at", "withdrawal_reason"), consents)
         _bulk_write(connection, ConsentCode.__table__, ("consent_id", "duo_code", "participant_id", "in_force"),

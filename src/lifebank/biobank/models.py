@@ -38,8 +38,24 @@ from lifebank.db.base import Base, UTCDateTime, utcnow
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
+class ConsentSignature(Base):
+    """One distinct consent in force as the consent rules read it (biobank_0006): its DUO codes (sorted, ';'-
+    joined), scope text, and date only when a time limit (TS) needs it. Participants point at theirs, so an
+    access request's million candidates are grouped by a column, not by reading every consent's codes."""
+
+    __tablename__ = "bb_consent_signature"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 of (codes, date, scope)
+    codes: Mapped[str] = mapped_column(Text)
+    consent_date: Mapped[date | None] = mapped_column(Date)
+    scope: Mapped[str] = mapped_column(Text, default="")
+
+
 class Participant(Base):
     __tablename__ = "bb_participant"
+    # The consent in force by signature, participants in code order: a group's members are one index range.
+    __table_args__ = (Index("ix_bb_participant_consent_signature", "consent_signature_id", "code"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)  # pseudonymous; never a name
@@ -47,6 +63,10 @@ class Participant(Base):
     birth_year: Mapped[int | None] = mapped_column(Integer)
     site: Mapped[str] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The signature of the consent in force (None: never given, or withdrawn), kept in the consent writer's
+    # transaction (lifebank.biobank.consent_signatures). No foreign key: adding one would rebuild the table on
+    # SQLite; signatures are never deleted.
+    consent_signature_id: Mapped[int | None] = mapped_column(BigId)
 
 
 class Consent(Base):

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from lifebank.audit import service as ledger
 from lifebank.biobank._common import _chunks
+from lifebank.biobank.consent_signatures import set_signature, signature_key
 from lifebank.biobank.duo import UnknownDuoTerm, parse_duo_codes
 from lifebank.biobank.models import Consent, ConsentCode, Participant, Reservation, Specimen
 from lifebank.db.base import utcnow
@@ -35,8 +36,10 @@ SORTS = {"code": Participant.code, "site": Participant.site, "sex": Participant.
 PREVIEW_LIMIT = 200  # rows a withdrawal preview lists (the counts are always exact)
 
 
-def participant_row(session: Session, code: str) -> Participant:
-    participant = session.scalar(select(Participant).where(Participant.code == code))
+def participant_row(session: Session, code: str, *, lock: bool = False) -> Participant:
+    """The participant by code; `lock` takes the row lock (PostgreSQL) that consent writes serialise on."""
+    query = select(Participant).where(Participant.code == code)
+    participant = session.scalar(query.with_for_update() if lock else query)
     if participant is None:
         raise NotFound("participant {code!r} does not exist", code=code)
     return participant
@@ -90,6 +93,7 @@ def _add_consent(session: Session, participant: Participant, codes: list[str], c
     session.flush()
     session.add_all([ConsentCode(consent_id=consent.id, duo_code=code, participant_id=participant.id,
                                  in_force=True) for code in codes])
+    set_signature(session, participant.id, signature_key(codes, consent_date, scope))  # the newest is in force
     ledger.record(session, actor=actor, action="consent.record", entity_type="participant",
                   entity_id=participant.code, change={"version": consent.version, "codes": codes,
                                                       "date": consent_date.isoformat(), "scope": scope})
@@ -122,7 +126,8 @@ def record_consent(db: Database, participant_code: str, *, duo_codes: Sequence[s
     """Add a new consent version; the newest unwithdrawn version is the one in force."""
     codes = _checked_duo_codes(duo_codes)
     with db.transaction() as session:
-        return _add_consent(session, participant_row(session, participant_code), codes, consent_date, scope, actor)
+        return _add_consent(session, participant_row(session, participant_code, lock=True), codes, consent_date,
+                            scope, actor)
 
 
 def _open_reservations(session: Session, participant_id: int) -> Any:
@@ -156,7 +161,7 @@ def withdraw_consent(db: Database, participant_code: str, *, reason: str = "", a
     """Withdraw every consent of the participant and, in the same transaction, make each of their
     specimens not distributable. Returns how many specimens were blocked."""
     with db.transaction() as session:
-        participant = participant_row(session, participant_code)
+        participant = participant_row(session, participant_code, lock=True)
         now = utcnow()
         withdrawn = session.execute(
             update(Consent).where(Consent.participant_id == participant.id, Consent.withdrawn_at.is_(None))
@@ -166,6 +171,7 @@ def withdraw_consent(db: Database, participant_code: str, *, reason: str = "", a
             raise Conflict("participant {code!r} has no consent in force to withdraw", code=participant_code)
         session.execute(update(ConsentCode).where(ConsentCode.participant_id == participant.id)
                         .values(in_force=False))
+        set_signature(session, participant.id, None)
         reservations = session.scalar(select(func.count()).select_from(
             _open_reservations(session, participant.id).subquery())) or 0
         blocked = session.execute(
