@@ -66,18 +66,15 @@ def allocate(db: Database, request_id: int, *, principal: Reader, allow_last_ali
     order = pick_order([c[0] for c in chosen], places)
     rank = {b: i for i, b in enumerate(order)}
     packed = {b: (box, pos) for b, box, pos in pack_boxes(order, prefix=ref(request.id))}
-    rows = [{"request_id": request.id, "barcode": b, "participant": p, "specimen_type": t,
-             "source": places[b].box + "/" + places[b].position if b in places else None,
-             "sort_key": rank[b], "state": "allocated", "target_box": packed[b][0],
-             "target_position": packed[b][1], "note": ""} for b, p, t in chosen]
+    rows = [(request.id, b, p, t, places[b].box + "/" + places[b].position if b in places else None, rank[b],
+             "allocated", packed[b][0], packed[b][1], "") for b, p, t in chosen]
     with db.transaction() as session:
         locked = visible_request(session, request_id, principal, lock=True)
         if locked.state != State.AGREEMENT_SIGNED.value:
             raise Conflict(Msg("tubes are allocated once the agreement is signed; request {ref} is {state}",
                                ref=ref(locked.id), state=state_text(locked.state)))
         biobank.reserve_for_request(session, order, request_ref=ref(locked.id), actor=principal.username)
-        for start in range(0, len(rows), 1000):  # multi-row INSERTs: psycopg's executemany costs a round per row
-            session.execute(Allocation.__table__.insert().values(rows[start:start + 1000]))
+        _insert_allocations(session, rows)
         locked.allow_last_aliquot = allow_last_aliquot
         ledger.record(session, actor=principal.username, action="access.allocation", entity_type="access_request",
                       entity_id=ref(locked.id), change={"tubes": len(rows), "participants": len({c[1] for c in chosen}),
@@ -85,6 +82,27 @@ def allocate(db: Database, request_id: int, *, principal: Reader, allow_last_ali
         move(session, locked, State.IN_FULFILMENT.value, actor=principal.username)
     return {"request": request.id, "allocated": len(rows), "participants": len({c[1] for c in chosen}),
             "boxes": len({v[0] for v in packed.values()})}
+
+
+_ALLOCATION_COLUMNS = ("request_id", "barcode", "participant", "specimen_type", "source", "sort_key", "state",
+                       "target_box", "target_position", "note")
+_ALLOCATION_ARRAYS = ("int[]", "text[]", "text[]", "text[]", "text[]", "int[]", "text[]", "text[]", "text[]", "text[]")
+
+
+def _insert_allocations(session: Session, rows: list[tuple[Any, ...]]) -> None:
+    """Thousands of allocation rows straight through the driver: on PostgreSQL one INSERT … SELECT FROM
+    unnest(one array per column) (an executemany costs a round trip per row), on SQLite the driver's
+    executemany (a loop in C). SQLAlchemy's multi-row VALUES cost more: compiling 10,000 rows × 10 parameters
+    took ~3 s of CPU, most of an allocation's."""
+    connection = session.connection()
+    columns = ", ".join(_ALLOCATION_COLUMNS)
+    if connection.dialect.name == "postgresql":
+        arrays = ", ".join(f"%s::{kind}" for kind in _ALLOCATION_ARRAYS)
+        connection.exec_driver_sql(f"INSERT INTO ar_allocation ({columns}) SELECT * FROM unnest({arrays})",
+                                   tuple(list(column) for column in zip(*rows, strict=True)))
+    else:
+        marks = ", ".join("?" * len(_ALLOCATION_COLUMNS))
+        connection.exec_driver_sql(f"INSERT INTO ar_allocation ({columns}) VALUES ({marks})", rows)
 
 
 class _EligiblePages:
