@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Connection, Row, column, insert, select, true, update, values
+from sqlalchemy import Connection, Row, bindparam, column, insert, select, true, update, values
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -120,6 +120,10 @@ def _write_step(conn: Connection, row: dict[str, Any], signatures: list[tuple[st
                                           "meaning": meaning, "signed_at": at} for signer, meaning, at in signatures])
 
 
+_CLAIM_BY_ID, _CLAIM_BY_COI = (update(_ORDER).where(key == bindparam("ref")).values(steps_done=_ORDER.c.steps_done + 1)
+                                .returning(*_ORDER.c) for key in (_ORDER.c.id, _ORDER.c.coi))  # built once
+
+
 def _claim(conn: Connection, ref: str | int) -> SimpleNamespace:
     """Lock the order's row and move its step counter on, in one statement (UPDATE … RETURNING: one round trip
     instead of SELECT … FOR UPDATE and UPDATE). The order as it was before: `steps_done` is the step's seq.
@@ -127,9 +131,8 @@ def _claim(conn: Connection, ref: str | int) -> SimpleNamespace:
     A second writer of the same step waits on the row lock (and on the writers' turn, `Database.transaction`),
     then reads the moved counter and is told the step is already recorded; (order, seq) is unique besides."""
     text = str(ref).strip().upper().replace(" ", "")
-    by = _ORDER.c.id == int(text) if text.isdigit() and len(text) < 13 else _ORDER.c.coi == text[:13]
-    row = conn.execute(update(_ORDER).where(by).values(steps_done=_ORDER.c.steps_done + 1)
-                       .returning(*_ORDER.c)).one_or_none()
+    row = (conn.execute(_CLAIM_BY_ID, {"ref": int(text)}) if text.isdigit() and len(text) < 13
+           else conn.execute(_CLAIM_BY_COI, {"ref": text[:13]})).one_or_none()
     if row is None:
         raise NotFound("therapy order {order} does not exist", order=str(ref))
     return SimpleNamespace(**dict(row._mapping, steps_done=row.steps_done - 1))
