@@ -166,8 +166,14 @@ def test_parallel_validation_of_a_large_file_reports_the_same_problems(monkeypat
     resources[21]["clinicalStatus"]["coding"][0]["code"] = "sleeping"
     text = ndjson(*resources) + "{broken\n"
     serial = fhir_read.read_fhir_text("big.ndjson", text)
+    pools: list[int] = []
+    in_parallel = fhir_read._read_ndjson_in_parallel
+    monkeypatch.setattr(fhir_read, "_read_ndjson_in_parallel",
+                        lambda out, lines, workers: pools.append(workers) or in_parallel(out, lines, workers))
+    monkeypatch.setattr(fhir_read, "validation_workers", lambda: 2)  # whatever the machine's load
     monkeypatch.setattr(fhir_read, "PARALLEL_MIN", 10)
     parallel = fhir_read.read_fhir_text("big.ndjson", text)
+    assert pools == [2]
     assert [(e.line, e.column) for e in parallel.errors] == [(e.line, e.column) for e in serial.errors] == [
         (8, "Condition.onsetDateTime"), (22, "Condition.clinicalStatus.coding[0].code"), (31, "-")]
     assert not parallel.entries and not serial.entries  # a rejected file keeps no rows
@@ -178,6 +184,17 @@ def test_parallel_validation_of_a_large_file_reports_the_same_problems(monkeypat
     assert parallel_good.entries == good.entries and len(good.entries) == 5
     assert [where for where, *_rest in good.entries] == [1, 2, 3, 4, 5]
     assert parallel_good.counts == good.counts == {"Condition": 5}
+    assert pools == [2, 2]
+
+
+def test_validation_uses_the_idle_cores_only():
+    from lifebank.clinical.fhir_read import validation_workers
+
+    assert validation_workers(cpus=2, load=0.3) == 2  # an idle machine: both cores
+    assert validation_workers(cpus=2, load=1.4) == 1  # another process holds a core: no pool
+    assert validation_workers(cpus=2, load=9.0) == 1
+    assert validation_workers(cpus=16, load=2.0) == 4  # at most MAX_WORKERS
+    assert validation_workers(cpus=1, load=0.0) == 1
 
 
 def test_statistics_after_a_large_import_reach_pooled_connections(db, backend):

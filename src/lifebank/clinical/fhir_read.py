@@ -24,8 +24,8 @@ from lifebank.clinical.fhir_validate import validate
 from lifebank.errors import RowError
 from lifebank.messages import Msg
 
-# An NDJSON file of at least this many resources is validated by several processes (one per core, at most
-# MAX_WORKERS); smaller files are not worth the start-up.
+# An NDJSON file of at least this many resources is validated by several processes (one per idle core, at most
+# MAX_WORKERS; see `validation_workers`); smaller files are not worth the start-up.
 PARALLEL_MIN = 20_000
 MAX_WORKERS = 4
 SLICE_MIN = 1000  # lines a worker gets at least at a time
@@ -160,8 +160,8 @@ def read_fhir_text(name: str, text: str) -> FhirFile:
         return out
     out = FhirFile(name, "fhir-ndjson")
     lines = list(_json_lines(text))
-    if len(lines) >= PARALLEL_MIN and (os.cpu_count() or 1) > 1:
-        _read_ndjson_in_parallel(out, lines)
+    if len(lines) >= PARALLEL_MIN and (workers := validation_workers()) > 1:
+        _read_ndjson_in_parallel(out, lines, workers)
     else:
         _check_lines(out, lines)
     if not out.counts and not out.errors:
@@ -196,14 +196,26 @@ def _check_slice(bounds: tuple[int, int]) -> tuple[list[RowError], list[Entry], 
     return out.errors, [] if out.errors else out.entries, out.counts
 
 
-def _read_ndjson_in_parallel(out: FhirFile, lines: list[tuple[int, str]]) -> None:
+def validation_workers(cpus: int | None = None, load: float | None = None) -> int:
+    """Processes to validate a large NDJSON file with: this one plus one per core the machine leaves idle (by
+    the 1-minute load average), at most MAX_WORKERS. The pool costs about 9 % more CPU (forks, rows pickled
+    back), so on a busy machine it only takes cores from the others: at 100,000 resources on 2 cores under load
+    6-8, serial validation used 14,300 resources per CPU-second against 13,000 with the pool, and no less wall
+    time (docs/performance.md)."""
+    if cpus is None:
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if load is None:
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    return max(1, min(cpus, MAX_WORKERS, 1 + int(max(0.0, cpus - load))))
+
+
+def _read_ndjson_in_parallel(out: FhirFile, lines: list[tuple[int, str]], workers: int) -> None:
     """Validation is most of an import's work (pydantic models of every element): a large NDJSON file is
-    parsed, validated and mapped to rows by one forked process per core, slice by slice, in line order."""
+    parsed, validated and mapped to rows by `workers` forked processes, slice by slice, in line order."""
     global _LINES
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
-    workers = min(os.cpu_count() or 1, MAX_WORKERS)
     size = max(SLICE_MIN, len(lines) // (workers * 8))
     _LINES = lines
     try:
