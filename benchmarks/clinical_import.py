@@ -182,6 +182,9 @@ def run(label: str, url: str, peer_url: str, folder: Path, resources: int, patie
     migrate.upgrade(db)
     seed_biobank(db, patients)
     load_vocabulary(db, ATHENA, actor="bench")
+    from lifebank.clinical.fhir_read import validation_workers
+
+    print(f"{label}_validation_processes_for_large_files: {validation_workers()} ({load()}; chosen again per file)")
     cpu = cpu_seconds()
     start = time.perf_counter()
     import_fhir_path(db, folder, actor="bench")
@@ -211,11 +214,15 @@ def queries(label: str, db: Database, url: str, patients: int, data_dir: Path) -
 
     from lifebank.auth import service as auth
     from lifebank.config import Settings
+    from lifebank.errors import Conflict
     from lifebank.omics import cohorts
     from lifebank.omics.demo import load_demo as omics_demo
     from lifebank.web.app import create_app
 
-    auth.create_user(db, "bench", "Correct-horse-battery-9", ["admin"])
+    try:
+        auth.create_user(db, "bench", "Correct-horse-battery-9", ["admin"])
+    except Conflict:  # a kept database (--queries-only) has it already
+        pass
     token = auth.create_token(db, "bench", "bench").token
     settings = Settings(data_dir=data_dir, database_url=url, secret_key="bench-secret-key-0123456789")
     with TestClient(create_app(settings, db)) as client:
@@ -323,8 +330,8 @@ class _NoBar:
         return False
 
 
-def _pg_database(base: str) -> tuple[str, str]:
-    name = f"lb_bench_{uuid.uuid4().hex[:8]}"
+def _pg_database(base: str, prefix: str = "lb_bench_") -> tuple[str, str]:
+    name = f"{prefix}{uuid.uuid4().hex[:8]}"
     admin = create_engine(make_url(base).set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
@@ -344,8 +351,11 @@ def main() -> None:
     parser.add_argument("--resources", type=int, default=1_000_000)
     parser.add_argument("--postgres", default=None, help="a PostgreSQL server URL to run the same figures on")
     parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL figures only")
+    parser.add_argument("--pg-prefix", default="lb_bench_", help="name prefix of the scratch PostgreSQL databases")
     parser.add_argument("--queries-only", default=None, metavar="URL",
                         help="only the search and cohort figures, on a database a run imported (kept)")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="with --queries-only: the kept run's data folder (its omics demo files)")
     parser.add_argument("--validator-only", action="store_true",
                         help="only the fhir.resources validation cost per resource (the import's limit)")
     args = parser.parse_args()
@@ -353,7 +363,9 @@ def main() -> None:
     if args.queries_only:
         with tempfile.TemporaryDirectory() as tmp:
             print(f"load_average: {os.getloadavg()[0]:.2f}")
-            queries("kept", Database(args.queries_only), args.queries_only, patients, Path(tmp) / "data")
+            kept = Database(args.queries_only)
+            migrate.upgrade(kept)  # a database kept from an earlier run: the current code's schema
+            queries("kept", kept, args.queries_only, patients, args.data_dir or Path(tmp) / "data")
         print(f"peak_memory: {rss_mib():,.0f} MiB")
         return
     with tempfile.TemporaryDirectory() as tmp:
@@ -373,9 +385,9 @@ def main() -> None:
         if args.postgres:
             names = []
             try:
-                name, url = _pg_database(args.postgres)
+                name, url = _pg_database(args.postgres, args.pg_prefix)
                 names.append(name)
-                peer_name, peer_url = _pg_database(args.postgres)
+                peer_name, peer_url = _pg_database(args.postgres, args.pg_prefix)
                 names.append(peer_name)
                 run("postgresql", url, peer_url, folder, resources, patients, Path(tmp) / "pgdata")
             finally:
