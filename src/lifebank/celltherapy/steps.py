@@ -16,7 +16,8 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, column, insert, select, true, update, values
+from sqlalchemy import Connection, DateTime, Insert, Row, String, bindparam, func, insert, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -102,17 +103,29 @@ def _record(db: Database, ref: str | int, step: str, values: Mapping[str, Any], 
                               order=str(ref)), "concurrent", status=Conflict.status) from None
 
 
+def _write_step_pg() -> Insert:
+    """PostgreSQL: the step inserted in a data-modifying CTE and its signatures selected from it (arrays unnested
+    side by side), one statement built once whatever the number of signers."""
+    new_step = insert(_STEP).values({name: bindparam(name, type_=_STEP.c[name].type) for name in _STEP_FIELDS}) \
+        .returning(_STEP.c.id).cte("new_step")
+    signers = func.unnest(bindparam("signers", type_=ARRAY(String)))
+    return insert(_SIGNATURE).from_select(
+        ["step_id", "signer", "display_name", "meaning", "signed_at"],
+        select(new_step.c.id, signers, signers, func.unnest(bindparam("meanings", type_=ARRAY(String))),
+               func.unnest(bindparam("signed_at", type_=ARRAY(DateTime(timezone=True))))))
+
+
+_STEP_FIELDS = ("order_id", "seq", "step", "recorded_by", "values_json", "recorded_at")
+_WRITE_STEP_PG = _write_step_pg()
+
+
 def _write_step(conn: Connection, row: dict[str, Any], signatures: list[tuple[str, str, datetime]]) -> None:
-    """The step's row and its signatures. On PostgreSQL one statement (the step inserted in a data-modifying CTE,
-    its signatures selected from it): one round trip fewer per step. SQLite has no such CTE: two statements."""
+    """The step's row and its signatures: on PostgreSQL one statement (`_WRITE_STEP_PG`), one round trip fewer per
+    step; SQLite has no data-modifying CTE: two statements."""
     if conn.dialect.name == "postgresql" and signatures:
-        new_step = insert(_STEP).values(row).returning(_STEP.c.id).cte("new_step")
-        signed = values(column("signer", _SIGNATURE.c.signer.type), column("meaning", _SIGNATURE.c.meaning.type),
-                        column("signed_at", _SIGNATURE.c.signed_at.type), name="signed").data(signatures)
-        conn.execute(insert(_SIGNATURE).from_select(
-            ["step_id", "signer", "display_name", "meaning", "signed_at"],
-            select(new_step.c.id, signed.c.signer, signed.c.signer, signed.c.meaning, signed.c.signed_at)
-            .select_from(new_step).join(signed, true())))
+        conn.execute(_WRITE_STEP_PG, {**row, "signers": [s for s, _, _ in signatures],
+                                      "meanings": [m for _, m, _ in signatures],
+                                      "signed_at": [at for _, _, at in signatures]})
         return
     step_id = conn.execute(insert(_STEP).returning(_STEP.c.id), row).scalar_one()
     if signatures:
