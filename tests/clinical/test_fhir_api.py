@@ -83,6 +83,9 @@ def test_search_by_date_code_and_paging(client, db, users, tmp_path):
     following = next(link["url"] for link in page["link"] if link["relation"] == "next")
     second = _get(client, headers, following.replace("http://testserver", ""))
     assert [e["resource"]["id"] for e in second["entry"]] == ["o-2", "o-3"]
+    for offset, entries in ((4, 1), (10, 0)):  # the last page's total comes from its rows; past the end, counted
+        page = _get(client, headers, f"/fhir/r4/Observation?subject=pat-1&_count=2&_offset={offset}")
+        assert page["total"] == 5 and len(page.get("entry", [])) == entries
     dated = _get(client, headers, "/fhir/r4/Observation?date=ge2016-01-03&date=lt2016-01-05")
     assert [e["resource"]["id"] for e in dated["entry"]] == ["o-2", "o-3"]
     coded = _get(client, headers, "/fhir/r4/Condition?code=http://snomed.info/sct|44054006")

@@ -115,15 +115,7 @@ def search_records(db: Database, rtype: str, params: dict[str, list[str]], *, li
     query = select(*RECORD_COLUMNS, ClinPatient.participant_code).join(
         ClinPatient, ClinPatient.id == ClinRecord.patient_id).where(ClinRecord.kind.in_(KINDS_OF_TYPE[rtype]))
     subjects = params.get("subject", []) + params.get("patient", [])
-    if subjects:
-        # The subject's own patient rows first, then its records by patient_id: the planner then walks the
-        # (patient_id, code, system, kind, start) index instead of every record of the code across patients.
-        codes = {participant_of(db, subject) for subject in subjects}
-        own: list[int] = []
-        if len(codes) == 1:  # several subjects must all hold: two different participants match nothing
-            with db.session() as session:
-                own = list(session.scalars(select(ClinPatient.id).where(ClinPatient.participant_code.in_(codes))))
-        query = query.where(ClinRecord.patient_id.in_(own))
+    codes = {participant_of(db, subject) for subject in subjects}
     for code in params.get("code", []):
         system, bar, value = code.rpartition("|")
         query = query.where(ClinRecord.code.in_(value.split(",")))
@@ -131,9 +123,19 @@ def search_records(db: Database, rtype: str, params: dict[str, list[str]], *, li
             query = query.where(ClinRecord.system == system)
     query = query.where(*date_clause(ClinRecord.start, params.get("date", []), "date"))
     query = query.where(*date_clause(ClinRecord.updated_at, params.get("_lastUpdated", []), "_lastUpdated"))
-    with db.session() as session:
-        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    with db.session() as session:  # one session for the page: a search is a few milliseconds of queries
+        if subjects:
+            # The subject's own patient rows first, then its records by patient_id: the planner then walks the
+            # (patient_id, code, system, kind, start) index instead of every record of the code across patients.
+            own: list[int] = []
+            if len(codes) == 1:  # several subjects must all hold: two different participants match nothing
+                own = list(session.scalars(select(ClinPatient.id).where(ClinPatient.participant_code.in_(codes))))
+            query = query.where(ClinRecord.patient_id.in_(own))
         rows = [dict(r) for r in session.execute(query.order_by(ClinRecord.id).limit(limit).offset(offset)).mappings()]
+        if 0 < len(rows) < limit or (offset == 0 and not rows):  # the last page: its rows give the total
+            total = offset + len(rows)
+        else:
+            total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
         shown = patient_ids(session, {r["participant_code"] for r in rows})
     return total, [fhir_out.record(r, shown[r["participant_code"]]) for r in rows]
 
