@@ -108,10 +108,12 @@ async def _run(request: Request, entry: str | None, work: Callable[[beacon.Calle
                ) -> JSONResponse:
     from starlette.concurrency import run_in_threadpool
 
+    def answer(parsed: BeaconRequest) -> dict[str, Any]:
+        return work(_caller(request), parsed)
+
     try:
         parsed = await _parsed(request)
-        caller = await run_in_threadpool(_caller, request)
-        body = await run_in_threadpool(work, caller, parsed)
+        body = await run_in_threadpool(answer, parsed)  # one hand-over to a thread, not two (~40 us CPU each)
     except BeaconRequestError as exc:
         return _error(request, exc.code, exc.message, entry)
     except LifeBankError as exc:

@@ -27,7 +27,8 @@ from lifebank.web.templating import NavItem, render
 from lifebank.web.ui import page_requires
 
 router = APIRouter(include_in_schema=False)
-router.include_router(beacon_router)
+# The Beacon API: matched before every other route (`lifebank.web.app`), its paths being its own.
+FIRST_ROUTER = beacon_router
 
 # The "Sharing" area (with access requests): the Beacon page for every logged-in user (anonymous visitors have
 # no navigation; the page is public), exports for export managers, "my exports" for recipients.

@@ -6,13 +6,16 @@ Nothing is loaded from a CDN: the UI's scripts and the Swagger UI of `/api/docs`
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.requests import cookie_parser
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lifebank import __version__
 from lifebank.config import Settings, get_settings
@@ -38,6 +41,9 @@ OPENAPI_URL = "/api/openapi.json"
 CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
                            "img-src 'self' data: blob:; font-src 'self'; connect-src 'self'; object-src 'none'; "
                            "base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+# Set on every response that did not set its own (lower-case: ASGI header names).
+SECURITY_HEADERS = (("x-content-type-options", "nosniff"), ("x-frame-options", "DENY"),
+                    ("referrer-policy", "same-origin"), ("content-security-policy", CONTENT_SECURITY_POLICY))
 
 
 def _is_api(request: Request) -> bool:
@@ -102,6 +108,70 @@ def back_link(request: Request, status: int) -> str:
     return "/dashboard"
 
 
+@lru_cache(maxsize=512)
+def _accept_language(header: str) -> str | None:
+    """`from_accept_language`, kept per header text (clients send the same few headers again and again)."""
+    return from_accept_language(header)
+
+
+def _csrf_set_cookie(token: str, secure: bool) -> tuple[bytes, bytes]:
+    """The Set-Cookie header of a fresh CSRF token, exactly as `Response.set_cookie` writes it."""
+    response = Response()
+    response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="strict", secure=secure, path="/")
+    return response.raw_headers[-1]
+
+
+class RequestContext:
+    """Language and CSRF token for every request; security headers on every response.
+
+    Pure ASGI middleware: `@app.middleware("http")` (BaseHTTPMiddleware) ran every request in a task of its own
+    with memory streams between it and the app, which cost more CPU than a Beacon answer."""
+
+    def __init__(self, app: ASGIApp, secret_key: str, settings: Settings) -> None:
+        self.app = app
+        self.secret_key = secret_key
+        self.secure_cookie = settings.cookie_secure
+        self.default_locale = normalise(settings.default_locale) or DEFAULT_LANGUAGE
+        self.headers = [(name.encode(), value.encode()) for name, value in SECURITY_HEADERS]
+        self.hsts = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        cookie_header = accept = None
+        for name, value in scope["headers"]:
+            if name == b"cookie":
+                cookie_header = value.decode("latin-1") if cookie_header is None else \
+                    f"{cookie_header}; {value.decode('latin-1')}"
+            elif name == b"accept-language" and accept is None:
+                accept = value.decode("latin-1")
+        cookies = cookie_parser(cookie_header) if cookie_header else {}
+        cookie_token = cookies.get(CSRF_COOKIE)
+        fresh = not (cookie_token and csrf_token_valid(self.secret_key, cookie_token))
+        state = scope.setdefault("state", {})
+        state["csrf_token"] = new_csrf_token(self.secret_key) if fresh else cookie_token
+        state["locale"] = (normalise(cookies.get(ui.LANG_COOKIE)) or (accept and _accept_language(accept))
+                           or self.default_locale)
+        set_cookie = (_csrf_set_cookie(state["csrf_token"], self.secure_cookie)
+                      if fresh and not scope["path"].startswith("/api/") else None)
+        hsts = self.secure_cookie or scope.get("scheme") == "https"
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers") or ())
+                present = {name.lower() for name, _ in headers}
+                if set_cookie is not None:
+                    headers.append(set_cookie)
+                headers += [header for header in self.headers if header[0] not in present]
+                if hsts and self.hsts[0] not in present:
+                    headers.append(self.hsts)
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def create_app(settings: Settings | None = None, db: Database | None = None, *, check_schema: bool = True) -> FastAPI:
     settings = settings or get_settings()
     db = db or Database(settings.effective_database_url)
@@ -113,6 +183,11 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
     app.state.db = db
     app.state.secret_key = settings.effective_secret_key()
 
+    # FastAPI tries the routes in order, every included router's routes one by one (no prefix pruning): a
+    # high-rate API under a fixed prefix of its own (the Beacon) comes first, rather than after ~300 others.
+    for module in domain_modules("web"):
+        if (first := getattr(module, "FIRST_ROUTER", None)) is not None:
+            app.include_router(first, include_in_schema=False)
     api = APIRouter(prefix=API_PREFIX, responses=problem_responses())
     api.include_router(_health_router())
     for module in domain_modules("api"):
@@ -148,25 +223,6 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
     install_problem_handlers(app, is_api=_is_api)
     app.add_exception_handler(ui.LoginRedirect, ui.login_redirect)  # type: ignore[arg-type]
 
-    @app.middleware("http")
-    async def request_context(request: Request, call_next: Any) -> Any:
-        """Language and CSRF token for every request; security headers on every response."""
-        cookie_token = request.cookies.get(CSRF_COOKIE)
-        fresh = not (cookie_token and csrf_token_valid(app.state.secret_key, cookie_token))
-        request.state.csrf_token = new_csrf_token(app.state.secret_key) if fresh else cookie_token
-        request.state.locale = (normalise(request.cookies.get(ui.LANG_COOKIE))
-                                or from_accept_language(request.headers.get("accept-language"))
-                                or normalise(settings.default_locale) or DEFAULT_LANGUAGE)
-        response = await call_next(request)
-        if fresh and not _is_api(request):
-            response.set_cookie(CSRF_COOKIE, request.state.csrf_token, httponly=True, samesite="strict",
-                                secure=settings.cookie_secure, path="/")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        if settings.cookie_secure or request.url.scheme == "https":
-            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-        return response
-
+    # Outermost of LifeBank's middleware (added last), as the `@app.middleware("http")` function it replaces was.
+    app.add_middleware(RequestContext, secret_key=app.state.secret_key, settings=settings)
     return app
