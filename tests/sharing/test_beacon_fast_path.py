@@ -93,6 +93,39 @@ def test_kept_answers_follow_a_consent_withdrawal_at_once(client, bank, users) -
     assert client.get(url, headers=reader).status_code == 403
 
 
+def test_biosample_counts_from_the_grouped_count_equal_the_listing(client, bank, users) -> None:
+    """A biosample count or boolean comes from the biobank's count per participant, never a specimen list: it
+    equals the listing (what records are built from) for specimen-level, participant-level and mixed filters,
+    and follows a change of the bank at once."""
+    reader = users.headers("researcher", "reader")
+    beacon.set_level(bank.db, "biobank", "REGISTERED", actor="test")
+    queries = ["UBERON:0000178", "UBERON:0001969", "UBERON:0000178,NCIT:C16576", "lifebank:available,NCIT:C20197",
+               "lifebank:available,DUO:0000042,NCIT:C16576", "lifebank:available,NCIT:C16576", "NCIT:C16576"]
+
+    def listed(filters: str) -> int:
+        parsed = from_query({"filters": filters}).filters
+        people = data.participant_level(parsed)
+        owners = data.participants_filtered(bank.db, people)
+        rows = data.specimens(bank.db, [f for f in parsed if f not in people])
+        return sum(1 for row in rows if owners is None or row["participant"] in owners)
+
+    def counted(filters: str, granularity: str = "count") -> dict:
+        url = f"{B}/biosamples?filters={filters}&requestedGranularity={granularity}&datasets=biobank"
+        return client.get(url, headers=reader).json()["responseSummary"]
+
+    expected = {q: listed(q) for q in queries}
+    assert expected["UBERON:0000178"] == 100 and expected["UBERON:0001969"] == 25  # blood tubes, plasma aliquots
+    for q in queries:
+        assert counted(q)["numTotalResults"] == expected[q] >= 5, q
+        assert counted(q, "boolean")["exists"] is True
+    # P0002: female, GRU; her consent withdrawn, her tubes are no longer distributable (nor she a GRU match)
+    biobank.withdraw_consent(bank.db, "P0002", reason="test", actor="test")
+    for q in queries:
+        assert counted(q)["numTotalResults"] == listed(q), q
+    for q in ("lifebank:available,DUO:0000042,NCIT:C16576", "lifebank:available,NCIT:C16576"):
+        assert listed(q) < expected[q], q  # she left the consent filter; her tubes left "available"
+
+
 def test_query_log_is_written_in_batches_and_at_shutdown(bank, settings, monkeypatch) -> None:
     beacon.set_level(bank.db, "kg", "PUBLIC", actor="test")
     monkeypatch.setattr(query_log, "FLUSH_SECONDS", 600.0)  # the background writer stays asleep: shutdown writes

@@ -8,6 +8,8 @@ What other domains may use (cross-domain needs go through these functions, never
 - `participants_with_specimens(db, specimen_type=, status="available", min_quantity=)` -> codes of
   participants holding at least one such specimen (type is a SPREC sample-type code such as PL1, or DNA/RNA).
 - `list_participant_codes(db, limit)` -> the first `limit` participant codes in code order.
+- `specimen_counts_by_participant(db, specimen_types=, status=, distributable_only=)` -> {participant code:
+  specimens held} from one grouped count (no specimen list).
 - distribution for access requests (`lifebank.biobank.distribution`, named in `DISTRIBUTION`): candidates
   and their consents in force, allocatable specimens, storage places, reserve / distribute / return.
 - `distribute_available(session, barcodes, ref=, entity_type=, actor=)` (`lifebank.biobank.dispatch`): available
@@ -58,6 +60,28 @@ def participants_with_specimens(db: Database, *, specimen_type: str | None = Non
 
     return service.participants_with_specimens(db, specimen_type=specimen_type, status=status,
                                                min_quantity=min_quantity, among=among)
+
+
+def specimen_counts_by_participant(db: Database, *, specimen_types: Iterable[str] | None = None,
+                                   status: str | None = None, distributable_only: bool = False,
+                                   ) -> dict[str | None, int]:
+    """Participant code (None: specimens of no participant) -> how many specimens they hold of these types
+    (None: any) with this status (None: any), only distributable ones when asked: one grouped count over the
+    specimen indexes, never a list of specimens (the Beacon's biosample counts and booleans)."""
+    from sqlalchemy import func, select
+
+    from lifebank.biobank.models import Participant, Specimen
+
+    query = (select(Participant.code, func.count()).select_from(Specimen)
+             .outerjoin(Participant, Participant.id == Specimen.participant_id).group_by(Participant.code))
+    if specimen_types is not None:
+        query = query.where(Specimen.type.in_([t.upper() for t in specimen_types]))
+    if status is not None:
+        query = query.where(Specimen.status == status)
+    if distributable_only:
+        query = query.where(Specimen.distributable.is_(True))
+    with db.session() as session:
+        return {code: int(n) for code, n in session.execute(query)}
 
 
 def list_participant_codes(db: Database, limit: int) -> list[str]:

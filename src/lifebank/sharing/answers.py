@@ -75,6 +75,15 @@ def _carrier_participants(db: Database, data_dir: Path, request: BeaconRequest, 
 
 def _individuals(db: Database, data_dir: Path, request: BeaconRequest, ds: data.DatasetInfo,
                  restriction: Restriction) -> DatasetAnswer:
+    if restriction.entry_id is None and restriction.participants is None and not request.is_variant_query:
+        # Filters alone: the same few combinations again and again, kept until the bank changes (read-only).
+        key = ("individuals", ds.name, tuple((f.id, f.include_descendants) for f in request.filters))
+        return snapshot.kept(db, key, lambda: _individuals_now(db, data_dir, request, ds, restriction))
+    return _individuals_now(db, data_dir, request, ds, restriction)
+
+
+def _individuals_now(db: Database, data_dir: Path, request: BeaconRequest, ds: data.DatasetInfo,
+                     restriction: Restriction) -> DatasetAnswer:
     selected = data.both(data.participants_filtered(db, request.filters), restriction.participants)
     if restriction.entry_id is not None:
         selected = data.both(selected, {restriction.entry_id})
@@ -93,7 +102,10 @@ def _individuals(db: Database, data_dir: Path, request: BeaconRequest, ds: data.
 
 
 def _biosamples(db: Database, data_dir: Path, request: BeaconRequest, ds: data.DatasetInfo,
-                restriction: Restriction) -> tuple[DatasetAnswer, dict[str, dict[str, Any]]]:
+                restriction: Restriction, *, count_only: bool = False,
+                ) -> tuple[DatasetAnswer, dict[str, dict[str, Any]]]:
+    """The dataset's matching specimens; with `count_only` (a count or a boolean) and no variant or id to match
+    barcodes against, their number from the biobank's grouped count per participant, without listing them."""
     owners = data.both(data.participants_filtered(db, data.participant_level(request.filters)),
                        restriction.participants)
     if restriction.owner is not None:
@@ -108,6 +120,10 @@ def _biosamples(db: Database, data_dir: Path, request: BeaconRequest, ds: data.D
     specimen_filters = [f for f in request.filters if f not in data.participant_level(request.filters)]
     if owners is None and barcodes is None and restriction.entry_id is None and not specimen_filters:
         return DatasetAnswer(ds.name, data.specimen_count(db), []), {}
+    if count_only and barcodes is None and restriction.entry_id is None:
+        held = data.specimen_counts(db, specimen_filters)
+        total = sum(held.values()) if owners is None else sum(held.get(code, 0) for code in owners)
+        return DatasetAnswer(ds.name, total, []), {}
     rows = {}
     for row in data.specimens(db, specimen_filters):
         if owners is not None and row["participant"] not in owners:
@@ -229,13 +245,18 @@ def answer(db: Database, data_dir: Path, caller: Caller, endpoint: str, request:
                                         request.limit, request.parameters(), request.include, request.test_mode)
     beacon.log_query(db, caller, endpoint, request, granularity, conf, budgeted=budgeted)
 
+    # A biosample count or boolean counts without listing specimens when the union over the datasets needs no
+    # ids: one dataset, or the whole-bank `biobank` dataset among them, whose matches hold every other's
+    # (`_union_total` then takes the largest count).
+    count_only = granularity != "record" and (len(scoped.datasets) == 1
+                                              or any(d.kind == "biobank" for d in scoped.datasets))
     per_dataset: list[DatasetAnswer] = []
     extra: dict[str, Any] = {}
     for ds in scoped.datasets:
         if endpoint == "individuals":
             per_dataset.append(_individuals(db, data_dir, request, ds, restriction))
         elif endpoint == "biosamples":
-            found, rows = _biosamples(db, data_dir, request, ds, restriction)
+            found, rows = _biosamples(db, data_dir, request, ds, restriction, count_only=count_only)
             per_dataset.append(found)
             extra[ds.name] = rows
         elif endpoint == "g_variants":

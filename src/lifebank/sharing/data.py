@@ -198,8 +198,8 @@ def participant_views(db: Database, codes: list[str]) -> list[dict[str, Any]]:
 
 # --- specimens ---------------------------------------------------------------------------------------------
 
-def specimens(db: Database, filters: Iterable[Filter]) -> list[dict[str, Any]]:
-    """Specimens matching the specimen-level filters (sample origin, available); the caller narrows by owner."""
+def _specimen_criteria(filters: Iterable[Filter]) -> tuple[list[str] | None, bool]:
+    """(specimen types, None: any; available and distributable only) the specimen-level filters ask for."""
     types: list[str] | None = None
     available = False
     for flt in filters:
@@ -208,6 +208,23 @@ def specimens(db: Database, filters: Iterable[Filter]) -> list[dict[str, Any]]:
         elif types_of_origin(flt.id):
             wanted = types_of_origin(flt.id)
             types = wanted if types is None else [t for t in types if t in wanted]
+    return types, available
+
+
+def specimen_counts(db: Database, filters: Iterable[Filter]) -> dict[str | None, int]:
+    """Participant code (None: no participant) -> specimens matching the specimen-level filters they hold: one
+    grouped count, kept until the bank changes (a count or a boolean needs no specimen list).
+
+    Shared by the process's requests: read it, never change it."""
+    types, available = _specimen_criteria(filters)
+    key = ("specimen_counts", None if types is None else tuple(types), available)
+    return snapshot.kept(db, key, lambda: biobank.specimen_counts_by_participant(  # type: ignore[no-any-return]
+        db, specimen_types=types, status="available" if available else None, distributable_only=available))
+
+
+def specimens(db: Database, filters: Iterable[Filter]) -> list[dict[str, Any]]:
+    """Specimens matching the specimen-level filters (sample origin, available); the caller narrows by owner."""
+    types, available = _specimen_criteria(filters)
     rows: list[dict[str, Any]] = []
     for code in types if types is not None else [None]:
         flt = bank.SpecimenFilter(type=code, status="available" if available else None)
