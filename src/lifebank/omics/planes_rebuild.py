@@ -32,12 +32,15 @@ from lifebank.audit.service import record
 from lifebank.db.engine import Database
 from lifebank.errors import Conflict, NotFound
 from lifebank.omics import layout
-from lifebank.omics.ingest import PLANE_CHUNK_SITES, file_sha256
+from lifebank.omics.ingest import file_sha256
 from lifebank.omics.models import OmicsBatch, OmicsDataset, OmicsFile, OmicsSample
 from lifebank.omics.planes_write import NO_ALLELES, PlaneWriter, SiteAlleles
 from lifebank.omics.service import store_root
 
-GENOTYPE_READ_ROWS = 1 << 20  # genotype rows read at a time: memory stays ~10 MiB whatever the batch size
+GENOTYPE_READ_ROWS = 1 << 20  # genotype rows read at a time
+# sites encoded at a time: at 2,504 samples a common site has ~1,000 stored calls, and a chunk's calls are held
+# several times over while its exceptions are counted (65,536 sites, the import's chunk, peaked at 1.6 GB here)
+CHUNK_SITES = 8_192
 
 
 @dataclass(frozen=True)
@@ -126,7 +129,7 @@ def _write_planes(root: Path, target: _Target, final: Path) -> tuple[Path, int]:
     writer = PlaneWriter(temporary, target.n_samples)
     sites = 0
     try:
-        for part in sites_file.iter_batches(batch_size=PLANE_CHUNK_SITES,
+        for part in sites_file.iter_batches(batch_size=CHUNK_SITES,
                                             columns=["site", "pos", "end", "ref", "alt", "ploidy"]):
             site = part.column(0).to_numpy()
             if not len(site):
