@@ -3,6 +3,8 @@ a tube at the scan step (typed like a scanner: barcode + Enter) and sees the chi
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from lifebank.access import service
@@ -44,9 +46,13 @@ def test_criteria_in_the_form_and_a_split_at_the_scan_step(live_server, page):
                  if p["note"] == f"aliquot of {picks[0]['barcode']}")
     assert child in page.inner_text("#split-ok") and f"{picks[0]['barcode']} stays in the bank" in \
         page.inner_text("#split-ok")
-    # the label image loads (waited for: the page can be read before the PNG has arrived; a broken one times out)
-    page.wait_for_function("document.querySelector('#split-label').complete"
-                           " && document.querySelector('#split-label').naturalWidth > 0")
+    # the label image loads (waited for: the page can be read before the PNG has arrived; a broken one times out).
+    # Polled from Python: wait_for_function evaluates its string with eval() in the page, which the app's
+    # Content-Security-Policy (script-src 'self') refuses.
+    deadline = time.monotonic() + 40
+    while not page.eval_on_selector("#split-label", "img => img.complete && img.naturalWidth > 0"):
+        assert time.monotonic() < deadline, "the split's label image did not load"
+        page.wait_for_timeout(100)
     assert page.get_attribute(f"#pick-list tr[data-barcode='{child}']", "data-state") == "picked"
     # A wrong tube is refused under the split form.
     page.fill("#split-barcode", "NOT-ON-LIST")
