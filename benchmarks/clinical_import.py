@@ -68,50 +68,136 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
 def generate(folder: Path, patients: int) -> int:
     """The NDJSON files; returns the number of resources written."""
     total = 0
-    files = {name: (folder / f"{name}.000.ndjson").open("w") for name in
-             ("Patient", "Encounter", "Condition", "Observation", "Procedure")}
+    files = {
+        name: (folder / f"{name}.000.ndjson").open("w")
+        for name in ("Patient", "Encounter", "Condition", "Observation", "Procedure")
+    }
     for i in range(patients):
         pid = f"bp-{i:07d}"
         ref = {"reference": f"Patient/{pid}"}
-        files["Patient"].write(json.dumps({
-            "resourceType": "Patient", "id": pid, "gender": "female" if i % 2 else "male",
-            "birthDate": f"{1940 + i % 50}-0{1 + i % 9}-1{i % 10}",
-            "name": [{"family": "Synthetic", "given": ["Person"]}],
-            "identifier": [{"system": "urn:lifebank:participant", "value": f"P{i + 1:06d}"}]}) + "\n")
+        files["Patient"].write(
+            json.dumps(
+                {
+                    "resourceType": "Patient",
+                    "id": pid,
+                    "gender": "female" if i % 2 else "male",
+                    "birthDate": f"{1940 + i % 50}-0{1 + i % 9}-1{i % 10}",
+                    "name": [{"family": "Synthetic", "given": ["Person"]}],
+                    "identifier": [{"system": "urn:lifebank:participant", "value": f"P{i + 1:06d}"}],
+                }
+            )
+            + "\n"
+        )
         for e in range(3):
-            files["Encounter"].write(json.dumps({
-                "resourceType": "Encounter", "id": f"{pid}-e{e}", "status": "finished",
-                "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
-                "type": [{"coding": [{"system": "http://snomed.info/sct", "code": "185349003",
-                                      "display": "Encounter for check up (procedure)"}]}],
-                "subject": ref, "period": {"start": f"201{e}-03-0{1 + e}T09:00:00+08:00",
-                                           "end": f"201{e}-03-0{1 + e}T09:30:00+08:00"}}) + "\n")
-        files["Condition"].write(json.dumps({
-            "resourceType": "Condition", "id": f"{pid}-c",
-            "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
-                                           "code": "active"}]},
-            "verificationStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status",
-                                               "code": "confirmed"}]},
-            "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-category",
-                                      "code": "encounter-diagnosis"}]}],
-            "code": {"coding": [{"system": "http://snomed.info/sct", "code": CONDITIONS[i % len(CONDITIONS)]}]},
-            "subject": ref, "encounter": {"reference": f"Encounter/{pid}-e0"},
-            "onsetDateTime": "2010-03-01T09:00:00+08:00", "recordedDate": "2010-03-01T09:00:00+08:00"}) + "\n")
+            files["Encounter"].write(
+                json.dumps(
+                    {
+                        "resourceType": "Encounter",
+                        "id": f"{pid}-e{e}",
+                        "status": "finished",
+                        "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+                        "type": [
+                            {
+                                "coding": [
+                                    {
+                                        "system": "http://snomed.info/sct",
+                                        "code": "185349003",
+                                        "display": "Encounter for check up (procedure)",
+                                    }
+                                ]
+                            }
+                        ],
+                        "subject": ref,
+                        "period": {
+                            "start": f"201{e}-03-0{1 + e}T09:00:00+08:00",
+                            "end": f"201{e}-03-0{1 + e}T09:30:00+08:00",
+                        },
+                    }
+                )
+                + "\n"
+            )
+        files["Condition"].write(
+            json.dumps(
+                {
+                    "resourceType": "Condition",
+                    "id": f"{pid}-c",
+                    "clinicalStatus": {
+                        "coding": [
+                            {"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}
+                        ]
+                    },
+                    "verificationStatus": {
+                        "coding": [
+                            {
+                                "system": "http://terminology.hl7.org/CodeSystem/condition-ver-status",
+                                "code": "confirmed",
+                            }
+                        ]
+                    },
+                    "category": [
+                        {
+                            "coding": [
+                                {
+                                    "system": "http://terminology.hl7.org/CodeSystem/condition-category",
+                                    "code": "encounter-diagnosis",
+                                }
+                            ]
+                        }
+                    ],
+                    "code": {"coding": [{"system": "http://snomed.info/sct", "code": CONDITIONS[i % len(CONDITIONS)]}]},
+                    "subject": ref,
+                    "encounter": {"reference": f"Encounter/{pid}-e0"},
+                    "onsetDateTime": "2010-03-01T09:00:00+08:00",
+                    "recordedDate": "2010-03-01T09:00:00+08:00",
+                }
+            )
+            + "\n"
+        )
         for o in range(4):
-            files["Observation"].write(json.dumps({
-                "resourceType": "Observation", "id": f"{pid}-o{o}", "status": "final",
-                "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
-                                          "code": "laboratory"}]}],
-                "code": {"coding": [{"system": "http://loinc.org", "code": LABS[o], "display": "Lab"}]},
-                "subject": ref, "encounter": {"reference": f"Encounter/{pid}-e{o % 3}"},
-                "effectiveDateTime": f"201{o}-03-01T09:00:00+08:00",
-                "valueQuantity": {"value": round((i * 7 + o) % 200 / 10, 1), "unit": "ng/mL",
-                                  "system": "http://unitsofmeasure.org", "code": "ng/mL"}}) + "\n")
-        files["Procedure"].write(json.dumps({
-            "resourceType": "Procedure", "id": f"{pid}-p", "status": "completed",
-            "code": {"coding": [{"system": "http://snomed.info/sct", "code": "430193006"}]}, "subject": ref,
-            "encounter": {"reference": f"Encounter/{pid}-e1"},
-            "performedPeriod": {"start": "2011-03-02T09:00:00+08:00", "end": "2011-03-02T09:20:00+08:00"}}) + "\n")
+            files["Observation"].write(
+                json.dumps(
+                    {
+                        "resourceType": "Observation",
+                        "id": f"{pid}-o{o}",
+                        "status": "final",
+                        "category": [
+                            {
+                                "coding": [
+                                    {
+                                        "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                                        "code": "laboratory",
+                                    }
+                                ]
+                            }
+                        ],
+                        "code": {"coding": [{"system": "http://loinc.org", "code": LABS[o], "display": "Lab"}]},
+                        "subject": ref,
+                        "encounter": {"reference": f"Encounter/{pid}-e{o % 3}"},
+                        "effectiveDateTime": f"201{o}-03-01T09:00:00+08:00",
+                        "valueQuantity": {
+                            "value": round((i * 7 + o) % 200 / 10, 1),
+                            "unit": "ng/mL",
+                            "system": "http://unitsofmeasure.org",
+                            "code": "ng/mL",
+                        },
+                    }
+                )
+                + "\n"
+            )
+        files["Procedure"].write(
+            json.dumps(
+                {
+                    "resourceType": "Procedure",
+                    "id": f"{pid}-p",
+                    "status": "completed",
+                    "code": {"coding": [{"system": "http://snomed.info/sct", "code": "430193006"}]},
+                    "subject": ref,
+                    "encounter": {"reference": f"Encounter/{pid}-e1"},
+                    "performedPeriod": {"start": "2011-03-02T09:00:00+08:00", "end": "2011-03-02T09:20:00+08:00"},
+                }
+            )
+            + "\n"
+        )
         total += 10
     for handle in files.values():
         handle.close()
@@ -122,17 +208,30 @@ def seed_biobank(db: Database, patients: int) -> None:
     from lifebank.biobank import imports
 
     people = "participant,sex,birth_year,site,consent_codes,consent_date\n" + "".join(
-        f"P{i + 1:06d},{'MF'[i % 2]},{1940 + i % 50},SH,DUO:0000042,2024-01-02\n" for i in range(patients))
+        f"P{i + 1:06d},{'MF'[i % 2]},{1940 + i % 50},SH,DUO:0000042,2024-01-02\n" for i in range(patients)
+    )
     imports.import_participants(db, people.encode(), actor="bench")
     tubes = "barcode,participant,type,quantity,unit,collected_at,parent_barcode,sprec,location\n" + "".join(
-        f"D{i:08d},P{i + 1:06d},DNA,10,ug,2024-03-01T08:00:00Z,,,\n" for i in range(0, patients, 2))
+        f"D{i:08d},P{i + 1:06d},DNA,10,ug,2024-03-01T08:00:00Z,,,\n" for i in range(0, patients, 2)
+    )
     imports.import_specimens(db, tubes.encode(), actor="bench")
 
 
-PEER_COLUMNS = ("patient_id", "kind", "origin", "source_type", "source_id", "system", "code", "display", "start",
-                "value_num", "unit", "updated_at")
-PEER_SQL = (f"INSERT INTO clin_record ({', '.join(PEER_COLUMNS)}) "
-            f"VALUES ({', '.join(':' + c for c in PEER_COLUMNS)})")
+PEER_COLUMNS = (
+    "patient_id",
+    "kind",
+    "origin",
+    "source_type",
+    "source_id",
+    "system",
+    "code",
+    "display",
+    "start",
+    "value_num",
+    "unit",
+    "updated_at",
+)
+PEER_SQL = f"INSERT INTO clin_record ({', '.join(PEER_COLUMNS)}) VALUES ({', '.join(':' + c for c in PEER_COLUMNS)})"
 
 
 def peer(url: str, folder: Path) -> tuple[int, float]:
@@ -147,21 +246,34 @@ def peer(url: str, folder: Path) -> tuple[int, float]:
         rows = []
         for n, line in enumerate((folder / "Patient.000.ndjson").open(), start=1):
             patients[json.loads(line)["id"]] = n
-        session.execute(text("INSERT INTO clin_patient (id, origin, source_id, participant_code, updated_at) "
-                             "VALUES (:id, 'fhir', :sid, :sid, '2026-01-01 00:00:00')"),
-                        [{"id": n, "sid": sid} for sid, n in patients.items()])
+        session.execute(
+            text(
+                "INSERT INTO clin_patient (id, origin, source_id, participant_code, updated_at) "
+                "VALUES (:id, 'fhir', :sid, :sid, '2026-01-01 00:00:00')"
+            ),
+            [{"id": n, "sid": sid} for sid, n in patients.items()],
+        )
         count += len(patients)
         for name in ("Encounter", "Condition", "Observation", "Procedure"):
             for line in (folder / f"{name}.000.ndjson").open():
                 r = json.loads(line)
                 coding = (r.get("code") or (r.get("type") or [{}])[0]).get("coding", [{}])[0]
-                rows.append({"patient_id": patients[r["subject"]["reference"][8:]], "kind": name.lower(),
-                             "origin": "fhir", "source_type": name, "source_id": r["id"],
-                             "system": coding.get("system", ""), "code": coding.get("code", ""),
-                             "display": coding.get("display", ""),
-                             "start": r.get("onsetDateTime") or r.get("effectiveDateTime"),
-                             "value_num": (r.get("valueQuantity") or {}).get("value"),
-                             "unit": (r.get("valueQuantity") or {}).get("code"), "updated_at": "2026-01-01 00:00:00"})
+                rows.append(
+                    {
+                        "patient_id": patients[r["subject"]["reference"][8:]],
+                        "kind": name.lower(),
+                        "origin": "fhir",
+                        "source_type": name,
+                        "source_id": r["id"],
+                        "system": coding.get("system", ""),
+                        "code": coding.get("code", ""),
+                        "display": coding.get("display", ""),
+                        "start": r.get("onsetDateTime") or r.get("effectiveDateTime"),
+                        "value_num": (r.get("valueQuantity") or {}).get("value"),
+                        "unit": (r.get("valueQuantity") or {}).get("code"),
+                        "updated_at": "2026-01-01 00:00:00",
+                    }
+                )
                 if len(rows) >= 50_000:
                     session.execute(sql, rows)
                     count += len(rows)
@@ -190,15 +302,18 @@ def run(label: str, url: str, peer_url: str, folder: Path, resources: int, patie
     import_fhir_path(db, folder, actor="bench")
     elapsed = time.perf_counter() - start
     import_cpu = cpu_seconds() - cpu
-    print(f"{label}_import: {resources / elapsed:,.0f} resources/s ({resources:,} resources in {elapsed:.1f} s; "
-          f"{load()})")
+    print(
+        f"{label}_import: {resources / elapsed:,.0f} resources/s ({resources:,} resources in {elapsed:.1f} s; {load()})"
+    )
     print(f"{label}_import_peak_memory_so_far: {rss_mib():,.0f} MiB")
     cpu = cpu_seconds()
     count, peer_elapsed = peer(peer_url, folder)
     peer_cpu = cpu_seconds() - cpu
     print(f"{label}_peer_json_loads_executemany: {count / peer_elapsed:,.0f} rows/s ({peer_elapsed:.1f} s; {load()})")
-    print(f"{label}_peer_command: json.loads per line; session.execute(text({PEER_SQL!r}), rows) per 50,000 rows, "
-          "one transaction")
+    print(
+        f"{label}_peer_command: json.loads per line; session.execute(text({PEER_SQL!r}), rows) per 50,000 rows, "
+        "one transaction"
+    )
     print(f"{label}_import_share_of_peer: {(resources / elapsed) / (count / peer_elapsed) * 100:.1f} %")
     # On a shared machine wall time measures the neighbours too: the same work per CPU-second of this process
     # and its validation workers (the database server's own CPU is not counted, so PostgreSQL's is a floor).
@@ -241,9 +356,17 @@ def queries(label: str, db: Database, url: str, patients: int, data_dir: Path) -
     omics_demo(db, lambda *a, **k: _NoBar(), data_dir)
     # The issue's query: a diagnosis with its descendants + a lab range + available DNA + carriers (a region of the
     # demo VCF: no gene of the NCBI table lies in its chr22 stretch; a gene criterion is read the same way).
-    asked = {"diagnosis": "126906006", "diagnosis_system": "snomed", "diagnosis_descendants": "yes",
-             "lab_code": "2857-1", "lab_comparator": ">=", "lab_value": "5", "specimen_type": "DNA",
-             "dataset": "1kg-chr22", "region": "chr22:10510000-10520000"}
+    asked = {
+        "diagnosis": "126906006",
+        "diagnosis_system": "snomed",
+        "diagnosis_descendants": "yes",
+        "lab_code": "2857-1",
+        "lab_comparator": ">=",
+        "lab_value": "5",
+        "specimen_type": "DNA",
+        "dataset": "1kg-chr22",
+        "region": "chr22:10510000-10520000",
+    }
     for name, query in (("cohort", asked), ("cohort_with_consent", {**asked, "consent_code": "DUO:0000042"})):
         criteria = cohorts.CohortCriteria.from_dict(query)
         samples, cpu = [], cpu_seconds()
@@ -276,9 +399,9 @@ def cohort_parts(label: str, db: Database, data_dir: Path, criteria: object) -> 
         "clinical_among_carriers": lambda: participants_with_clinical(db, criteria.clinical(), among=candidates),
         "clinical_all_participants": lambda: participants_with_clinical(db, criteria.clinical()),
         "biobank_specimens_all_participants": lambda: biobank_link.participants_with_specimens(
-            db, specimen_type="DNA", status="available"),
-        "biobank_consent_all_participants": lambda: biobank_link.participants_matching(
-            db, consent_code="DUO:0000042"),
+            db, specimen_type="DNA", status="available"
+        ),
+        "biobank_consent_all_participants": lambda: biobank_link.participants_matching(db, consent_code="DUO:0000042"),
     }
     for name, call in parts.items():
         times = []
@@ -304,12 +427,20 @@ def validator_cost(folder: Path) -> None:
     from lifebank.clinical import fhir_validate
 
     shared = ROOT.parent / "shared" / "data" / "clinical" / "fhir_r4_bulk_ndjson_10pt"
-    sets = {"generated": [json.loads(line) for name in ("Patient", "Encounter", "Condition", "Observation",
-                                                        "Procedure")
-                          for line in (folder / f"{name}.000.ndjson").open().readlines()[:2000]]}
+    sets = {
+        "generated": [
+            json.loads(line)
+            for name in ("Patient", "Encounter", "Condition", "Observation", "Procedure")
+            for line in (folder / f"{name}.000.ndjson").open().readlines()[:2000]
+        ]
+    }
     if shared.is_dir():
-        sets["shared_synthea"] = [json.loads(line) for path in sorted(shared.glob("*.ndjson"))
-                                  for line in path.read_text().splitlines() if line.strip()]
+        sets["shared_synthea"] = [
+            json.loads(line)
+            for path in sorted(shared.glob("*.ndjson"))
+            for line in path.read_text().splitlines()
+            if line.strip()
+        ]
     for name, docs in sets.items():
         for memo in (False, True):
             fhir_validate.set_memo(memo)
@@ -317,8 +448,10 @@ def validator_cost(folder: Path) -> None:
             for doc in docs:
                 fhir_validate.validate(doc["resourceType"], doc)
             cost = (time.process_time() - begin) / len(docs) * 1e6
-            print(f"validator_{name}_{'memo' if memo else 'plain'}: {cost:.0f} µs CPU a resource "
-                  f"({len(docs):,} resources, {1e6 / cost:,.0f} a CPU-second; {load()})")
+            print(
+                f"validator_{name}_{'memo' if memo else 'plain'}: {cost:.0f} µs CPU a resource "
+                f"({len(docs):,} resources, {1e6 / cost:,.0f} a CPU-second; {load()})"
+            )
     fhir_validate.set_memo(True)
 
 
@@ -352,12 +485,23 @@ def main() -> None:
     parser.add_argument("--postgres", default=None, help="a PostgreSQL server URL to run the same figures on")
     parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL figures only")
     parser.add_argument("--pg-prefix", default="lb_bench_", help="name prefix of the scratch PostgreSQL databases")
-    parser.add_argument("--queries-only", default=None, metavar="URL",
-                        help="only the search and cohort figures, on a database a run imported (kept)")
-    parser.add_argument("--data-dir", type=Path, default=None,
-                        help="with --queries-only: the kept run's data folder (its omics demo files)")
-    parser.add_argument("--validator-only", action="store_true",
-                        help="only the fhir.resources validation cost per resource (the import's limit)")
+    parser.add_argument(
+        "--queries-only",
+        default=None,
+        metavar="URL",
+        help="only the search and cohort figures, on a database a run imported (kept)",
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="with --queries-only: the kept run's data folder (its omics demo files)",
+    )
+    parser.add_argument(
+        "--validator-only",
+        action="store_true",
+        help="only the fhir.resources validation cost per resource (the import's limit)",
+    )
     args = parser.parse_args()
     patients = args.resources // 10
     if args.queries_only:
@@ -373,15 +517,24 @@ def main() -> None:
         folder.mkdir()
         resources = generate(folder, patients)
         print(f"resources: {resources:,} ({patients:,} patients)")
-        print(f"machine: {os.cpu_count()} cores, "
-              f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.1f} GiB memory")
+        print(
+            f"machine: {os.cpu_count()} cores, "
+            f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.1f} GiB memory"
+        )
         print(f"load_average: {os.getloadavg()[0]:.2f}")
         if args.validator_only:
             validator_cost(folder)
             return
         if not args.no_sqlite:
-            run("sqlite", f"sqlite:///{tmp}/bench.db", f"sqlite:///{tmp}/peer.db", folder, resources, patients,
-                Path(tmp) / "data")
+            run(
+                "sqlite",
+                f"sqlite:///{tmp}/bench.db",
+                f"sqlite:///{tmp}/peer.db",
+                folder,
+                resources,
+                patients,
+                Path(tmp) / "data",
+            )
         if args.postgres:
             names = []
             try:

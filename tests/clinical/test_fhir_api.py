@@ -15,10 +15,14 @@ from lifebank.omics import cohorts
 from .fhir_fixtures import bundle, condition, encounter, medication, observation, patient
 
 ACTOR = "test"
-PROCEDURE = {"resourceType": "Procedure", "id": "pr-1", "status": "completed",
-             "subject": {"reference": "Patient/pat-1"},
-             "code": {"coding": [{"system": "http://snomed.info/sct", "code": "41976001"}]},
-             "performedPeriod": {"start": "2016-02-01T10:00:00Z", "end": "2016-02-01T11:00:00Z"}}
+PROCEDURE = {
+    "resourceType": "Procedure",
+    "id": "pr-1",
+    "status": "completed",
+    "subject": {"reference": "Patient/pat-1"},
+    "code": {"coding": [{"system": "http://snomed.info/sct", "code": "41976001"}]},
+    "performedPeriod": {"start": "2016-02-01T10:00:00Z", "end": "2016-02-01T11:00:00Z"},
+}
 
 
 def valid(resource: dict) -> dict:
@@ -28,19 +32,47 @@ def valid(resource: dict) -> dict:
 
 def _seed(db, tmp_path) -> None:
     for code in ("P0001", "P0002"):
-        bank.register_participant_with_consent(db, code, sex="M", birth_year=1950, site="Shanghai",
-                                               duo_codes="GRU", consent_date=date(2020, 1, 1), actor=ACTOR)
-    import_fhir_text(db, "b.json", json.dumps(bundle(
-        patient("pat-1", "P0001"), encounter("e-1", "pat-1"), condition("c-1", "pat-1", onset="2015-06-01"),
-        condition("c-2", "pat-1", code="44054006", onset="2019-02-03"),
-        *[observation(f"o-{i}", "pat-1", value=float(i), when=f"2016-01-{i + 1:02d}") for i in range(5)],
-        medication("m-1", "pat-1"), PROCEDURE)), actor=ACTOR)
-    parent = bank.register_specimen(db, "SP0001", participant="P0001", type="BLD", quantity=5.0, unit="mL",
-                                    collected_at=datetime(2021, 5, 1, 8, 0, tzinfo=UTC), actor=ACTOR)
+        bank.register_participant_with_consent(
+            db,
+            code,
+            sex="M",
+            birth_year=1950,
+            site="Shanghai",
+            duo_codes="GRU",
+            consent_date=date(2020, 1, 1),
+            actor=ACTOR,
+        )
+    import_fhir_text(
+        db,
+        "b.json",
+        json.dumps(
+            bundle(
+                patient("pat-1", "P0001"),
+                encounter("e-1", "pat-1"),
+                condition("c-1", "pat-1", onset="2015-06-01"),
+                condition("c-2", "pat-1", code="44054006", onset="2019-02-03"),
+                *[observation(f"o-{i}", "pat-1", value=float(i), when=f"2016-01-{i + 1:02d}") for i in range(5)],
+                medication("m-1", "pat-1"),
+                PROCEDURE,
+            )
+        ),
+        actor=ACTOR,
+    )
+    parent = bank.register_specimen(
+        db,
+        "SP0001",
+        participant="P0001",
+        type="BLD",
+        quantity=5.0,
+        unit="mL",
+        collected_at=datetime(2021, 5, 1, 8, 0, tzinfo=UTC),
+        actor=ACTOR,
+    )
     assert parent
     bank.split_specimen(db, "SP0001", count=1, quantity=1.0, actor=ACTOR)
-    cohorts.save_cohort(db, tmp_path / "data", "prostate", cohorts.CohortCriteria(consent_code="DUO:0000042"),
-                        actor=ACTOR)
+    cohorts.save_cohort(
+        db, tmp_path / "data", "prostate", cohorts.CohortCriteria(consent_code="DUO:0000042"), actor=ACTOR
+    )
 
 
 def _get(client, headers, path: str, status: int = 200) -> dict:
@@ -57,9 +89,17 @@ def test_every_resource_and_search_validates(client, db, users, tmp_path):
     assert valid(_get(client, headers, "/fhir/r4/Patient/pat-1"))["identifier"][0]["value"] == "P0001"
     assert valid(_get(client, headers, "/fhir/r4/Patient/P0002"))["birthDate"] == "1950"
     emitted = 0
-    for path in ("Patient", "Condition?subject=Patient/pat-1", "Observation?subject=pat-1&code=http://loinc.org|2857-1",
-                 "Procedure", "Encounter", "MedicationStatement", "Specimen?subject=Patient/pat-1",
-                 "Consent?patient=P0002", "Group"):
+    for path in (
+        "Patient",
+        "Condition?subject=Patient/pat-1",
+        "Observation?subject=pat-1&code=http://loinc.org|2857-1",
+        "Procedure",
+        "Encounter",
+        "MedicationStatement",
+        "Specimen?subject=Patient/pat-1",
+        "Consent?patient=P0002",
+        "Group",
+    ):
         found = valid(_get(client, headers, f"/fhir/r4/{path}"))
         for entry in found["entry"]:
             valid(entry["resource"])
@@ -121,8 +161,9 @@ def test_group_bulk_export(client, db, users, tmp_path):
     lines = [valid(json.loads(line)) for line in ndjson.text.splitlines()]
     assert {r["id"] for r in lines} == {"c-1", "c-2"}
     other = users.headers("admin")
-    assert client.get(kick.headers["Content-Location"].replace("http://testserver", ""),
-                      headers=other).status_code == 404
+    assert (
+        client.get(kick.headers["Content-Location"].replace("http://testserver", ""), headers=other).status_code == 404
+    )
 
 
 def test_every_fhir_route_but_metadata_needs_a_token(app, client):

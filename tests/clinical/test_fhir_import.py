@@ -34,15 +34,30 @@ def _rejected(db, name: str, text: str, **kwargs) -> RowsRejected:
 
 
 def test_bundle_links_patient_to_participant_and_keeps_no_identifiers(db, bank_participants):
-    text = json.dumps(bundle(patient("pat-1", "P0001"), encounter("enc-1", "pat-1"),
-                             condition("c-1", "pat-1", encounter={"reference": "urn:uuid:enc-1"}),
-                             observation("o-1", "pat-1"), medication("m-1", "pat-1")))
+    text = json.dumps(
+        bundle(
+            patient("pat-1", "P0001"),
+            encounter("enc-1", "pat-1"),
+            condition("c-1", "pat-1", encounter={"reference": "urn:uuid:enc-1"}),
+            observation("o-1", "pat-1"),
+            medication("m-1", "pat-1"),
+        )
+    )
     result = import_fhir_text(db, "one.json", text, actor=ACTOR)
-    assert result["resources"] == {"Condition": 1, "Encounter": 1, "MedicationRequest": 1, "Observation": 1,
-                                   "Patient": 1}
+    assert result["resources"] == {
+        "Condition": 1,
+        "Encounter": 1,
+        "MedicationRequest": 1,
+        "Observation": 1,
+        "Patient": 1,
+    }
     timeline = queries.clinical_timeline(db, "P0001")
     assert [(r["kind"], r["code"]) for r in timeline] == [
-        ("measurement", "2857-1"), ("encounter", ""), ("condition", "399068003"), ("medication", "310798")]
+        ("measurement", "2857-1"),
+        ("encounter", ""),
+        ("condition", "399068003"),
+        ("medication", "310798"),
+    ]
     assert timeline[0]["value_num"] == 5.2 and timeline[0]["unit"] == "ng/mL"
     with db.session() as session:
         stored = session.scalars(select(ClinPatient)).one()
@@ -58,8 +73,11 @@ def test_reimport_updates_and_never_duplicates(db, bank_participants):
     import_fhir_text(db, "a.ndjson", first, actor=ACTOR)
     import_fhir_text(db, "a.ndjson", first, actor=ACTOR)
     assert _records(db) == 2
-    changed = ndjson(patient("pat-1", "P0001", gender="female", birthDate="1951"), condition("c-1", "pat-1"),
-                     observation("o-1", "pat-1", value=9.9, when="2015-05-20T09:30:00+08:00"))
+    changed = ndjson(
+        patient("pat-1", "P0001", gender="female", birthDate="1951"),
+        condition("c-1", "pat-1"),
+        observation("o-1", "pat-1", value=9.9, when="2015-05-20T09:30:00+08:00"),
+    )
     import_fhir_text(db, "a.ndjson", changed, actor=ACTOR)
     timeline = queries.clinical_timeline(db, "P0001")
     values = [(r["value_num"], r["start"]) for r in timeline if r["kind"] == "measurement"]
@@ -69,13 +87,22 @@ def test_reimport_updates_and_never_duplicates(db, bank_participants):
         assert [(g, y) for _id, g, y in stored] == [("female", 1951)]
         assert set(session.scalars(select(ClinRecord.patient_id))) == {stored[0][0]}
         # the stored timestamps compare in SQL like those the ORM writes (same format on SQLite)
-        for stamp, records in ((datetime(2015, 5, 20, 1, 30, tzinfo=UTC), 2),
-                               (datetime(2015, 5, 20, 1, 31, tzinfo=UTC), 1),
-                               (datetime(2015, 6, 1, 0, 0, 1, tzinfo=UTC), 0)):
-            assert session.scalar(select(func.count()).select_from(ClinRecord).where(
-                ClinRecord.start >= stamp)) == records, stamp
-        assert session.scalar(select(func.count()).select_from(ClinRecord).where(
-            ClinRecord.start == datetime(2015, 5, 20, 1, 30, tzinfo=UTC))) == 1
+        for stamp, records in (
+            (datetime(2015, 5, 20, 1, 30, tzinfo=UTC), 2),
+            (datetime(2015, 5, 20, 1, 31, tzinfo=UTC), 1),
+            (datetime(2015, 6, 1, 0, 0, 1, tzinfo=UTC), 0),
+        ):
+            assert (
+                session.scalar(select(func.count()).select_from(ClinRecord).where(ClinRecord.start >= stamp)) == records
+            ), stamp
+        assert (
+            session.scalar(
+                select(func.count())
+                .select_from(ClinRecord)
+                .where(ClinRecord.start == datetime(2015, 5, 20, 1, 30, tzinfo=UTC))
+            )
+            == 1
+        )
 
 
 def test_not_json_is_named_by_line(db, bank_participants):
@@ -86,15 +113,23 @@ def test_not_json_is_named_by_line(db, bank_participants):
 
 
 def test_unsupported_resource_type_is_refused(db, bank_participants):
-    error = _rejected(db, "odd.ndjson", ndjson(patient("pat-1", "P0001"), {"resourceType": "Spaceship", "id": "x"},
-                                               {"resourceType": "Account", "id": "a", "status": "active"}))
+    error = _rejected(
+        db,
+        "odd.ndjson",
+        ndjson(
+            patient("pat-1", "P0001"),
+            {"resourceType": "Spaceship", "id": "x"},
+            {"resourceType": "Account", "id": "a", "status": "active"},
+        ),
+    )
     assert [(e.line, e.column) for e in error.errors] == [(2, "Spaceship"), (3, "Account")]
     assert "not supported" in error.errors[0].message().render()
 
 
 def test_bad_date_names_the_fhir_path(db, bank_participants):
-    error = _rejected(db, "dates.json", json.dumps(bundle(patient("pat-1", "P0001"),
-                                                          condition("c-1", "pat-1", onset="2015-13-45"))))
+    error = _rejected(
+        db, "dates.json", json.dumps(bundle(patient("pat-1", "P0001"), condition("c-1", "pat-1", onset="2015-13-45")))
+    )
     assert error.errors[0].line == 2 and error.errors[0].column.startswith("Condition.onsetDateTime")
     assert error.errors[0].message().render().startswith("entry 2, Condition.onsetDateTime")
 
@@ -102,16 +137,26 @@ def test_bad_date_names_the_fhir_path(db, bank_participants):
 def test_unknown_code_system_in_a_required_binding(db, bank_participants):
     bad = condition("c-1", "pat-1")
     bad["clinicalStatus"]["coding"][0]["system"] = "http://example.org/my-statuses"
-    error = _rejected(db, "binding.ndjson", ndjson(patient("pat-1", "P0001"), bad,
-                                                   patient("pat-2", "P0002", gender="banana")))
-    assert [(e.line, e.column) for e in error.errors] == [(2, "Condition.clinicalStatus.coding[0].system"),
-                                                          (3, "Patient.gender")]
+    error = _rejected(
+        db, "binding.ndjson", ndjson(patient("pat-1", "P0001"), bad, patient("pat-2", "P0002", gender="banana"))
+    )
+    assert [(e.line, e.column) for e in error.errors] == [
+        (2, "Condition.clinicalStatus.coding[0].system"),
+        (3, "Patient.gender"),
+    ]
     assert "http://example.org/my-statuses" in error.errors[0].message().render()
 
 
 def test_reference_to_a_missing_resource(db, bank_participants):
-    error = _rejected(db, "refs.ndjson", ndjson(patient("pat-1", "P0001"), condition("c-1", "nobody"),
-                                                condition("c-2", "pat-1", encounter={"reference": "Encounter/e9"})))
+    error = _rejected(
+        db,
+        "refs.ndjson",
+        ndjson(
+            patient("pat-1", "P0001"),
+            condition("c-1", "nobody"),
+            condition("c-2", "pat-1", encounter={"reference": "Encounter/e9"}),
+        ),
+    )
     assert [(e.line, e.column) for e in error.errors] == [(2, "Condition.subject"), (3, "Condition.encounter")]
     assert "Patient/nobody" in error.errors[0].message().render()
 
@@ -119,8 +164,12 @@ def test_reference_to_a_missing_resource(db, bank_participants):
 def test_references_resolve_against_the_database(db, bank_participants):
     import_fhir_text(db, "Patient.000.ndjson", ndjson(patient("pat-1", "P0001")), actor=ACTOR)
     import_fhir_text(db, "Encounter.000.ndjson", ndjson(encounter("e-1", "pat-1")), actor=ACTOR)
-    import_fhir_text(db, "Condition.000.ndjson",
-                     ndjson(condition("c-1", "pat-1", encounter={"reference": "Encounter/e-1"})), actor=ACTOR)
+    import_fhir_text(
+        db,
+        "Condition.000.ndjson",
+        ndjson(condition("c-1", "pat-1", encounter={"reference": "Encounter/e-1"})),
+        actor=ACTOR,
+    )
     assert _records(db) == 2
 
 
@@ -147,12 +196,14 @@ def test_identifier_naming_an_unknown_participant(db, bank_participants):
 def test_every_shared_synthea_resource_imports(db, backend):
     if backend != "sqlite":
         pytest.skip("14,474 resources once, on SQLite; the import paths run on PostgreSQL in the tests above")
-    bulk = import_fhir_path(db, SHARED_DATA / "clinical" / "fhir_r4_bulk_ndjson_10pt", actor=ACTOR,
-                            create_participants=True)
+    bulk = import_fhir_path(
+        db, SHARED_DATA / "clinical" / "fhir_r4_bulk_ndjson_10pt", actor=ACTOR, create_participants=True
+    )
     assert bulk["resources"]["Condition"] == 555 and bulk["resources"]["Procedure"] == 2056
     assert bulk["resources"]["Patient"] == 13
-    bundles = import_fhir_path(db, SHARED_DATA / "clinical" / "fhir_r4_synthea_hiv_bundles", actor=ACTOR,
-                               create_participants=True)
+    bundles = import_fhir_path(
+        db, SHARED_DATA / "clinical" / "fhir_r4_synthea_hiv_bundles", actor=ACTOR, create_participants=True
+    )
     assert bundles["resources"]["Observation"] == 420
     assert bundles["resources"]["Patient"] == 10
     assert len(biobank.list_participant_codes(db, 100)) == 23
@@ -168,14 +219,20 @@ def test_parallel_validation_of_a_large_file_reports_the_same_problems(monkeypat
     serial = fhir_read.read_fhir_text("big.ndjson", text)
     pools: list[int] = []
     in_parallel = fhir_read._read_ndjson_in_parallel
-    monkeypatch.setattr(fhir_read, "_read_ndjson_in_parallel",
-                        lambda out, lines, workers: pools.append(workers) or in_parallel(out, lines, workers))
+    monkeypatch.setattr(
+        fhir_read,
+        "_read_ndjson_in_parallel",
+        lambda out, lines, workers: pools.append(workers) or in_parallel(out, lines, workers),
+    )
     monkeypatch.setattr(fhir_read, "validation_workers", lambda: 2)  # whatever the machine's load
     monkeypatch.setattr(fhir_read, "PARALLEL_MIN", 10)
     parallel = fhir_read.read_fhir_text("big.ndjson", text)
     assert pools == [2]
-    assert [(e.line, e.column) for e in parallel.errors] == [(e.line, e.column) for e in serial.errors] == [
-        (8, "Condition.onsetDateTime"), (22, "Condition.clinicalStatus.coding[0].code"), (31, "-")]
+    assert (
+        [(e.line, e.column) for e in parallel.errors]
+        == [(e.line, e.column) for e in serial.errors]
+        == [(8, "Condition.onsetDateTime"), (22, "Condition.clinicalStatus.coding[0].code"), (31, "-")]
+    )
     assert not parallel.entries and not serial.entries  # a rejected file keeps no rows
     good = fhir_read.read_fhir_text("big.ndjson", ndjson(*resources[:5]))
     monkeypatch.setattr(fhir_read, "PARALLEL_MIN", 3)
@@ -206,16 +263,32 @@ def test_statistics_after_a_large_import_reach_pooled_connections(db, backend):
     from lifebank.clinical import _store
 
     with db.transaction() as session:
-        session.execute(insert(ClinPatient), [{"origin": "fhir", "source_id": f"p{i}", "participant_code": f"Q{i}"}
-                                              for i in range(400)])
+        session.execute(
+            insert(ClinPatient),
+            [{"origin": "fhir", "source_id": f"p{i}", "participant_code": f"Q{i}"} for i in range(400)],
+        )
         ids = list(session.scalars(select(ClinPatient.id)))
-        session.execute(insert(ClinRecord), [{"patient_id": pk, "kind": "condition", "origin": "fhir",
-                                              "source_type": "Condition", "source_id": f"{pk}-{n}",
-                                              "system": "http://snomed.info/sct", "code": "399068003"}
-                                             for pk in ids for n in range(8)])
-    plan = ("EXPLAIN QUERY PLAN SELECT p.participant_code FROM clin_patient p JOIN clin_record r ON "
-            "r.patient_id = p.id WHERE r.kind = 'condition' AND r.code IN ('399068003', '254900004') AND "
-            "r.system = 'http://snomed.info/sct' AND p.participant_code IN ('Q1', 'Q2')")
+        session.execute(
+            insert(ClinRecord),
+            [
+                {
+                    "patient_id": pk,
+                    "kind": "condition",
+                    "origin": "fhir",
+                    "source_type": "Condition",
+                    "source_id": f"{pk}-{n}",
+                    "system": "http://snomed.info/sct",
+                    "code": "399068003",
+                }
+                for pk in ids
+                for n in range(8)
+            ],
+        )
+    plan = (
+        "EXPLAIN QUERY PLAN SELECT p.participant_code FROM clin_patient p JOIN clin_record r ON "
+        "r.patient_id = p.id WHERE r.kind = 'condition' AND r.code IN ('399068003', '254900004') AND "
+        "r.system = 'http://snomed.info/sct' AND p.participant_code IN ('Q1', 'Q2')"
+    )
 
     def record_index() -> str:
         with db.session() as session:  # a pooled read connection

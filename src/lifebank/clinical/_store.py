@@ -21,7 +21,7 @@ GENDER_TO_SEX = {"female": "F", "male": "M", "other": "O", "unknown": "U"}
 
 def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 def derived_participant_code(origin: str, source_id: str) -> str:
@@ -62,8 +62,11 @@ def existing_patients(session: Session, origin: str, source_ids: Iterable[str]) 
     if not ids:
         return found
     for condition in _in_parts(session, ClinPatient.source_id, ids):
-        rows = session.execute(select(ClinPatient.source_id, ClinPatient.id, ClinPatient.participant_code)
-                               .where(ClinPatient.origin == origin, condition))
+        rows = session.execute(
+            select(ClinPatient.source_id, ClinPatient.id, ClinPatient.participant_code).where(
+                ClinPatient.origin == origin, condition
+            )
+        )
         found.update({sid: (pk, code) for sid, pk, code in rows})
     return found
 
@@ -74,8 +77,13 @@ def existing_record_ids(session: Session, origin: str, source_type: str, source_
     if not ids:
         return found
     for condition in _in_parts(session, ClinRecord.source_id, ids):
-        found.update(session.scalars(select(ClinRecord.source_id).where(
-            ClinRecord.origin == origin, ClinRecord.source_type == source_type, condition)))
+        found.update(
+            session.scalars(
+                select(ClinRecord.source_id).where(
+                    ClinRecord.origin == origin, ClinRecord.source_type == source_type, condition
+                )
+            )
+        )
     return found
 
 
@@ -86,14 +94,24 @@ def upsert_patients(session: Session, origin: str, patients: Sequence[dict[str, 
     fresh = [{**p, "origin": origin, "updated_at": now} for p in patients if p["source_id"] not in known]
     if fresh:
         session.execute(insert(ClinPatient), fresh)
-    changed = [{"id": known[p["source_id"]][0], "participant_code": p["participant_code"], "gender": p["gender"],
-                "birth_year": p["birth_year"], "deceased_on": p["deceased_on"], "updated_at": now}
-               for p in patients if p["source_id"] in known]
+    changed = [
+        {
+            "id": known[p["source_id"]][0],
+            "participant_code": p["participant_code"],
+            "gender": p["gender"],
+            "birth_year": p["birth_year"],
+            "deceased_on": p["deceased_on"],
+            "updated_at": now,
+        }
+        for p in patients
+        if p["source_id"] in known
+    ]
     if changed:  # one executemany by primary key (a re-import of 100,000 patients loaded each as an object)
         session.execute(update(ClinPatient), changed)
     session.flush()
-    return {sid: pk for sid, (pk, _code) in existing_patients(session, origin,
-                                                             [p["source_id"] for p in patients]).items()}
+    return {
+        sid: pk for sid, (pk, _code) in existing_patients(session, origin, [p["source_id"] for p in patients]).items()
+    }
 
 
 def replace_records(session: Session, origin: str, rows: list[dict[str, Any]]) -> None:
@@ -105,12 +123,17 @@ def replace_records(session: Session, origin: str, rows: list[dict[str, Any]]) -
     for row in rows:
         by_type.setdefault(row["source_type"], []).append(row["source_id"])
     for source_type, ids in by_type.items():
-        if session.scalar(select(ClinRecord.id).where(ClinRecord.origin == origin,
-                                                      ClinRecord.source_type == source_type).limit(1)) is None:
+        if (
+            session.scalar(
+                select(ClinRecord.id).where(ClinRecord.origin == origin, ClinRecord.source_type == source_type).limit(1)
+            )
+            is None
+        ):
             continue
         for condition in _in_parts(session, ClinRecord.source_id, sorted(set(ids))):
-            session.execute(delete(ClinRecord).where(ClinRecord.origin == origin,
-                                                     ClinRecord.source_type == source_type, condition))
+            session.execute(
+                delete(ClinRecord).where(ClinRecord.origin == origin, ClinRecord.source_type == source_type, condition)
+            )
     now = utcnow()
     for row in rows:
         row["origin"] = origin

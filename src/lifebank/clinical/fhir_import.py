@@ -34,8 +34,9 @@ TYPE_ORDER = {"Patient": 0, "Encounter": 1}
 SITE_OF_CREATED = "clinical-import"
 
 
-def _resolve(db: Database, out: FhirFile, create: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
-                                                                    list[dict[str, Any]]]:
+def _resolve(
+    db: Database, out: FhirFile, create: bool
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
     """Patients and records of the file with their references checked; participants to create."""
     patients: list[dict[str, Any]] = []
     records: list[tuple[int, dict[str, Any], tuple[str, str] | None, tuple[str, str] | None]] = []
@@ -60,8 +61,11 @@ def _resolve(db: Database, out: FhirFile, create: bool) -> tuple[list[dict[str, 
     in_file_patients = {p["source_id"] for p in patients}
     with db.session() as session:
         # one lookup per file (in chunks) of the references the file does not resolve itself
-        stored = _store.existing_patients(session, "fhir", in_file_patients | {
-            t[1] for _w, _r, t, _e in records if t is not None and t[1] not in in_file_patients})
+        stored = _store.existing_patients(
+            session,
+            "fhir",
+            in_file_patients | {t[1] for _w, _r, t, _e in records if t is not None and t[1] not in in_file_patients},
+        )
         wanted_encounters = {e[1] for _w, _r, _t, e in records if e is not None}
         stored_encounters = _store.existing_record_ids(session, "fhir", "Encounter", wanted_encounters - encounter_ids)
     # Participants: an identifier's code must exist in the biobank; no code -> stored link or created.
@@ -76,10 +80,19 @@ def _resolve(db: Database, out: FhirFile, create: bool) -> tuple[list[dict[str, 
         if code is not None and code in existing:
             continue
         if not create:
-            reason = (Msg("identifier {system}|{code} is no participant of the biobank", code=code,
-                          system="urn:lifebank:participant") if code else
-                      Msg("Patient {id} maps to no participant (no urn:lifebank:participant identifier); "
-                          "import with --create-participants to create one", id=patient["source_id"]))
+            reason = (
+                Msg(
+                    "identifier {system}|{code} is no participant of the biobank",
+                    code=code,
+                    system="urn:lifebank:participant",
+                )
+                if code
+                else Msg(
+                    "Patient {id} maps to no participant (no urn:lifebank:participant identifier); "
+                    "import with --create-participants to create one",
+                    id=patient["source_id"],
+                )
+            )
             out.error(patient["_where"], "Patient.identifier", reason)
             continue
         patient["participant_code"] = code or _store.derived_participant_code("fhir", patient["source_id"])
@@ -90,16 +103,26 @@ def _resolve(db: Database, out: FhirFile, create: bool) -> tuple[list[dict[str, 
             out.error(where, f"{row['source_type']}.subject", Msg("the subject must reference a Patient"))
             continue
         if target[1] not in in_file_patients and target[1] not in stored:
-            out.error(where, f"{row['source_type']}.subject", Msg("reference {reference} points to no resource "
-                                                                  "in the file or the database",
-                                                                  reference=f"Patient/{target[1]}"))
+            out.error(
+                where,
+                f"{row['source_type']}.subject",
+                Msg(
+                    "reference {reference} points to no resource in the file or the database",
+                    reference=f"Patient/{target[1]}",
+                ),
+            )
             continue
         row["_patient"] = target[1]
         if enc is not None:
             if enc[1] not in encounter_ids and enc[1] not in stored_encounters:
-                out.error(where, f"{row['source_type']}.encounter",
-                          Msg("reference {reference} points to no resource in the file or the database",
-                              reference=f"Encounter/{enc[1]}"))
+                out.error(
+                    where,
+                    f"{row['source_type']}.encounter",
+                    Msg(
+                        "reference {reference} points to no resource in the file or the database",
+                        reference=f"Encounter/{enc[1]}",
+                    ),
+                )
                 continue
             row["encounter_ref"] = enc[1][:128]
         rows.append(row)
@@ -115,12 +138,19 @@ def _create_participants(db: Database, patients: list[dict[str, Any]], actor: st
         if patient["participant_code"] in existing:
             continue
         year = patient["birth_year"] if patient["birth_year"] and patient["birth_year"] >= 1900 else None
-        bank.register_participant(db, patient["participant_code"], sex=_store.GENDER_TO_SEX.get(
-            patient["gender"] or "unknown", "U"), birth_year=year, site=SITE_OF_CREATED, actor=actor)
+        bank.register_participant(
+            db,
+            patient["participant_code"],
+            sex=_store.GENDER_TO_SEX.get(patient["gender"] or "unknown", "U"),
+            birth_year=year,
+            site=SITE_OF_CREATED,
+            actor=actor,
+        )
 
 
-def import_fhir_text(db: Database, name: str, text: str, *, actor: str,
-                     create_participants: bool = False) -> dict[str, Any]:
+def import_fhir_text(
+    db: Database, name: str, text: str, *, actor: str, create_participants: bool = False
+) -> dict[str, Any]:
     """Import one FHIR file's text; returns counts per resource type. Raises RowsRejected naming every problem."""
     out = read_fhir_text(name, text)
     if not out.errors:
@@ -129,12 +159,17 @@ def import_fhir_text(db: Database, name: str, text: str, *, actor: str,
         raise RowsRejected(Msg("FHIR file {file}", file=name), out.errors)
     _create_participants(db, to_create, actor)
     counts = out.counts
-    result = {"file": name, "format": out.fmt, "resources": dict(sorted(counts.items())),
-              "stored": len(rows) + len(patients),
-              "participants_created": len(to_create)}
+    result = {
+        "file": name,
+        "format": out.fmt,
+        "resources": dict(sorted(counts.items())),
+        "stored": len(rows) + len(patients),
+        "participants_created": len(to_create),
+    }
     with db.transaction() as session:
-        ids = _store.upsert_patients(session, "fhir", [{k: v for k, v in p.items() if not k.startswith("_")}
-                                                        for p in patients])
+        ids = _store.upsert_patients(
+            session, "fhir", [{k: v for k, v in p.items() if not k.startswith("_")} for p in patients]
+        )
         missing = {row["_patient"] for row in rows} - ids.keys()
         if missing:
             ids.update({sid: pk for sid, (pk, _c) in _store.existing_patients(session, "fhir", missing).items()})
@@ -142,10 +177,23 @@ def import_fhir_text(db: Database, name: str, text: str, *, actor: str,
             row["patient_id"] = ids[row.pop("_patient")]
         _store.replace_records(session, "fhir", rows)
         result["unknown_codes"] = unknown_codes(session, rows)
-        session.add(ClinImport(file_name=name[:500], sha256=hashlib.sha256(text.encode()).hexdigest(),
-                               fmt=out.fmt, counts=json.dumps(result["resources"]), imported_by=actor))
-        ledger.record(session, actor=actor, action="clinical.import", entity_type="clinical_file",
-                      entity_id=name[:200], change={"format": out.fmt, "resources": result["resources"]})
+        session.add(
+            ClinImport(
+                file_name=name[:500],
+                sha256=hashlib.sha256(text.encode()).hexdigest(),
+                fmt=out.fmt,
+                counts=json.dumps(result["resources"]),
+                imported_by=actor,
+            )
+        )
+        ledger.record(
+            session,
+            actor=actor,
+            action="clinical.import",
+            entity_type="clinical_file",
+            entity_id=name[:200],
+            change={"format": out.fmt, "resources": result["resources"]},
+        )
     _store.refresh_statistics(db, len(rows) + len(patients))
     return result
 
@@ -168,8 +216,14 @@ def fhir_files(path: Path) -> list[Path]:
     return sorted(files, key=rank)
 
 
-def import_fhir_path(db: Database, path: Path, *, actor: str, create_participants: bool = False,
-                     on_file: Callable[[str], None] | None = None) -> dict[str, Any]:
+def import_fhir_path(
+    db: Database,
+    path: Path,
+    *,
+    actor: str,
+    create_participants: bool = False,
+    on_file: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
     """Import a file or every FHIR file of a folder, each file its own all-or-nothing unit (a rejected file
     stops the run; the files before it stay imported and are listed)."""
     totals: Counter[str] = Counter()

@@ -30,15 +30,43 @@ PARALLEL_MIN = 20_000
 MAX_WORKERS = 4
 SLICE_MIN = 1000  # lines a worker gets at least at a time
 # Resource types this domain stores (as clinical records or patients).
-STORED_TYPES = frozenset({"Patient", "Condition", "Observation", "Procedure", "Encounter", "MedicationRequest",
-                          "MedicationStatement", "MedicationAdministration", "Immunization"})
+STORED_TYPES = frozenset(
+    {
+        "Patient",
+        "Condition",
+        "Observation",
+        "Procedure",
+        "Encounter",
+        "MedicationRequest",
+        "MedicationStatement",
+        "MedicationAdministration",
+        "Immunization",
+    }
+)
 # Types that travel with clinical data (Synthea, Bulk Data exports): validated and counted, not stored, because
 # they carry no fact about the participant (organisations, practitioners, billing, provenance) or could carry
 # direct identifiers in free text (DocumentReference notes).
-SKIPPED_TYPES = frozenset({"Organization", "Location", "Practitioner", "PractitionerRole", "Device", "Medication",
-                           "AllergyIntolerance", "DiagnosticReport", "DocumentReference", "Claim",
-                           "ExplanationOfBenefit", "Provenance", "CarePlan", "CareTeam", "ImagingStudy",
-                           "SupplyDelivery", "Goal"})
+SKIPPED_TYPES = frozenset(
+    {
+        "Organization",
+        "Location",
+        "Practitioner",
+        "PractitionerRole",
+        "Device",
+        "Medication",
+        "AllergyIntolerance",
+        "DiagnosticReport",
+        "DocumentReference",
+        "Claim",
+        "ExplanationOfBenefit",
+        "Provenance",
+        "CarePlan",
+        "CareTeam",
+        "ImagingStudy",
+        "SupplyDelivery",
+        "Goal",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +117,11 @@ class FhirFile:
         if rtype == "Patient":
             self.entries.append((where, rtype, patient_row(resource), None, None))
         elif rtype in STORED_TYPES:
-            encounter = None if rtype == "Encounter" else (
-                resource.get("encounter") or resource.get("context") or {}).get("reference")
+            encounter = (
+                None
+                if rtype == "Encounter"
+                else (resource.get("encounter") or resource.get("context") or {}).get("reference")
+            )
             self.entries.append((where, rtype, record_row(resource), subject_of(resource), encounter))
 
 
@@ -111,24 +142,40 @@ def check_resource(out: FhirFile, where: int, resource: Any) -> bool:
         return False
     rtype = resource["resourceType"]
     if rtype not in STORED_TYPES and rtype not in SKIPPED_TYPES:
-        out.error(where, rtype, Msg("resource type {type} is not supported; supported types: {types}",
-                                    type=rtype, types=", ".join(sorted(STORED_TYPES))))
+        out.error(
+            where,
+            rtype,
+            Msg(
+                "resource type {type} is not supported; supported types: {types}",
+                type=rtype,
+                types=", ".join(sorted(STORED_TYPES)),
+            ),
+        )
         return False
     try:
         validate(rtype, resource)
     except ValidationError as exc:
         for problem in exc.errors()[:5]:
-            out.error(where, _pydantic_path(rtype, tuple(problem["loc"])),
-                      Msg("invalid value: {detail}", detail=problem["msg"]))
+            out.error(
+                where,
+                _pydantic_path(rtype, tuple(problem["loc"])),
+                Msg("invalid value: {detail}", detail=problem["msg"]),
+            )
         return False
     ok = True
     for path, value, allowed in binding_problems(resource):
         if path.endswith(".system"):
-            out.error(where, path, Msg("code system {system} is not allowed here (required: {allowed})",
-                                       system=value, allowed=allowed))
+            out.error(
+                where,
+                path,
+                Msg("code system {system} is not allowed here (required: {allowed})", system=value, allowed=allowed),
+            )
         else:
-            out.error(where, path, Msg("code {code!r} is not in the required value set ({allowed})",
-                                       code=value, allowed=allowed))
+            out.error(
+                where,
+                path,
+                Msg("code {code!r} is not in the required value set ({allowed})", code=value, allowed=allowed),
+            )
         ok = False
     if not resource.get("id") and rtype in STORED_TYPES:
         out.error(where, f"{rtype}.id", Msg("a resource needs an id (re-imports match resources by id)"))
@@ -192,7 +239,7 @@ _LINES: list[tuple[int, str]] = []
 def _check_slice(bounds: tuple[int, int]) -> tuple[list[RowError], list[Entry], Counter[str]]:
     """Worker: the problems, rows and type counts of one slice of `_LINES` (rows only while it has no problem:
     a file with one is rejected whole, so its rows would travel back for nothing)."""
-    out = _check_lines(FhirFile("", "fhir-ndjson"), _LINES[bounds[0]:bounds[1]])
+    out = _check_lines(FhirFile("", "fhir-ndjson"), _LINES[bounds[0] : bounds[1]])
     return out.errors, [] if out.errors else out.entries, out.counts
 
 
@@ -220,8 +267,9 @@ def _read_ndjson_in_parallel(out: FhirFile, lines: list[tuple[int, str]], worker
     _LINES = lines
     try:
         with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork")) as pool:
-            for errors, entries, counts in pool.map(_check_slice, [(start, start + size)
-                                                                   for start in range(0, len(lines), size)]):
+            for errors, entries, counts in pool.map(
+                _check_slice, [(start, start + size) for start in range(0, len(lines), size)]
+            ):
                 out.errors.extend(errors)
                 if not out.errors:
                     out.entries.extend(entries)

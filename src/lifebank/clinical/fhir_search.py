@@ -18,22 +18,44 @@ from lifebank.clinical.models import ClinPatient, ClinRecord
 from lifebank.db.engine import Database
 from lifebank.errors import NotFound, ValidationFailed
 
-KINDS_OF_TYPE = {"Condition": ("condition",), "Observation": ("measurement", "observation", "death"),
-                 "Procedure": ("procedure",), "Encounter": ("encounter",),
-                 "MedicationStatement": ("medication", "immunization")}
+KINDS_OF_TYPE = {
+    "Condition": ("condition",),
+    "Observation": ("measurement", "observation", "death"),
+    "Procedure": ("procedure",),
+    "Encounter": ("encounter",),
+    "MedicationStatement": ("medication", "immunization"),
+}
 MAX_COUNT = 1000
-RECORD_COLUMNS = (ClinRecord.id, ClinRecord.patient_id, ClinRecord.kind, ClinRecord.origin, ClinRecord.source_type,
-                  ClinRecord.source_id, ClinRecord.system, ClinRecord.code, ClinRecord.display, ClinRecord.start,
-                  ClinRecord.end, ClinRecord.value_num, ClinRecord.unit, ClinRecord.value_text, ClinRecord.status,
-                  ClinRecord.stage, ClinRecord.updated_at)
+RECORD_COLUMNS = (
+    ClinRecord.id,
+    ClinRecord.patient_id,
+    ClinRecord.kind,
+    ClinRecord.origin,
+    ClinRecord.source_type,
+    ClinRecord.source_id,
+    ClinRecord.system,
+    ClinRecord.code,
+    ClinRecord.display,
+    ClinRecord.start,
+    ClinRecord.end,
+    ClinRecord.value_num,
+    ClinRecord.unit,
+    ClinRecord.value_text,
+    ClinRecord.status,
+    ClinRecord.stage,
+    ClinRecord.updated_at,
+)
 
 
 def patient_ids(session: Any, codes: set[str]) -> dict[str, str]:
     """participant code -> the Patient id the API shows (the FHIR source id if one was imported, else the code)."""
     shown = {code: code for code in codes}
     if codes:
-        for code, sid in session.execute(select(ClinPatient.participant_code, ClinPatient.source_id).where(
-                ClinPatient.origin == "fhir", ClinPatient.participant_code.in_(codes)).order_by(ClinPatient.id)):
+        for code, sid in session.execute(
+            select(ClinPatient.participant_code, ClinPatient.source_id)
+            .where(ClinPatient.origin == "fhir", ClinPatient.participant_code.in_(codes))
+            .order_by(ClinPatient.id)
+        ):
             shown[code] = sid if fhir_out.valid_id(sid) else code
     return shown
 
@@ -42,8 +64,11 @@ def participant_of(db: Database, pid: str) -> str:
     """The participant code behind a Patient id (a FHIR source id, or a participant code)."""
     reference = pid.removeprefix("Patient/")
     with db.session() as session:
-        code = session.scalar(select(ClinPatient.participant_code).where(
-            ClinPatient.origin == "fhir", ClinPatient.source_id == reference).limit(1))
+        code = session.scalar(
+            select(ClinPatient.participant_code)
+            .where(ClinPatient.origin == "fhir", ClinPatient.source_id == reference)
+            .limit(1)
+        )
     if code is not None:
         return code
     if biobank.existing_participants(db, {reference}):
@@ -54,8 +79,12 @@ def participant_of(db: Database, pid: str) -> str:
 def read_patient(db: Database, pid: str) -> dict[str, Any]:
     code = participant_of(db, pid)
     with db.session() as session:
-        row = session.execute(select(ClinPatient).where(ClinPatient.participant_code == code)
-                              .order_by(ClinPatient.origin.desc(), ClinPatient.id).limit(1)).scalar()
+        row = session.execute(
+            select(ClinPatient)
+            .where(ClinPatient.participant_code == code)
+            .order_by(ClinPatient.origin.desc(), ClinPatient.id)
+            .limit(1)
+        ).scalar()
         shown = patient_ids(session, {code})[code]
     if row is not None:
         return fhir_out.patient(shown, code, row.gender, row.birth_year, row.deceased_on, row.updated_at)
@@ -96,8 +125,15 @@ def date_clause(column: Any, values: list[str], name: str) -> list[Any]:
                 high = low + timedelta(seconds=1)
         except ValueError:
             raise ValidationFailed("{param}: {value!r} is not a FHIR date", param=name, value=raw) from None
-        clauses.append({"eq": column.between(low, high - timedelta(microseconds=1)), "ge": column >= low,
-                        "gt": column >= high, "le": column < high, "lt": column < low}[prefix])
+        clauses.append(
+            {
+                "eq": column.between(low, high - timedelta(microseconds=1)),
+                "ge": column >= low,
+                "gt": column >= high,
+                "le": column < high,
+                "lt": column < low,
+            }[prefix]
+        )
     return clauses
 
 
@@ -109,11 +145,15 @@ def page_size(count: str | None) -> int:
     return int(count)
 
 
-def search_records(db: Database, rtype: str, params: dict[str, list[str]], *, limit: int,
-                   offset: int) -> tuple[int, list[dict[str, Any]]]:
+def search_records(
+    db: Database, rtype: str, params: dict[str, list[str]], *, limit: int, offset: int
+) -> tuple[int, list[dict[str, Any]]]:
     """(total, resources) of one page of a Condition/Observation/... search."""
-    query = select(*RECORD_COLUMNS, ClinPatient.participant_code).join(
-        ClinPatient, ClinPatient.id == ClinRecord.patient_id).where(ClinRecord.kind.in_(KINDS_OF_TYPE[rtype]))
+    query = (
+        select(*RECORD_COLUMNS, ClinPatient.participant_code)
+        .join(ClinPatient, ClinPatient.id == ClinRecord.patient_id)
+        .where(ClinRecord.kind.in_(KINDS_OF_TYPE[rtype]))
+    )
     subjects = params.get("subject", []) + params.get("patient", [])
     codes = {participant_of(db, subject) for subject in subjects}
     for code in params.get("code", []):
@@ -142,9 +182,13 @@ def search_records(db: Database, rtype: str, params: dict[str, list[str]], *, li
 
 def read_record(db: Database, rtype: str, rid: str) -> dict[str, Any]:
     origin, source_type, source_id = fhir_out.parse_record_id(rid)
-    query = select(*RECORD_COLUMNS, ClinPatient.participant_code).join(
-        ClinPatient, ClinPatient.id == ClinRecord.patient_id).where(
-        ClinRecord.kind.in_(KINDS_OF_TYPE[rtype]), ClinRecord.origin == origin, ClinRecord.source_id == source_id)
+    query = (
+        select(*RECORD_COLUMNS, ClinPatient.participant_code)
+        .join(ClinPatient, ClinPatient.id == ClinRecord.patient_id)
+        .where(
+            ClinRecord.kind.in_(KINDS_OF_TYPE[rtype]), ClinRecord.origin == origin, ClinRecord.source_id == source_id
+        )
+    )
     if source_type:
         query = query.where(ClinRecord.source_type == source_type)
     with db.session() as session:
@@ -155,8 +199,9 @@ def read_record(db: Database, rtype: str, rid: str) -> dict[str, Any]:
     return fhir_out.record(dict(row), shown[row["participant_code"]])
 
 
-def search_patients(db: Database, params: dict[str, list[str]], *, limit: int,
-                    offset: int) -> tuple[int, list[dict[str, Any]]]:
+def search_patients(
+    db: Database, params: dict[str, list[str]], *, limit: int, offset: int
+) -> tuple[int, list[dict[str, Any]]]:
     query = select(ClinPatient.participant_code).distinct()
     for ident in params.get("identifier", []):
         query = query.where(ClinPatient.participant_code == ident.rpartition("|")[2])
