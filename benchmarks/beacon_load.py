@@ -11,7 +11,8 @@ starts `lifebank serve --workers N` on 127.0.0.1. It waits until every worker an
 - info_peer: `GET /api/beacon/v2/info` - the peer: the same server's cheapest Beacon request (no database), i.e.
   the floor of the stack (HTTP, FastAPI, middleware) the Beacon queries stand on;
 - g_variants boolean by position (anonymous) and count by position (registered), boolean and count by 100 kb
-  region, individuals count with two filters (sex + consent, registered), and all of them mixed.
+  region, individuals count with two filters (sex + consent, registered), and all of them mixed;
+- biosamples count with two filters (blood + sex, registered; not in the mix, not one of the issue's targets).
 
 Every Beacon query is ledgered as in production (queued, written in batches by a background thread). Figures per
 phase: requests/s, p50 and p99 latency, errors (a non-200 or an answer without `responseSummary`), the server's
@@ -323,6 +324,10 @@ def main() -> None:
             duo = rng.choice(["DUO:0000042", "DUO:0000006"])
             return f"{B}/individuals?filters={sex},{duo}&requestedGranularity=count", registered
 
+        def biosamples() -> tuple[str, dict[str, str]]:
+            sex = rng.choice(["NCIT:C16576", "NCIT:C20197"])
+            return f"{B}/biosamples?filters=UBERON:0000178,{sex}&requestedGranularity=count", registered
+
         makers = [at_position("boolean", {}), at_position("count", registered), in_region("boolean", {}),
                   in_region("count", registered), individuals]
 
@@ -335,7 +340,8 @@ def main() -> None:
         phases = [("info_peer", lambda: (f"{B}/info", {})),
                   ("g_variants_boolean_position", makers[0]), ("g_variants_count_position", makers[1]),
                   ("g_variants_boolean_region", makers[2]), ("g_variants_count_region", makers[3]),
-                  ("individuals_count_two_filters", individuals), ("beacon_mixed", mixed)]
+                  ("individuals_count_two_filters", individuals), ("beacon_mixed", mixed),
+                  ("biosamples_count_two_filters", biosamples)]
         if args.phases != "all":
             chosen = args.phases.split(",")
             phases = [p for p in phases if p[0] in chosen or p[0] == "info_peer"]
