@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from lifebank.audit import service as audit
 from lifebank.db.engine import Database
@@ -87,3 +87,24 @@ def test_failed_transaction_leaves_no_event(db: Database) -> None:
     total, _ = audit.list_events(db)
     assert total == 2
     assert audit.verify(db).ok
+
+
+def test_an_append_to_a_head_that_moved_meanwhile_is_refused_and_nothing_written(db: Database) -> None:
+    """`record(head=..., statement=append_with(...))` (PostgreSQL's one-round-trip append for a head the caller
+    moved in its own statement): a head that is not where the caller left it must not get the event."""
+    if db.dialect != "postgresql":
+        pytest.skip("append_with is PostgreSQL's data-modifying-CTE append")
+    _append(db, 2)
+    with db.session() as session:
+        seq, head_hash = session.execute(text("SELECT seq, hash FROM ledger_head WHERE id = 1")).one()
+    with pytest.raises(RuntimeError, match="moved meanwhile"), db.transaction() as session:
+        audit.record(session, actor="tester", action="thing.update", entity_type="thing", entity_id="x",
+                     head=(seq + 1, head_hash), statement=audit.append_with())  # the head was never moved
+    with db.transaction() as session:  # the same API with a head really moved: appended, chain intact
+        moved = session.connection().execute(select(audit.moved_head())).one()
+        assert tuple(moved) == (seq + 1, head_hash)
+        audit.record(session, actor="tester", action="thing.update", entity_type="thing", entity_id="y",
+                     head=(moved.seq, moved.hash), statement=audit.append_with())
+    assert audit.verify(db).ok and audit.verify(db).checked == seq + 1
+    with db.session() as session:
+        assert session.execute(text("SELECT count(*) FROM ledger_event WHERE entity_id = 'x'")).scalar() == 0

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Executable, Select, bindparam, func, insert, select, update
+from sqlalchemy import CTE, Executable, Select, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from lifebank.audit.chain import GENESIS_HASH, ChainBreak, EventFields, canonical_json, event_hash, first_break
@@ -33,14 +33,36 @@ _SET_HEAD_HASH = update(_HEAD).where(_HEAD.c.id == 1).values(hash=bindparam("hea
 
 def _append_rows_cte() -> Executable:
     """PostgreSQL: both inserts and the head's new hash in one statement (data-modifying CTEs), one round trip."""
+    return (update(_HEAD).where(_HEAD.c.id == 1).values(hash=bindparam("e_hash", type_=_HEAD.c.hash.type))
+            .add_cte(*_appended_ctes()))
+
+
+def _appended_ctes() -> tuple[CTE, CTE]:
+    """The event's and its change's inserts as CTEs, their values bound as e_<column> and c_<column>."""
     event_values = {c.name: bindparam(f"e_{c.name}", type_=c.type) for c in _EVENT.c}
     change_values = {c.name: bindparam(f"c_{c.name}", type_=c.type) for c in _CHANGE.c}
-    return (update(_HEAD).where(_HEAD.c.id == 1).values(hash=bindparam("e_hash", type_=_HEAD.c.hash.type))
-            .add_cte(insert(_EVENT).values(event_values).cte("appended_event"))
-            .add_cte(insert(_CHANGE).values(change_values).cte("appended_change")))
+    return (insert(_EVENT).values(event_values).cte("appended_event"),
+            insert(_CHANGE).values(change_values).cte("appended_change"))
 
 
 _APPEND_PG = _append_rows_cte()
+
+
+def moved_head() -> CTE:
+    """PostgreSQL: the ledger head moved on by one (returning its new `seq` and the previous event's `hash`), as a
+    CTE a caller puts in its own first statement of the transaction, so the move costs no round trip of its own;
+    pass the returned pair to `record(head=...)`. Built once by the caller."""
+    return _MOVE_HEAD.cte("ledger_head_moved")
+
+
+def append_with(*ctes: CTE) -> Executable:
+    """PostgreSQL: the ledger's append carrying the caller's own data-modifying CTEs (its rows), so the rows and
+    their ledger event are one round trip; pass it to `record(statement=...)` with the CTEs' parameters. Built
+    once by the caller. The head's hash is set only where the head's seq is the event's: an append whose head
+    moved meanwhile (another event recorded in between) matches no row and `record` refuses it."""
+    update_head = (update(_HEAD).where(_HEAD.c.id == 1, _HEAD.c.seq == bindparam("e_seq", type_=_HEAD.c.seq.type))
+                   .values(hash=bindparam("e_hash", type_=_HEAD.c.hash.type)))
+    return update_head.add_cte(*ctes, *_appended_ctes())
 
 
 def record(
@@ -51,6 +73,9 @@ def record(
     entity_type: str,
     entity_id: str | int,
     change: Mapping[str, Any] | None = None,
+    head: tuple[int, str] | None = None,
+    statement: Executable | None = None,
+    params: Mapping[str, Any] | None = None,
 ) -> LedgerEvent:
     """Append one event in the caller's transaction, so the change and its record commit or fail together.
 
@@ -62,13 +87,19 @@ def record(
     write). The rows are written with Core statements on the session's connection - two round trips on
     PostgreSQL (move the head; insert the event and its change and set the head's hash in one statement),
     four statements on SQLite. The returned event is a detached copy of the row written (not in the session).
+
+    PostgreSQL only, to save round trips on a hot write path: `head` is the (seq, previous hash) a caller's own
+    statement returned from `moved_head()` earlier in this transaction (no event recorded since), and
+    `statement` an `append_with(...)` statement carrying the caller's rows, with their `params`.
     """
     session.flush()
     conn = session.connection()
-    moved = conn.execute(_MOVE_HEAD).one_or_none()
-    if moved is None:
-        raise SchemaOutdated("the ledger head row is missing; run `lifebank db upgrade`")
-    seq, prev_hash = moved
+    if head is None:
+        moved = conn.execute(_MOVE_HEAD).one_or_none()
+        if moved is None:
+            raise SchemaOutdated("the ledger head row is missing; run `lifebank db upgrade`")
+        head = (moved[0], moved[1])
+    seq, prev_hash = head
     now = utcnow()
     encoded = canonical_json(change or {})
     fields = EventFields(
@@ -86,7 +117,12 @@ def record(
            "action": action, "entity_type": entity_type, "entity_id": fields.entity_id,
            "change_digest": fields.change_digest, "prev_hash": prev_hash, "hash": digest}
     change_row = {"seq": seq, "change_json": encoded.decode()}
-    if conn.dialect.name == "postgresql":
+    if statement is not None:
+        appended = conn.execute(statement, {**(params or {}), **{f"e_{k}": v for k, v in row.items()},
+                                            **{f"c_{k}": v for k, v in change_row.items()}})
+        if appended.rowcount != 1:
+            raise RuntimeError(f"ledger event {seq} was appended to a head that moved meanwhile")
+    elif conn.dialect.name == "postgresql":
         conn.execute(_APPEND_PG, {**{f"e_{k}": v for k, v in row.items()},
                                   **{f"c_{k}": v for k, v in change_row.items()}})
     else:
