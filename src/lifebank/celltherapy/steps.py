@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Connection, DateTime, Insert, Row, String, bindparam, func, insert, select, update
+from sqlalchemy import CTE, Connection, DateTime, Row, String, Update, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -68,11 +68,16 @@ def _record(db: Database, ref: str | int, step: str, values: Mapping[str, Any], 
             *, actor: str, settings: Settings | None) -> dict[str, Any]:
     """The step in one transaction. The rows are written with Core statements on the transaction's connection
     (no ORM unit of work to flush); the ledger event is the last write, so the step and its proof commit or
-    fail together, and a refusal (any exception) rolls back everything, the claimed step number included."""
+    fail together, and a refusal (any exception) rolls back everything, the claimed step number included.
+
+    PostgreSQL, where each statement is a round trip: the claim also moves the ledger's head (unless the step's
+    checks record ledger events of their own), and the step's row, its signatures and its ledger event are one
+    statement - BEGIN and the writers' lock, the claim, the write, COMMIT for a plain step."""
     try:
         with db.transaction() as session:
             conn = session.connection()
-            order = _claim(conn, ref)
+            postgresql = conn.dialect.name == "postgresql"
+            order, head = _claim(conn, ref, move_head=postgresql and step not in _LEDGERING_CHECKS)
             product = PRODUCTS[order.product]
             seq = order.steps_done
             if step == "infusion" and seq == len(STEPS):
@@ -90,12 +95,21 @@ def _record(db: Database, ref: str | int, step: str, values: Mapping[str, Any], 
                     stored[secret] = "matched"
             signed = [{"signer": s.username, "meaning": m, "signed_at": s.signed_at.isoformat()}
                       for s, m in zip(signers, meanings, strict=False)]
-            _write_step(conn, {"order_id": order.id, "seq": seq, "step": step, "recorded_by": actor,
-                               "values_json": json.dumps(stored, sort_keys=True), "recorded_at": utcnow()},
-                        [(s.username, m, s.signed_at) for s, m in zip(signers, meanings, strict=False)])
-            ledger.record(session, actor=actor, action="celltherapy.step", entity_type="therapy_order",
-                          entity_id=order.coi, change={"step": step, "seq": seq, "values": stored,
-                                                       "signatures": signed})
+            row = {"order_id": order.id, "seq": seq, "step": step, "recorded_by": actor,
+                   "values_json": json.dumps(stored, sort_keys=True), "recorded_at": utcnow()}
+            signatures = [(s.username, m, s.signed_at) for s, m in zip(signers, meanings, strict=False)]
+            event = {"step": step, "seq": seq, "values": stored, "signatures": signed}
+            if postgresql:
+                ledger.record(session, actor=actor, action="celltherapy.step", entity_type="therapy_order",
+                              entity_id=order.coi, change=event, head=head, statement=_STEP_AND_EVENT_PG,
+                              params={**{f"s_{k}": v for k, v in row.items()},
+                                      "signers": [s for s, _, _ in signatures],
+                                      "meanings": [m for _, m, _ in signatures],
+                                      "signed_at": [at for _, _, at in signatures]})
+            else:
+                _write_step(conn, row, signatures)
+                ledger.record(session, actor=actor, action="celltherapy.step", entity_type="therapy_order",
+                              entity_id=order.coi, change=event)
             return {"order": order.coi, "step": step, "seq": seq, "values": stored, "signatures": signed,
                     "next_step": chain.next_step(STEPS[:seq + 1])}
     except IntegrityError:
@@ -103,52 +117,68 @@ def _record(db: Database, ref: str | int, step: str, values: Mapping[str, Any], 
                               order=str(ref)), "concurrent", status=Conflict.status) from None
 
 
-def _write_step_pg() -> Insert:
+_LEDGERING_CHECKS = ("cryopreservation", "shipment-to-centre")  # their checks record biobank ledger events
+_STEP_FIELDS = ("order_id", "seq", "step", "recorded_by", "values_json", "recorded_at")
+
+
+def _step_ctes() -> tuple[CTE, CTE]:
     """PostgreSQL: the step inserted in a data-modifying CTE and its signatures selected from it (arrays unnested
-    side by side), one statement built once whatever the number of signers."""
-    new_step = insert(_STEP).values({name: bindparam(name, type_=_STEP.c[name].type) for name in _STEP_FIELDS}) \
+    side by side), whatever the number of signers. Parameters s_<column> (not the column's own name: the
+    statement they join updates the ledger head, whose `seq` would clash), signers, meanings, signed_at."""
+    new_step = insert(_STEP).values({name: bindparam(f"s_{name}", type_=_STEP.c[name].type) for name in _STEP_FIELDS}) \
         .returning(_STEP.c.id).cte("new_step")
     signers = func.unnest(bindparam("signers", type_=ARRAY(String)))
-    return insert(_SIGNATURE).from_select(
+    return new_step, insert(_SIGNATURE).from_select(
         ["step_id", "signer", "display_name", "meaning", "signed_at"],
         select(new_step.c.id, signers, signers, func.unnest(bindparam("meanings", type_=ARRAY(String))),
-               func.unnest(bindparam("signed_at", type_=ARRAY(DateTime(timezone=True))))))
+               func.unnest(bindparam("signed_at", type_=ARRAY(DateTime(timezone=True)))))).cte("new_signatures")
 
 
-_STEP_FIELDS = ("order_id", "seq", "step", "recorded_by", "values_json", "recorded_at")
-_WRITE_STEP_PG = _write_step_pg()
+_STEP_AND_EVENT_PG = ledger.append_with(*_step_ctes())  # the step, its signatures and its ledger event: built once
 
 
 def _write_step(conn: Connection, row: dict[str, Any], signatures: list[tuple[str, str, datetime]]) -> None:
-    """The step's row and its signatures: on PostgreSQL one statement (`_WRITE_STEP_PG`), one round trip fewer per
-    step; SQLite has no data-modifying CTE: two statements."""
-    if conn.dialect.name == "postgresql" and signatures:
-        conn.execute(_WRITE_STEP_PG, {**row, "signers": [s for s, _, _ in signatures],
-                                      "meanings": [m for _, m, _ in signatures],
-                                      "signed_at": [at for _, _, at in signatures]})
-        return
+    """SQLite: the step's row, then its signatures (no data-modifying CTE)."""
     step_id = conn.execute(insert(_STEP).returning(_STEP.c.id), row).scalar_one()
     if signatures:
         conn.execute(insert(_SIGNATURE), [{"step_id": step_id, "signer": signer, "display_name": signer,
                                           "meaning": meaning, "signed_at": at} for signer, meaning, at in signatures])
 
 
-_CLAIM_BY_ID, _CLAIM_BY_COI = (update(_ORDER).where(key == bindparam("ref")).values(steps_done=_ORDER.c.steps_done + 1)
-                                .returning(*_ORDER.c) for key in (_ORDER.c.id, _ORDER.c.coi))  # built once
+def _claims(moved: CTE | None) -> tuple[Update, Update]:
+    """The order claimed by id and by COI; with `moved`, the ledger head moved by the same statement."""
+    extra = (moved.c.seq.label("ledger_seq"), moved.c.hash.label("ledger_hash")) if moved is not None else ()
+    claims = []
+    for key in (_ORDER.c.id, _ORDER.c.coi):
+        claim = update(_ORDER).where(key == bindparam("ref")).values(steps_done=_ORDER.c.steps_done + 1)
+        if moved is not None:
+            claim = claim.where(moved.c.seq > 0)
+        claims.append(claim.returning(*_ORDER.c, *extra))
+    return claims[0], claims[1]
 
 
-def _claim(conn: Connection, ref: str | int) -> SimpleNamespace:
+_CLAIMS = _claims(None)  # built once
+_CLAIMS_MOVING_HEAD = _claims(ledger.moved_head())
+
+
+def _claim(conn: Connection, ref: str | int, *,
+           move_head: bool = False) -> tuple[SimpleNamespace, tuple[int, str] | None]:
     """Lock the order's row and move its step counter on, in one statement (UPDATE … RETURNING: one round trip
     instead of SELECT … FOR UPDATE and UPDATE). The order as it was before: `steps_done` is the step's seq.
+    With `move_head` (PostgreSQL), the same statement moves the ledger's head on: returned as (seq, previous
+    hash) for `ledger.record(head=...)`, else None.
 
     A second writer of the same step waits on the row lock (and on the writers' turn, `Database.transaction`),
     then reads the moved counter and is told the step is already recorded; (order, seq) is unique besides."""
+    by_id, by_coi = _CLAIMS_MOVING_HEAD if move_head else _CLAIMS
     text = str(ref).strip().upper().replace(" ", "")
-    row = (conn.execute(_CLAIM_BY_ID, {"ref": int(text)}) if text.isdigit() and len(text) < 13
-           else conn.execute(_CLAIM_BY_COI, {"ref": text[:13]})).one_or_none()
+    row = (conn.execute(by_id, {"ref": int(text)}) if text.isdigit() and len(text) < 13
+           else conn.execute(by_coi, {"ref": text[:13]})).one_or_none()
     if row is None:
         raise NotFound("therapy order {order} does not exist", order=str(ref))
-    return SimpleNamespace(**dict(row._mapping, steps_done=row.steps_done - 1))
+    fields = dict(row._mapping)
+    head = (fields.pop("ledger_seq"), fields.pop("ledger_hash")) if move_head else None
+    return SimpleNamespace(**dict(fields, steps_done=row.steps_done - 1)), head
 
 
 # --- what a step checks against stored data ---------------------------------------------------------------
