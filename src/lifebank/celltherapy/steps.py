@@ -147,14 +147,11 @@ def _write_step(conn: Connection, row: dict[str, Any], signatures: list[tuple[st
 
 def _claims(moved: CTE | None) -> tuple[Update, Update]:
     """The order claimed by id and by COI; with `moved`, the ledger head moved by the same statement."""
-    extra = (moved.c.seq.label("ledger_seq"), moved.c.hash.label("ledger_hash")) if moved is not None else ()
-    claims = []
-    for key in (_ORDER.c.id, _ORDER.c.coi):
-        claim = update(_ORDER).where(key == bindparam("ref")).values(steps_done=_ORDER.c.steps_done + 1)
-        if moved is not None:
-            claim = claim.where(moved.c.seq > 0)
-        claims.append(claim.returning(*_ORDER.c, *extra))
-    return claims[0], claims[1]
+    extra = () if moved is None else (select(moved.c.seq).scalar_subquery().label("ledger_seq"),
+                                      select(moved.c.hash).scalar_subquery().label("ledger_hash"))
+    by_id, by_coi = (update(_ORDER).where(key == bindparam("ref")).values(steps_done=_ORDER.c.steps_done + 1)
+                     .returning(*_ORDER.c, *extra) for key in (_ORDER.c.id, _ORDER.c.coi))
+    return by_id, by_coi
 
 
 _CLAIMS = _claims(None)  # built once
