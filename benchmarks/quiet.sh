@@ -6,6 +6,9 @@
 # not help. EXEMPT_USER=postgres keeps that user's processes (a local database server) at -15 too. Needs root.
 # Both contenders of a benchmark run under it alike; other work on the host still shares caches, memory
 # bandwidth and disk, so say so beside the figures.
+# one benchmark at a time: two would demote each other
+exec 9>/tmp/lifebank-quiet.lock
+flock 9
 setsid bash -c 'echo -15 > /proc/$$/autogroup; exec "$@"' _ "$@" &
 child=$!
 sleep 0.3
