@@ -11,19 +11,23 @@ exec 9>/tmp/lifebank-quiet.lock
 flock 9
 setsid bash -c 'echo -15 > /proc/$$/autogroup; exec "$@"' _ "$@" &
 child=$!
-sleep 0.3
-read -r mine _ < /proc/$child/autogroup
+read -r own _ < /proc/$$/autogroup
+for _ in $(seq 100); do  # until the child has its own session (a loaded host may take a while to get there)
+  read -r mine _ 2>/dev/null < /proc/$child/autogroup
+  [ "$mine" != "$own" ] && break
+  sleep 0.05
+done
 demote() {
   local exempt=" "
   [ -n "$EXEMPT_USER" ] && exempt=" $(pgrep -d ' ' -u "$EXEMPT_USER") "
   for f in /proc/[0-9]*/autogroup; do
-    read -r g _ < "$f" 2>/dev/null || continue  # builtins only: the loop must not load the machine it quietens
+    read -r g _ 2>/dev/null < "$f" || continue  # builtins only: the loop must not load the machine it quietens
     [ "$g" = "$mine" ] && continue
     pid=${f#/proc/}; pid=${pid%/autogroup}
     if [[ $exempt == *" $pid "* ]]; then
-      echo -15 > "$f" 2>/dev/null; continue
+      echo -15 2>/dev/null > "$f"; continue
     fi
-    echo 19 > "$f" 2>/dev/null
+    echo 19 2>/dev/null > "$f"
   done
 }
 while kill -0 $child 2>/dev/null; do demote; sleep 2; done
