@@ -173,6 +173,35 @@ def test_references_resolve_against_the_database(db, bank_participants):
     assert _records(db) == 2
 
 
+def test_a_folder_is_read_one_file_ahead_and_a_rejected_file_stops_it(db, bank_participants, tmp_path, monkeypatch):
+    """A folder's next file validates (in the worker pool) while the previous one is written; its references are
+    still resolved against what the previous files wrote, and a rejected file stops the run, the one read
+    ahead of it included."""
+    from lifebank.clinical import fhir_read
+
+    monkeypatch.setattr(fhir_read, "validation_workers", lambda: 2)
+    monkeypatch.setattr(fhir_read, "PARALLEL_MIN", 1)
+    monkeypatch.setattr(fhir_read, "SLICE_MIN", 1)
+    (tmp_path / "Patient.000.ndjson").write_text(ndjson(patient("pat-1", "P0001"), patient("pat-2", "P0002")))
+    (tmp_path / "Encounter.000.ndjson").write_text(ndjson(encounter("e-1", "pat-1"), encounter("e-2", "pat-2")))
+    (tmp_path / "Condition.000.ndjson").write_text(
+        ndjson(condition("c-1", "pat-1", encounter={"reference": "Encounter/e-1"}), condition("c-2", "pat-2"))
+    )
+    (tmp_path / "Observation.000.ndjson").write_text(ndjson(observation("o-1", "pat-1"), observation("o-2", "pat-9")))
+    (tmp_path / "Procedure.000.ndjson").write_text(ndjson(condition("c-3", "pat-1")))
+    started: list[str] = []
+    start = fhir_read.start_reading
+    monkeypatch.setattr(
+        "lifebank.clinical.fhir_import.start_reading", lambda name, text: started.append(name) or start(name, text)
+    )
+    with pytest.raises(RowsRejected) as caught:
+        import_fhir_path(db, tmp_path, actor=ACTOR)
+    assert "Observation.000.ndjson" in caught.value.render()
+    assert [(e.line, e.column) for e in caught.value.errors] == [(2, "Observation.subject")]
+    assert _records(db) == 4  # 2 encounters and 2 conditions; nothing of Observation or Procedure
+    assert started[-1] == "Procedure.000.ndjson"  # read ahead, then dropped
+
+
 def test_patient_without_participant_is_reported_or_created(db, bank_participants):
     text = ndjson(patient("synthea-77"), condition("c-1", "synthea-77"))
     error = _rejected(db, "orphan.ndjson", text)
@@ -218,11 +247,9 @@ def test_parallel_validation_of_a_large_file_reports_the_same_problems(monkeypat
     text = ndjson(*resources) + "{broken\n"
     serial = fhir_read.read_fhir_text("big.ndjson", text)
     pools: list[int] = []
-    in_parallel = fhir_read._read_ndjson_in_parallel
+    in_parallel = fhir_read._start_parallel
     monkeypatch.setattr(
-        fhir_read,
-        "_read_ndjson_in_parallel",
-        lambda out, lines, workers: pools.append(workers) or in_parallel(out, lines, workers),
+        fhir_read, "_start_parallel", lambda lines, workers: pools.append(workers) or in_parallel(lines, workers)
     )
     monkeypatch.setattr(fhir_read, "validation_workers", lambda: 2)  # whatever the machine's load
     monkeypatch.setattr(fhir_read, "PARALLEL_MIN", 10)

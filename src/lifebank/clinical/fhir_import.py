@@ -22,7 +22,7 @@ from lifebank import biobank
 from lifebank.audit import service as ledger
 from lifebank.clinical import _store
 from lifebank.clinical.fhir_map import reference_target
-from lifebank.clinical.fhir_read import FhirFile, read_fhir_text
+from lifebank.clinical.fhir_read import FhirFile, Reading, read_fhir_text, start_reading
 from lifebank.clinical.models import ClinImport
 from lifebank.clinical.vocabulary_check import unknown_codes
 from lifebank.db.engine import Database
@@ -152,7 +152,13 @@ def import_fhir_text(
     db: Database, name: str, text: str, *, actor: str, create_participants: bool = False
 ) -> dict[str, Any]:
     """Import one FHIR file's text; returns counts per resource type. Raises RowsRejected naming every problem."""
-    out = read_fhir_text(name, text)
+    sha256 = hashlib.sha256(text.encode()).hexdigest()
+    return _import_read(db, read_fhir_text(name, text), sha256, actor=actor, create_participants=create_participants)
+
+
+def _import_read(db: Database, out: FhirFile, sha256: str, *, actor: str, create_participants: bool) -> dict[str, Any]:
+    """Check a read file's references and participants, then write it in one transaction (`import_fhir_text`)."""
+    name = out.name
     if not out.errors:
         patients, rows, to_create = _resolve(db, out, create_participants)
     if out.errors:
@@ -180,7 +186,7 @@ def import_fhir_text(
         session.add(
             ClinImport(
                 file_name=name[:500],
-                sha256=hashlib.sha256(text.encode()).hexdigest(),
+                sha256=sha256,
                 fmt=out.fmt,
                 counts=json.dumps(result["resources"]),
                 imported_by=actor,
@@ -225,17 +231,38 @@ def import_fhir_path(
     on_file: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Import a file or every FHIR file of a folder, each file its own all-or-nothing unit (a rejected file
-    stops the run; the files before it stay imported and are listed)."""
+    stops the run; the files before it stay imported and are listed).
+
+    The next file is read while this one is checked and written: a large NDJSON file's validation processes
+    work on it meanwhile, so the cores are not idle during a write (reading is pure; the next file's
+    references are looked up only once this one is committed). A rejected file cancels the next one's
+    reading."""
     totals: Counter[str] = Counter()
     files = []
-    for file in fhir_files(path):
+    paths = fhir_files(path)
+    ahead = _start_file(paths[0]) if paths else None
+    for index, file in enumerate(paths):
         if on_file:
             on_file(file.name)
+        reading, sha256 = ahead  # type: ignore[misc]
+        ahead = None
         try:
-            text = file.read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            text = "\ufffd"
-        result = import_fhir_text(db, file.name, text, actor=actor, create_participants=create_participants)
+            out = reading.result()
+            ahead = _start_file(paths[index + 1]) if index + 1 < len(paths) else None
+            result = _import_read(db, out, sha256, actor=actor, create_participants=create_participants)
+        except BaseException:
+            if ahead is not None:
+                ahead[0].cancel()
+            raise
         totals.update(result["resources"])
         files.append(result)
     return {"resources": dict(sorted(totals.items())), "files": files}
+
+
+def _start_file(file: Path) -> tuple[Reading, str]:
+    """Start reading a file (`start_reading`); its SHA-256 for the import record."""
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        text = "\ufffd"
+    return start_reading(file.name, text), hashlib.sha256(text.encode()).hexdigest()

@@ -191,26 +191,63 @@ def _json_lines(text: str) -> Iterator[tuple[int, str]]:
 
 def read_fhir_text(name: str, text: str) -> FhirFile:
     """Parse and validate a FHIR file's text: a Bundle or one resource (JSON), or NDJSON (one per line)."""
-    stripped = text.lstrip()
-    document: Any = None
-    if stripped.startswith("{"):
+    return start_reading(name, text).result()
+
+
+class Reading:
+    """A FHIR file being read: `result()` gives its `FhirFile`. A large NDJSON file is already being validated
+    by the worker processes (see `start_reading`); anything else is validated when `result()` is called.
+    `cancel()` drops an unfinished reading (queued slices are not started)."""
+
+    def __init__(
+        self,
+        name: str,
+        document: dict[str, Any] | None = None,
+        lines: list[tuple[int, str]] | None = None,
+        slices: _Slices | None = None,
+    ) -> None:
+        self.name, self._document, self._lines, self._slices = name, document, lines, slices
+
+    def result(self) -> FhirFile:
+        document = self._document
+        if document is not None:
+            if document.get("resourceType") == "Bundle":
+                return _read_bundle(self.name, document)
+            out = FhirFile(self.name, "fhir-resource")
+            if check_resource(out, 1, document):
+                out.add(1, document)
+            return out
+        out = FhirFile(self.name, "fhir-ndjson")
+        if self._slices is not None:
+            self._slices.into(out)
+        else:
+            _check_lines(out, self._lines or [])
+        return _finish_ndjson(out)
+
+    def cancel(self) -> None:
+        if self._slices is not None:
+            self._slices.cancel()
+
+
+def start_reading(name: str, text: str) -> Reading:
+    """Start reading a FHIR file: a large NDJSON file's slices go to the validation processes at once, so they
+    validate while the caller does something else (`import_fhir_path` writes the previous file meanwhile: a
+    file's validation is pure, and its references are resolved against the database only after the previous
+    file is written). `read_fhir_text` is `start_reading(...).result()`."""
+    if text.lstrip().startswith("{"):
         try:
             document = json.loads(text)
         except json.JSONDecodeError:
             document = None  # may be NDJSON: one object per line
-    if isinstance(document, dict):
-        if document.get("resourceType") == "Bundle":
-            return _read_bundle(name, document)
-        out = FhirFile(name, "fhir-resource")
-        if check_resource(out, 1, document):
-            out.add(1, document)
-        return out
-    out = FhirFile(name, "fhir-ndjson")
+        if isinstance(document, dict):
+            return Reading(name, document=document)
     lines = list(_json_lines(text))
     if len(lines) >= PARALLEL_MIN and (workers := validation_workers()) > 1:
-        _read_ndjson_in_parallel(out, lines, workers)
-    else:
-        _check_lines(out, lines)
+        return Reading(name, slices=_start_parallel(lines, workers))
+    return Reading(name, lines=lines)
+
+
+def _finish_ndjson(out: FhirFile) -> FhirFile:
     if not out.counts and not out.errors:
         out.error(1, "-", Msg("the file holds no FHIR resource"))
     if out.errors:  # rejected whole: no row of it is kept
@@ -256,26 +293,47 @@ def validation_workers(cpus: int | None = None, load: float | None = None) -> in
     return max(1, min(cpus, MAX_WORKERS, 1 + int(max(0.0, cpus - load))))
 
 
-def _read_ndjson_in_parallel(out: FhirFile, lines: list[tuple[int, str]], workers: int) -> None:
-    """Validation is most of an import's work (pydantic models of every element): a large NDJSON file is
-    parsed, validated and mapped to rows by `workers` forked processes, slice by slice, in line order."""
-    global _LINES
-    from concurrent.futures import ProcessPoolExecutor
-    from multiprocessing import get_context
+class _Slices:
+    """A large NDJSON file's slices handed to `workers` forked processes (parse, validate, map to rows)."""
 
-    size = max(SLICE_MIN, len(lines) // (workers * 8))
-    _LINES = lines
-    try:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork")) as pool:
-            for errors, entries, counts in pool.map(
-                _check_slice, [(start, start + size) for start in range(0, len(lines), size)]
-            ):
+    def __init__(self, lines: list[tuple[int, str]], workers: int) -> None:
+        global _LINES
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import get_context
+
+        size = max(SLICE_MIN, len(lines) // (workers * 8))
+        _LINES = lines  # the workers are forked at the first submit (fork context) and keep their copy
+        self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork"))
+        try:
+            self._futures = [
+                self._pool.submit(_check_slice, (start, start + size)) for start in range(0, len(lines), size)
+            ]
+        except BaseException:
+            self.cancel()
+            raise
+        finally:
+            _LINES = []
+
+    def into(self, out: FhirFile) -> None:
+        """Gather the slices' problems, rows and counts into `out`, in line order."""
+        try:
+            for future in self._futures:
+                errors, entries, counts = future.result()
                 out.errors.extend(errors)
                 if not out.errors:
                     out.entries.extend(entries)
                 out.counts.update(counts)
-    finally:
-        _LINES = []
+        finally:
+            self.cancel()
+
+    def cancel(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _start_parallel(lines: list[tuple[int, str]], workers: int) -> _Slices:
+    """Validation is most of an import's work (pydantic models of every element): a large NDJSON file is
+    parsed, validated and mapped to rows by `workers` forked processes, slice by slice, gathered in line order."""
+    return _Slices(lines, workers)
 
 
 def _read_bundle(name: str, bundle: dict[str, Any]) -> FhirFile:
