@@ -191,8 +191,12 @@ def test_a_folder_is_read_one_file_ahead_and_a_rejected_file_stops_it(db, bank_p
     (tmp_path / "Procedure.000.ndjson").write_text(ndjson(condition("c-3", "pat-1")))
     started: list[str] = []
     start = fhir_read.start_reading
+    pools: list[int] = []
+    executor = fhir_read._executor
+    monkeypatch.setattr(fhir_read, "_executor", lambda workers: pools.append(workers) or executor(workers))
     monkeypatch.setattr(
-        "lifebank.clinical.fhir_import.start_reading", lambda name, text: started.append(name) or start(name, text)
+        "lifebank.clinical.fhir_import.start_reading",
+        lambda name, text, pool: started.append(name) or start(name, text, pool),
     )
     with pytest.raises(RowsRejected) as caught:
         import_fhir_path(db, tmp_path, actor=ACTOR)
@@ -200,6 +204,7 @@ def test_a_folder_is_read_one_file_ahead_and_a_rejected_file_stops_it(db, bank_p
     assert [(e.line, e.column) for e in caught.value.errors] == [(2, "Observation.subject")]
     assert _records(db) == 4  # 2 encounters and 2 conditions; nothing of Observation or Procedure
     assert started[-1] == "Procedure.000.ndjson"  # read ahead, then dropped
+    assert pools == [2]  # one pool for the folder's files
 
 
 def test_patient_without_participant_is_reported_or_created(db, bank_participants):

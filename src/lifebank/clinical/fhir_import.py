@@ -22,7 +22,7 @@ from lifebank import biobank
 from lifebank.audit import service as ledger
 from lifebank.clinical import _store
 from lifebank.clinical.fhir_map import reference_target
-from lifebank.clinical.fhir_read import FhirFile, Reading, read_fhir_text, start_reading
+from lifebank.clinical.fhir_read import FhirFile, Reading, ValidationPool, read_fhir_text, start_reading
 from lifebank.clinical.models import ClinImport
 from lifebank.clinical.vocabulary_check import unknown_codes
 from lifebank.db.engine import Database
@@ -233,36 +233,33 @@ def import_fhir_path(
     """Import a file or every FHIR file of a folder, each file its own all-or-nothing unit (a rejected file
     stops the run; the files before it stay imported and are listed).
 
-    The next file is read while this one is checked and written: a large NDJSON file's validation processes
-    work on it meanwhile, so the cores are not idle during a write (reading is pure; the next file's
-    references are looked up only once this one is committed). A rejected file cancels the next one's
-    reading."""
+    The next file is read while this one is checked and written: a large NDJSON file's slices queue in the
+    folder's validation processes behind this one's, so the cores are not idle during a write nor between
+    files (reading is pure; the next file's references are looked up only once this one is committed). A
+    rejected file drops the next one's reading."""
     totals: Counter[str] = Counter()
     files = []
     paths = fhir_files(path)
-    ahead = _start_file(paths[0]) if paths else None
-    for index, file in enumerate(paths):
-        if on_file:
-            on_file(file.name)
-        reading, sha256 = ahead  # type: ignore[misc]
-        ahead = None
-        try:
+    with ValidationPool() as pool:
+        ahead: list[tuple[Reading, str] | None] = []
+        for index, file in enumerate(paths):
+            if on_file:
+                on_file(file.name)
+            while len(ahead) < min(index + 2, len(paths)):  # this file and the next one started
+                ahead.append(_start_file(paths[len(ahead)], pool))
+            reading, sha256 = ahead[index]  # type: ignore[misc]
+            ahead[index] = None
             out = reading.result()
-            ahead = _start_file(paths[index + 1]) if index + 1 < len(paths) else None
             result = _import_read(db, out, sha256, actor=actor, create_participants=create_participants)
-        except BaseException:
-            if ahead is not None:
-                ahead[0].cancel()
-            raise
-        totals.update(result["resources"])
-        files.append(result)
+            totals.update(result["resources"])
+            files.append(result)
     return {"resources": dict(sorted(totals.items())), "files": files}
 
 
-def _start_file(file: Path) -> tuple[Reading, str]:
+def _start_file(file: Path, pool: ValidationPool) -> tuple[Reading, str]:
     """Start reading a file (`start_reading`); its SHA-256 for the import record."""
     try:
         text = file.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         text = "\ufffd"
-    return start_reading(file.name, text), hashlib.sha256(text.encode()).hexdigest()
+    return start_reading(file.name, text, pool), hashlib.sha256(text.encode()).hexdigest()

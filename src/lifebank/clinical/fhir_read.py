@@ -196,8 +196,7 @@ def read_fhir_text(name: str, text: str) -> FhirFile:
 
 class Reading:
     """A FHIR file being read: `result()` gives its `FhirFile`. A large NDJSON file is already being validated
-    by the worker processes (see `start_reading`); anything else is validated when `result()` is called.
-    `cancel()` drops an unfinished reading (queued slices are not started)."""
+    by the worker processes (see `start_reading`); anything else is validated when `result()` is called."""
 
     def __init__(
         self,
@@ -224,16 +223,12 @@ class Reading:
             _check_lines(out, self._lines or [])
         return _finish_ndjson(out)
 
-    def cancel(self) -> None:
-        if self._slices is not None:
-            self._slices.cancel()
 
-
-def start_reading(name: str, text: str) -> Reading:
-    """Start reading a FHIR file: a large NDJSON file's slices go to the validation processes at once, so they
-    validate while the caller does something else (`import_fhir_path` writes the previous file meanwhile: a
-    file's validation is pure, and its references are resolved against the database only after the previous
-    file is written). `read_fhir_text` is `start_reading(...).result()`."""
+def start_reading(name: str, text: str, pool: ValidationPool | None = None) -> Reading:
+    """Start reading a FHIR file: a large NDJSON file's slices go to the validation processes (`pool`'s, or a
+    pool of its own) at once, so they validate while the caller does something else (`import_fhir_path`
+    writes the previous file meanwhile: a file's validation is pure, and its references are resolved against
+    the database only after the previous file is written). `read_fhir_text` is `start_reading(...).result()`."""
     if text.lstrip().startswith("{"):
         try:
             document = json.loads(text)
@@ -242,8 +237,12 @@ def start_reading(name: str, text: str) -> Reading:
         if isinstance(document, dict):
             return Reading(name, document=document)
     lines = list(_json_lines(text))
-    if len(lines) >= PARALLEL_MIN and (workers := validation_workers()) > 1:
-        return Reading(name, slices=_start_parallel(lines, workers))
+    if len(lines) >= PARALLEL_MIN:
+        if pool is not None:
+            if pool.executor() is not None:
+                return Reading(name, slices=_start_parallel(lines, pool.workers, pool))
+        elif (workers := validation_workers()) > 1:
+            return Reading(name, slices=_start_parallel(lines, workers))
     return Reading(name, lines=lines)
 
 
@@ -268,15 +267,10 @@ def _check_lines(out: FhirFile, lines: Sequence[tuple[int, str]]) -> FhirFile:
     return out
 
 
-# The lines of the file being validated in parallel: forked workers inherit them, so a slice travels to its
-# worker as two numbers, not as text to pickle.
-_LINES: list[tuple[int, str]] = []
-
-
-def _check_slice(bounds: tuple[int, int]) -> tuple[list[RowError], list[Entry], Counter[str]]:
-    """Worker: the problems, rows and type counts of one slice of `_LINES` (rows only while it has no problem:
-    a file with one is rejected whole, so its rows would travel back for nothing)."""
-    out = _check_lines(FhirFile("", "fhir-ndjson"), _LINES[bounds[0] : bounds[1]])
+def _check_slice(lines: list[tuple[int, str]]) -> tuple[list[RowError], list[Entry], Counter[str]]:
+    """Worker: the problems, rows and type counts of one slice of lines (rows only while it has no problem: a
+    file with one is rejected whole, so its rows would travel back for nothing)."""
+    out = _check_lines(FhirFile("", "fhir-ndjson"), lines)
     return out.errors, [] if out.errors else out.entries, out.counts
 
 
@@ -293,26 +287,54 @@ def validation_workers(cpus: int | None = None, load: float | None = None) -> in
     return max(1, min(cpus, MAX_WORKERS, 1 + int(max(0.0, cpus - load))))
 
 
+def _executor(workers: int) -> Any:
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    return ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork"))
+
+
+class ValidationPool:
+    """Validation processes shared by the files of a folder import: forked once, at its first large NDJSON
+    file (their number chosen then by `validation_workers`), so the next file's slices queue behind the
+    current one's and the workers go from file to file without a pause or a new fork. A context manager: on
+    leaving, slices not started are dropped (a rejected file stops the run)."""
+
+    def __init__(self) -> None:
+        self.workers = 0  # not chosen yet
+        self._executor: Any = None
+
+    def executor(self) -> Any:
+        """The executor, or None when the machine has no idle core for a pool."""
+        if self.workers == 0:
+            self.workers = validation_workers()
+            if self.workers > 1:
+                self._executor = _executor(self.workers)
+        return self._executor
+
+    def __enter__(self) -> ValidationPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+
+
 class _Slices:
-    """A large NDJSON file's slices handed to `workers` forked processes (parse, validate, map to rows)."""
+    """A large NDJSON file's slices queued to validation processes (parse, validate, map to rows); each slice
+    carries its lines (pickling them costs about 1 % of their validation)."""
 
-    def __init__(self, lines: list[tuple[int, str]], workers: int) -> None:
-        global _LINES
-        from concurrent.futures import ProcessPoolExecutor
-        from multiprocessing import get_context
-
+    def __init__(self, executor: Any, lines: list[tuple[int, str]], workers: int, owned: bool) -> None:
+        self._executor, self._owned = executor, owned
         size = max(SLICE_MIN, len(lines) // (workers * 8))
-        _LINES = lines  # the workers are forked at the first submit (fork context) and keep their copy
-        self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork"))
         try:
             self._futures = [
-                self._pool.submit(_check_slice, (start, start + size)) for start in range(0, len(lines), size)
+                executor.submit(_check_slice, lines[start : start + size]) for start in range(0, len(lines), size)
             ]
         except BaseException:
-            self.cancel()
+            self._done()
             raise
-        finally:
-            _LINES = []
 
     def into(self, out: FhirFile) -> None:
         """Gather the slices' problems, rows and counts into `out`, in line order."""
@@ -324,16 +346,20 @@ class _Slices:
                     out.entries.extend(entries)
                 out.counts.update(counts)
         finally:
-            self.cancel()
+            self._done()
 
-    def cancel(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+    def _done(self) -> None:
+        if self._owned:
+            self._executor.shutdown(wait=True, cancel_futures=True)
 
 
-def _start_parallel(lines: list[tuple[int, str]], workers: int) -> _Slices:
+def _start_parallel(lines: list[tuple[int, str]], workers: int, pool: ValidationPool | None = None) -> _Slices:
     """Validation is most of an import's work (pydantic models of every element): a large NDJSON file is
-    parsed, validated and mapped to rows by `workers` forked processes, slice by slice, gathered in line order."""
-    return _Slices(lines, workers)
+    parsed, validated and mapped to rows by `workers` forked processes (the folder's `pool`, or a pool of its
+    own), slice by slice, gathered in line order."""
+    if pool is not None:
+        return _Slices(pool.executor(), lines, workers, owned=False)
+    return _Slices(_executor(workers), lines, workers, owned=True)
 
 
 def _read_bundle(name: str, bundle: dict[str, Any]) -> FhirFile:
