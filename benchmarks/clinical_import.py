@@ -296,7 +296,7 @@ def run(label: str, url: str, peer_url: str, folder: Path, resources: int, patie
     load_vocabulary(db, ATHENA, actor="bench")
     from lifebank.clinical.fhir_read import validation_workers
 
-    print(f"{label}_validation_processes_for_large_files: {validation_workers()} ({load()}; chosen again per file)")
+    print(f"{label}_validation_processes_for_large_files: {validation_workers()} ({load()}; chosen once per folder)")
     cpu = cpu_seconds()
     start = time.perf_counter()
     import_fhir_path(db, folder, actor="bench")
