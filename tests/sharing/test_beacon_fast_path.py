@@ -8,10 +8,11 @@ import json
 from datetime import timedelta
 
 import numpy as np
+import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 
 from lifebank.audit.models import LedgerChange, LedgerEvent
 from lifebank.audit.service import verify
@@ -19,7 +20,7 @@ from lifebank.biobank import service as biobank
 from lifebank.db.base import utcnow
 from lifebank.omics import service as omics
 from lifebank.omics.site_presence import _first_of_each
-from lifebank.sharing import beacon, data, query_log
+from lifebank.sharing import beacon, data, query_log, snapshot
 from lifebank.sharing.models import BeaconQuery
 from lifebank.sharing.request import from_query
 from lifebank.web.app import create_app
@@ -91,6 +92,29 @@ def test_kept_answers_follow_a_consent_withdrawal_at_once(client, bank, users) -
     # a level change is seen at once too (anonymous callers lose the dataset)
     beacon.set_level(bank.db, "biobank", "CONTROLLED", actor="test")
     assert client.get(url, headers=reader).status_code == 403
+
+
+def test_the_change_check_survives_a_dropped_connection(client, bank, users) -> None:
+    """On PostgreSQL the change check runs over one kept autocommit connection: one statement a request, none of the
+    pool's pre-ping, BEGIN and ROLLBACK. If the server drops it, the next request opens another and still sees a
+    change made meanwhile."""
+    if bank.db.dialect != "postgresql":
+        pytest.skip("SQLite has no server to drop a connection")
+    reader = users.headers("researcher", "reader")
+    beacon.set_level(bank.db, "biobank", "REGISTERED", actor="test")
+    url = f"{B}/individuals?filters=DUO:0000042,NCIT:C16576&requestedGranularity=count&datasets=biobank"
+
+    def count() -> int:
+        return client.get(url, headers=reader).json()["responseSummary"]["numTotalResults"]
+
+    before = count()
+    kept = snapshot._snapshot(client.app.state.db).conn
+    assert kept is not None and kept.autocommit
+    with bank.db.engine.connect() as conn:
+        conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": kept.info.backend_pid})
+    biobank.withdraw_consent(bank.db, "P0002", reason="test", actor="test")
+    assert count() == before - 1
+    assert snapshot._snapshot(client.app.state.db).conn is not kept
 
 
 def test_biosample_counts_from_the_grouped_count_equal_the_listing(client, bank, users) -> None:

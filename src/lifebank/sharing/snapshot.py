@@ -13,6 +13,7 @@ do not drop anything.
 
 from __future__ import annotations
 
+import os
 import threading
 import weakref
 from collections.abc import Callable, Hashable
@@ -32,6 +33,10 @@ class _Snapshot:
     generation: int = -1  # highest sequence number of an event that changes answers
     values: dict[Hashable, Any] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # PostgreSQL: this process's own autocommit connection for the change check (`_ledger_marks`)
+    conn: Any = None
+    conn_pid: int = 0  # the process that opened `conn` (a forked child opens its own)
+    conn_lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 _snapshots: weakref.WeakKeyDictionary[Database, _Snapshot] = weakref.WeakKeyDictionary()
@@ -53,15 +58,40 @@ _SINCE_SQL = ("SELECT max(seq), max(CASE WHEN action <> '" + QUERY_ACTION + "' T
               "WHERE seq > {mark}")
 
 
+def _ledger_marks(db: Database, snap: _Snapshot, sql: str) -> tuple[Any, Any]:
+    """The check's one row. Every Beacon request runs it, so on PostgreSQL it goes over one autocommit connection
+    kept by this process for it, one statement and one round trip, where a pooled connection cost four (the
+    pool's pre-ping, BEGIN, the SELECT, the ROLLBACK at close) and the database's CPU for them was more than the
+    answer's. A dropped connection is replaced once; if that fails too, the pool's path raises as every read does."""
+    if db.dialect == "postgresql":
+        import psycopg
+
+        with snap.conn_lock:
+            for _ in range(2):
+                try:
+                    if snap.conn is None or snap.conn.closed or snap.conn_pid != os.getpid():
+                        url = db.engine.url.set(drivername="postgresql")
+                        snap.conn = psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
+                        snap.conn_pid = os.getpid()
+                    row = snap.conn.execute(sql).fetchone()
+                    return (row[0], row[1] if len(row) > 1 else row[0]) if row else (None, None)
+                except psycopg.Error:
+                    if snap.conn is not None:
+                        snap.conn.close()
+                    snap.conn = None
+    with db.engine.connect() as conn:
+        row = conn.exec_driver_sql(sql).one()
+        return row[0], row[1] if len(row) > 1 else row[0]
+
+
 def refresh(db: Database) -> None:
     """Look at the ledger events appended since the last look; drop the kept values if the bank changed."""
     snap = _snapshot(db)
-    with db.engine.connect() as conn:
-        if snap.seen < 0:
-            last = conn.exec_driver_sql(_LAST_SQL).scalar()
-            newest, changed = last or 0, last or 0
-        else:  # the mark is an int of ours, never caller text
-            newest, changed = conn.exec_driver_sql(_SINCE_SQL.format(mark=int(snap.seen))).one()
+    if snap.seen < 0:
+        last = _ledger_marks(db, snap, _LAST_SQL)[0]
+        newest, changed = last or 0, last or 0
+    else:  # the mark is an int of ours, never caller text
+        newest, changed = _ledger_marks(db, snap, _SINCE_SQL.format(mark=int(snap.seen)))
     with snap.lock:
         if newest is not None and newest > snap.seen:
             snap.seen = newest
