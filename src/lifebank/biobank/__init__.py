@@ -107,7 +107,7 @@ DISTRIBUTION = ("ConsentInForce", "SpecimenCandidate", "StoragePlace", "allocata
                 "reserve_for_request", "specimen_types_of", "storage_places")
 
 # Candidates grouped by consent in force, for consent matching at scale (`lifebank.biobank.grouped_consents`).
-CONSENT_GROUPS = ("ConsentGroup", "TubeCriteria", "consent_groups", "consents_in_force_after")
+CONSENT_GROUPS = ("ConsentGroup", "TubeCriteria", "consent_groups", "consent_holdings", "consents_in_force_after")
 
 
 def __getattr__(name: str) -> object:

@@ -67,6 +67,9 @@ class Participant(Base):
     # transaction (lifebank.biobank.consent_signatures). No foreign key: adding one would rebuild the table on
     # SQLite; signatures are never deleted.
     consent_signature_id: Mapped[int | None] = mapped_column(BigId)
+    # The specimen types the participant holds an available tube of, sorted and ','-joined: kept by the
+    # biobank_0007 triggers (never written by Python), read by the feasibility counts (`consent_holdings`).
+    available_types: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
 class Consent(Base):

@@ -6,7 +6,8 @@ in the writer's transaction, whatever writes. One exception, for speed only: SQL
 row, which costs a bulk specimen import up to half its rate, so `bulk_specimen_tallies` takes the insert
 trigger out for the import's own INSERT and adds the same counts, grouped, in the same transaction (SQLite has
 one writer at a time, so no other connection ever sees it missing). PostgreSQL's triggers run once per
-statement already.
+statement already. The same goes for the consent holdings of migration biobank_0007 (what each consent's
+participants hold, for feasibility counts): `_add_holdings` adds a bulk import's share per participant.
 """
 
 from __future__ import annotations
@@ -26,46 +27,81 @@ tally_table = Table("bb_specimen_tally", MetaData(), Column("container_id", BigI
 _NEEDED = ("container_id", "type", "status", "participant_id")
 _UPSERT = ("INSERT INTO bb_specimen_tally (container_id, type, status, duo_code, n) VALUES (?, ?, ?, ?, ?) "
            "ON CONFLICT (container_id, type, status, duo_code) DO UPDATE SET n = bb_specimen_tally.n + excluded.n")
+_TYPE_UPSERT = ("INSERT INTO bb_consent_type_tally (signature_id, type, n) VALUES (?, ?, ?) ON CONFLICT "
+                "(signature_id, type) DO UPDATE SET n = bb_consent_type_tally.n + excluded.n")
 _LOOKUP_CHUNK = 5000
+
+
+def _types_of(participant: str) -> str:
+    """The sorted, ','-joined types `participant` holds an available tube of: the very expression of the
+    biobank_0007 triggers (the same text for the same tubes, whoever computed it)."""
+    return ("(SELECT coalesce(group_concat(type, ','), '') FROM (SELECT DISTINCT type FROM bb_specimen "
+            f"WHERE participant_id = {participant} AND status = 'available' ORDER BY type))")
 _NO_CODES: frozenset[str] = frozenset()
 
 
 @contextmanager
 def bulk_specimen_tallies(connection: Any, table: str, columns: Sequence[str],
                           rows: Sequence[Sequence[Any]]) -> Iterator[None]:
-    """Around a bulk INSERT of `rows` on SQLite, where a per-row trigger would cost the import its rate:
+    """Around a bulk INSERT of `rows` on SQLite, where per-row triggers would cost the import its rate:
 
-    - into bb_specimen: the insert trigger is dropped for the duration and the rows' tallies are added in one
-      grouped upsert;
+    - into bb_specimen: the insert triggers are dropped for the duration; the rows' search tallies are added
+      in one grouped upsert, and their consent holdings (biobank_0007) per participant, not per tube;
     - into bb_consent_code for participants that hold no specimen yet (a participant import registers new
       people): the trigger would add nothing, so it is dropped for the duration.
 
-    The trigger is created again before the transaction ends. DDL is transactional in SQLite and it has one
-    writer at a time, so no other connection ever sees the bank without its trigger. Anything else is left to
-    the triggers."""
+    The triggers are created again before the transaction ends. DDL is transactional in SQLite and it has one
+    writer at a time, so no other connection ever sees the bank without them. Anything else is left to the
+    triggers."""
     if connection.dialect.name != "sqlite":
         yield
         return
     if table == "bb_specimen" and all(c in columns for c in _NEEDED):
-        name, add = "bb_specimen_tally_insert", True
+        names = ("bb_specimen_tally_insert", "bb_specimen_holding_insert")
     elif table == "bb_consent_code" and "participant_id" in columns and \
             not _any_specimens(connection, {row[columns.index("participant_id")] for row in rows}):
-        name, add = "bb_consent_code_tally_insert", False
+        names = ("bb_consent_code_tally_insert",)
     else:
         yield
         return
-    trigger = connection.exec_driver_sql("SELECT sql FROM sqlite_master WHERE type = 'trigger' "
-                                         "AND name = ?", (name,)).scalar()
-    if trigger is None:  # a database before biobank_0005: no tallies to keep
-        yield
-        return
-    connection.exec_driver_sql(f"DROP TRIGGER {name}")
+    triggers = dict(connection.exec_driver_sql(  # a database before biobank_0005/0007 lacks some: nothing to keep
+        f"SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name IN ({', '.join('?' * len(names))})",
+        names).all())
+    for name in triggers:
+        connection.exec_driver_sql(f"DROP TRIGGER {name}")
     try:
         yield
-        if add:
+        if "bb_specimen_tally_insert" in triggers:
             connection.exec_driver_sql(_UPSERT, _tallies(connection, columns, rows))
+        if "bb_specimen_holding_insert" in triggers:
+            _add_holdings(connection, columns, rows)
     finally:
-        connection.exec_driver_sql(trigger)
+        for sql in triggers.values():
+            connection.exec_driver_sql(sql)
+
+
+def _add_holdings(connection: Any, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """What `bb_specimen_holding_insert` would have done for `rows`: each available, distributable tube
+    counted for its participant's consent, grouped; each participant holding a new available tube has their
+    available types recomputed once (the participant trigger then moves their holding)."""
+    kind, status, person = (columns.index(c) for c in ("type", "status", "participant_id"))
+    flagged = "distributable" in columns  # else every row takes the column's default, distributable
+    distributable = columns.index("distributable") if flagged else -1
+    available = [r for r in rows if r[status] == "available" and r[person] is not None]
+    people = sorted({r[person] for r in available})
+    consent: dict[int, int] = {}
+    for start in range(0, len(people), _LOOKUP_CHUNK):
+        chunk = people[start:start + _LOOKUP_CHUNK]
+        marks = ", ".join("?" * len(chunk))
+        consent.update(connection.exec_driver_sql(
+            f"SELECT id, coalesce(consent_signature_id, 0) FROM bb_participant WHERE id IN ({marks})",
+            tuple(chunk)).all())
+        connection.exec_driver_sql(
+            f"UPDATE bb_participant SET available_types = {_types_of('bb_participant.id')} "
+            f"WHERE id IN ({marks}) AND available_types IS NOT {_types_of('bb_participant.id')}", tuple(chunk))
+    tubes = Counter((consent[r[person]], r[kind]) for r in available if not flagged or r[distributable])
+    if tubes:
+        connection.exec_driver_sql(_TYPE_UPSERT, [(*key, n) for key, n in tubes.items()])
 
 
 def _any_specimens(connection: Any, participant_ids: set[Any]) -> bool:
