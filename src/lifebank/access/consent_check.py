@@ -5,6 +5,9 @@ available specimen of a requested type — the consent in force is decided again
 rule table (`consent_rules`). The biobank groups the candidates by consent in force in the database
 (`biobank.consent_groups`), so a million candidates are a few rows: one rule evaluation per group, and each
 group goes to eligible or excluded as a whole (the excluded stay grouped by their decision).
+Feasibility counts of a request chosen by specimen type alone come from what the biobank keeps per consent
+(`biobank.consent_holdings`: participants per consent and set of types held, tubes per consent and type,
+kept by database triggers), so a new question is answered in milliseconds, always current.
 
 Feasibility tells how many participants and specimens would qualify. External users (anyone without
 `access.read`) see a count only at or above a threshold (LIFEBANK_FEASIBILITY_THRESHOLD, default 5); below
@@ -165,29 +168,43 @@ _CACHE_LOCK = threading.Lock()
 _CACHE_SECONDS = 60.0
 
 
+def _held(request: AccessRequest, items: list[RequestItem]) -> bool:
+    """Whether the biobank's consent holdings answer this request's counts: candidates chosen by specimen
+    type alone, tubes counted without a volume, freeze-thaw or SPREC limit."""
+    return (not request.cohort and request.max_freeze_thaw is None and not request.sprec_prefix
+            and all(i.min_volume is None for i in items))
+
+
 def _counts(db: Database, request: AccessRequest, items: list[RequestItem]) -> tuple[int, int, int]:
-    """(eligible participants, excluded participants, specimens they hold that meet the criteria): one grouped
-    count in the database, one decision per distinct consent in force, no participant code read."""
+    """(eligible participants, excluded participants, specimens they hold that meet the criteria), one
+    decision per distinct consent in force, no participant code read. A request by specimen type alone is
+    counted from the holdings the biobank keeps per consent (milliseconds, always current); any other reads
+    the candidates (one grouped count in the database) and is kept for a minute."""
+    if _held(request, items):
+        return _tally(biobank.consent_holdings(db, [i.specimen_type for i in items]), requested_use(request))
     key = (id(db), request.id, request.updated_at, date.today())
     now = time.monotonic()
     with _CACHE_LOCK:
         hit = _CACHE.get(key)
     if hit is not None and now - hit[0] < _CACHE_SECONDS:
         return hit[1]
-    use = requested_use(request)
-    eligible = excluded = specimens = 0
-    for group in _groups(db, request, items, with_participants=False, count_tubes=True):
-        if decide(group.consent, use).permitted:
-            eligible += group.count
-            specimens += group.specimens
-        else:
-            excluded += group.count
-    counts = (eligible, excluded, specimens)
+    counts = _tally(_groups(db, request, items, with_participants=False, count_tubes=True), requested_use(request))
     with _CACHE_LOCK:  # kept from when the counts were ready (a count that took longer than a minute is kept too)
         if len(_CACHE) > 256:
             _CACHE.clear()
         _CACHE[key] = (time.monotonic(), counts)
     return counts
+
+
+def _tally(groups: list[biobank.ConsentGroup], use: consent_rules.RequestedUse) -> tuple[int, int, int]:
+    eligible = excluded = specimens = 0
+    for group in groups:
+        if decide(group.consent, use).permitted:
+            eligible += group.count
+            specimens += group.specimens
+        else:
+            excluded += group.count
+    return eligible, excluded, specimens
 
 
 def feasibility(db: Database, request_id: int, principal: Reader) -> dict[str, Any]:
