@@ -161,6 +161,37 @@ def test_feasibility_counts_are_the_check_and_the_allocatable_tubes(big: Bank):
     assert tubes > 0 and result.excluded_count > 0
 
 
+def _reference_counts(bank: Bank, request_id: int) -> tuple[int, int, int]:
+    request, items = _load(bank.db, request_id, None)
+    result = evaluate_request(bank.db, request, items)
+    tubes = 0
+    for item in items:
+        held = biobank.allocatable_counts(bank.db, specimen_type=item.specimen_type, min_quantity=item.min_volume)
+        tubes += sum(held.get(code, 0) for code in result.eligible)
+    return len(result.eligible), result.excluded_count, tubes
+
+
+@pytest.mark.parametrize("purposes", [["HMB"], ["GRU"]])
+def test_feasibility_by_type_alone_comes_from_the_holdings_and_is_current(big: Bank, purposes: list[str]):
+    """A request by specimen type alone is counted from the biobank's consent holdings: the same counts as
+    the check and the allocatable tubes, and a tube reserved a moment ago is out of them at once."""
+    from lifebank.access import consent_check
+
+    manager = big.principal("manager")
+    draft = big.draft(purposes=purposes, items=[service.Item("SER", 1), service.Item("PL1", 1)])
+    request_id = service.create_request(big.db, draft, principal=manager)
+    request, items = _load(big.db, request_id, None)
+    assert consent_check._held(request, items)
+    before = _reference_counts(big, request_id)
+    assert service.feasibility(big.db, request_id, manager)["participants"] == before[0]
+    assert _counts(big.db, request, items) == before and before[2] > 0
+    service.allocate(big.db, _signed(big, purposes=purposes, items=[service.Item("SER", 1, 2)]),
+                     principal=manager)
+    after = _reference_counts(big, request_id)
+    assert after[2] == before[2] - 2
+    assert _counts(big.db, request, items) == after  # no minute's cache on this path
+
+
 def _signed(bank: Bank, **changes: object) -> int:
     manager = bank.principal("manager")
     request_id = service.create_request(bank.db, bank.draft(**changes), principal=manager)
