@@ -29,14 +29,10 @@ _UPSERT = ("INSERT INTO bb_specimen_tally (container_id, type, status, duo_code,
            "ON CONFLICT (container_id, type, status, duo_code) DO UPDATE SET n = bb_specimen_tally.n + excluded.n")
 _TYPE_UPSERT = ("INSERT INTO bb_consent_type_tally (signature_id, type, n) VALUES (?, ?, ?) ON CONFLICT "
                 "(signature_id, type) DO UPDATE SET n = bb_consent_type_tally.n + excluded.n")
+_HOLDING_UPSERT = ("INSERT INTO bb_consent_holding (signature_id, types, n) VALUES (?, ?, ?) ON CONFLICT "
+                   "(signature_id, types) DO UPDATE SET n = bb_consent_holding.n + excluded.n")
 _LOOKUP_CHUNK = 5000
 
-
-def _types_of(participant: str) -> str:
-    """The sorted, ','-joined types `participant` holds an available tube of: the very expression of the
-    biobank_0007 triggers (the same text for the same tubes, whoever computed it)."""
-    return ("(SELECT coalesce(group_concat(type, ','), '') FROM (SELECT DISTINCT type FROM bb_specimen "
-            f"WHERE participant_id = {participant} AND status = 'available' ORDER BY type))")
 _NO_CODES: frozenset[str] = frozenset()
 
 
@@ -47,8 +43,9 @@ def bulk_specimen_tallies(connection: Any, table: str, columns: Sequence[str],
 
     - into bb_specimen: the insert triggers are dropped for the duration; the rows' search tallies are added
       in one grouped upsert, and their consent holdings (biobank_0007) per participant, not per tube;
-    - into bb_consent_code for participants that hold no specimen yet (a participant import registers new
-      people): the trigger would add nothing, so it is dropped for the duration.
+    - into bb_participant without available types (new people hold no tube yet), and into bb_consent_code for
+      participants that hold no specimen yet (a participant import registers new people): the trigger would
+      add nothing, so it is dropped for the duration.
 
     The triggers are created again before the transaction ends. DDL is transactional in SQLite and it has one
     writer at a time, so no other connection ever sees the bank without them. Anything else is left to the
@@ -57,7 +54,9 @@ def bulk_specimen_tallies(connection: Any, table: str, columns: Sequence[str],
         yield
         return
     if table == "bb_specimen" and all(c in columns for c in _NEEDED):
-        names = ("bb_specimen_tally_insert", "bb_specimen_holding_insert")
+        names = ("bb_specimen_tally_insert", "bb_specimen_holding_insert", "bb_participant_holding_update")
+    elif table == "bb_participant" and "available_types" not in columns:
+        names = ("bb_participant_holding_insert",)  # every row holds no tube yet ('' by default): adds nothing
     elif table == "bb_consent_code" and "participant_id" in columns and \
             not _any_specimens(connection, {row[columns.index("participant_id")] for row in rows}):
         names = ("bb_consent_code_tally_insert",)
@@ -81,24 +80,38 @@ def bulk_specimen_tallies(connection: Any, table: str, columns: Sequence[str],
 
 
 def _add_holdings(connection: Any, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """What `bb_specimen_holding_insert` would have done for `rows`: each available, distributable tube
-    counted for its participant's consent, grouped; each participant holding a new available tube has their
-    available types recomputed once (the participant trigger then moves their holding)."""
+    """What the biobank_0007 triggers would have done for `rows`, per participant instead of per tube (the
+    specimen insert trigger and the participant update trigger are out for the duration): each available,
+    distributable tube counted for its participant's consent, grouped; new tubes only add, so a participant's
+    available types become those they had plus the new rows' types, sorted as the triggers' `ORDER BY type`
+    sorts them (code point order, which is SQLite's BINARY order of UTF-8 text), and their holding moves."""
     kind, status, person = (columns.index(c) for c in ("type", "status", "participant_id"))
     flagged = "distributable" in columns  # else every row takes the column's default, distributable
     distributable = columns.index("distributable") if flagged else -1
     available = [r for r in rows if r[status] == "available" and r[person] is not None]
-    people = sorted({r[person] for r in available})
+    added: dict[int, set[str]] = defaultdict(set)
+    for row in available:
+        added[row[person]].add(row[kind])
+    people = sorted(added)
     consent: dict[int, int] = {}
+    updates: list[tuple[str, int]] = []
+    moves: Counter[tuple[int, str]] = Counter()
     for start in range(0, len(people), _LOOKUP_CHUNK):
         chunk = people[start:start + _LOOKUP_CHUNK]
-        marks = ", ".join("?" * len(chunk))
-        consent.update(connection.exec_driver_sql(
-            f"SELECT id, coalesce(consent_signature_id, 0) FROM bb_participant WHERE id IN ({marks})",
-            tuple(chunk)).all())
-        connection.exec_driver_sql(
-            f"UPDATE bb_participant SET available_types = {_types_of('bb_participant.id')} "
-            f"WHERE id IN ({marks}) AND available_types IS NOT {_types_of('bb_participant.id')}", tuple(chunk))
+        for pid, signature, held in connection.exec_driver_sql(
+                "SELECT id, coalesce(consent_signature_id, 0), available_types FROM bb_participant "
+                f"WHERE id IN ({', '.join('?' * len(chunk))})", tuple(chunk)):
+            consent[pid] = signature
+            now = ",".join(sorted(added[pid].union(filter(None, held.split(",")))))
+            if now != held:
+                updates.append((now, pid))
+                if held:
+                    moves[(signature, held)] -= 1
+                moves[(signature, now)] += 1
+    if updates:
+        connection.exec_driver_sql("UPDATE bb_participant SET available_types = ? WHERE id = ?", updates)
+    if moves:
+        connection.exec_driver_sql(_HOLDING_UPSERT, [(*key, n) for key, n in moves.items() if n])
     tubes = Counter((consent[r[person]], r[kind]) for r in available if not flagged or r[distributable])
     if tubes:
         connection.exec_driver_sql(_TYPE_UPSERT, [(*key, n) for key, n in tubes.items()])

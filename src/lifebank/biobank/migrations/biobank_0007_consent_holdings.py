@@ -109,18 +109,20 @@ SQLITE_TRIGGERS = {
 
 _NO_PARTICIPANTS = ("(SELECT NULL::bigint AS id, NULL::bigint AS consent_signature_id, "
                     "NULL::text AS available_types WHERE false)")
-_SPECIMEN_CHANGED = ("(n.participant_id, n.type, n.status, n.distributable) IS DISTINCT FROM "
-                     "(o.participant_id, o.type, o.status, o.distributable)")
+_SPECIMEN_COLUMNS = "id, participant_id, type, status, distributable"
 
 
 def _pg_specimen_rows(new: str | None, old: str | None) -> str:
     """The statement's specimen rows that count, each +1 (arriving) or -1 (leaving); an UPDATE's rows that
-    kept participant, type, status and the distributable flag do not count."""
+    kept participant, type, status and the distributable flag do not count. An UPDATE's changes are set
+    differences of its transition tables (hashed, linear): a join of the two was planned as a nested loop that
+    read one table once per row of the other."""
     if new and old:
-        pairs = f"{new} n JOIN {old} o ON o.id = n.id WHERE {_SPECIMEN_CHANGED}"
-        return (f"SELECT n.participant_id, n.type::text AS type, n.status::text AS status, n.distributable, 1 AS d "
-                f"FROM {pairs} UNION ALL SELECT o.participant_id, o.type::text, o.status::text, o.distributable, -1 "
-                f"FROM {pairs}")
+        arriving = f"SELECT {_SPECIMEN_COLUMNS} FROM {new} EXCEPT ALL SELECT {_SPECIMEN_COLUMNS} FROM {old}"
+        leaving = f"SELECT {_SPECIMEN_COLUMNS} FROM {old} EXCEPT ALL SELECT {_SPECIMEN_COLUMNS} FROM {new}"
+        return (f"SELECT participant_id, type::text AS type, status::text AS status, distributable, 1 AS d "
+                f"FROM ({arriving}) n UNION ALL SELECT participant_id, type::text, status::text, distributable, -1 "
+                f"FROM ({leaving}) o")
     table, sign = (new, 1) if new else (old, -1)
     return (f"SELECT participant_id, type::text AS type, status::text AS status, distributable, {sign} AS d "
             f"FROM {table}")
@@ -128,17 +130,31 @@ def _pg_specimen_rows(new: str | None, old: str | None) -> str:
 
 def _pg_specimens(new: str | None, old: str | None) -> str:
     rows = _pg_specimen_rows(new, old)
-    tubes = (f"WITH r AS ({rows}) INSERT INTO {TYPES} SELECT coalesce(p.consent_signature_id, 0), r.type, sum(r.d) "
-             "FROM r JOIN bb_participant p ON p.id = r.participant_id WHERE r.status = 'available' "
-             f"AND r.distributable GROUP BY 1, 2 HAVING sum(r.d) <> 0 {TYPES_UPSERT}")
-    holdings = (
-        f"WITH r AS ({rows}), touched AS (SELECT DISTINCT participant_id AS id FROM r "
-        "WHERE status = 'available' AND participant_id IS NOT NULL), "
-        "now_ AS (SELECT t.id, coalesce((SELECT string_agg(k.type, ',' ORDER BY k.type) FROM (SELECT DISTINCT "
-        "s.type::text AS type FROM bb_specimen s WHERE s.participant_id = t.id AND s.status = 'available') k), '') "
-        "AS types FROM touched t) "
-        "UPDATE bb_participant p SET available_types = now_.types FROM now_ WHERE p.id = now_.id "
-        "AND p.available_types IS DISTINCT FROM now_.types")
+    # Per (participant, type) first: a bulk COPY's half-million tubes are a fifth as many pairs.
+    pairs = (f"SELECT participant_id, type, sum(d) AS d FROM ({rows}) r WHERE status = 'available' "
+             "AND distributable AND participant_id IS NOT NULL GROUP BY 1, 2 HAVING sum(d) <> 0")
+    tubes = (f"INSERT INTO {TYPES} SELECT coalesce(p.consent_signature_id, 0), r.type, sum(r.d) FROM ({pairs}) r "
+             f"JOIN bb_participant p ON p.id = r.participant_id GROUP BY 1, 2 HAVING sum(r.d) <> 0 {TYPES_UPSERT}")
+    if new and not old:
+        # New tubes only add: a participant's types become theirs plus the new ones (no bank table read
+        # but the participants').
+        holdings = (
+            "UPDATE bb_participant p SET available_types = array_to_string(ARRAY(SELECT DISTINCT x FROM "
+            "unnest(string_to_array(nullif(p.available_types, ''), ',') || a.types) x ORDER BY x), ',') "
+            "FROM (SELECT participant_id, array_agg(DISTINCT type::text) AS types FROM new_rows "
+            "WHERE status = 'available' AND participant_id IS NOT NULL GROUP BY 1) a "
+            "WHERE p.id = a.participant_id AND NOT string_to_array(p.available_types, ',') @> a.types")
+    else:
+        # Tubes leaving may take a type away: the touched participants' types read again, once each (a
+        # materialised list joined to the tubes, so no plan can read the tubes once per participant).
+        holdings = (
+            f"WITH touched AS MATERIALIZED (SELECT DISTINCT participant_id AS id FROM ({rows}) r "
+            "WHERE status = 'available' AND participant_id IS NOT NULL), "
+            "now_ AS MATERIALIZED (SELECT t.id, coalesce(string_agg(DISTINCT s.type::text, ',' "
+            "ORDER BY s.type::text), '') AS types FROM touched t LEFT JOIN bb_specimen s "
+            "ON s.participant_id = t.id AND s.status = 'available' GROUP BY t.id) "
+            "UPDATE bb_participant p SET available_types = now_.types FROM now_ WHERE p.id = now_.id "
+            "AND p.available_types IS DISTINCT FROM now_.types")
     return (f"IF NOT EXISTS (SELECT 1 FROM ({rows}) r WHERE r.status = 'available' AND r.participant_id IS NOT NULL) "
             f"THEN RETURN NULL; END IF;\nEXECUTE $q${tubes}$q$;\nEXECUTE $q${holdings}$q$")
 
@@ -152,13 +168,15 @@ def _pg_participants(new: str | None, old: str | None) -> str:
         f"FROM {old_rows} o WHERE available_types <> '') h GROUP BY 1, 2 HAVING sum(d) <> 0 {HOLDING_UPSERT}")
     if not (new and old):  # a new participant holds no tube yet; one deleted held none any more
         return holding
-    moved = f"{new} n JOIN {old} o ON o.id = n.id WHERE n.consent_signature_id IS DISTINCT FROM o.consent_signature_id"
+    # the participants whose consent changed, as set differences (see _pg_specimen_rows): now and before
+    signed = "SELECT id, consent_signature_id FROM {0} EXCEPT SELECT id, consent_signature_id FROM {1}"
+    moved_to, moved_from = signed.format(new, old), signed.format(old, new)
     tubes = (f"INSERT INTO {TYPES} SELECT m.sig, s.type, sum(m.d) FROM ("
-             f"SELECT n.id, coalesce(n.consent_signature_id, 0) AS sig, 1 AS d FROM {moved} "
-             f"UNION ALL SELECT o.id, coalesce(o.consent_signature_id, 0), -1 FROM {moved}) m "
+             f"SELECT id, coalesce(consent_signature_id, 0) AS sig, 1 AS d FROM ({moved_to}) n "
+             f"UNION ALL SELECT id, coalesce(consent_signature_id, 0), -1 FROM ({moved_from}) o) m "
              "JOIN bb_specimen s ON s.participant_id = m.id AND s.status = 'available' AND s.distributable "
              f"GROUP BY 1, 2 HAVING sum(m.d) <> 0 {TYPES_UPSERT}")
-    return f"{holding};\nIF EXISTS (SELECT 1 FROM {moved}) THEN EXECUTE $q${tubes}$q$; END IF"
+    return f"{holding};\nIF EXISTS ({moved_to}) THEN EXECUTE $q${tubes}$q$; END IF"
 
 
 def _pg_function(name: str, body: str) -> str:
