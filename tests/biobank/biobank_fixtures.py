@@ -57,3 +57,21 @@ def specimens_csv(count: int, participants: int) -> bytes:
     lines = [f"T{i:08d},P{1 + i % participants:06d},SER,1.0,mL,2024-03-01T08:00:00Z,,SER-SST-A-D-N-B-A,\n"
              for i in range(count)]
     return (SPECIMEN_HEADER + "".join(lines)).encode()
+
+
+# Two more participants of different consents, and 24 tubes of them and P000001 in boxes, a tank and nowhere
+# (those consumed): a small import that touches every tally.
+MIXED_PARTICIPANTS = (b"participant,sex,birth_year,site,consent_codes,consent_date\n"
+                      b"P000010,F,1970,SH,DUO:0000042;DUO:0000021,2024-01-02\n"
+                      b"P000011,M,1971,SH,DUO:0000006,2024-01-02\n")
+
+
+def mixed_specimen_lines() -> list[str]:
+    lines = ["barcode,participant,type,quantity,unit,collected_at,parent_barcode,sprec,location,status"]
+    for i in range(24):
+        who = ("P000010", "P000011", "P000001")[i % 3]
+        box = ("FRZ-01/R01/BOX-1", "FRZ-01/R01/BOX-2", "TANK-01/RL1/CB-1", "")[i % 4]
+        where = f"{box}/{chr(65 + i // 9)}{1 + i % 9}" if "BOX" in box else f"{box}/{1 + i}" if box else ""
+        lines.append(f"B{i:03d},{who},{('SER', 'PL1')[i % 2]},1,mL,2024-03-01T08:00:00Z,,,{where},"
+                     f"{'' if box else 'consumed'}")
+    return lines

@@ -26,6 +26,8 @@ from lifebank.biobank.models import Consent, ConsentCode, ConsentSignature, Part
 from lifebank.db import migrate
 from lifebank.db.engine import Database
 
+from .biobank_fixtures import MIXED_PARTICIPANTS, mixed_specimen_lines
+
 CODES = ("DUO:0000042", "DUO:0000006", "DUO:0000021")
 TYPES = ("PL1", "SER", "DNA")
 STATUSES = ("available", "reserved", "consumed")
@@ -154,17 +156,8 @@ def test_a_withdrawal_moves_the_participant_out_of_the_eligible_consent(db: Data
 
 def test_imported_specimens_are_in_the_holdings(bank: Database) -> None:
     """A bulk import (grouped, not per row, on SQLite) leaves the same holdings as a scan finds."""
-    imports.import_participants(bank, (
-        b"participant,sex,birth_year,site,consent_codes,consent_date\n"
-        b"P000010,F,1970,SH,DUO:0000042;DUO:0000021,2024-01-02\nP000011,M,1971,SH,DUO:0000006,2024-01-02\n"
-    ), actor="tester")
-    lines = ["barcode,participant,type,quantity,unit,collected_at,parent_barcode,sprec,location,status"]
-    for i in range(24):
-        who = ("P000010", "P000011", "P000001")[i % 3]
-        box = ("FRZ-01/R01/BOX-1", "FRZ-01/R01/BOX-2", "TANK-01/RL1/CB-1", "")[i % 4]
-        where = f"{box}/{chr(65 + i // 9)}{1 + i % 9}" if "BOX" in box else f"{box}/{1 + i}" if box else ""
-        lines.append(f"B{i:03d},{who},{('SER', 'PL1')[i % 2]},1,mL,2024-03-01T08:00:00Z,,,{where},"
-                     f"{'' if box else 'consumed'}")
+    imports.import_participants(bank, MIXED_PARTICIPANTS, actor="tester")
+    lines = mixed_specimen_lines()
     assert imports.import_specimens(bank, ("\n".join(lines) + "\n").encode(), actor="tester").rows == 24
     _assert_holdings_match(bank, [["SER"], ["PL1"], ["DNA"], ["SER", "PL1"], ["PL1", "PL1"], ["DNA", "SER", "PL1"]])
     with bank.session() as session:

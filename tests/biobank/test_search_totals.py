@@ -20,6 +20,8 @@ from lifebank.biobank.models import Consent, ConsentCode, Container, ContainerTy
 from lifebank.biobank.search import SpecimenFilter, search_specimens
 from lifebank.db.engine import Database
 
+from .biobank_fixtures import MIXED_PARTICIPANTS, mixed_specimen_lines
+
 CODES = ("DUO:0000042", "DUO:0000006", "DUO:0000021")
 TYPES = ("PL1", "SER", "DNA")
 STATUSES = ("available", "reserved", "consumed")
@@ -160,17 +162,8 @@ def test_a_withdrawal_takes_the_specimens_out_of_the_consent_total(db: Database)
 
 def test_imported_specimens_are_in_the_totals(bank: Database) -> None:
     """Bulk imports on SQLite write the tallies grouped, not through the per-row trigger: same counts."""
-    imports.import_participants(bank, (
-        b"participant,sex,birth_year,site,consent_codes,consent_date\n"
-        b"P000010,F,1970,SH,DUO:0000042;DUO:0000021,2024-01-02\nP000011,M,1971,SH,DUO:0000006,2024-01-02\n"
-    ), actor="tester")
-    lines = ["barcode,participant,type,quantity,unit,collected_at,parent_barcode,sprec,location,status"]
-    for i in range(24):
-        who = ("P000010", "P000011", "P000001")[i % 3]
-        box = ("FRZ-01/R01/BOX-1", "FRZ-01/R01/BOX-2", "TANK-01/RL1/CB-1", "")[i % 4]
-        where = f"{box}/{chr(65 + i // 9)}{1 + i % 9}" if "BOX" in box else f"{box}/{1 + i}" if box else ""
-        lines.append(f"B{i:03d},{who},{('SER', 'PL1')[i % 2]},1,mL,2024-03-01T08:00:00Z,,,{where},"
-                     f"{'' if box else 'consumed'}")
+    imports.import_participants(bank, MIXED_PARTICIPANTS, actor="tester")
+    lines = mixed_specimen_lines()
     lines.append("D000,,DNA,5,µg,2024-03-02T08:00:00Z,B000,,FRZ-01/R01/BOX-2/I9,")  # the donor of its parent
     assert imports.import_specimens(bank, ("\n".join(lines) + "\n").encode(), actor="tester").rows == 25
     _change(bank, *_ids(bank), [("withdraw", 2, None)])  # P000010's codes are no longer in force
